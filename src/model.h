@@ -1,0 +1,64 @@
+/*
+ * model.h — the loaded CLIP model (immutable after ae_model_load) and the encoder entry
+ * points used by sessions.
+ *
+ * All parameters are float32: linear layers in nn_linear (packed for the kernels), the rest
+ * (embeddings, LayerNorm) in one allocation, `block`. Tensors carry shape comments.
+ */
+#ifndef AE_MODEL_H
+#define AE_MODEL_H
+
+#include <stdint.h>
+
+#include "aesthete.h"
+#include "config.h"
+#include "nn/nn.h"
+#include "tokenizer.h"
+
+typedef struct clip_layer {
+    const float *ln1_w, *ln1_b; /* [D] */
+    const float *ln2_w, *ln2_b; /* [D] */
+    nn_linear qkv;              /* [3D, D]: q_proj, k_proj, v_proj stacked, biases too */
+    nn_linear out;              /* [D, D] out_proj */
+    nn_linear fc1;              /* [I, D] */
+    nn_linear fc2;              /* [D, I] */
+} clip_layer;
+
+typedef struct clip_tower {
+    clip_tower_config cfg;
+    clip_layer *layers;               /* [cfg.layers] */
+    const float *final_ln_w, *final_ln_b; /* [D] text final_layer_norm / vision post_layernorm */
+    nn_linear proj;                   /* [proj_dim, D], no bias */
+    const float *position_embedding;  /* [positions, D] */
+    /* text only */
+    const float *token_embedding;     /* [vocab, D] */
+    /* vision only */
+    nn_linear patch;                  /* [D, C*P*P]: the stride-P conv, patches flattened (c, y, x) */
+    const float *class_embedding;     /* [D] */
+    const float *pre_ln_w, *pre_ln_b; /* [D] pre_layrnorm */
+} clip_tower;
+
+struct ae_model {
+    char *dir;
+    clip_config cfg;
+    clip_preproc pre;
+    ae_tokenizer *tok;
+    int32_t has_text, has_vision;
+    clip_tower text, vision;
+    float *block;                     /* owns every const float * above */
+    /* for ae_model_get_info */
+    char dtype[8];
+    int64_t n_params, file_size;
+    char fingerprint[17];
+};
+
+/* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats.
+ * Vision: pixels [n, C, S, S] -> embeds [n, proj]. Text: n sequences -> embeds [n, proj]. */
+size_t clip_vision_scratch_floats(const ae_model *m, int32_t n);
+size_t clip_text_scratch_floats(const ae_model *m, int32_t n);
+void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, float *embeds,
+                         float *scratch, nn_pool *pool);
+void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
+                       int32_t n, float *embeds, float *scratch, nn_pool *pool);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * nn.h — the numeric kernels of the CLIP encoders and the thread pool that runs them.
+ *
+ * Every kernel has a plain-C reference (nn_ref.c) that is the spec; optimised variants
+ * (one ISA per file: *_avx512.c, *_avx2.c) are chosen once at start-up by CPU detection and
+ * tested against the reference on odd sizes. Model code calls these functions only and never
+ * sees an intrinsic or a pthread.
+ */
+#ifndef AE_NN_H
+#define AE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- thread pool ------------------------------------------------------------------------ */
+
+typedef struct nn_pool nn_pool;
+typedef void (*nn_task)(void *arg, int ith, int nth);
+
+nn_pool *nn_pool_new(int n_threads); /* n_threads >= 1 (the caller counts as one); NULL on failure */
+void nn_pool_free(nn_pool *pool);
+int nn_pool_size(const nn_pool *pool);
+/* Runs fn(arg, ith, nth) for ith = 0..nth-1 on the pool's threads (the caller runs ith 0)
+ * and returns when all are done. pool may be NULL: runs fn(arg, 0, 1). */
+void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
+
+/* ---- linear layers ---------------------------------------------------------------------- */
+
+/* A linear layer y = x·Wᵀ + b with W [n_out, n_in] (PyTorch layout). The weights are copied
+ * at init into the layout of the selected kernel; the source may be freed afterwards. */
+typedef struct nn_linear {
+    int32_t n_out, n_in;
+    float *w;      /* kernel-specific packed layout, owned */
+    float *bias;   /* [n_out] owned copy, or NULL */
+} nn_linear;
+
+int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias);
+void nn_linear_free(nn_linear *l);
+
+typedef enum { NN_ACT_NONE, NN_ACT_QUICK_GELU, NN_ACT_GELU } nn_act;
+
+/* y[m, n_out] = act(x[m, n_in] · Wᵀ + b) (+ residual[m, n_out] if residual != NULL; the
+ * residual is added after the activation). y may equal residual. Threaded over pool. */
+void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
+                       const float *residual, nn_pool *pool);
+
+/* ---- other ops (threaded where it pays) --------------------------------------------------- */
+
+/* y[i] = (x[i] - mean) / sqrt(var + eps) * w + b per row of d; y may equal x. */
+void nn_layernorm(const float *x, int32_t m, int32_t d, const float *w, const float *b, float eps,
+                  float *y, nn_pool *pool);
+
+/* Multi-head self-attention over `batch` independent sequences of length L:
+ * qkv [batch, L, 3*D] (q, k, v concatenated per token, each split into heads of D/heads),
+ * out [batch, L, D] = concat_h softmax(q_h·k_hᵀ/√dh + mask)·v_h, causal mask if causal.
+ * scratch: nn_attention_scratch(L, pool) floats. */
+size_t nn_attention_scratch(int32_t L, const nn_pool *pool);
+void nn_attention(const float *qkv, int32_t batch, int32_t L, int32_t D, int32_t heads,
+                  int32_t causal, float *out, float *scratch, nn_pool *pool);
+
+/* ---- reference kernels (the spec; used by tests) ---------------------------------------- */
+
+/* C[m, n] = A[m, k] · B[n, k]ᵀ (+ bias[n]), plain C, row-major with leading dimensions. */
+void nn_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a, int32_t lda, const float *b,
+                 int32_t ldb, const float *bias, float *c, int32_t ldc);
+
+/* Name of the kernel set in use: "avx512", "avx2" or "scalar". AE_KERNELS=scalar|avx2|avx512
+ * in the environment forces a set the CPU supports (for tests and benchmarks). */
+const char *nn_kernel_name(void);
+
+#endif
