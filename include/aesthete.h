@@ -191,6 +191,115 @@ int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_
 /* Tokenizes (with truncation) and encodes n NUL-terminated UTF-8 strings. */
 int ae_encode_texts(ae_session *s, const char *const *texts, int32_t n, float *embeds);
 
+/* Reads, decodes and preprocesses n image files in parallel on the session's threads.
+ * pixels: n * ae_model_pixels_size() floats, input i at offset i * ae_model_pixels_size().
+ * status[i]: AE_OK or the AE_ERR_* code of input i. messages (may be NULL): n * msg_cap bytes,
+ * the one-line error of each failed input ("" for those that succeeded).
+ * Returns the number of failed inputs (0: all done), or a negative AE_ERR_* for a bad call. */
+int32_t ae_load_images(ae_session *s, const char *const *paths, int32_t n,
+                       const ae_image_params *params, float *pixels, int32_t *status,
+                       char *messages, size_t msg_cap);
+
+/* The same for n images in memory (bufs[i], sizes[i] bytes); names (may be NULL) label the
+ * messages. */
+int32_t ae_decode_images(ae_session *s, const void *const *bufs, const size_t *sizes,
+                         const char *const *names, int32_t n, const ae_image_params *params,
+                         float *pixels, int32_t *status, char *messages, size_t msg_cap);
+
+/* ---- aesthetic scoring: prompt banks and scores ------------------------------------------ */
+
+/* The methods of "CLIP knows image aesthetics" (Hentschel, Kobs, Hotho 2022), plus LAION's
+ * linear aesthetic predictor (V1) as a fourth:
+ *   FIXED     one positive and one negative prompt ("a outstanding picture" / "a horrible
+ *             picture");
+ *   CONTEXT   one positive and one negative prompt per class; the best-matching prompt of all
+ *             2N decides the label and the class, the score uses that class's pair;
+ *   ENSEMBLE  the same 2N prompts, averaged per side into two centroids;
+ *   LAION     w · (i / |i|) + b, shipped heads for ViT-B/32, B/16 and L/14 (about 1..10).
+ * For the prompt methods score = 1000 * (cos(i, pos) - cos(i, neg)) (the article's scale) and
+ * probability = softmax(100 * [cos_pos, cos_neg])[0] (the paper's fixed logit scale). */
+typedef enum { AE_METHOD_FIXED, AE_METHOD_CONTEXT, AE_METHOD_ENSEMBLE, AE_METHOD_LAION } ae_method;
+
+/* "fixed", "context", "ensemble", "laion"; ae_method_parse returns -1 for anything else. */
+const char *ae_method_name(ae_method m);
+int ae_method_parse(const char *name);
+
+#define AE_DEFAULT_POSITIVE "outstanding"
+#define AE_DEFAULT_NEGATIVE "horrible"
+#define AE_DEFAULT_TEMPLATE_FIXED "a {adjective} picture"
+#define AE_DEFAULT_TEMPLATE_CLASS "a {adjective} picture, of a #{class}"
+
+typedef struct ae_bank_params {
+    ae_method method;
+    const char *template_text;  /* NULL: AE_DEFAULT_TEMPLATE_FIXED / _CLASS by method;
+                                   {adjective} and {class} are replaced */
+    const char *positive;       /* adjective, NULL: AE_DEFAULT_POSITIVE */
+    const char *negative;       /* adjective, NULL: AE_DEFAULT_NEGATIVE */
+    const char *const *classes; /* context / ensemble: class names (UTF-8) */
+    int32_t n_classes;
+    int32_t normalize_prompts;  /* ensemble: mean of L2-normalised embeddings (default 0:
+                                   plain mean, as the paper's code and the article) */
+    const char *laion_head;     /* laion: "vit-b-32", "vit-b-16", "vit-l-14" or NULL = by model */
+} ae_bank_params;
+
+ae_bank_params ae_bank_default_params(void);
+
+/* A prompt bank: the text side of a method, computed once. Immutable; share freely. */
+typedef struct ae_bank ae_bank;
+
+/* Builds the prompts of params and encodes them with the session's model (text tower).
+ * progress (may be NULL) is called with (done, total) prompts. */
+int ae_bank_build(ae_session *s, const ae_bank_params *params,
+                  void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
+                  ae_bank **out);
+
+/* A bank from two precomputed centroids (ENSEMBLE-style), e.g. the article's own. model_id
+ * may be NULL; without a fingerprint such a bank is accepted by any model of dimension dim. */
+int ae_bank_from_centroids(const float *positive, const float *negative, int32_t dim,
+                           const char *model_id, ae_bank **out);
+
+/* Saves as safetensors (tensors "positive" and "negative" [N, dim], or "weight"/"bias" for
+ * laion; metadata: method, template, adjectives, classes as a JSON array, model id and
+ * fingerprint) and loads it back, validating everything. */
+int ae_bank_save(const ae_bank *b, const char *path);
+int ae_bank_load(const char *path, ae_bank **out);
+void ae_bank_free(ae_bank *b);
+
+typedef struct ae_bank_info {
+    ae_method method;
+    int32_t dim, n_classes, n_prompts, normalize_prompts;
+    const char *template_text, *positive, *negative; /* "" when not applicable */
+    const char *model_id, *fingerprint;              /* "" when unknown (imported banks) */
+    const char *laion_head;                          /* "" unless laion */
+} ae_bank_info;
+void ae_bank_get_info(const ae_bank *b, ae_bank_info *info);
+/* Class name i (context / ensemble), or NULL. */
+const char *ae_bank_class(const ae_bank *b, int32_t i);
+
+/* AE_OK if the bank can score embeddings of this model; AE_ERR_MODEL with a message naming
+ * both models when it was built with another one (or has another dimension). */
+int ae_bank_check_model(const ae_bank *b, const ae_model *m);
+
+typedef struct ae_score {
+    float score;        /* 1000 * (cos_pos - cos_neg); laion: the head's output */
+    float probability;  /* softmax(100 * [cos_pos, cos_neg])[0]; laion: NaN */
+    float cos_pos, cos_neg; /* laion: NaN */
+    int32_t good;       /* label: 1 good, 0 bad (laion: score >= 5) */
+    int32_t class_index;/* context: the detected class; -1 otherwise */
+} ae_score;
+
+/* Scores n image embeddings (n * dim floats, not necessarily normalised). */
+int ae_bank_score(const ae_bank *b, const float *embeds, int32_t n, ae_score *out);
+
+/* A LAION-Aesthetics V1 head as a bank: by name, or chosen from the model's architecture
+ * (name NULL; m required then). */
+int ae_bank_laion(const char *name, const ae_model *m, ae_bank **out);
+
+/* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]) or raw float32 file
+ * (any other name: rows of dim floats, dim required > 0) into *rows x *cols floats (caller
+ * frees with free()). */
+int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, int32_t *cols);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,7 +25,7 @@ int ae_fail_prefix(int rc, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, detail, sizeof old);
-    snprintf(detail, sizeof detail, "%s%s", prefix, old);
+    snprintf(detail, sizeof detail, "%s%.*s", prefix, (int)(sizeof detail - 1 - strlen(prefix)), old);
     return rc;
 }
 

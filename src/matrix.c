@@ -1,0 +1,164 @@
+/*
+ * matrix.c — reading precomputed embeddings: NumPy .npy files (float32 or float16, C order,
+ * shape [N, D] or [D], as clip-retrieval writes them) and raw float32 files (.f32 or any
+ * other name: rows of a given dimension).
+ *
+ * .npy layout: "\x93NUMPY", major, minor, header length (uint16 LE for v1, uint32 LE for v2/3),
+ * an ASCII Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, D), },
+ * padded with spaces and a newline, then the data.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+#define MAX_NPY_HEADER 65536
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else { /* subnormal: normalise */
+            exp = 113;
+            while (!(man & 1024)) man <<= 1, exp--;
+            bits = sign | exp << 23 | (man & 1023) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 112) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* value of 'key' in the header dict: pointer just after "'key':" and spaces, or NULL */
+static const char *dict_value(const char *h, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "'%s'", key);
+    const char *p = strstr(h, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    while (*p == ' ') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+static int parse_npy(const unsigned char *buf, size_t size, const char *path, float **data,
+                     int32_t *rows, int32_t *cols)
+{
+    if (size < 10) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
+    int major = buf[6];
+    size_t hl, off;
+    if (major == 1) hl = buf[8] | (size_t)buf[9] << 8, off = 10;
+    else if (major == 2 || major == 3) {
+        if (size < 12) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
+        hl = buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24, off = 12;
+    } else return ae_fail(AE_ERR_UNSUPPORTED, "%s: .npy format version %d is not supported", path, major);
+    if (hl > MAX_NPY_HEADER || hl > size - off)
+        return ae_fail(AE_ERR_FORMAT, "%s: .npy header length %zu exceeds the file", path, hl);
+    char h[MAX_NPY_HEADER + 1];
+    memcpy(h, buf + off, hl);
+    h[hl] = 0;
+    const char *d = dict_value(h, "descr"), *fo = dict_value(h, "fortran_order"), *sh = dict_value(h, "shape");
+    if (!d || !fo || !sh) return ae_fail(AE_ERR_FORMAT, "%s: .npy header lacks descr, fortran_order or shape", path);
+    int item;
+    if (!strncmp(d, "'<f4'", 5)) item = 4;
+    else if (!strncmp(d, "'<f2'", 5)) item = 2;
+    else {
+        char dt[16] = {0};
+        sscanf(d, "'%15[^']", dt);
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (float32 or float16, little-endian)", path, dt);
+    }
+    if (strncmp(fo, "False", 5)) return ae_fail(AE_ERR_UNSUPPORTED, "%s: Fortran-order arrays are not supported", path);
+    if (*sh != '(') return ae_fail(AE_ERR_FORMAT, "%s: bad shape in .npy header", path);
+    long long dims[3];
+    int nd = 0;
+    const char *p = sh + 1;
+    for (;;) {
+        while (*p == ' ') p++;
+        if (*p == ')') break;
+        if (!isdigit((unsigned char)*p) || nd == 3) return ae_fail(AE_ERR_UNSUPPORTED, "%s: shape must be (N, D) or (D,)", path);
+        char *e;
+        errno = 0;
+        dims[nd++] = strtoll(p, &e, 10);
+        if (errno || dims[nd - 1] > (1LL << 31) - 1) return ae_fail(AE_ERR_FORMAT, "%s: shape too large", path);
+        p = e;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+    }
+    if (nd < 1 || nd > 2) return ae_fail(AE_ERR_UNSUPPORTED, "%s: shape must be (N, D) or (D,), got %d dimensions", path, nd);
+    long long r = nd == 2 ? dims[0] : 1, c = nd == 2 ? dims[1] : dims[0];
+    if (c <= 0) return ae_fail(AE_ERR_FORMAT, "%s: zero-width embeddings", path);
+    size_t need = (size_t)r * (size_t)c * (size_t)item, have = size - off - hl;
+    if (need != have)
+        return ae_fail(AE_ERR_FORMAT, "%s: shape (%lld, %lld) needs %zu data bytes, the file has %zu", path, r, c, need, have);
+    float *out = malloc(sizeof(float) * (size_t)(r * c) + 1);
+    if (!out) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    const unsigned char *src = buf + off + hl;
+    for (size_t i = 0; i < (size_t)(r * c); i++) {
+        if (item == 4) memcpy(&out[i], src + 4 * i, 4);
+        else out[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+    }
+    *data = out;
+    *rows = (int32_t)r;
+    *cols = (int32_t)c;
+    return AE_OK;
+}
+
+int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, int32_t *cols)
+{
+    *data = NULL;
+    *rows = *cols = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return ae_fail(AE_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf || fread(buf, 1, size, f) != size) {
+        free(buf);
+        fclose(f);
+        return ae_fail(buf ? AE_ERR_IO : AE_ERR_NOMEM, "%s: cannot read", path);
+    }
+    fclose(f);
+    int rc;
+    if (size >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
+        rc = parse_npy(buf, size, path, data, rows, cols);
+        if (rc == AE_OK && dim > 0 && *cols != dim)
+            rc = ae_fail(AE_ERR_FORMAT, "%s: %d-dimensional rows, expected %d", path, *cols, dim);
+    } else if (dim <= 0) {
+        rc = ae_fail(AE_ERR_INVALID, "%s: raw float32 needs a known dimension", path);
+    } else if (size == 0 || size % (4 * (size_t)dim)) {
+        rc = ae_fail(AE_ERR_FORMAT, "%s: %zu bytes is not a whole number of %d-float rows", path, size, dim);
+    } else {
+        *data = malloc(size);
+        rc = *data ? AE_OK : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        if (rc == AE_OK) {
+            memcpy(*data, buf, size);
+            *rows = (int32_t)(size / (4 * (size_t)dim));
+            *cols = dim;
+        }
+    }
+    if (rc == AE_OK) {
+        for (size_t i = 0; i < (size_t)*rows * (size_t)*cols; i++)
+            if (!isfinite((*data)[i])) {
+                rc = ae_fail(AE_ERR_FORMAT, "%s: row %zu has a non-finite value", path, i / (size_t)*cols);
+                break;
+            }
+        if (rc != AE_OK) free(*data), *data = NULL, *rows = *cols = 0;
+    }
+    free(buf);
+    return rc;
+}

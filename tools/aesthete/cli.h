@@ -1,0 +1,42 @@
+/*
+ * cli.h — shared pieces of the aesthete command: the subcommand signature, option parsing
+ * helpers, JSON output, and model loading with one-line error messages.
+ *
+ * Exit codes of every command: 0 all inputs done, 1 some inputs failed, 2 usage or fatal error.
+ */
+#ifndef AE_CLI_H
+#define AE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "aesthete.h"
+
+#define DEFAULT_MODEL "openai/clip-vit-base-patch32"
+
+enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
+
+/* "aesthete: " + message + newline on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message, then "Try 'aesthete CMD --help'." Returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a positive integer option value in [lo, hi]; on error prints and returns -1. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+
+/* Loads the model (spec from --model, or $AESTHETE_MODEL, or the default). Prints the
+ * error and returns NULL on failure. */
+ae_model *cli_load_model(const char *spec, int load_text, int load_vision);
+
+/* Writes s (len bytes) as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
+void json_string(FILE *f, const char *s, size_t len);
+/* Writes a float array as a JSON array with round-trip precision. */
+void json_floats(FILE *f, const float *v, int32_t n);
+
+/* Subcommands */
+int cmd_embed(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * cmd_info.c — `aesthete info`: what was loaded: architecture, dtypes, sizes, where from.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(void)
+{
+    printf("usage: aesthete info [OPTIONS]\n\n"
+           "Describes a model: where it was loaded from, weights dtype and size, the architecture\n"
+           "of both towers, preprocessing and the kernels in use.\n\n"
+           "  --model M   model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
+           "  --json      one JSON object instead of text\n"
+           "  --help      this text\n",
+           DEFAULT_MODEL);
+}
+
+static void tower_text(const char *name, const ae_tower_info *t)
+{
+    printf("%-8s hidden %d, layers %d, heads %d, MLP %d, %s, layer_norm_eps %g\n", name,
+           t->hidden_size, t->num_layers, t->num_heads, t->intermediate_size, t->hidden_act,
+           (double)t->layer_norm_eps);
+}
+
+static void tower_json(const char *name, const ae_tower_info *t)
+{
+    printf("\"%s\": {\"hidden_size\": %d, \"num_layers\": %d, \"num_heads\": %d, "
+           "\"intermediate_size\": %d, \"hidden_act\": \"%s\", \"layer_norm_eps\": %g}",
+           name, t->hidden_size, t->num_layers, t->num_heads, t->intermediate_size, t->hidden_act,
+           (double)t->layer_norm_eps);
+}
+
+int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *model = NULL;
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'J': json = 1; break;
+        case 'h': help(); return EXIT_ALL_OK;
+        default: return cli_usage_error("info", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+    ae_model *m = cli_load_model(model, 1, 1);
+    if (!m) return EXIT_USAGE;
+    ae_model_info i;
+    ae_model_get_info(m, &i);
+    if (json) {
+        printf("{\"dir\": ");
+        json_string(stdout, i.dir, strlen(i.dir));
+        printf(", \"weights_dtype\": \"%s\", \"parameters\": %lld, \"file_size\": %lld, "
+               "\"fingerprint\": \"%s\", \"embed_dim\": %d, \"image_size\": %d, \"patch_size\": %d, "
+               "\"context_length\": %d, \"vocab_size\": %d, ",
+               i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint,
+               i.embed_dim, i.image_size, i.patch_size, i.context_length, i.vocab_size);
+        tower_json("text", &i.text);
+        printf(", ");
+        tower_json("vision", &i.vision);
+        printf(", \"preprocess\": {\"shortest_edge\": %d, \"crop\": [%d, %d], "
+               "\"mean\": [%.8g, %.8g, %.8g], \"std\": [%.8g, %.8g, %.8g]}}\n",
+               i.resize_shortest_edge, i.crop_height, i.crop_width, (double)i.image_mean[0],
+               (double)i.image_mean[1], (double)i.image_mean[2], (double)i.image_std[0],
+               (double)i.image_std[1], (double)i.image_std[2]);
+    } else {
+        printf("model    %s\n", i.dir);
+        printf("weights  model.safetensors, %s, %lld parameters, %lld bytes, fingerprint %s\n",
+               i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint);
+        tower_text("text", &i.text);
+        printf("         vocab %d, context %d tokens\n", i.vocab_size, i.context_length);
+        tower_text("vision", &i.vision);
+        printf("         image %d px, patch %d px, %d positions\n", i.image_size, i.patch_size,
+               (i.image_size / i.patch_size) * (i.image_size / i.patch_size) + 1);
+        printf("embed    %d dimensions\n", i.embed_dim);
+        printf("input    resize shortest side to %d, centre crop %dx%d, bicubic, mean [%.8g %.8g %.8g], "
+               "std [%.8g %.8g %.8g]\n",
+               i.resize_shortest_edge, i.crop_width, i.crop_height, (double)i.image_mean[0],
+               (double)i.image_mean[1], (double)i.image_mean[2], (double)i.image_std[0],
+               (double)i.image_std[1], (double)i.image_std[2]);
+    }
+    ae_model_free(m);
+    return EXIT_ALL_OK;
+}

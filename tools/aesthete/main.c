@@ -1,0 +1,48 @@
+/*
+ * main.c — the aesthete command: a table of subcommands, each in its own file, each parsing
+ * its own options (git's git.c layout).
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"embed", cmd_embed, "CLIP embeddings of images or texts, as JSON Lines"},
+    {"tokenize", cmd_tokenize, "token ids of texts, as the text encoder sees them"},
+    {"preprocess", cmd_preprocess, "the model's input tensor for an image, as raw bytes"},
+    {"info", cmd_info, "what a model is: architecture, dtypes, sizes, where from"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: aesthete COMMAND [OPTIONS] [ARGS]\n\n"
+               "Scores and ranks images by aesthetic quality with OpenAI CLIP.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'aesthete COMMAND --help' lists the options of a command.\n"
+               "  --version    print the version\n  --help       this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("aesthete %s\n", AE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s'. Try 'aesthete --help'.", argv[1]);
+    return EXIT_USAGE;
+}
