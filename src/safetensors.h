@@ -7,8 +7,10 @@
  * then the data; offsets are relative to the first byte after the header.
  * Files are mapped read-only and fully validated by st_open before anything is trusted:
  * header length against the file size and a cap, well-formed JSON without duplicate names,
- * dtype in F32/F16/BF16, shape x dtype size == byte span, spans inside the data, not
- * overlapping, no integer overflow.
+ * dtype known, shape x dtype size == byte span, spans inside the data, not overlapping, no
+ * integer overflow. Weights are F32/F16/BF16; the integer and F64 types are read too because
+ * older CLIP checkpoints carry I64 position_ids buffers (model.c refuses them as weights);
+ * F8 and unknown dtypes are refused (AE_ERR_UNSUPPORTED).
  */
 #ifndef AE_SAFETENSORS_H
 #define AE_SAFETENSORS_H
@@ -19,7 +21,10 @@
 #define ST_MAX_DIMS 8
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB: far above any real CLIP header */
 
-typedef enum { ST_F32, ST_F16, ST_BF16 } st_dtype;
+typedef enum {
+    ST_F32, ST_F16, ST_BF16,
+    ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U64, ST_U32, ST_U16, ST_U8, ST_BOOL
+} st_dtype;
 
 typedef struct st_tensor {
     char *name;               /* owned by the st_file */
@@ -51,7 +56,7 @@ void st_close(st_file *f);
 const st_tensor *st_get(const st_file *f, const char *name); /* NULL if absent */
 const char *st_meta(const st_file *f, const char *key);      /* NULL if absent */
 const char *st_dtype_name(st_dtype dt);
-/* Converts t's numel elements to float32 (exactly for F16/BF16). */
+/* Converts t's numel elements to float32 (exactly for F16/BF16; other types by value). */
 void st_to_f32(const st_tensor *t, float *dst);
 
 /* Writer: float32 tensors and string metadata, written to path atomically

@@ -1,0 +1,343 @@
+/*
+ * cache.c — the SQLite embedding cache of cache.h.
+ *
+ * Schema (PRAGMA user_version = 1, for future migrations):
+ *   embeddings(key TEXT, dim INTEGER, vec BLOB, created INTEGER, PRIMARY KEY(key, dim))
+ *   WITHOUT ROWID
+ * vec holds dim float32 little-endian. WAL mode lets readers go on while one process writes;
+ * synchronous=NORMAL keeps every committed transaction across a process crash (only a power
+ * loss may drop the last ones, never corrupting the file). Writers take the lock up front
+ * (BEGIN IMMEDIATE) so two processes never deadlock upgrading read locks, and wait for each
+ * other through the busy timeout.
+ */
+#define _GNU_SOURCE
+#include "cache.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "hash.h"
+
+#define BUSY_MS 30000
+#define MAX_DIM (1 << 20) /* floats per embedding; keeps byte counts inside int */
+
+struct ae_cache {
+    sqlite3 *db;
+    sqlite3_stmt *get, *put;
+    char *path;
+    int64_t hits, misses;
+};
+
+int ae_cache_default_path(char *path, size_t cap)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (xdg && *xdg) n = snprintf(path, cap, "%s/aesthete/embeddings.sqlite3", xdg);
+    else if (home && *home) n = snprintf(path, cap, "%s/.cache/aesthete/embeddings.sqlite3", home);
+    else return ae_fail(AE_ERR_NOT_FOUND, "cache: neither XDG_CACHE_HOME nor HOME is set; "
+                                          "give the cache path explicitly");
+    if (n < 0 || (size_t)n >= cap) return ae_fail(AE_ERR_INVALID, "cache: path too long");
+    return AE_OK;
+}
+
+/* mkdir -p of the folder part of path. */
+static int make_parents(const char *path)
+{
+    char *p = strdup(path);
+    if (!p) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int rc = ae_fail(AE_ERR_IO, "%s: cannot create folder %s: %s", path, p, strerror(errno));
+            free(p);
+            return rc;
+        }
+        *s = '/';
+    }
+    free(p);
+    return AE_OK;
+}
+
+/* The message for an SQLite failure on the database file. */
+static int db_fail(ae_cache *c, const char *what)
+{
+    int code = sqlite3_extended_errcode(c->db) & 0xff;
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+        return ae_fail(AE_ERR_FORMAT,
+                       "%s: not a usable embedding cache (%s); delete the file or run "
+                       "'aesthete cache clear' to start a new one",
+                       c->path, sqlite3_errmsg(c->db));
+    if (code == SQLITE_NOMEM) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);
+    return ae_fail(AE_ERR_IO, "%s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
+}
+
+/* Runs SQL without results; retries SQLITE_BUSY a bounded number of times for statements the
+ * busy handler does not cover (changing the journal mode). */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int exec(ae_cache *c, const char *sql)
+{
+    double t0 = now_s();
+    int rc;
+    for (;;) {
+        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL) & 0xff;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || now_s() - t0 > BUSY_MS / 1000.0) break;
+        usleep(20000);
+    }
+    return rc == SQLITE_OK ? AE_OK : db_fail(c, sql);
+}
+
+void ae_cache_close(ae_cache *c)
+{
+    if (!c) return;
+    sqlite3_finalize(c->get);
+    sqlite3_finalize(c->put);
+    sqlite3_close(c->db);
+    free(c->path);
+    free(c);
+}
+
+int ae_cache_open(const char *path, ae_cache **out)
+{
+    char def[4096];
+    if (!out) return ae_fail(AE_ERR_INVALID, "ae_cache_open: no output handle");
+    *out = NULL;
+    int rc;
+    if (!path) {
+        if ((rc = ae_cache_default_path(def, sizeof def))) return rc;
+        path = def;
+    }
+    if (!*path) return ae_fail(AE_ERR_INVALID, "cache: empty path");
+    if ((rc = make_parents(path))) return rc;
+    ae_cache *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        rc = c->db ? ae_fail(AE_ERR_IO, "%s: cannot open the embedding cache: %s", path,
+                             sqlite3_errmsg(c->db))
+                   : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_MS);
+    sqlite3_extended_result_codes(c->db, 1);
+    if ((rc = exec(c, "PRAGMA journal_mode=WAL")) || (rc = exec(c, "PRAGMA synchronous=NORMAL")) ||
+        (rc = exec(c, "CREATE TABLE IF NOT EXISTS embeddings("
+                      "key TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL, "
+                      "created INTEGER NOT NULL, PRIMARY KEY(key, dim)) WITHOUT ROWID")) ||
+        (rc = exec(c, "PRAGMA user_version=1")))
+        goto fail;
+    if (sqlite3_prepare_v3(c->db, "SELECT vec FROM embeddings WHERE key=?1 AND dim=?2", -1,
+                           SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(c->db,
+                           "INSERT OR REPLACE INTO embeddings(key, dim, vec, created) "
+                           "VALUES(?1, ?2, ?3, ?4)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL) != SQLITE_OK) {
+        rc = db_fail(c, "preparing statements");
+        goto fail;
+    }
+    *out = c;
+    return AE_OK;
+fail:
+    ae_cache_close(c);
+    return rc;
+}
+
+void ae_cache_key_from_hash(const char content_sha256[65], const char *fingerprint,
+                            const char *opts, char key[65])
+{
+    /* domain-separated, each field ends with a newline (none of them may contain one: the
+     * fingerprint is hex and the options are name=value pairs) */
+    ae_sha256 h;
+    uint8_t d[32];
+    ae_sha256_init(&h);
+    ae_sha256_update(&h, "aesthete-embedding-v1\n", 22);
+    ae_sha256_update(&h, content_sha256, strlen(content_sha256));
+    ae_sha256_update(&h, "\n", 1);
+    if (fingerprint) ae_sha256_update(&h, fingerprint, strlen(fingerprint));
+    ae_sha256_update(&h, "\n", 1);
+    if (opts) ae_sha256_update(&h, opts, strlen(opts));
+    ae_sha256_update(&h, "\n", 1);
+    ae_sha256_final(&h, d);
+    ae_sha256_tohex(d, key);
+}
+
+void ae_cache_key(const void *bytes, size_t n, const char *fingerprint, const char *opts,
+                  char key[65])
+{
+    char content[65];
+    ae_sha256_hex(bytes, n, content);
+    ae_cache_key_from_hash(content, fingerprint, opts, key);
+}
+
+/* float32 <-> little-endian bytes (a plain copy on little-endian hosts). */
+static void to_le(void *dst, const float *src, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], 4);
+        for (int b = 0; b < 4; b++) d[4 * i + b] = (uint8_t)(u >> (8 * b));
+    }
+#else
+    memcpy(dst, src, n * 4);
+#endif
+}
+
+static void from_le(float *dst, const void *src, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    const uint8_t *s = src;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = 0;
+        for (int b = 0; b < 4; b++) u |= (uint32_t)s[4 * i + b] << (8 * b);
+        memcpy(&dst[i], &u, 4);
+    }
+#else
+    memcpy(dst, src, n * 4);
+#endif
+}
+
+int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim)
+{
+    if (!c || !key || !out || dim <= 0 || dim > MAX_DIM) return ae_fail(AE_ERR_INVALID, "cache: invalid lookup");
+    sqlite3_stmt *st = c->get;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, dim);
+    int rc = sqlite3_step(st), hit = 0;
+    if (rc == SQLITE_ROW) {
+        const void *blob = sqlite3_column_blob(st, 0);
+        int len = sqlite3_column_bytes(st, 0);
+        if (blob && len == dim * 4) {
+            from_le(out, blob, (size_t)dim);
+            hit = 1;
+        }
+        /* a row of the wrong length is treated as missing; the next put replaces it */
+    } else if (rc != SQLITE_DONE) {
+        int r = db_fail(c, "reading");
+        sqlite3_reset(st);
+        return r;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (hit) c->hits++;
+    else c->misses++;
+    return hit;
+}
+
+int ae_cache_put_many(ae_cache *c, const char *const *keys, const float *vecs, int32_t n,
+                      int32_t dim)
+{
+    if (!c || n < 0 || dim <= 0 || dim > MAX_DIM || (n > 0 && (!keys || !vecs)))
+        return ae_fail(AE_ERR_INVALID, "cache: invalid store");
+    if (n == 0) return AE_OK;
+    size_t bytes = (size_t)dim * 4;
+    uint8_t *blob = malloc(bytes);
+    if (!blob) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);
+    int rc = exec(c, "BEGIN IMMEDIATE");
+    if (rc) {
+        free(blob);
+        return rc;
+    }
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_stmt *st = c->put;
+    for (int32_t i = 0; i < n && !rc; i++) {
+        if (!keys[i]) {
+            rc = ae_fail(AE_ERR_INVALID, "cache: key %d is NULL", i);
+            break;
+        }
+        to_le(blob, vecs + (size_t)i * dim, (size_t)dim);
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, dim);
+        sqlite3_bind_blob(st, 3, blob, (int)bytes, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(c, "writing");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    free(blob);
+    if (!rc) rc = exec(c, "COMMIT");
+    if (rc) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL); /* keeps the first error */
+    return rc;
+}
+
+int ae_cache_put(ae_cache *c, const char *key, const float *vec, int32_t dim)
+{
+    return ae_cache_put_many(c, &key, vec, 1, dim);
+}
+
+static int64_t file_size(const char *path, const char *suffix)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int ae_cache_stats_get(ae_cache *c, ae_cache_stats *st)
+{
+    if (!c || !st) return ae_fail(AE_ERR_INVALID, "cache: invalid stats call");
+    memset(st, 0, sizeof *st);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*), coalesce(sum(length(vec)), 0) FROM embeddings",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_fail(c, "counting");
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        st->entries = sqlite3_column_int64(q, 0);
+        st->vec_bytes = sqlite3_column_int64(q, 1);
+    }
+    int r = rc == SQLITE_ROW ? AE_OK : db_fail(c, "counting");
+    sqlite3_finalize(q);
+    st->file_bytes = file_size(c->path, "") + file_size(c->path, "-wal");
+    st->hits = c->hits;
+    st->misses = c->misses;
+    st->path = c->path;
+    return r;
+}
+
+int ae_cache_clear(ae_cache *c)
+{
+    if (!c) return ae_fail(AE_ERR_INVALID, "cache: invalid clear call");
+    int rc = exec(c, "DELETE FROM embeddings");
+    if (rc) return rc;
+    /* giving the space back is best effort: another process may be reading */
+    sqlite3_exec(c->db, "VACUUM", NULL, NULL, NULL);
+    sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    return AE_OK;
+}
+
+int ae_cache_remove_files(const char *path)
+{
+    char def[4096];
+    int rc;
+    if (!path) {
+        if ((rc = ae_cache_default_path(def, sizeof def))) return rc;
+        path = def;
+    }
+    const char *suffix[3] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        if (unlink(p) != 0 && errno != ENOENT)
+            return ae_fail(AE_ERR_IO, "%s: cannot remove: %s", p, strerror(errno));
+    }
+    return AE_OK;
+}

@@ -1,0 +1,600 @@
+/*
+ * safetensors.c — reading and writing the safetensors format of Hugging Face.
+ *
+ * A file is an 8-byte little-endian header length N, N bytes of JSON, then the tensor data:
+ *   {"__metadata__": {"format": "pt"},
+ *    "text_model.x.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}, ...}
+ * Offsets count from the first byte after the header. Reading maps the file read-only and
+ * trusts nothing until st_parse has checked it: the header length against the file size and
+ * ST_MAX_HEADER, the JSON (jansson, duplicate names refused), every entry's dtype, shape and
+ * offsets (sizes computed with overflow checks), and that no two byte spans overlap. Only
+ * then do the st_tensor data pointers point into the mapping. Tensors are kept sorted by
+ * name so st_get is a binary search.
+ *
+ * Writing (st_write) produces float32 tensors with string metadata, the header padded with
+ * spaces to a multiple of 8 as the Python library does, written to a temporary file in the
+ * same folder and renamed over the target so readers never see half a file.
+ */
+#define _GNU_SOURCE
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+/* In st_dtype order. The non-float types exist because older CLIP checkpoints store I64
+ * position_ids buffers next to the weights; they must not make the file unreadable. */
+static const char *dtype_names[] = {"F32", "F16", "BF16", "F64", "I64", "I32", "I16",
+                                    "I8",  "U64", "U32",  "U16", "U8",  "BOOL"};
+static const size_t dtype_sizes[] = {4, 2, 2, 8, 8, 4, 2, 1, 8, 4, 2, 1, 1};
+#define N_DTYPES ((int)(sizeof dtype_sizes / sizeof dtype_sizes[0]))
+
+const char *st_dtype_name(st_dtype dt)
+{
+    return (unsigned)dt < (unsigned)N_DTYPES ? dtype_names[dt] : "?";
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* "[4, 4]" into buf, for messages. */
+static const char *shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int32_t i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+/* Reads a JSON integer that must be >= 0 into *v. */
+static int nonneg_int(const json_t *j, int64_t *v)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 0) return 0;
+    *v = (int64_t)json_integer_value(j);
+    return 1;
+}
+
+/* Validates one header entry and fills t (name not set). data: the data section. */
+static int parse_entry(const char *label, const char *name, const json_t *e, const uint8_t *data,
+                       size_t data_size, st_tensor *t, size_t *begin_out)
+{
+    if (!json_is_object(e))
+        return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: entry is not an object", label, name);
+
+    const json_t *jd = json_object_get(e, "dtype");
+    if (!json_is_string(jd))
+        return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: missing or non-string dtype", label, name);
+    const char *ds = json_string_value(jd);
+    int dt = -1;
+    for (int i = 0; i < N_DTYPES; i++)
+        if (strcmp(ds, dtype_names[i]) == 0) dt = i;
+    if (dt < 0)
+        return ae_fail(AE_ERR_UNSUPPORTED,
+                       "%s: tensor %s: dtype %.32s is not supported (F32, F16, BF16; integer "
+                       "and F64 buffers are tolerated)",
+                       label, name, ds);
+    t->dtype = (st_dtype)dt;
+
+    const json_t *js = json_object_get(e, "shape");
+    if (!json_is_array(js))
+        return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: missing or non-array shape", label, name);
+    size_t nd = json_array_size(js);
+    if (nd > ST_MAX_DIMS)
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s: tensor %s: shape has %zu dimensions (at most %d)",
+                       label, name, nd, ST_MAX_DIMS);
+    t->ndim = (int32_t)nd;
+    /* numel and byte count, refusing anything that does not fit in int64 / size_t */
+    uint64_t numel = 1;
+    int overflow = 0;
+    for (size_t i = 0; i < nd; i++) {
+        int64_t d;
+        if (!nonneg_int(json_array_get(js, i), &d))
+            return ae_fail(AE_ERR_FORMAT,
+                           "%s: tensor %s: shape entry %zu is not a non-negative integer", label,
+                           name, i);
+        t->shape[i] = d;
+        if (d != 0 && numel > (uint64_t)INT64_MAX / (uint64_t)d) overflow = 1;
+        else numel *= (uint64_t)d;
+    }
+    char sb[200];
+    /* an overflowing shape with a zero dimension elsewhere is still empty */
+    for (size_t i = 0; i < nd; i++)
+        if (t->shape[i] == 0) overflow = 0, numel = 0;
+    if (overflow || numel > (uint64_t)SIZE_MAX / dtype_sizes[dt])
+        return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: shape %s overflows", label, name,
+                       shape_str(sb, sizeof sb, t->ndim, t->shape));
+    t->numel = (int64_t)numel;
+    size_t need = (size_t)numel * dtype_sizes[dt];
+
+    const json_t *jo = json_object_get(e, "data_offsets");
+    int64_t b, en;
+    if (!json_is_array(jo) || json_array_size(jo) != 2 || !nonneg_int(json_array_get(jo, 0), &b) ||
+        !nonneg_int(json_array_get(jo, 1), &en))
+        return ae_fail(AE_ERR_FORMAT,
+                       "%s: tensor %s: data_offsets must be two non-negative integers [begin, end]",
+                       label, name);
+    if (b > en || (uint64_t)en > data_size)
+        return ae_fail(AE_ERR_FORMAT,
+                       "%s: tensor %s: data_offsets [%lld, %lld] outside the data (%zu bytes)",
+                       label, name, (long long)b, (long long)en, data_size);
+    if ((uint64_t)(en - b) != need)
+        return ae_fail(AE_ERR_FORMAT,
+                       "%s: tensor %s: data_offsets [%lld, %lld] span %lld bytes, shape %s %s "
+                       "needs %zu",
+                       label, name, (long long)b, (long long)en, (long long)(en - b),
+                       shape_str(sb, sizeof sb, t->ndim, t->shape), dtype_names[dt], need);
+    t->data = data + b;
+    t->nbytes = need;
+    *begin_out = (size_t)b;
+    return AE_OK;
+}
+
+static int parse_metadata(st_file *f, const json_t *m)
+{
+    if (!json_is_object(m))
+        return ae_fail(AE_ERR_FORMAT, "%s: __metadata__ is not an object", f->label);
+    size_t n = json_object_size(m);
+    f->meta_keys = calloc(n + 1, sizeof *f->meta_keys);
+    f->meta_vals = calloc(n + 1, sizeof *f->meta_vals);
+    if (!f->meta_keys || !f->meta_vals) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", f->label);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)m, k, v) {
+        if (!json_is_string(v))
+            return ae_fail(AE_ERR_FORMAT, "%s: __metadata__ value of \"%.64s\" is not a string",
+                           f->label, k);
+        f->meta_keys[f->n_meta] = strdup(k);
+        f->meta_vals[f->n_meta] = strdup(json_string_value(v));
+        f->n_meta++;
+        if (!f->meta_keys[f->n_meta - 1] || !f->meta_vals[f->n_meta - 1])
+            return ae_fail(AE_ERR_NOMEM, "%s: out of memory", f->label);
+    }
+    return AE_OK;
+}
+
+typedef struct span {
+    size_t begin, end;
+    int32_t idx;
+} span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+static int cmp_tensor(const void *a, const void *b)
+{
+    return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
+}
+
+/* Parses and checks the header of f->base[0..f->size); f->label is set. */
+static int parse(st_file *f)
+{
+    const char *label = f->label;
+    if (f->size < 8)
+        return ae_fail(AE_ERR_FORMAT, "%s: file is %zu bytes, too short for a safetensors header",
+                       label, f->size);
+    uint64_t hlen = le64(f->base);
+    if (hlen > f->size - 8)
+        return ae_fail(AE_ERR_FORMAT, "%s: header length %llu exceeds file size %zu", label,
+                       (unsigned long long)hlen, f->size);
+    if (hlen > ST_MAX_HEADER)
+        return ae_fail(AE_ERR_TOO_LARGE, "%s: header length %llu exceeds the limit of %u bytes",
+                       label, (unsigned long long)hlen, ST_MAX_HEADER);
+    const uint8_t *data = f->base + 8 + hlen;
+    size_t data_size = f->size - 8 - (size_t)hlen;
+
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)f->base + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return ae_fail(AE_ERR_FORMAT, "%s: invalid JSON header: %s (line %d, column %d)", label,
+                       jerr.text, jerr.line, jerr.column);
+    int rc = AE_OK;
+    span *spans = NULL;
+    if (!json_is_object(root)) {
+        rc = ae_fail(AE_ERR_FORMAT, "%s: header is not a JSON object", label);
+        goto done;
+    }
+
+    size_t n = json_object_size(root);
+    const json_t *meta = json_object_get(root, "__metadata__");
+    if (meta) n--;
+    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
+    spans = calloc(n ? n : 1, sizeof *spans);
+    if (!f->tensors || !spans) {
+        rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", label);
+        goto done;
+    }
+    if (meta && (rc = parse_metadata(f, meta)) != AE_OK) goto done;
+
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "__metadata__") == 0) continue;
+        st_tensor *t = &f->tensors[f->n_tensors];
+        size_t begin = 0;
+        if ((rc = parse_entry(label, key, val, data, data_size, t, &begin)) != AE_OK) goto done;
+        if (!(t->name = strdup(key))) {
+            rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", label);
+            goto done;
+        }
+        spans[f->n_tensors] = (span){begin, begin + t->nbytes, f->n_tensors};
+        f->n_tensors++;
+    }
+
+    /* byte spans must not overlap (empty tensors may sit anywhere) */
+    qsort(spans, (size_t)f->n_tensors, sizeof *spans, cmp_span);
+    size_t prev_end = 0;
+    int32_t prev = -1;
+    for (int32_t i = 0; i < f->n_tensors; i++) {
+        if (spans[i].begin == spans[i].end) continue;
+        if (prev >= 0 && spans[i].begin < prev_end) {
+            rc = ae_fail(AE_ERR_FORMAT, "%s: tensors %s [%zu, %zu] and %s [%zu, %zu] overlap",
+                         label, f->tensors[spans[prev].idx].name, spans[prev].begin,
+                         spans[prev].end, f->tensors[spans[i].idx].name, spans[i].begin,
+                         spans[i].end);
+            goto done;
+        }
+        prev = i;
+        prev_end = spans[i].end;
+    }
+    qsort(f->tensors, (size_t)f->n_tensors, sizeof *f->tensors, cmp_tensor);
+
+done:
+    free(spans);
+    json_decref(root);
+    return rc;
+}
+
+static void clear(st_file *f)
+{
+    for (int32_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
+    free(f->tensors);
+    for (int32_t i = 0; i < f->n_meta; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_vals[i]);
+    }
+    free(f->meta_keys);
+    free(f->meta_vals);
+    f->tensors = NULL;
+    f->meta_keys = f->meta_vals = NULL;
+    f->n_tensors = f->n_meta = 0;
+}
+
+int st_parse(st_file *f, const void *buf, size_t size, const char *label)
+{
+    memset(f, 0, sizeof *f);
+    f->label = strdup(label ? label : "safetensors");
+    if (!f->label) return ae_fail(AE_ERR_NOMEM, "safetensors: out of memory");
+    f->base = buf;
+    f->size = size;
+    int rc = parse(f);
+    if (rc != AE_OK) st_close(f);
+    return rc;
+}
+
+int st_open(st_file *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ae_fail(errno == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path,
+                               strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ae_fail(AE_ERR_IO, "%s: not a regular file", path);
+    }
+    if (!(f->label = strdup(path))) {
+        close(fd);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    f->size = (size_t)sb.st_size;
+    if (f->size >= 8) {
+        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            st_close(f);
+            return ae_fail(AE_ERR_IO, "%s: mmap: %s", path, strerror(e));
+        }
+        f->base = p;
+        f->mapped = 1;
+    }
+    close(fd);
+    int rc = parse(f);
+    if (rc != AE_OK) st_close(f);
+    return rc;
+}
+
+void st_close(st_file *f)
+{
+    if (!f) return;
+    clear(f);
+    if (f->mapped && f->base) munmap((void *)f->base, f->size);
+    free(f->label);
+    memset(f, 0, sizeof *f);
+}
+
+const st_tensor *st_get(const st_file *f, const char *name)
+{
+    int32_t lo = 0, hi = f->n_tensors - 1;
+    while (lo <= hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, f->tensors[mid].name);
+        if (c == 0) return &f->tensors[mid];
+        if (c < 0) hi = mid - 1;
+        else lo = mid + 1;
+    }
+    return NULL;
+}
+
+const char *st_meta(const st_file *f, const char *key)
+{
+    for (int32_t i = 0; i < f->n_meta; i++)
+        if (strcmp(f->meta_keys[i], key) == 0) return f->meta_vals[i];
+    return NULL;
+}
+
+/* ---- conversion --------------------------------------------------------------------------- */
+
+/* IEEE half -> single, exact: normals rebias the exponent, subnormals are normalised, inf and
+ * NaN keep their class (NaN payload shifted along). */
+static uint32_t f16_bits_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0x1f) return sign | 0x7f800000u | mant << 13;
+    if (exp != 0) return sign | (exp + 112) << 23 | mant << 13;
+    if (mant == 0) return sign;
+    /* subnormal: value = mant * 2^-24; shift the leading 1 up to bit 10 */
+    uint32_t e = 113;
+    while (!(mant & 0x400)) {
+        mant <<= 1;
+        e--;
+    }
+    return sign | e << 23 | (mant & 0x3ff) << 13;
+}
+
+/* Little-endian unsigned integer of `size` bytes. */
+static uint64_t le(const uint8_t *p, size_t size)
+{
+    uint64_t v = 0;
+    for (size_t i = size; i-- > 0;) v = v << 8 | p[i];
+    return v;
+}
+
+void st_to_f32(const st_tensor *t, float *dst)
+{
+    const uint8_t *p = t->data;
+    size_t n = (size_t)t->numel;
+    switch (t->dtype) {
+    case ST_F32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (n) memcpy(dst, p, n * 4);
+#else
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&dst[i], &b, 4);
+        }
+#endif
+        break;
+    case ST_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = f16_bits_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+            memcpy(&dst[i], &b, 4);
+        }
+        break;
+    case ST_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
+            memcpy(&dst[i], &b, 4);
+        }
+        break;
+    case ST_F64:
+        for (size_t i = 0; i < n; i++) {
+            uint64_t b = le(p + 8 * i, 8);
+            double d;
+            memcpy(&d, &b, 8);
+            dst[i] = (float)d;
+        }
+        break;
+    case ST_I64: case ST_I32: case ST_I16: case ST_I8: {
+        size_t sz = dtype_sizes[t->dtype];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u = le(p + sz * i, sz);
+            int64_t v;
+            if (sz < 8 && (u >> (8 * sz - 1)) & 1) u |= ~(uint64_t)0 << (8 * sz); /* sign */
+            memcpy(&v, &u, 8);
+            dst[i] = (float)v;
+        }
+        break;
+    }
+    case ST_U64: case ST_U32: case ST_U16: case ST_U8: case ST_BOOL: {
+        size_t sz = dtype_sizes[t->dtype];
+        for (size_t i = 0; i < n; i++) dst[i] = (float)le(p + sz * i, sz);
+        break;
+    }
+    }
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static int write_all(FILE *fp, const void *p, size_t n)
+{
+    return n == 0 || fwrite(p, 1, n, fp) == n;
+}
+
+/* Builds the JSON header (unpadded) into *out; *sizes gets each tensor's byte count. */
+static int build_header(const char *path, const st_out_tensor *ts, int32_t n,
+                        const char *const *mk, const char *const *mv, int32_t n_meta, char **out,
+                        size_t *sizes)
+{
+    int rc = AE_OK;
+    json_t *root = json_object();
+    if (!root) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    if (n_meta > 0) {
+        json_t *m = json_object();
+        if (!m || json_object_set_new(root, "__metadata__", m) != 0) goto nomem;
+        for (int32_t i = 0; i < n_meta; i++) {
+            if (!mk[i] || !mv[i]) {
+                rc = ae_fail(AE_ERR_INVALID, "%s: metadata %d has a NULL key or value", path, i);
+                goto fail;
+            }
+            if (json_object_set_new(m, mk[i], json_string(mv[i])) != 0) {
+                rc = ae_fail(AE_ERR_INVALID, "%s: metadata \"%.64s\" is not valid UTF-8", path,
+                             mk[i]);
+                goto fail;
+            }
+        }
+    }
+    uint64_t off = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const st_out_tensor *t = &ts[i];
+        if (!t->name || strcmp(t->name, "__metadata__") == 0 || json_object_get(root, t->name)) {
+            rc = ae_fail(AE_ERR_INVALID, "%s: tensor %d: missing, reserved or duplicate name %s",
+                         path, i, t->name ? t->name : "(null)");
+            goto fail;
+        }
+        if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
+            rc = ae_fail(AE_ERR_INVALID, "%s: tensor %s: %d dimensions", path, t->name, t->ndim);
+            goto fail;
+        }
+        uint64_t numel = 1;
+        json_t *shape = json_array();
+        if (!shape) goto nomem;
+        for (int32_t d = 0; d < t->ndim; d++) {
+            int64_t s = t->shape[d];
+            if (s < 0 || (s > 0 && numel > ((uint64_t)1 << 60) / (uint64_t)s)) {
+                json_decref(shape);
+                rc = ae_fail(AE_ERR_INVALID, "%s: tensor %s: bad dimension %lld", path, t->name,
+                             (long long)s);
+                goto fail;
+            }
+            numel *= (uint64_t)s;
+            json_array_append_new(shape, json_integer(s));
+        }
+        if (numel > 0 && !t->data) {
+            json_decref(shape);
+            rc = ae_fail(AE_ERR_INVALID, "%s: tensor %s: NULL data", path, t->name);
+            goto fail;
+        }
+        sizes[i] = (size_t)numel * 4;
+        json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+                              "data_offsets", (json_int_t)off, (json_int_t)(off + numel * 4));
+        if (!e) goto nomem;
+        if (json_object_set_new(root, t->name, e) != 0) {
+            rc = ae_fail(AE_ERR_INVALID, "%s: tensor name %.64s is not valid UTF-8", path, t->name);
+            goto fail;
+        }
+        off += numel * 4;
+    }
+    *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!*out) goto nomem;
+    json_decref(root);
+    return AE_OK;
+nomem:
+    rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+fail:
+    json_decref(root);
+    return rc;
+}
+
+int st_write(const char *path, const st_out_tensor *ts, int32_t n, const char *const *meta_keys,
+             const char *const *meta_vals, int32_t n_meta)
+{
+    if (!path || n < 0 || (n > 0 && !ts) || n_meta < 0 || (n_meta > 0 && (!meta_keys || !meta_vals)))
+        return ae_fail(AE_ERR_INVALID, "st_write: invalid arguments");
+    char *hdr = NULL, *tmp = NULL;
+    size_t *sizes = calloc((size_t)n + 1, sizeof *sizes);
+    FILE *fp = NULL;
+    int fd = -1, rc;
+    if (!sizes) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    if ((rc = build_header(path, ts, n, meta_keys, meta_vals, n_meta, &hdr, sizes)) != AE_OK)
+        goto fail;
+
+    size_t hlen = strlen(hdr), padded = (hlen + 7) & ~(size_t)7;
+    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+        tmp = NULL;
+        rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    if ((fd = mkstemp(tmp)) < 0) {
+        rc = ae_fail(AE_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        tmp = NULL;
+        goto fail;
+    }
+    (void)fchmod(fd, 0644);
+    if (!(fp = fdopen(fd, "wb"))) {
+        rc = ae_fail(AE_ERR_IO, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    int ok = write_all(fp, len8, 8) && write_all(fp, hdr, hlen);
+    for (size_t i = hlen; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
+    for (int32_t i = 0; ok && i < n; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        ok = write_all(fp, ts[i].data, sizes[i]);
+#else
+        const uint8_t *p = (const uint8_t *)ts[i].data;
+        for (size_t j = 0; ok && j < sizes[i]; j += 4)
+            ok = fputc(p[j + 3], fp) != EOF && fputc(p[j + 2], fp) != EOF &&
+                 fputc(p[j + 1], fp) != EOF && fputc(p[j], fp) != EOF;
+#endif
+    }
+    if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    int e = errno;
+    if (fclose(fp) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    fp = NULL;
+    if (!ok) {
+        rc = ae_fail(AE_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = ae_fail(AE_ERR_IO, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    free(hdr);
+    free(sizes);
+    return AE_OK;
+
+fail:
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(hdr);
+    free(sizes);
+    return rc;
+}

@@ -1,0 +1,313 @@
+/*
+ * test_cache.c — app/cache.c: round trips, keys, stats, clear, persistence, two processes
+ * writing at once (fork), a writer killed with SIGKILL mid-run (every committed batch
+ * survives, the file stays consistent), and corrupt files.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "error.h"
+#include "test.h"
+
+#define DIM 8
+
+static void vec_for(int a, int b, float *v)
+{
+    for (int i = 0; i < DIM; i++) v[i] = (float)a * 1000.0f + (float)b + (float)i * 0.125f;
+}
+
+static void test_keys(void)
+{
+    char k[65], k2[65];
+    ae_cache_key("abc", 3, "0123456789abcdef", "exif=1", k);
+    /* pinned: sha256("aesthete-embedding-v1\n" + sha256hex("abc") + "\n" + fp + "\n" + opts + "\n") */
+    CHECK_STR_CONTAINS(k, "e36fe005198f960bd617656197ef12ae48cfc93611eef26a3567664dd893a5ae");
+    CHECK_EQ_INT(strlen(k), 64);
+    ae_cache_key("abc", 3, "0123456789abcdee", "exif=1", k2);
+    CHECK(strcmp(k, k2) != 0);
+    ae_cache_key("abc", 3, "0123456789abcdef", "exif=0", k2);
+    CHECK(strcmp(k, k2) != 0);
+    ae_cache_key("abd", 3, "0123456789abcdef", "exif=1", k2);
+    CHECK(strcmp(k, k2) != 0);
+    ae_cache_key("abc", 3, "0123456789abcdef", "exif=1", k2);
+    CHECK(strcmp(k, k2) == 0);
+    ae_cache_key_from_hash("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                           "0123456789abcdef", "exif=1", k2);
+    CHECK(strcmp(k, k2) == 0);
+}
+
+static void test_round_trip(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/a/b/emb.sqlite3", test_tmpdir()); /* parents created */
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (!c) return;
+    char keys[3][65];
+    const char *kp[3];
+    float vecs[3 * DIM], out[DIM];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "img%d", i);
+        ae_cache_key(name, strlen(name), "00000000deadbeef", "exif=1", keys[i]);
+        kp[i] = keys[i];
+        vec_for(1, i, vecs + i * DIM);
+    }
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, vecs, 3, DIM), AE_OK);
+    for (int i = 0; i < 3; i++) {
+        memset(out, 0, sizeof out);
+        CHECK_EQ_INT(ae_cache_get(c, keys[i], out, DIM), 1);
+        CHECK(memcmp(out, vecs + i * DIM, sizeof out) == 0);
+    }
+    CHECK_EQ_INT(ae_cache_get(c, "nope", out, DIM), 0);
+    CHECK_EQ_INT(ae_cache_get(c, keys[0], out, DIM + 1), 0); /* other dim: miss */
+    /* replace */
+    float v2[DIM];
+    vec_for(2, 0, v2);
+    CHECK_EQ_INT(ae_cache_put(c, keys[0], v2, DIM), AE_OK);
+    CHECK_EQ_INT(ae_cache_get(c, keys[0], out, DIM), 1);
+    CHECK(memcmp(out, v2, sizeof out) == 0);
+
+    ae_cache_stats st;
+    CHECK_EQ_INT(ae_cache_stats_get(c, &st), AE_OK);
+    CHECK_EQ_INT(st.entries, 3);
+    CHECK_EQ_INT(st.vec_bytes, 3 * DIM * 4);
+    CHECK_EQ_INT(st.hits, 4);
+    CHECK_EQ_INT(st.misses, 2);
+    CHECK(st.file_bytes > 0);
+    CHECK(strcmp(st.path, path) == 0);
+
+    /* bad calls */
+    CHECK_EQ_INT(ae_cache_get(c, keys[0], out, 0), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_cache_get(c, keys[0], out, INT32_MAX), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, NULL, 2, DIM), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, vecs, 0, DIM), AE_OK);
+    ae_cache_close(c);
+
+    /* persistence */
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    CHECK_EQ_INT(ae_cache_get(c, keys[2], out, DIM), 1);
+    CHECK(memcmp(out, vecs + 2 * DIM, sizeof out) == 0);
+    CHECK_EQ_INT(ae_cache_clear(c), AE_OK);
+    CHECK_EQ_INT(ae_cache_get(c, keys[2], out, DIM), 0);
+    CHECK_EQ_INT(ae_cache_stats_get(c, &st), AE_OK);
+    CHECK_EQ_INT(st.entries, 0);
+    CHECK_EQ_INT(st.hits, 1);
+    CHECK_EQ_INT(st.misses, 1);
+    ae_cache_close(c);
+}
+
+static void test_default_path(void)
+{
+    char p[4096], want[4096];
+    char *old = getenv("XDG_CACHE_HOME") ? strdup(getenv("XDG_CACHE_HOME")) : NULL;
+    snprintf(want, sizeof want, "%s/xdg", test_tmpdir());
+    setenv("XDG_CACHE_HOME", want, 1);
+    CHECK_EQ_INT(ae_cache_default_path(p, sizeof p), AE_OK);
+    strcat(want, "/aesthete/embeddings.sqlite3");
+    CHECK(strcmp(p, want) == 0);
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(NULL, &c), AE_OK);
+    ae_cache_stats st;
+    ae_cache_stats_get(c, &st);
+    CHECK(strcmp(st.path, want) == 0);
+    ae_cache_close(c);
+    CHECK_EQ_INT(access(want, F_OK), 0);
+    CHECK_EQ_INT(ae_cache_remove_files(NULL), AE_OK);
+    CHECK(access(want, F_OK) != 0);
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", "/home/someone", 1);
+    CHECK_EQ_INT(ae_cache_default_path(p, sizeof p), AE_OK);
+    CHECK(strcmp(p, "/home/someone/.cache/aesthete/embeddings.sqlite3") == 0);
+    if (old) setenv("XDG_CACHE_HOME", old, 1);
+    free(old);
+}
+
+/* A child process: writes `batches` batches of `per` entries keyed "w<id>-<b>-<i>"; after each
+ * commit writes the batch number to fd (if >= 0). Exit status 0 if all went well. */
+static void writer(const char *path, int id, int batches, int per, int fd)
+{
+    ae_cache *c;
+    if (ae_cache_open(path, &c) != AE_OK) {
+        fprintf(stderr, "writer %d: %s\n", id, ae_last_error());
+        _exit(3);
+    }
+    char (*keys)[32] = malloc((size_t)per * 32);
+    const char **kp = malloc((size_t)per * sizeof *kp);
+    float *v = malloc((size_t)per * DIM * sizeof *v), out[DIM];
+    for (int b = 0; b < batches; b++) {
+        for (int i = 0; i < per; i++) {
+            snprintf(keys[i], 32, "w%d-%d-%d", id, b, i);
+            kp[i] = keys[i];
+            vec_for(id * 100 + b, i, v + i * DIM);
+        }
+        if (ae_cache_put_many(c, kp, v, per, DIM) != AE_OK) {
+            fprintf(stderr, "writer %d: %s\n", id, ae_last_error());
+            _exit(4);
+        }
+        if (ae_cache_get(c, keys[0], out, DIM) != 1) _exit(5); /* reads between writes */
+        if (fd >= 0 && write(fd, &b, sizeof b) != sizeof b) _exit(6);
+    }
+    ae_cache_close(c);
+    free(keys); free(kp); free(v);
+    _exit(0);
+}
+
+static int count_batch(ae_cache *c, int id, int b, int per)
+{
+    int n = 0;
+    float out[DIM], want[DIM];
+    for (int i = 0; i < per; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "w%d-%d-%d", id, b, i);
+        vec_for(id * 100 + b, i, want);
+        n += ae_cache_get(c, key, out, DIM) == 1 && memcmp(out, want, sizeof out) == 0;
+    }
+    return n;
+}
+
+static void test_concurrent(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/concurrent.sqlite3", test_tmpdir());
+    enum { NPROC = 3, BATCHES = 15, PER = 20 };
+    pid_t pids[NPROC];
+    fflush(NULL);
+    for (int p = 0; p < NPROC; p++) {
+        pids[p] = fork();
+        if (pids[p] == 0) writer(path, p + 1, BATCHES, PER, -1);
+    }
+    for (int p = 0; p < NPROC; p++) {
+        int status = -1;
+        waitpid(pids[p], &status, 0);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d status %d", p, status);
+    }
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (!c) return;
+    ae_cache_stats st;
+    ae_cache_stats_get(c, &st);
+    CHECK_EQ_INT(st.entries, NPROC * BATCHES * PER);
+    int good = 0;
+    for (int p = 0; p < NPROC; p++)
+        for (int b = 0; b < BATCHES; b++) good += count_batch(c, p + 1, b, PER);
+    CHECK_EQ_INT(good, NPROC * BATCHES * PER);
+    ae_cache_close(c);
+}
+
+static void test_crash(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/crash.sqlite3", test_tmpdir());
+    enum { PER = 50, ACKS = 25 };
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        writer(path, 7, 100000, PER, fds[1]);
+    }
+    close(fds[1]);
+    int last = -1, b;
+    while (last < ACKS && read(fds[0], &b, sizeof b) == sizeof b) last = b;
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_EQ_INT(last, ACKS);
+
+    /* the file is consistent */
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    const char *res = "";
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW) res = (const char *)sqlite3_column_text(q, 0);
+    CHECK(res && strcmp(res, "ok") == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    /* every acknowledged batch is complete, and batches are all or nothing */
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (!c) return;
+    int good = 0;
+    for (int i = 0; i <= last; i++) good += count_batch(c, 7, i, PER);
+    CHECK_EQ_INT(good, (last + 1) * PER);
+    ae_cache_stats st;
+    ae_cache_stats_get(c, &st);
+    CHECK_MSG(st.entries % PER == 0, "entries %lld", (long long)st.entries);
+    CHECK(st.entries >= (last + 1) * PER);
+    printf("crash: killed after %d acknowledged batches, %lld entries on disk\n", last + 1,
+           (long long)st.entries);
+    ae_cache_close(c);
+}
+
+static void test_corrupt(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/corrupt.sqlite3", test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < 8192; i++) fputc((i * 131 + 7) & 0xff, f);
+    fclose(f);
+    ae_cache *c = (ae_cache *)1;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_ERR_FORMAT);
+    CHECK(c == NULL);
+    CHECK_STR_CONTAINS(ae_last_error(), path);
+    CHECK_STR_CONTAINS(ae_last_error(), "not a usable embedding cache (file is not a database)");
+    CHECK_STR_CONTAINS(ae_last_error(), "'aesthete cache clear'");
+    printf("corrupt: %s\n", ae_last_error());
+    CHECK_EQ_INT(ae_cache_remove_files(path), AE_OK);
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    ae_cache_close(c);
+
+    /* damaged pages inside a real database: errors, never a crash */
+    snprintf(path, sizeof path, "%s/damaged.sqlite3", test_tmpdir());
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    enum { N = 400 };
+    char (*keys)[65] = malloc(N * 65);
+    const char **kp = malloc(N * sizeof *kp);
+    float *v = calloc(N * DIM, sizeof *v), out[DIM];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 65, "damaged-%d", i);
+        kp[i] = keys[i];
+    }
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, v, N, DIM), AE_OK);
+    ae_cache_close(c);
+    f = fopen(path, "r+b");
+    fseek(f, 4096, SEEK_SET);
+    for (int i = 0; i < 3 * 4096; i++) fputc((i * 17 + 5) & 0xff, f);
+    fclose(f);
+    int rc = ae_cache_open(path, &c);
+    int errors = 0;
+    if (rc == AE_OK) {
+        for (int i = 0; i < N; i++) errors += ae_cache_get(c, keys[i], out, DIM) < 0;
+        ae_cache_close(c);
+    }
+    CHECK(rc == AE_ERR_FORMAT || errors > 0);
+    printf("damaged: open rc %d, %d lookups failed: %s\n", rc, errors, ae_last_error());
+    CHECK_STR_CONTAINS(ae_last_error(), "not a usable embedding cache");
+    free(keys); free(kp); free(v);
+
+    /* a folder where the file should be */
+    CHECK(ae_cache_open(test_tmpdir(), &c) < 0);
+    printf("folder: %s\n", ae_last_error());
+}
+
+int main(void)
+{
+    test_keys();
+    test_round_trip();
+    test_concurrent();
+    test_crash();
+    test_corrupt();
+    test_default_path();
+    return test_summary();
+}
