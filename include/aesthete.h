@@ -116,7 +116,7 @@ typedef struct ae_model_info {
     /* preprocessing */
     int32_t resize_shortest_edge, crop_height, crop_width;
     float image_mean[3], image_std[3];
-    char fingerprint[17];      /* 64-bit hex hash of the weights file header and size */
+    char fingerprint[17];      /* 64-bit hash of all of model.safetensors, 16 hex */
 } ae_model_info;
 
 /* Fills *info; pointers inside point into the model (valid until ae_model_free). */
@@ -150,6 +150,10 @@ typedef struct ae_image {
     int32_t width, height;
     uint8_t *rgb;         /* height * width * 3 bytes, row-major; owned, ae_image_free */
 } ae_image;
+
+/* The format of an image from its first bytes ("jpeg", "png", "webp", "gif", "bmp", "heif"),
+ * or NULL if it is none the decoder knows. 32 bytes are enough. */
+const char *ae_image_format(const void *head, size_t n);
 
 /* Decodes JPEG, PNG, WebP, GIF (first frame), BMP, HEIC/AVIF from memory, detected by
  * content. `name` labels error messages (may be NULL). */

@@ -5,79 +5,10 @@
  */
 #define _GNU_SOURCE
 #include <jansson.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "test.h"
 #include "aesthete.h"
-
-typedef struct run_result {
-    int code;
-    char *out, *err;
-    size_t out_len;
-} run_result;
-
-static const char *cli(void)
-{
-    const char *p = getenv("AE_CLI");
-    return p && *p ? p : AE_CLI_PATH;
-}
-
-/* Appends s to buf single-quoted for sh. */
-static void shq(char *buf, size_t cap, const char *s)
-{
-    size_t n = strlen(buf);
-    buf[n++] = '\'';
-    for (; *s && n + 5 < cap; s++) {
-        if (*s == '\'') { memcpy(buf + n, "'\\''", 4); n += 4; }
-        else buf[n++] = *s;
-    }
-    buf[n++] = '\'';
-    buf[n++] = ' ';
-    buf[n] = 0;
-}
-
-/* Runs the CLI with NULL-terminated args; env is a prefix like "HF_HUB_CACHE=/x" or NULL. */
-static run_result run_env(const char *env, const char *const *args)
-{
-    static char cmd[1 << 16];
-    char outp[4200], errp[4200];
-    snprintf(outp, sizeof outp, "%s/stdout", test_tmpdir());
-    snprintf(errp, sizeof errp, "%s/stderr", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s ", env ? env : "");
-    shq(cmd, sizeof cmd, cli());
-    for (int i = 0; args[i]; i++) shq(cmd, sizeof cmd, args[i]);
-    size_t n = strlen(cmd);
-    snprintf(cmd + n, sizeof cmd - n, "> '%s' 2> '%s' </dev/null", outp, errp);
-    int st = system(cmd);
-    run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), NULL, NULL, 0};
-    r.out = read_file(outp, &r.out_len);
-    r.err = read_file(errp, NULL);
-    return r;
-}
-#define RUN(...) run_env(NULL, (const char *const[]){__VA_ARGS__, NULL})
-
-static void run_free(run_result *r) { free(r->out), free(r->err); }
-
-/* Parses line k (0-based) of JSON Lines output. */
-static json_t *jline(const char *out, int k)
-{
-    const char *p = out;
-    for (int i = 0; i < k && p; i++) {
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-    if (!p || !*p) return NULL;
-    const char *e = strchr(p, '\n');
-    return json_loadb(p, e ? (size_t)(e - p) : strlen(p), 0, NULL);
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; s && *s; s++) n += *s == '\n';
-    return n;
-}
+#include "run.h"
 
 static const char *TINY = NULL, *TINY_GELU = NULL;
 
@@ -378,7 +309,7 @@ static void test_model_errors(void)
 {
     char env[4300];
     snprintf(env, sizeof env, "HF_HUB_CACHE='%s' HOME='%s'", test_tmpdir(), test_tmpdir());
-    run_result r = run_env(env, (const char *const[]){"info", "--model", "someorg/nomodel", NULL});
+    run_result r = run_cli(env, NULL, (const char *const[]){"info", "--model", "someorg/nomodel", NULL});
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "someorg/nomodel");
     CHECK_STR_CONTAINS(r.err, test_tmpdir());

@@ -29,14 +29,19 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 ae_model *cli_load_model(const char *spec, int load_text, int load_vision);
 
 /* Writes s (len bytes) as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
-void json_string(FILE *f, const char *s, size_t len);
+void put_json_string(FILE *f, const char *s, size_t len);
 /* Writes a float array as a JSON array with round-trip precision. */
-void json_floats(FILE *f, const float *v, int32_t n);
+void put_json_floats(FILE *f, const float *v, int32_t n);
 
 /* Subcommands */
 int cmd_embed(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_rank(int argc, char **argv);
+int cmd_bank(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_fetch_model(int argc, char **argv);
 
 #endif

@@ -62,13 +62,13 @@ static int embed_texts(ae_session *s, const ae_model *m, char **texts, int n)
     for (int i = 0, k = 0; i < n; i++) {
         const char *err = status[i] != AE_OK ? errs[i] : rc != AE_OK ? ae_last_error() : NULL;
         fputs("{\"input\": ", stdout);
-        json_string(stdout, texts[i], strlen(texts[i]));
+        put_json_string(stdout, texts[i], strlen(texts[i]));
         if (!err) {
             fputs(", \"embedding\": ", stdout);
-            json_floats(stdout, emb + (size_t)k * dim, dim);
+            put_json_floats(stdout, emb + (size_t)k * dim, dim);
         } else {
             fputs(", \"error\": ", stdout);
-            json_string(stdout, err, strlen(err));
+            put_json_string(stdout, err, strlen(err));
             cli_error("text %d: %s", i + 1, err);
             failed++;
         }
@@ -111,13 +111,13 @@ static int embed_images(ae_session *s, const ae_model *m, char **paths, int n,
             if (status[i] != AE_OK) err = msgs + (size_t)i * MSG;
             else if (rc != AE_OK) err = ae_last_error();
             fputs("{\"input\": ", stdout);
-            json_string(stdout, paths[base + i], strlen(paths[base + i]));
+            put_json_string(stdout, paths[base + i], strlen(paths[base + i]));
             if (!err) {
                 fputs(", \"embedding\": ", stdout);
-                json_floats(stdout, emb + (size_t)idx[i] * dim, dim);
+                put_json_floats(stdout, emb + (size_t)idx[i] * dim, dim);
             } else {
                 fputs(", \"error\": ", stdout);
-                json_string(stdout, err, strlen(err));
+                put_json_string(stdout, err, strlen(err));
                 cli_error("%s", err);
                 failed++;
             }

@@ -57,7 +57,7 @@ int cmd_info(int argc, char **argv)
     ae_model_get_info(m, &i);
     if (json) {
         printf("{\"dir\": ");
-        json_string(stdout, i.dir, strlen(i.dir));
+        put_json_string(stdout, i.dir, strlen(i.dir));
         printf(", \"weights_dtype\": \"%s\", \"parameters\": %lld, \"file_size\": %lld, "
                "\"fingerprint\": \"%s\", \"embed_dim\": %d, \"image_size\": %d, \"patch_size\": %d, "
                "\"context_length\": %d, \"vocab_size\": %d, ",

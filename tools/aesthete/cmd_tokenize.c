@@ -52,7 +52,7 @@ int cmd_tokenize(int argc, char **argv)
             rc = ids ? ae_tokenize(m, argv[i], len, truncate, ids, n, &n) : AE_ERR_NOMEM;
         }
         fputs("{\"text\": ", stdout);
-        json_string(stdout, argv[i], len);
+        put_json_string(stdout, argv[i], len);
         if (rc == AE_OK) {
             fputs(", \"ids\": [", stdout);
             for (size_t k = 0; k < n; k++) printf(k ? ", %d" : "%d", ids[k]);
@@ -60,7 +60,7 @@ int cmd_tokenize(int argc, char **argv)
         } else {
             const char *msg = ae_last_error()[0] ? ae_last_error() : ae_strerror(rc);
             fputs(", \"error\": ", stdout);
-            json_string(stdout, msg, strlen(msg));
+            put_json_string(stdout, msg, strlen(msg));
             cli_error("text %d: %s", i - optind + 1, msg);
             failed++;
         }

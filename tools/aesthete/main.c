@@ -15,6 +15,11 @@ static const struct {
     {"tokenize", cmd_tokenize, "token ids of texts, as the text encoder sees them"},
     {"preprocess", cmd_preprocess, "the model's input tensor for an image, as raw bytes"},
     {"info", cmd_info, "what a model is: architecture, dtypes, sizes, where from"},
+    {"score", cmd_score, "aesthetic scores of images, URLs or precomputed embeddings"},
+    {"rank", cmd_rank, "images of folders or lists, scored and sorted best first"},
+    {"bank", cmd_bank, "prompt banks: build, info, import"},
+    {"cache", cmd_cache, "the embedding cache: stats, clear"},
+    {"fetch-model", cmd_fetch_model, "download a model from the Hugging Face hub"},
 };
 
 static void usage(FILE *f)

@@ -80,7 +80,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-void json_string(FILE *f, const char *str, size_t len)
+void put_json_string(FILE *f, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
@@ -112,7 +112,7 @@ void json_string(FILE *f, const char *str, size_t len)
     fputc('"', f);
 }
 
-void json_floats(FILE *f, const float *v, int32_t n)
+void put_json_floats(FILE *f, const float *v, int32_t n)
 {
     fputc('[', f);
     for (int32_t i = 0; i < n; i++) fprintf(f, i ? ", %.9g" : "%.9g", (double)v[i]);

@@ -1,0 +1,163 @@
+/*
+ * inputs.c — collecting image paths and URLs from folders, list files and stdin.
+ *
+ * Folders are read with opendir/readdir and sorted, so a ranking never depends on the file
+ * system's order. A file counts as an image when its first bytes are those of a format the
+ * decoder knows (ae_image_format), whatever its name: cameras and scrapers produce
+ * "IMG_0001", "photo.jpeg.1" and ".JPG" alike. Symlinked folders are not followed, so a link
+ * loop cannot make the walk endless.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "aesthete.h"
+#include "error.h"
+#include "inputs.h"
+
+#define MAX_LINE 65536
+
+int ae_is_url(const char *s)
+{
+    return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
+}
+
+static int push(ae_inputs *in, const char *s)
+{
+    if (in->n == in->cap) {
+        int32_t cap = in->cap ? in->cap * 2 : 64;
+        char **p = realloc(in->items, sizeof(char *) * (size_t)cap);
+        if (!p) return ae_fail(AE_ERR_NOMEM, "out of memory");
+        in->items = p;
+        in->cap = cap;
+    }
+    if (!(in->items[in->n] = strdup(s))) return ae_fail(AE_ERR_NOMEM, "out of memory");
+    in->n++;
+    return AE_OK;
+}
+
+void ae_inputs_free(ae_inputs *in)
+{
+    for (int32_t i = 0; i < in->n; i++) free(in->items[i]);
+    free(in->items);
+    memset(in, 0, sizeof *in);
+}
+
+/* 1 if the file starts like an image; 0 if not or unreadable */
+static int looks_like_image(const char *path)
+{
+    unsigned char head[32];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return ae_image_format(head, n) != NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void warnf(ae_inputs_warn warn, void *ctx, const char *fmt, const char *a, const char *b)
+{
+    char msg[4600];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    if (warn) warn(ctx, msg);
+}
+
+static int walk(ae_inputs *in, const char *dir, int recursive, int top, ae_inputs_warn warn, void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (top) return ae_fail(AE_ERR_IO, "%s: %s", dir, strerror(errno));
+        warnf(warn, ctx, "%s: %s (skipped)", dir, strerror(errno));
+        return AE_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = AE_OK;
+    struct dirent *e;
+    while (rc == AE_OK && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **p = realloc(names, sizeof(char *) * cap);
+            if (!p) { rc = ae_fail(AE_ERR_NOMEM, "out of memory"); break; }
+            names = p;
+        }
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(names[n] = malloc(len))) { rc = ae_fail(AE_ERR_NOMEM, "out of memory"); break; }
+        snprintf(names[n], len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (names) qsort(names, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; rc == AE_OK && i < n; i++) {
+        struct stat st;
+        if (lstat(names[i], &st) != 0) {
+            warnf(warn, ctx, "%s: %s (skipped)", names[i], strerror(errno));
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (recursive) rc = walk(in, names[i], recursive, 0, warn, ctx);
+            continue;
+        }
+        if (S_ISLNK(st.st_mode) && (stat(names[i], &st) != 0 || !S_ISREG(st.st_mode))) continue;
+        if (S_ISREG(st.st_mode) && looks_like_image(names[i])) rc = push(in, names[i]);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int read_list(ae_inputs *in, FILE *f, const char *label, ae_inputs_warn warn, void *ctx)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long no = 0;
+    int rc = AE_OK;
+    while (rc == AE_OK && (len = getline(&line, &cap, f)) >= 0) {
+        no++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        char *s = line;
+        if (no == 1 && !strncmp(s, "\xef\xbb\xbf", 3)) s += 3; /* BOM */
+        while (*s == ' ' || *s == '\t') s++;
+        size_t l = strlen(s);
+        while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t')) s[--l] = 0;
+        if (!*s || *s == '#') continue;
+        if ((size_t)len != strlen(line)) {
+            char where[64];
+            snprintf(where, sizeof where, "%ld", no);
+            warnf(warn, ctx, "%s: line %s: NUL byte in the line (skipped)", label, where);
+            continue;
+        }
+        if (l > MAX_LINE) {
+            char where[64];
+            snprintf(where, sizeof where, "%ld", no);
+            warnf(warn, ctx, "%s: line %s: longer than 65536 bytes (skipped)", label, where);
+            continue;
+        }
+        rc = push(in, s);
+    }
+    free(line);
+    return rc;
+}
+
+int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn warn, void *ctx)
+{
+    if (!strcmp(arg, "-")) return read_list(in, stdin, "stdin", warn, ctx);
+    if (ae_is_url(arg)) return push(in, arg);
+    struct stat st;
+    if (stat(arg, &st) != 0) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return walk(in, arg, recursive, 1, warn, ctx);
+    if (looks_like_image(arg)) return push(in, arg);
+    FILE *f = fopen(arg, "r");
+    if (!f) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
+    int rc = read_list(in, f, arg, warn, ctx);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * pipeline.h — scoring many images end to end: read files or download URLs, look each one up
+ * in the embedding cache by the hash of its bytes, decode and encode only the misses (in
+ * batches, on the session's threads), store them, and score everything with a bank.
+ * One bad input never stops the others; results come back per input, in input order.
+ */
+#ifndef AE_APP_PIPELINE_H
+#define AE_APP_PIPELINE_H
+
+#include <stdint.h>
+
+#include "aesthete.h"
+#include "cache.h"
+#include "fetch.h"
+
+typedef struct ae_scorer_params {
+    ae_image_params image;        /* EXIF rotation, pixel limit */
+    ae_fetch_params fetch;        /* limits for URL inputs */
+    ae_cache *cache;              /* NULL: no cache */
+    int32_t batch;                /* images decoded and encoded per batch (default 32) */
+    int64_t max_file_bytes;       /* refuse local files over this size (default 1 GiB) */
+} ae_scorer_params;
+
+ae_scorer_params ae_scorer_default_params(void);
+
+typedef struct ae_scored {
+    const char *input;            /* the caller's string */
+    int32_t rc;                   /* AE_OK or the AE_ERR_* of this input */
+    char error[512];              /* one line naming the input and the cause, or "" */
+    ae_score score;
+    int32_t cached;               /* 1 if the embedding came from the cache */
+} ae_scored;
+
+/* Called after each batch with the finished rows [first, first + n) (for streaming output
+ * and progress). */
+typedef void (*ae_scored_fn)(void *ctx, const ae_scored *rows, int32_t first, int32_t n);
+
+/* Scores n inputs (paths or http(s) URLs) into out[n]. embeds (may be NULL): n * dim floats
+ * receiving each input's image embedding. Returns the number of failed inputs, or a negative
+ * AE_ERR_* if nothing could be done (bad arguments, a bank of another model). */
+int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *inputs, int32_t n,
+                        const ae_scorer_params *params, ae_scored *out, float *embeds,
+                        ae_scored_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * test_rank.c — `aesthete score`, `rank`, `bank` and `cache` as a user calls them, with the
+ * tiny fixture model: values against the library recomputed here, every output format,
+ * per-input errors, the embedding cache (a second run encodes nothing; a run killed with
+ * SIGKILL half-way loses nothing), the real CLIP vectors with the article's hotel bank.
+ */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aesthete.h"
+#include "run.h"
+#include "test.h"
+
+static char TINY[4096], GELU[4096], CACHE[4200];
+
+static char *tmp(const char *name)
+{
+    static char buf[8][4200];
+    static int slot;
+    char *b = buf[slot++ & 7];
+    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+    return b;
+}
+
+static void copy_file(const char *from, const char *to, const void *extra, size_t extra_len)
+{
+    size_t n;
+    char *d = read_file(from, &n);
+    FILE *f = fopen(to, "wb");
+    if (f && d) {
+        fwrite(d, 1, n, f);
+        if (extra) fwrite(extra, 1, extra_len, f);
+    }
+    if (f) fclose(f);
+    free(d);
+}
+
+/* score of one image computed through the library: the reference for the CLI */
+static int lib_score(const char *model, const char *image, ae_method method, ae_score *out, const char **cls)
+{
+    ae_model *m = NULL;
+    ae_model_params mp = ae_model_default_params();
+    ae_session *s = NULL;
+    ae_session_params sp = ae_session_default_params();
+    ae_bank *b = NULL;
+    ae_image img = {0};
+    ae_image_params ip = ae_image_default_params();
+    int rc = ae_model_load(model, &mp, &m);
+    if (rc == AE_OK) rc = ae_session_new(m, &sp, &s);
+    const char *classes[3] = {"dog", "hotel lobby", "rocket"};
+    ae_bank_params bp = ae_bank_default_params();
+    bp.method = method;
+    bp.classes = classes;
+    bp.n_classes = 3;
+    if (rc == AE_OK) rc = ae_bank_build(s, &bp, NULL, NULL, &b);
+    if (rc == AE_OK) rc = ae_image_load(image, &ip, &img);
+    float *pix = m ? malloc(sizeof(float) * ae_model_pixels_size(m)) : NULL, emb[64];
+    if (rc == AE_OK) rc = ae_preprocess(m, &img, pix, NULL);
+    if (rc == AE_OK) rc = ae_encode_images(s, pix, 1, emb);
+    if (rc == AE_OK) rc = ae_bank_score(b, emb, 1, out);
+    if (rc == AE_OK && cls) *cls = out->class_index >= 0 ? classes[out->class_index] : NULL;
+    free(pix);
+    ae_image_free(&img);
+    ae_bank_free(b);
+    ae_session_free(s);
+    ae_model_free(m);
+    return rc;
+}
+
+static void test_score_values(void)
+{
+    const char *img = fixture("images/photo_rocket.jpg");
+    for (int method = AE_METHOD_FIXED; method <= AE_METHOD_ENSEMBLE; method++) {
+        ae_score want;
+        const char *cls = NULL;
+        CHECK_EQ_INT(lib_score(TINY, img, (ae_method)method, &want, &cls), AE_OK);
+        char classes[4200];
+        snprintf(classes, sizeof classes, "%s", tmp("three.txt"));
+        FILE *f = fopen(classes, "w");
+        if (f) fputs("dog\nhotel lobby\nrocket\n", f), fclose(f);
+        run_result r = RUN("score", "--model", TINY, "--cache", CACHE, "--method", ae_method_name((ae_method)method),
+                           "--classes", method == AE_METHOD_FIXED ? "" : classes, img);
+        if (method == AE_METHOD_FIXED) {
+            CHECK_EQ_INT(r.code, 2); /* --classes with fixed is a usage error */
+            CHECK_STR_CONTAINS(r.err, "--classes is used by the context and ensemble methods only");
+            run_free(&r);
+            r = RUN("score", "--model", TINY, "--cache", CACHE, img);
+        }
+        CHECK_EQ_INT(r.code, 0);
+        json_t *j = jline(r.out, 0);
+        CHECK_NEAR(json_number_value(json_object_get(j, "score")), want.score, 1e-3);
+        CHECK_NEAR(json_number_value(json_object_get(j, "probability")), want.probability, 1e-6);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "label")), want.good ? "good" : "bad"));
+        CHECK(!strcmp(json_string_value(json_object_get(j, "method")), ae_method_name((ae_method)method)));
+        if (cls) CHECK(json_string_value(json_object_get(j, "class")) && !strcmp(json_string_value(json_object_get(j, "class")), cls));
+        else CHECK(json_is_null(json_object_get(j, "class")));
+        json_decref(j);
+        run_free(&r);
+    }
+}
+
+static void test_formats(void)
+{
+    const char *a = fixture("images/photo_rocket.jpg"), *b = fixture("images/photo_astronaut.png");
+    run_result r = RUN("score", "--model", TINY, "--cache", CACHE, "--format", "csv", a, b);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK(r.out && !strncmp(r.out, "score,probability,label,class,input\n", 36));
+    CHECK_EQ_INT(count_lines(r.out), 3);
+    CHECK_STR_CONTAINS(r.out, "photo_rocket.jpg\n");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--cache", CACHE, "--format", "tsv", a);
+    CHECK(r.out && !strncmp(r.out, "score\tprobability\tlabel\tclass\tinput\n", 36));
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--cache", CACHE, "--format", "json", a, b);
+    json_t *arr = json_loads(r.out ? r.out : "", 0, NULL);
+    CHECK(json_is_array(arr) && json_array_size(arr) == 2);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(arr, 1), "input")), b));
+    json_decref(arr);
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--cache", CACHE, "--format", "table", a);
+    CHECK_STR_CONTAINS(r.out, "score  probability  label");
+    CHECK_STR_CONTAINS(r.out, "photo_rocket.jpg");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--format", "xml", a);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--format: 'xml' is not table, csv, tsv, jsonl or json");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--bank", "x.bank", "--method", "context", a);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--bank already fixes the method");
+    run_free(&r);
+}
+
+static void test_rank_and_cache(void)
+{
+    char dir[4200], sub[4300], CACHE[4200]; /* a cache of its own: counts below are exact */
+    snprintf(CACHE, sizeof CACHE, "%s", tmp("rank.sqlite3"));
+    snprintf(dir, sizeof dir, "%s", tmp("photos"));
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    mkdir(dir, 0755);
+    mkdir(sub, 0755);
+    /* images named without extensions, a text file, and one image in a subfolder */
+    copy_file(fixture("images/photo_rocket.jpg"), tmp("photos/IMG_0001"), NULL, 0);
+    copy_file(fixture("images/photo_astronaut.png"), tmp("photos/b.png"), NULL, 0);
+    copy_file(fixture("images/photo_coffee.gif"), tmp("photos/c.gif"), NULL, 0);
+    copy_file(fixture("images/photo_garden_lossy.webp"), tmp("photos/sub/d.webp"), NULL, 0);
+    copy_file(fixture("images/index.json"), tmp("photos/notes.txt"), NULL, 0);
+    run_result r = RUN("rank", "--model", TINY, "--cache", CACHE, "--verbose", dir);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 3); /* not recursive, notes.txt is no image */
+    double prev = 1e9;
+    for (int i = 0; i < 3; i++) {
+        json_t *j = jline(r.out, i);
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "rank")), i + 1);
+        double s = json_number_value(json_object_get(j, "score"));
+        CHECK(s <= prev);
+        prev = s;
+        json_decref(j);
+    }
+    CHECK_STR_CONTAINS(r.err, "3 inputs: 3 encoded, 0 from the cache, 0 failed");
+    run_free(&r);
+
+    r = RUN("rank", "--model", TINY, "--cache", CACHE, "--verbose", "-r", dir, "--format", "tsv");
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 5);
+    CHECK_STR_CONTAINS(r.out, "rank\tscore\tprobability\tlabel\tclass\tinput\n1\t");
+    CHECK_STR_CONTAINS(r.out, "sub/d.webp");
+    CHECK_STR_CONTAINS(r.err, "4 inputs: 1 encoded, 3 from the cache, 0 failed");
+    run_free(&r);
+
+    /* another method re-runs no vision tower */
+    r = RUN("rank", "--model", TINY, "--cache", CACHE, "--verbose", "-r", "--method", "ensemble", dir, "--top", "2");
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 2);
+    CHECK_STR_CONTAINS(r.err, "4 inputs: 0 encoded, 4 from the cache, 0 failed");
+    run_free(&r);
+
+    r = RUN("cache", "stats", "--cache", CACHE);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "entries    ");
+    run_free(&r);
+
+    /* --min-score keeps the best */
+    r = RUN("rank", "--model", TINY, "--cache", CACHE, "-r", dir, "--min-score", "1e9");
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 0);
+    run_free(&r);
+
+    /* a list on stdin with a missing file, an unreachable URL and a corrupt image */
+    copy_file(fixture("images/photo_rocket.jpg"), tmp("trunc.jpg"), NULL, 0);
+    if (truncate(tmp("trunc.jpg"), 5000) != 0) CHECK(0);
+    char list[4200];
+    snprintf(list, sizeof list, "%s", tmp("list.txt"));
+    FILE *f = fopen(list, "w");
+    if (f) {
+        fprintf(f, "# photos\n%s\n\n%s\nhttp://127.0.0.1:9/none.jpg\r\n%s\n", fixture("images/photo_rocket.jpg"),
+                tmp("nope.jpg"), tmp("trunc.jpg"));
+        fclose(f);
+    }
+    r = run_cli(NULL, list, (const char *const[]){"rank", "--model", TINY, "--cache", CACHE, "-", NULL});
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_EQ_INT(count_lines(r.out), 4);
+    json_t *j0 = jline(r.out, 0), *j1 = jline(r.out, 1), *j2 = jline(r.out, 2), *j3 = jline(r.out, 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j0, "rank")), 1);
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j1, "error")), "nope.jpg");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j2, "error")), "http://127.0.0.1:9/none.jpg");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(j3, "error")), "trunc.jpg");
+    CHECK_EQ_INT(count_lines(r.err), 3);
+    json_decref(j0), json_decref(j1), json_decref(j2), json_decref(j3);
+    run_free(&r);
+
+    /* an empty folder */
+    mkdir(tmp("empty"), 0755);
+    r = RUN("rank", "--model", TINY, "--cache", CACHE, tmp("empty"));
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "no images found in");
+    run_free(&r);
+    r = RUN("rank", "--model", TINY, tmp("does-not-exist"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "does-not-exist: No such file or directory");
+    run_free(&r);
+}
+
+static int cache_entries(const char *cache)
+{
+    run_result r = RUN("cache", "stats", "--cache", cache);
+    const char *p = r.out ? strstr(r.out, "entries") : NULL;
+    int n = p ? atoi(p + 7) : -1;
+    run_free(&r);
+    return n;
+}
+
+/* A run killed with SIGKILL half-way: the cache stays valid, the next run computes only
+ * what was not stored, and nothing is lost. */
+static void test_kill_resume(void)
+{
+    char dir[4200], cache[4200];
+    snprintf(dir, sizeof dir, "%s", tmp("many"));
+    snprintf(cache, sizeof cache, "%s", tmp("kill.sqlite3"));
+    mkdir(dir, 0755);
+    const int N = 96; /* three batches of 32 */
+    for (int i = 0; i < N; i++) {
+        char name[64], tag[16];
+        snprintf(name, sizeof name, "many/p%03d.jpg", i);
+        snprintf(tag, sizeof tag, "%d", i); /* bytes after the JPEG end: a new file, same pixels */
+        copy_file(fixture("images/photo_landscape.jpg"), tmp(name), tag, strlen(tag));
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1), dup2(devnull, 2);
+        const char *cli = getenv("AE_CLI") ? getenv("AE_CLI") : AE_CLI_PATH;
+        execl(cli, cli, "rank", "--model", TINY, "--cache", cache, "--threads", "1", dir, (char *)NULL);
+        _exit(127);
+    }
+    int entries = 0;
+    for (int t = 0; t < 600 && entries < 32; t++) { /* wait for the first batch, 60 s at most */
+        usleep(100000);
+        entries = cache_entries(cache);
+        if (waitpid(pid, NULL, WNOHANG) == pid) break;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int after_kill = cache_entries(cache);
+    printf("killed after %d of %d images were cached\n", after_kill, N);
+    CHECK(after_kill >= 32 && after_kill % 32 == 0);
+    run_result r = RUN("rank", "--model", TINY, "--cache", cache, "--verbose", dir);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), N);
+    char want[128];
+    snprintf(want, sizeof want, "%d inputs: %d encoded, %d from the cache, 0 failed", N, N - after_kill, after_kill);
+    CHECK_STR_CONTAINS(r.err, want);
+    run_free(&r);
+    CHECK_EQ_INT(cache_entries(cache), N);
+}
+
+static void test_banks_cli(void)
+{
+    /* the article's hotel centroids, imported, scoring the real CLIP vectors */
+    const char *hotel = tmp("hotel.bank");
+    run_result r = RUN("bank", "import", "--positive", fixture("seed-hotel-bank/positive.f32"), "--negative",
+                       fixture("seed-hotel-bank/negative.f32"), "--model-id", "openai/clip-vit-base-patch32", "-o", hotel);
+    CHECK_EQ_INT(r.code, 0);
+    run_free(&r);
+    r = RUN("bank", "info", hotel);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "method       ensemble");
+    CHECK_STR_CONTAINS(r.out, "dimension    512");
+    CHECK_STR_CONTAINS(r.out, "openai/clip-vit-base-patch32");
+    run_free(&r);
+    char *js = read_file(fixture("real/expected-scores.json"), NULL);
+    json_t *want = js ? json_loads(js, 0, NULL) : NULL;
+    free(js);
+    r = RUN("score", "--bank", hotel, "--embeddings", fixture("real/laion-vit-b-32-rating-embeddings.f32"));
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 10);
+    run_result l = RUN("score", "--method", "laion", "--embeddings", fixture("real/laion-vit-b-32-rating-embeddings.f32"));
+    CHECK_EQ_INT(l.code, 0);
+    for (int i = 0; i < 10; i++) {
+        json_t *j = jline(r.out, i), *k = jline(l.out, i), *e = json_array_get(want, i);
+        CHECK_NEAR(json_number_value(json_object_get(j, "score")), json_real_value(json_object_get(e, "seed_score")), 1e-3);
+        CHECK_NEAR(json_number_value(json_object_get(k, "score")), json_real_value(json_object_get(e, "laion_v1_b32")), 1e-4);
+        CHECK(json_is_null(json_object_get(k, "probability")));
+        char name[64];
+        snprintf(name, sizeof name, "laion-vit-b-32-rating-embeddings.f32#%d", i);
+        CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "input")), name);
+        json_decref(j), json_decref(k);
+    }
+    run_free(&r), run_free(&l);
+    json_decref(want);
+
+    /* a context bank from the shipped hotel list; info and scores carry its classes */
+    char classes[4200];
+    snprintf(classes, sizeof classes, "%s/examples/hotel_classes.txt", AE_SOURCE_DIR);
+    const char *ctx = tmp("hotel-ctx.bank");
+    r = RUN("bank", "build", "--model", TINY, "--method", "context", "--classes", classes, "-o", ctx);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "context bank");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--cache", CACHE, "--bank", ctx, fixture("images/photo_rocket.jpg"));
+    CHECK_EQ_INT(r.code, 0);
+    json_t *j = jline(r.out, 0);
+    const char *cls = json_string_value(json_object_get(j, "class"));
+    size_t n;
+    char *list = read_file(classes, &n);
+    char needle[300];
+    snprintf(needle, sizeof needle, "%s\n", cls ? cls : "(none)");
+    CHECK_STR_CONTAINS(list, needle);
+    free(list);
+    json_decref(j);
+    run_free(&r);
+    /* a bank of another model is refused */
+    r = RUN("score", "--model", GELU, "--bank", ctx, fixture("images/photo_rocket.jpg"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "40-dimensional embeddings but the model");
+    run_free(&r);
+    /* a damaged bank file */
+    const char *bad = tmp("bad.bank");
+    copy_file(ctx, bad, NULL, 0);
+    if (truncate(bad, 1000) != 0) CHECK(0);
+    r = RUN("score", "--model", TINY, "--bank", bad, fixture("images/photo_rocket.jpg"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "bad.bank");
+    run_free(&r);
+}
+
+int main(void)
+{
+    snprintf(TINY, sizeof TINY, "%s", fixture("models/tiny-quickgelu"));
+    snprintf(GELU, sizeof GELU, "%s", fixture("models/tiny-gelu"));
+    snprintf(CACHE, sizeof CACHE, "%s/cache.sqlite3", test_tmpdir());
+    test_score_values();
+    test_formats();
+    test_rank_and_cache();
+    test_banks_cli();
+    test_kill_resume();
+    return test_summary();
+}

@@ -1,0 +1,165 @@
+/*
+ * cmd_bank.c — `aesthete bank build|info|import`: prompt banks, encoded once and saved as
+ * safetensors files that every scoring command takes with --bank.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "scoring.h"
+
+static void help(void)
+{
+    printf("usage: aesthete bank build [OPTIONS] -o NAME.bank\n"
+           "       aesthete bank info NAME.bank\n"
+           "       aesthete bank import --positive P --negative N [--model-id ID] -o NAME.bank\n\n"
+           "build   encodes the prompts of a method once (text tower) and saves them:\n"
+           "  --method M           fixed (default), context, ensemble or laion\n"
+           "  --model M, --positive ADJ, --negative ADJ, --template T, --classes FILE,\n"
+           "  --column NAME, --normalize-prompts, --laion-head H, --threads N: as for 'score'\n"
+           "  -o, --output FILE    where to write the bank (safetensors; NumPy/PyTorch can read it)\n"
+           "info    prints what a bank holds: method, prompts, classes, model\n"
+           "import  makes an ensemble bank from two precomputed centroids:\n"
+           "  --positive FILE      the positive centroid (.npy or raw float32, one row)\n"
+           "  --negative FILE      the negative centroid\n"
+           "  --model-id ID        the model they came from (recorded; any model of the same\n"
+           "                       dimension may use the bank, as it has no weights fingerprint)\n"
+           "  -o, --output FILE    where to write the bank\n\n"
+           "Exit status: 0 done, 2 usage or error.\n");
+}
+
+static int bank_info(int argc, char **argv)
+{
+    if (argc != 2) return cli_usage_error("bank", "info takes one bank file");
+    ae_bank *b = NULL;
+    if (ae_bank_load(argv[1], &b) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        return EXIT_USAGE;
+    }
+    ae_bank_info i;
+    ae_bank_get_info(b, &i);
+    printf("bank         %s\n", argv[1]);
+    printf("method       %s%s\n", ae_method_name(i.method), i.normalize_prompts ? " (normalised prompts)" : "");
+    printf("dimension    %d\n", i.dim);
+    if (i.method == AE_METHOD_LAION) {
+        printf("head         LAION-Aesthetics V1 %s\n", i.laion_head);
+    } else {
+        if (i.template_text[0]) printf("template     %s\n", i.template_text);
+        if (i.positive[0]) printf("adjectives   %s / %s\n", i.positive, i.negative);
+        printf("prompts      %d\n", i.n_prompts);
+        printf("classes      %d", i.n_classes);
+        for (int k = 0; k < i.n_classes && k < 5; k++) printf("%s%s", k ? ", " : ": ", ae_bank_class(b, k));
+        printf("%s\n", i.n_classes > 5 ? ", ..." : "");
+    }
+    printf("model        %s\n", i.model_id[0] ? i.model_id : "(unknown)");
+    printf("fingerprint  %s\n", i.fingerprint[0] ? i.fingerprint : "(none: any model of this dimension)");
+    ae_bank_free(b);
+    return EXIT_ALL_OK;
+}
+
+static int bank_import(int argc, char **argv)
+{
+    static const struct option opts[] = {{"positive", required_argument, 0, 'p'},
+                                         {"negative", required_argument, 0, 'n'},
+                                         {"model-id", required_argument, 0, 'm'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *pos = NULL, *neg = NULL, *id = NULL, *out = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': pos = optarg; break;
+        case 'n': neg = optarg; break;
+        case 'm': id = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': help(); return EXIT_ALL_OK;
+        default: return cli_usage_error("bank", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!pos || !neg || !out) return cli_usage_error("bank", "import needs --positive, --negative and -o");
+    if (optind != argc) return cli_usage_error("bank", "unexpected argument '%s'", argv[optind]);
+    float *p = NULL, *n = NULL;
+    int32_t pr, pc, nr, nc;
+    int ret = EXIT_USAGE;
+    ae_bank *b = NULL;
+    /* a raw file without a known dimension: take the whole file as one row */
+    if (ae_read_matrix(pos, 0, &p, &pr, &pc) != AE_OK) {
+        FILE *f = fopen(pos, "rb");
+        long sz = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
+        if (f) fclose(f);
+        if (sz <= 0 || sz % 4 || ae_read_matrix(pos, (int32_t)(sz / 4), &p, &pr, &pc) != AE_OK) goto fail;
+    }
+    if (ae_read_matrix(neg, pc, &n, &nr, &nc) != AE_OK) goto fail;
+    if (pr != 1 || nr != 1) {
+        cli_error("%s: %d rows; a centroid is one row", pr != 1 ? pos : neg, pr != 1 ? pr : nr);
+        goto done;
+    }
+    if (ae_bank_from_centroids(p, n, pc, id, &b) != AE_OK || ae_bank_save(b, out) != AE_OK) goto fail;
+    printf("%s: ensemble bank, dimension %d, from %s and %s\n", out, pc, pos, neg);
+    ret = EXIT_ALL_OK;
+    goto done;
+fail:
+    cli_error("%s", ae_last_error());
+done:
+    ae_bank_free(b);
+    free(p), free(n);
+    return ret;
+}
+
+static int bank_build(int argc, char **argv)
+{
+    static const struct option opts[] = {SCORE_OPTIONS, {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    score_opts o;
+    score_opts_init(&o);
+    const char *out = NULL;
+    int c, r;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'h') return help(), EXIT_ALL_OK;
+        if (c == 'o') {
+            out = optarg;
+            continue;
+        }
+        if ((r = score_opt(&o, c, optarg, "bank")) < 0) return EXIT_USAGE;
+        if (r > 0 || c == 302) return cli_usage_error("bank", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (!out) return cli_usage_error("bank", "build needs -o NAME.bank");
+    if (optind != argc) return cli_usage_error("bank", "unexpected argument '%s'", argv[optind]);
+    scorer s = {0};
+    int laion = o.method == AE_METHOD_LAION;
+    if (!(s.model = cli_load_model(o.model, !laion, laion))) return EXIT_USAGE;
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = (int32_t)o.threads;
+    int ret = EXIT_USAGE;
+    if (ae_session_new(s.model, &sp, &s.session) != AE_OK) cli_error("%s", ae_last_error());
+    else if (build_bank(&s, &o, &s.bank, 0) == 0) {
+        if (ae_bank_save(s.bank, out) != AE_OK) cli_error("%s", ae_last_error());
+        else {
+            ae_bank_info i;
+            ae_bank_get_info(s.bank, &i);
+            printf("%s: %s bank, %d prompts, %d classes, dimension %d\n", out, ae_method_name(i.method),
+                   i.n_prompts, i.n_classes, i.dim);
+            ret = EXIT_ALL_OK;
+        }
+    }
+    scorer_close(&s);
+    return ret;
+}
+
+int cmd_bank(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        help();
+        return argc < 2 ? EXIT_USAGE : EXIT_ALL_OK;
+    }
+    if (!strcmp(argv[1], "build")) return bank_build(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info")) return bank_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import")) return bank_import(argc - 1, argv + 1);
+    return cli_usage_error("bank", "unknown subcommand '%s' (build, info, import)", argv[1]);
+}

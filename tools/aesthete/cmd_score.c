@@ -1,0 +1,133 @@
+/*
+ * cmd_score.c — `aesthete score`: the aesthetic score of each input image (file or URL), in
+ * input order, or of each row of a file of precomputed embeddings (--embeddings).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "scoring.h"
+
+static void help(void)
+{
+    printf("usage: aesthete score [OPTIONS] INPUT...\n"
+           "       aesthete score [--bank FILE | --method laion [--laion-head H]] --embeddings FILE\n\n"
+           "Scores images (files or http(s) URLs) by aesthetic quality, in input order:\n"
+           "score = 1000 * (cos(image, positive) - cos(image, negative)), higher is better;\n"
+           "probability = softmax(100 * [cos_pos, cos_neg])[0]; label good or bad; class (context).\n"
+           "With --embeddings, scores the rows of a .npy (float32/float16, [N, D] or [D]) or raw\n"
+           "float32 file instead, without the vision tower; inputs are named FILE#row.\n\n"
+           "%s"
+           "  --embeddings FILE    score precomputed image embeddings\n"
+           "  --help               this text\n\n"
+           "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
+           score_options_help);
+}
+
+typedef struct stream_ctx {
+    writer *w;
+    const ae_bank *bank;
+} stream_ctx;
+
+static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
+{
+    stream_ctx *c = ctx;
+    for (int32_t i = first; i < first + n; i++) {
+        out_row r = {0, rows[i].input, &rows[i].score, score_class(c->bank, &rows[i].score),
+                     rows[i].rc == AE_OK ? NULL : rows[i].error};
+        writer_row(c->w, &r);
+    }
+    fflush(stdout);
+}
+
+static int score_embeddings(const score_opts *o, const char *file)
+{
+    scorer s;
+    int rc = scorer_open(&s, o, "score", 0);
+    if (rc) {
+        scorer_close(&s);
+        return rc;
+    }
+    ae_bank_info bi;
+    ae_bank_get_info(s.bank, &bi);
+    float *data = NULL;
+    int32_t rows = 0, cols = 0;
+    if (ae_read_matrix(file, bi.dim, &data, &rows, &cols) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        scorer_close(&s);
+        return EXIT_USAGE;
+    }
+    writer w;
+    writer_begin(&w, o->format, 0, ae_method_name(bi.method));
+    int failed = 0;
+    size_t cap = strlen(file) + 24;
+    char *name = malloc(cap);
+    for (int32_t i = 0; name && i < rows; i++) {
+        ae_score sc;
+        snprintf(name, cap, "%s#%d", file, i);
+        int r = ae_bank_score(s.bank, data + (size_t)i * cols, 1, &sc);
+        char err[600];
+        if (r != AE_OK) snprintf(err, sizeof err, "%s: %s", name, ae_last_error());
+        out_row row = {0, name, &sc, r == AE_OK ? score_class(s.bank, &sc) : NULL, r == AE_OK ? NULL : err};
+        writer_row(&w, &row);
+        failed += r != AE_OK;
+    }
+    writer_end(&w);
+    free(name);
+    free(data);
+    scorer_close(&s);
+    return failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}
+
+int cmd_score(int argc, char **argv)
+{
+    static const struct option opts[] = {SCORE_OPTIONS, {"embeddings", required_argument, 0, 'e'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    score_opts o;
+    score_opts_init(&o);
+    const char *embeddings = NULL;
+    int c, r;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'h') return help(), EXIT_ALL_OK;
+        if (c == 'e') {
+            embeddings = optarg;
+            continue;
+        }
+        if ((r = score_opt(&o, c, optarg, "score")) < 0) return EXIT_USAGE;
+        if (r > 0) return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (embeddings) {
+        if (optind != argc) return cli_usage_error("score", "--embeddings takes no INPUT arguments");
+        return score_embeddings(&o, embeddings);
+    }
+    int n = argc - optind;
+    if (n == 0) return cli_usage_error("score", "no INPUT given");
+    scorer s;
+    if ((r = scorer_open(&s, &o, "score", 1))) {
+        scorer_close(&s);
+        return r;
+    }
+    ae_scored *rows = calloc((size_t)n, sizeof *rows);
+    if (!rows) {
+        scorer_close(&s);
+        return cli_error("out of memory"), EXIT_USAGE;
+    }
+    ae_bank_info bi;
+    ae_bank_get_info(s.bank, &bi);
+    writer w;
+    writer_begin(&w, o.format, 0, ae_method_name(bi.method));
+    stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */
+    ae_scorer_params sp = ae_scorer_default_params();
+    sp.image = o.image;
+    sp.cache = s.cache;
+    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)argv + optind, n, &sp, rows, NULL,
+                                     on_batch, &ctx);
+    writer_end(&w);
+    if (failed < 0) cli_error("%s", ae_last_error());
+    if (failed >= 0) print_summary(&o, rows, n);
+    free(rows);
+    scorer_close(&s);
+    return failed < 0 ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}

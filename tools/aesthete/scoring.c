@@ -1,0 +1,401 @@
+/*
+ * scoring.c — options, setup and output shared by `aesthete score` and `aesthete rank`.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "classlist.h"
+#include "cli.h"
+#include "hash.h"
+#include "scoring.h"
+
+const char score_options_help[] =
+    "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
+    "                       (default: $AESTHETE_MODEL or " DEFAULT_MODEL ")\n"
+    "  --method M           fixed (default), context, ensemble or laion\n"
+    "  --bank FILE          a prompt bank from 'aesthete bank build' (instead of --method)\n"
+    "  --positive ADJ       positive adjective (default: " AE_DEFAULT_POSITIVE ")\n"
+    "  --negative ADJ       negative adjective (default: " AE_DEFAULT_NEGATIVE ")\n"
+    "  --template T         prompt template with {adjective} (and {class} for context and\n"
+    "                       ensemble); default \"" AE_DEFAULT_TEMPLATE_FIXED "\" or\n"
+    "                       \"" AE_DEFAULT_TEMPLATE_CLASS "\"\n"
+    "  --classes FILE       class list for context/ensemble: TXT, CSV, TSV or XLSX\n"
+    "                       (default: the 1000 ImageNet classes)\n"
+    "  --column NAME        the column of a CSV/TSV/XLSX class list (default: the first)\n"
+    "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"
+    "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"
+    "  --threads N          worker threads (default: 0 = all cores)\n"
+    "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"
+    "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
+    "  --no-cache           neither read nor write the embedding cache\n"
+    "  --cache FILE         the cache database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n"
+    "  --format F           table, csv, tsv, jsonl or json (default: table on a terminal, else jsonl)\n"
+    "  --verbose            a summary on stderr: images encoded, taken from the cache, failed\n";
+
+void score_opts_init(score_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = -1;
+    o->format = FMT_AUTO;
+    o->image = ae_image_default_params();
+}
+
+int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
+{
+    long v;
+    switch (c) {
+    case 300: o->model = arg; return 0;
+    case 301:
+        if ((o->method = ae_method_parse(arg)) < 0) {
+            cli_usage_error(cmd, "--method: '%s' is not fixed, context, ensemble or laion", arg);
+            return -1;
+        }
+        return 0;
+    case 302: o->bank_path = arg; return 0;
+    case 303: o->positive = arg; return 0;
+    case 304: o->negative = arg; return 0;
+    case 305: o->template_text = arg; return 0;
+    case 306: o->classes_path = arg; return 0;
+    case 307: o->column = arg; return 0;
+    case 308: o->normalize_prompts = 1; return 0;
+    case 309: o->laion_head = arg; return 0;
+    case 310:
+        if (cli_parse_int(cmd, "--threads", arg, 0, 1024, &o->threads)) return -1;
+        return 0;
+    case 311: o->image.exif_rotate = 0; return 0;
+    case 312:
+        if (cli_parse_int(cmd, "--max-pixels", arg, 1, 1L << 40, &v)) return -1;
+        o->image.max_pixels = (uint64_t)v;
+        return 0;
+    case 313: o->no_cache = 1; return 0;
+    case 314: o->cache_path = arg; return 0;
+    case 316: o->verbose = 1; return 0;
+    case 315: {
+        static const char *names[] = {"table", "csv", "tsv", "jsonl", "json"};
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(arg, names[i])) {
+                o->format = (out_format)i;
+                return 0;
+            }
+        cli_usage_error(cmd, "--format: '%s' is not table, csv, tsv, jsonl or json", arg);
+        return -1;
+    }
+    default: return 1;
+    }
+}
+
+/* ---- banks ---- */
+
+static void bank_progress(void *ctx, int64_t done, int64_t total)
+{
+    progress_update(ctx, done);
+}
+
+int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet)
+{
+    ae_bank_params bp = ae_bank_default_params();
+    bp.method = o->method < 0 ? AE_METHOD_FIXED : (ae_method)o->method;
+    bp.template_text = o->template_text;
+    bp.positive = o->positive;
+    bp.negative = o->negative;
+    bp.normalize_prompts = o->normalize_prompts;
+    bp.laion_head = o->laion_head;
+    ae_classlist cl = {0};
+    int rc = AE_OK;
+    if (bp.method == AE_METHOD_CONTEXT || bp.method == AE_METHOD_ENSEMBLE) {
+        if (o->classes_path) {
+            ae_classlist_params cp = ae_classlist_default_params();
+            cp.column = o->column;
+            rc = ae_classlist_load(o->classes_path, &cp, &cl);
+        } else {
+            rc = ae_classlist_imagenet(&cl);
+        }
+        bp.classes = (const char *const *)cl.names;
+        bp.n_classes = cl.n;
+    } else if (o->classes_path) {
+        cli_error("--classes is used by the context and ensemble methods only");
+        return EXIT_USAGE;
+    }
+    progress pr;
+    progress_begin(&pr, quiet ? 0 : 2 * (int64_t)(bp.n_classes ? bp.n_classes : 1), "prompts");
+    if (rc == AE_OK) rc = ae_bank_build(s->session, &bp, bank_progress, &pr, out);
+    progress_end(&pr);
+    ae_classlist_free(&cl);
+    if (rc != AE_OK) {
+        cli_error("%s", ae_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The cache file of a bank built from these options: <cache dir>/banks/<sha256>.bank */
+static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, size_t cap)
+{
+    char db[4096];
+    if (o->cache_path) snprintf(db, sizeof db, "%s", o->cache_path);
+    else if (ae_cache_default_path(db, sizeof db) != AE_OK) return -1;
+    char *slash = strrchr(db, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    ae_model_info info;
+    ae_model_get_info(m, &info);
+    /* the classes file is keyed by its bytes, so editing it builds a new bank */
+    char classes_hash[65] = "imagenet";
+    if (o->classes_path) {
+        size_t n = 0;
+        FILE *f = fopen(o->classes_path, "rb");
+        if (!f) return -1;
+        ae_sha256 h;
+        ae_sha256_init(&h);
+        char buf[65536];
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) ae_sha256_update(&h, buf, n);
+        fclose(f);
+        uint8_t d[32];
+        ae_sha256_final(&h, d);
+        ae_sha256_tohex(d, classes_hash);
+    }
+    char desc[8192];
+    snprintf(desc, sizeof desc, "bank/1\n%s\n%d\n%s\n%s\n%s\n%d\n%s\n%s\n", info.fingerprint, o->method,
+             o->template_text ? o->template_text : "", o->positive ? o->positive : "",
+             o->negative ? o->negative : "", o->normalize_prompts, classes_hash, o->column ? o->column : "");
+    char hex[65];
+    ae_sha256_hex(desc, strlen(desc), hex);
+    snprintf(path, cap, "%s/banks", db);
+    mkdir(path, 0755);
+    snprintf(path, cap, "%s/banks/%.32s.bank", db, hex);
+    return 0;
+}
+
+int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
+{
+    memset(s, 0, sizeof *s);
+    if (o->bank_path && (o->method >= 0 || o->classes_path || o->template_text || o->positive || o->negative)) {
+        cli_usage_error(cmd, "--bank already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
+        return EXIT_USAGE;
+    }
+    if (o->bank_path && ae_bank_load(o->bank_path, &s->bank) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        return EXIT_USAGE;
+    }
+    if (!with_model) {
+        if (!s->bank && o->method == AE_METHOD_LAION &&
+            ae_bank_laion(o->laion_head ? o->laion_head : "vit-b-32", NULL, &s->bank) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            return EXIT_USAGE;
+        }
+        if (!s->bank) {
+            cli_usage_error(cmd, "--embeddings needs --bank FILE or --method laion");
+            return EXIT_USAGE;
+        }
+        return 0;
+    }
+    int prompts = !s->bank && o->method != AE_METHOD_LAION;
+    if (!(s->model = cli_load_model(o->model, prompts, 1))) return EXIT_USAGE;
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = (int32_t)o->threads;
+    if (ae_session_new(s->model, &sp, &s->session) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        return EXIT_USAGE;
+    }
+    if (!o->no_cache && ae_cache_open(o->cache_path, &s->cache) != AE_OK) {
+        /* a broken cache never stops scoring: warn and go on without it */
+        cli_error("warning: %s (continuing without the cache)", ae_last_error());
+        s->cache = NULL;
+    }
+    if (!s->bank && o->method == AE_METHOD_LAION) {
+        if (ae_bank_laion(o->laion_head, o->laion_head ? NULL : s->model, &s->bank) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            return EXIT_USAGE;
+        }
+    } else if (!s->bank) {
+        char path[4600];
+        int cached = s->cache && bank_cache_path(o, s->model, path, sizeof path) == 0;
+        if (cached && ae_bank_load(path, &s->bank) == AE_OK && ae_bank_check_model(s->bank, s->model) == AE_OK)
+            return 0;
+        ae_bank_free(s->bank);
+        s->bank = NULL;
+        int rc = build_bank(s, o, &s->bank, 0);
+        if (rc) return rc;
+        if (cached && ae_bank_save(s->bank, path) != AE_OK)
+            cli_error("warning: could not keep the bank: %s", ae_last_error());
+    }
+    if (ae_bank_check_model(s->bank, s->model) != AE_OK) {
+        cli_error("%s: %s", o->bank_path ? o->bank_path : "bank", ae_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+void scorer_close(scorer *s)
+{
+    ae_cache_close(s->cache);
+    ae_bank_free(s->bank);
+    ae_session_free(s->session);
+    ae_model_free(s->model);
+    memset(s, 0, sizeof *s);
+}
+
+void print_summary(const score_opts *o, const ae_scored *rows, int32_t n)
+{
+    if (!o->verbose) return;
+    int32_t cached = 0, failed = 0;
+    for (int32_t i = 0; i < n; i++) cached += rows[i].rc == AE_OK && rows[i].cached, failed += rows[i].rc != AE_OK;
+    cli_error("%d inputs: %d encoded, %d from the cache, %d failed", n, n - cached - failed, cached, failed);
+}
+
+/* ---- output ---- */
+
+const char *score_class(const ae_bank *b, const ae_score *s)
+{
+    return s->class_index >= 0 ? ae_bank_class(b, s->class_index) : NULL;
+}
+
+void writer_begin(writer *w, out_format fmt, int with_rank, const char *method)
+{
+    if (fmt == FMT_AUTO) fmt = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_JSONL;
+    w->fmt = fmt;
+    w->with_rank = with_rank;
+    w->method = method;
+    w->n = 0;
+    const char *rank = with_rank ? "rank" : "";
+    switch (fmt) {
+    case FMT_TABLE:
+        if (with_rank) printf("%5s  ", rank);
+        printf("%9s  %11s  %-5s  %-24s  %s\n", "score", "probability", "label", "class", "input");
+        break;
+    case FMT_CSV: printf("%s%sscore,probability,label,class,input\n", rank, with_rank ? "," : ""); break;
+    case FMT_TSV: printf("%s%sscore\tprobability\tlabel\tclass\tinput\n", rank, with_rank ? "\t" : ""); break;
+    case FMT_JSON: printf("["); break;
+    default: break;
+    }
+}
+
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void tsv_field(const char *s)
+{
+    for (; *s; s++) putchar(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+}
+
+static void num(double v, const char *fmt)
+{
+    if (isnan(v)) fputs("", stdout);
+    else printf(fmt, v);
+}
+
+void writer_row(writer *w, const out_row *r)
+{
+    if (r->error) {
+        cli_error("%s", r->error);
+        if (w->fmt == FMT_JSONL || w->fmt == FMT_JSON) {
+            if (w->fmt == FMT_JSON) printf(w->n ? ",\n " : "\n ");
+            printf("{\"input\": ");
+            put_json_string(stdout, r->input, strlen(r->input));
+            printf(", \"error\": ");
+            put_json_string(stdout, r->error, strlen(r->error));
+            printf(w->fmt == FMT_JSONL ? "}\n" : "}");
+            w->n++;
+        }
+        return;
+    }
+    const ae_score *s = r->score;
+    const char *label = s->good ? "good" : "bad", *cls = r->class_name ? r->class_name : "";
+    switch (w->fmt) {
+    case FMT_TABLE:
+        if (w->with_rank) printf("%5lld  ", (long long)r->rank);
+        printf("%9.3f  ", (double)s->score);
+        if (isnan(s->probability)) printf("%11s  ", "-");
+        else printf("%11.4f  ", (double)s->probability);
+        printf("%-5s  %-24.24s  %s\n", label, cls, r->input);
+        break;
+    case FMT_CSV:
+    case FMT_TSV: {
+        char sep = w->fmt == FMT_CSV ? ',' : '\t';
+        if (w->with_rank) printf("%lld%c", (long long)r->rank, sep);
+        printf("%.6f%c", (double)s->score, sep);
+        num(s->probability, "%.6f");
+        printf("%c%s%c", sep, label, sep);
+        if (w->fmt == FMT_CSV) csv_field(cls), putchar(sep), csv_field(r->input);
+        else tsv_field(cls), putchar(sep), tsv_field(r->input);
+        putchar('\n');
+        break;
+    }
+    case FMT_JSONL:
+    case FMT_JSON:
+        if (w->fmt == FMT_JSON) printf(w->n ? ",\n " : "\n ");
+        printf("{");
+        if (w->with_rank) printf("\"rank\": %lld, ", (long long)r->rank);
+        printf("\"input\": ");
+        put_json_string(stdout, r->input, strlen(r->input));
+        printf(", \"score\": %.9g, \"probability\": ", (double)s->score);
+        if (isnan(s->probability)) printf("null");
+        else printf("%.9g", (double)s->probability);
+        printf(", \"label\": \"%s\", \"class\": ", label);
+        if (r->class_name) put_json_string(stdout, r->class_name, strlen(r->class_name));
+        else printf("null");
+        printf(", \"method\": \"%s\"}", w->method);
+        if (w->fmt == FMT_JSONL) putchar('\n');
+        break;
+    default: break;
+    }
+    w->n++;
+}
+
+void writer_end(writer *w)
+{
+    if (w->fmt == FMT_JSON) printf(w->n ? "\n]\n" : "]\n");
+    fflush(stdout);
+}
+
+/* ---- progress bar ---- */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+void progress_begin(progress *p, int64_t total, const char *what)
+{
+    p->active = total > 0 && isatty(STDERR_FILENO);
+    p->total = total;
+    p->done = 0;
+    p->t0 = now();
+    p->what = what;
+}
+
+void progress_update(progress *p, int64_t done)
+{
+    if (!p->active) return;
+    p->done = done;
+    int width = 30, fill = p->total ? (int)(width * done / p->total) : width;
+    double dt = now() - p->t0, rate = dt > 0 ? done / dt : 0;
+    fprintf(stderr, "\r[%.*s%*s] %lld/%lld %s  %.1f/s ", fill, "==============================", width - fill, "",
+            (long long)done, (long long)p->total, p->what, rate);
+    fflush(stderr);
+}
+
+void progress_end(progress *p)
+{
+    if (p->active) fprintf(stderr, "\r\033[K");
+    p->active = 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * scoring.h — what `score`, `rank` and `serve` share: the options that choose a model, a
+ * method or bank and the cache; setting them up; writing result rows in every format; the
+ * progress bar.
+ */
+#ifndef AE_CLI_SCORING_H
+#define AE_CLI_SCORING_H
+
+#include <getopt.h>
+
+#include "aesthete.h"
+#include "cache.h"
+#include "pipeline.h"
+
+typedef enum { FMT_AUTO = -1, FMT_TABLE, FMT_CSV, FMT_TSV, FMT_JSONL, FMT_JSON } out_format;
+
+typedef struct score_opts {
+    const char *model, *bank_path, *template_text, *positive, *negative;
+    const char *classes_path, *column, *laion_head, *cache_path;
+    int method;            /* ae_method, -1 when not given (fixed, or the bank's) */
+    int normalize_prompts, no_cache, verbose;
+    long threads;
+    out_format format;
+    ae_image_params image;
+} score_opts;
+
+/* The long options every scoring command accepts (codes >= 256), to append to a table. */
+#define SCORE_OPTIONS                                                                      \
+    {"model", required_argument, 0, 300}, {"method", required_argument, 0, 301},           \
+    {"bank", required_argument, 0, 302}, {"positive", required_argument, 0, 303},          \
+    {"negative", required_argument, 0, 304}, {"template", required_argument, 0, 305},      \
+    {"classes", required_argument, 0, 306}, {"column", required_argument, 0, 307},         \
+    {"normalize-prompts", no_argument, 0, 308}, {"laion-head", required_argument, 0, 309}, \
+    {"threads", required_argument, 0, 310}, {"no-exif-rotate", no_argument, 0, 311},       \
+    {"max-pixels", required_argument, 0, 312}, {"no-cache", no_argument, 0, 313},          \
+    {"cache", required_argument, 0, 314}, {"format", required_argument, 0, 315},          \
+    {"verbose", no_argument, 0, 316}
+
+/* Help text of SCORE_OPTIONS. */
+extern const char score_options_help[];
+
+void score_opts_init(score_opts *o);
+/* Handles option code c with its argument: 0 handled, 1 not a scoring option, -1 usage
+ * error (printed). */
+int score_opt(score_opts *o, int c, const char *arg, const char *cmd);
+
+/* What a scoring command works with. */
+typedef struct scorer {
+    ae_model *model;     /* NULL when scoring precomputed embeddings */
+    ae_session *session;
+    ae_bank *bank;
+    ae_cache *cache;     /* NULL with --no-cache */
+} scorer;
+
+/* Loads the model, opens the cache, and loads or builds the bank (built banks are kept in
+ * the cache folder, keyed by model and prompts, so they are encoded once). with_model 0:
+ * only a bank (--bank, or laion by --laion-head) for --embeddings. Prints the error and
+ * returns non-zero on failure. */
+int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model);
+void scorer_close(scorer *s);
+
+/* Builds a bank from the options with the scorer's session (text tower). */
+int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet);
+
+/* "aesthete: N inputs: E encoded, C from the cache, F failed" on stderr (with --verbose). */
+void print_summary(const score_opts *o, const ae_scored *rows, int32_t n);
+
+/* ---- output ---- */
+typedef struct out_row {
+    int64_t rank;        /* 0: no rank column */
+    const char *input;
+    const ae_score *score;
+    const char *class_name;
+    const char *error;   /* non-NULL: a failed input */
+} out_row;
+
+typedef struct writer {
+    out_format fmt;
+    int with_rank, n;
+    const char *method;
+    /* table: widths from the rows; rows are buffered for it */
+} writer;
+
+/* FMT_AUTO becomes a table on a terminal, JSON Lines otherwise. */
+void writer_begin(writer *w, out_format fmt, int with_rank, const char *method);
+/* Writes a row; a failed input goes to stderr (one line) and, in JSON formats, to stdout. */
+void writer_row(writer *w, const out_row *r);
+void writer_end(writer *w);
+/* the class name of a score, or NULL */
+const char *score_class(const ae_bank *b, const ae_score *s);
+
+/* A progress bar on stderr when it is a terminal; no-op otherwise. */
+typedef struct progress {
+    int active;
+    int64_t total, done;
+    double t0;
+    const char *what;
+} progress;
+void progress_begin(progress *p, int64_t total, const char *what);
+void progress_update(progress *p, int64_t done);
+void progress_end(progress *p);
+
+#endif
