@@ -157,8 +157,8 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
                 rc = ae_fail(AE_ERR_FORMAT, "%s: row %zu has a non-finite value", path, i / (size_t)*cols);
                 break;
             }
-        if (rc != AE_OK) free(*data), *data = NULL, *rows = *cols = 0;
     }
+    if (rc != AE_OK) free(*data), *data = NULL, *rows = *cols = 0;
     free(buf);
     return rc;
 }
