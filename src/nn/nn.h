@@ -21,7 +21,9 @@ nn_pool *nn_pool_new(int n_threads); /* n_threads >= 1 (the caller counts as one
 void nn_pool_free(nn_pool *pool);
 int nn_pool_size(const nn_pool *pool);
 /* Runs fn(arg, ith, nth) for ith = 0..nth-1 on the pool's threads (the caller runs ith 0)
- * and returns when all are done. pool may be NULL: runs fn(arg, 0, 1). */
+ * and returns when all are done. pool may be NULL: runs fn(arg, 0, 1). A part that no worker
+ * has started when the caller is done with its own runs on the caller, so fn must not tie
+ * ith to an OS thread (no thread-locals). One caller at a time per pool. */
 void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
 
 /* ---- linear layers ---------------------------------------------------------------------- */

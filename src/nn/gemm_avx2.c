@@ -1,0 +1,158 @@
+/*
+ * gemm_avx2.c — the AVX2+FMA kernel set: a 6x16 GEMM micro-kernel run over each half of the
+ * 32-column weight panels, with a fused epilogue.
+ *
+ * 16 ymm registers hold 12 accumulators (6 rows x 16 columns), the two weight vectors of a
+ * panel row and one broadcast activation. The row count is a compile-time constant (one
+ * unrolled instance per mr = 1..6). Partial panels use masked loads and stores; quick_gelu
+ * uses a vector expf, gelu calls erff per element.
+ */
+#include <immintrin.h>
+#include <math.h>
+
+#include "nn/nn_internal.h"
+
+#define MR 6
+
+/* expf for a vector (Cephes polynomial, 2^n built in the exponent bits); within 2 ulp. */
+static inline __m256 exp256(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 act256(nn_act act, __m256 x)
+{
+    if (act == NN_ACT_QUICK_GELU) {
+        __m256 e = exp256(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
+        return _mm256_div_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+    }
+    if (act == NN_ACT_GELU) {
+        float v[8];
+        _mm256_storeu_ps(v, x);
+        for (int i = 0; i < 8; i++) v[i] = nn_gelu(v[i]);
+        return _mm256_loadu_ps(v);
+    }
+    return x;
+}
+
+/* lanes j < n set */
+static inline __m256i lane_mask(int n)
+{
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The hot loop: R rows x 16 columns starting at column j0 of the panel. */
+static inline __attribute__((always_inline)) void half_rows(const nn_tile *t, int j0, const int R)
+{
+    __m256 c0[MR], c1[MR];
+    const int nv = t->nr - j0; /* valid columns in this half (> 0) */
+    const __m256i m0 = lane_mask(nv), m1 = lane_mask(nv - 8);
+    const ptrdiff_t lda = t->lda, ldc = t->ldc, ldr = t->ldr;
+    float *c = t->c + j0;
+    const float *res = t->res ? t->res + j0 : NULL;
+
+    if (t->first) {
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+        if (t->bias) {
+            b0 = _mm256_loadu_ps(t->bias + j0);
+            b1 = _mm256_loadu_ps(t->bias + j0 + 8);
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            c0[r] = b0;
+            c1[r] = b1;
+            if (t->res_init) {
+                c0[r] = _mm256_add_ps(c0[r], _mm256_maskload_ps(res + r * ldr, m0));
+                c1[r] = _mm256_add_ps(c1[r], _mm256_maskload_ps(res + r * ldr + 8, m1));
+            }
+        }
+    } else {
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            c0[r] = _mm256_maskload_ps(c + r * ldc, m0);
+            c1[r] = _mm256_maskload_ps(c + r * ldc + 8, m1);
+        }
+    }
+
+    const float *a = t->a, *b = t->b + j0;
+    const int32_t kc = t->kc;
+    for (int32_t k = 0; k < kc; k++, b += NN_NR, a++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            __m256 ar = _mm256_broadcast_ss(a + r * lda);
+            c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+        }
+    }
+
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        if (t->last) {
+            c0[r] = act256(t->act, c0[r]);
+            c1[r] = act256(t->act, c1[r]);
+            if (t->res_final) {
+                c0[r] = _mm256_add_ps(c0[r], _mm256_maskload_ps(res + r * ldr, m0));
+                c1[r] = _mm256_add_ps(c1[r], _mm256_maskload_ps(res + r * ldr + 8, m1));
+            }
+        }
+        _mm256_maskstore_ps(c + r * ldc, m0, c0[r]);
+        _mm256_maskstore_ps(c + r * ldc + 8, m1, c1[r]);
+    }
+}
+
+#define TILE_FN(n)                                       \
+    static void tile_##n(const nn_tile *t)               \
+    {                                                    \
+        half_rows(t, 0, n);                              \
+        if (t->nr > 16) half_rows(t, 16, n);             \
+    }
+TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
+
+static void (*const tiles[MR + 1])(const nn_tile *) = {
+    NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6,
+};
+
+static void tile_avx2(const nn_tile *t)
+{
+    tiles[t->mr](t);
+}
+
+static void softmax_avx2(float *s, int32_t n, float scale)
+{
+    float mx = -INFINITY;
+    for (int32_t j = 0; j < n; j++) {
+        s[j] *= scale;
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    __m256 vmax = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+    for (int32_t j = 0; j < n; j += 8) {
+        __m256i m = lane_mask(n - j);
+        __m256 e = exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), vmax));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(s + j, m, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float v[8], total = 0.0f;
+    _mm256_storeu_ps(v, sum);
+    for (int i = 0; i < 8; i++) total += v[i];
+    float inv = 1.0f / total;
+    for (int32_t j = 0; j < n; j++) s[j] *= inv;
+}
+
+const nn_kernels nn_kernels_avx2 = {"avx2", MR, tile_avx2, softmax_avx2,
+                                    nn_layernorm_rows_scalar};

@@ -1,0 +1,208 @@
+/*
+ * ops.c — LayerNorm and multi-head self-attention, threaded over the pool.
+ *
+ * LayerNorm hands out chunks of rows to the threads (only when there are enough: a 50 x 768
+ * LayerNorm takes microseconds) and runs the row kernel of the selected kernel set. Both ops
+ * take their work units from a shared counter, so a thread that runs late on a busy machine
+ * does not hold the others up.
+ *
+ * Attention runs one (sequence, head) per task. Both products of a head go through the GEMM
+ * micro-kernel of the selected kernel set: the keys (then the values) of the head are packed
+ * into NN_NR-wide panels in chunks of 64 head dimensions, so the scores S = Q·Kᵀ and the output
+ * P·V are ordinary tiles; the scale, the causal mask and the softmax (max subtracted, expf)
+ * work on the score rows in between. With a causal mask the tiles above the diagonal are
+ * skipped. Per-thread scratch: scores [L][Lp] and one packed chunk [64][Lp], Lp = L rounded
+ * up to NN_NR.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+
+#define DCHUNK 64
+
+static inline int32_t round_nr(int32_t n)
+{
+    return (n + NN_NR - 1) / NN_NR * NN_NR;
+}
+
+static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
+{
+    *lo = (int32_t)((int64_t)n * i / parts);
+    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------------------ */
+
+#define LN_CHUNK 16 /* rows per work unit */
+
+typedef struct ln_task {
+    const float *x, *w, *b;
+    float *y;
+    int32_t m, d;
+    float eps;
+    atomic_int next; /* next chunk of rows to take */
+} ln_task;
+
+static void ln_run(void *arg, int ith, int nth)
+{
+    ln_task *t = arg;
+    const nn_kernels *kern = nn_kernels_get();
+    for (;;) {
+        int32_t r0 = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed) * LN_CHUNK;
+        if (r0 >= t->m) break;
+        int32_t r1 = r0 + LN_CHUNK < t->m ? r0 + LN_CHUNK : t->m;
+        kern->layernorm_rows(t->x, r0, r1, t->d, t->w, t->b, t->eps, t->y);
+    }
+}
+
+void nn_layernorm(const float *x, int32_t m, int32_t d, const float *w, const float *b, float eps,
+                  float *y, nn_pool *pool)
+{
+    if (m <= 0 || d <= 0) return;
+    if ((int64_t)m * d < 262144 || m < 2) {
+        nn_kernels_get()->layernorm_rows(x, 0, m, d, w, b, eps, y);
+        return;
+    }
+    ln_task t = {x, w, b, y, m, d, eps, 0};
+    atomic_init(&t.next, 0);
+    nn_pool_run(pool, ln_run, &t);
+}
+
+/* ---- attention ------------------------------------------------------------------------------ */
+
+size_t nn_attention_scratch(int32_t L, const nn_pool *pool)
+{
+    size_t lp = (size_t)round_nr(L > 0 ? L : 1);
+    return (size_t)nn_pool_size(pool) * lp * (lp + DCHUNK);
+}
+
+/* One head: q, k, v rows of dh floats with stride ld; out rows with stride ldo. */
+static void attn_head(const nn_kernels *kern, const float *q, const float *k, const float *v,
+                      ptrdiff_t ld, int32_t L, int32_t dh, int32_t causal, float *out,
+                      ptrdiff_t ldo, float *scratch)
+{
+    int32_t lp = round_nr(L);
+    float *S = scratch;                 /* [L][lp] */
+    float *pk = scratch + (size_t)L * lp; /* [lp/NR][dc][NR] keys or [2][L][NR] values */
+    int32_t n_tiles = (L + kern->mr_max - 1) / kern->mr_max;
+    nn_tile t;
+    memset(&t, 0, sizeof t);
+    t.act = NN_ACT_NONE;
+
+    /* S = Q·Kᵀ, accumulated over chunks of DCHUNK head dimensions */
+    for (int32_t d0 = 0; d0 < dh; d0 += DCHUNK) {
+        int32_t dc = dh - d0 < DCHUNK ? dh - d0 : DCHUNK;
+        for (int32_t p = 0; p < lp / NN_NR; p++)
+            for (int32_t jj = 0; jj < NN_NR; jj++) {
+                int32_t j = p * NN_NR + jj;
+                float *dst = pk + (size_t)p * dc * NN_NR + jj;
+                if (j < L)
+                    for (int32_t dd = 0; dd < dc; dd++) dst[dd * NN_NR] = k[j * ld + d0 + dd];
+                else
+                    for (int32_t dd = 0; dd < dc; dd++) dst[dd * NN_NR] = 0.0f;
+            }
+        t.kc = dc;
+        t.lda = ld;
+        t.ldc = lp;
+        t.first = d0 == 0;
+        t.last = d0 + DCHUNK >= dh;
+        for (int32_t ti = 0; ti < n_tiles; ti++) {
+            int32_t i0, i1;
+            split(L, n_tiles, ti, &i0, &i1);
+            t.mr = i1 - i0;
+            t.a = q + i0 * ld + d0;
+            for (int32_t p = 0; p < lp / NN_NR; p++) {
+                if (causal && p * NN_NR > i1 - 1) break; /* all above the diagonal */
+                t.nr = L - p * NN_NR < NN_NR ? L - p * NN_NR : NN_NR;
+                t.b = pk + (size_t)p * dc * NN_NR;
+                t.c = S + (size_t)i0 * lp + p * NN_NR;
+                kern->tile(&t);
+            }
+        }
+    }
+
+    float scale = 1.0f / sqrtf((float)dh);
+    for (int32_t i = 0; i < L; i++) {
+        float *s = S + (size_t)i * lp;
+        int32_t jn = causal ? i + 1 : L;
+        kern->softmax(s, jn, scale);
+        for (int32_t j = jn; j < L; j++) s[j] = 0.0f; /* masked */
+    }
+
+    /* out = P·V, in chunks of DCHUNK output dimensions (up to two panels) */
+    for (int32_t d0 = 0; d0 < dh; d0 += DCHUNK) {
+        int32_t dc = dh - d0 < DCHUNK ? dh - d0 : DCHUNK;
+        int32_t np = (dc + NN_NR - 1) / NN_NR;
+        for (int32_t pp = 0; pp < np; pp++)
+            for (int32_t j = 0; j < L; j++) {
+                float *dst = pk + ((size_t)pp * L + j) * NN_NR;
+                const float *src = v + j * ld + d0 + pp * NN_NR;
+                int32_t n = dc - pp * NN_NR < NN_NR ? dc - pp * NN_NR : NN_NR;
+                memcpy(dst, src, (size_t)n * sizeof(float));
+                for (int32_t jj = n; jj < NN_NR; jj++) dst[jj] = 0.0f;
+            }
+        t.lda = lp;
+        t.ldc = ldo;
+        t.first = t.last = 1;
+        for (int32_t ti = 0; ti < n_tiles; ti++) {
+            int32_t i0, i1;
+            split(L, n_tiles, ti, &i0, &i1);
+            t.mr = i1 - i0;
+            t.kc = causal ? i1 : L; /* P is zero past the diagonal */
+            t.a = S + (size_t)i0 * lp;
+            for (int32_t pp = 0; pp < np; pp++) {
+                t.nr = dc - pp * NN_NR < NN_NR ? dc - pp * NN_NR : NN_NR;
+                t.b = pk + (size_t)pp * L * NN_NR;
+                t.c = out + i0 * ldo + d0 + pp * NN_NR;
+                kern->tile(&t);
+            }
+        }
+    }
+}
+
+typedef struct attn_task {
+    const nn_kernels *kern;
+    const float *qkv;
+    float *out, *scratch;
+    int32_t batch, L, D, heads, causal;
+    size_t per_thread;
+    atomic_int next; /* next (sequence, head) to take */
+} attn_task;
+
+static void attn_run(void *arg, int ith, int nth)
+{
+    attn_task *a = arg;
+    int32_t n = a->batch * a->heads;
+    int32_t dh = a->D / a->heads;
+    ptrdiff_t ld = 3 * (ptrdiff_t)a->D;
+    float *scratch = a->scratch + (size_t)ith * a->per_thread;
+    for (;;) {
+        int32_t task = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
+        if (task >= n) break;
+        int32_t b = task / a->heads, h = task % a->heads;
+        const float *q = a->qkv + (size_t)b * a->L * ld + (size_t)h * dh;
+        float *out = a->out + (size_t)b * a->L * a->D + (size_t)h * dh;
+        attn_head(a->kern, q, q + a->D, q + 2 * a->D, ld, a->L, dh, a->causal, out, a->D, scratch);
+    }
+}
+
+void nn_attention(const float *qkv, int32_t batch, int32_t L, int32_t D, int32_t heads,
+                  int32_t causal, float *out, float *scratch, nn_pool *pool)
+{
+    if (batch <= 0 || L <= 0 || heads <= 0 || D <= 0) return;
+    attn_task a;
+    a.kern = nn_kernels_get();
+    a.qkv = qkv;
+    a.out = out;
+    a.scratch = scratch;
+    a.batch = batch;
+    a.L = L;
+    a.D = D;
+    a.heads = heads;
+    a.causal = causal;
+    a.per_thread = nn_attention_scratch(L, NULL);
+    atomic_init(&a.next, 0);
+    nn_pool_run(pool, attn_run, &a);
+}

@@ -1,0 +1,399 @@
+/*
+ * test_nn.c — every numeric kernel against a double-precision reference, for every kernel set
+ * the CPU supports (scalar, avx2, avx512), with 1, 2 and 3 threads, on odd sizes: linear layers
+ * (bias or not, each activation, residual separate or aliased to the output), LayerNorm,
+ * attention (causal or not), the activations, the thread pool and the reference GEMM.
+ * Errors are measured relative to the magnitude of the terms summed and printed.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "aesthete.h"
+#include "nn/nn_internal.h"
+#include "test.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+
+static float *rand_vec(size_t n, float scale)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+static double act_ref(nn_act act, double x)
+{
+    if (act == NN_ACT_QUICK_GELU) return x / (1.0 + exp(-1.702 * x));
+    if (act == NN_ACT_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return x;
+}
+
+static const char *act_name[] = {"none", "quick_gelu", "gelu"};
+
+/* ---- activations ---------------------------------------------------------------------------- */
+
+static void test_activations(void)
+{
+    CHECK_NEAR(nn_quick_gelu(1.0f), 0.8457957659328212, 1e-6);
+    CHECK_NEAR(nn_quick_gelu(-1.0f), -0.1542042340671787, 1e-6);
+    CHECK_NEAR(nn_quick_gelu(3.0f), 2.981928690292214, 1e-6);
+    CHECK_NEAR(nn_gelu(1.0f), 0.8413447460685429, 1e-6);
+    CHECK_NEAR(nn_gelu(-1.0f), -0.15865525393145707, 1e-6);
+    CHECK_NEAR(nn_gelu(-0.5f), -0.15426876936299344, 1e-6);
+    CHECK_NEAR(nn_gelu(0.25f), 0.14967658142073093, 1e-7);
+    CHECK(nn_gelu(-30.0f) == 0.0f);
+    CHECK(nn_quick_gelu(-200.0f) == 0.0f || fabsf(nn_quick_gelu(-200.0f)) < 1e-30f);
+    CHECK_NEAR(nn_gelu(30.0f), 30.0, 0);
+}
+
+/* ---- reference GEMM ------------------------------------------------------------------------- */
+
+static void test_gemm_ref(void)
+{
+    int32_t m = 5, n = 7, k = 13;
+    float *a = rand_vec((size_t)m * 20, 1), *b = rand_vec((size_t)n * 16, 1), *bias = rand_vec(n, 1);
+    float c[5 * 9];
+    nn_gemm_ref(m, n, k, a, 20, b, 16, bias, c, 9);
+    double maxd = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = bias[j];
+            for (int p = 0; p < k; p++) s += (double)a[i * 20 + p] * b[j * 16 + p];
+            double d = fabs(s - c[i * 9 + j]);
+            maxd = d > maxd ? d : maxd;
+        }
+    printf("gemm_ref: max abs diff %.3g\n", maxd);
+    CHECK(maxd < 1e-5);
+    free(a);
+    free(b);
+    free(bias);
+}
+
+/* ---- thread pool ---------------------------------------------------------------------------- */
+
+typedef struct {
+    int hits[8];
+    int nth_seen;
+} pool_probe;
+
+static void probe_task(void *arg, int ith, int nth)
+{
+    pool_probe *p = arg;
+    __atomic_add_fetch(&p->hits[ith], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->nth_seen, nth, __ATOMIC_RELAXED);
+}
+
+static void test_pool(void)
+{
+    CHECK(nn_pool_new(0) == NULL);
+    CHECK_EQ_INT(nn_pool_size(NULL), 1);
+    pool_probe p0;
+    memset(&p0, 0, sizeof p0);
+    nn_pool_run(NULL, probe_task, &p0);
+    CHECK_EQ_INT(p0.hits[0], 1);
+    CHECK_EQ_INT(p0.nth_seen, 1);
+    for (int n = 1; n <= 4; n++) {
+        nn_pool *pool = nn_pool_new(n);
+        CHECK(pool != NULL);
+        if (!pool) continue;
+        CHECK_EQ_INT(nn_pool_size(pool), n);
+        pool_probe p;
+        memset(&p, 0, sizeof p);
+        int runs = 2000;
+        for (int r = 0; r < runs; r++) nn_pool_run(pool, probe_task, &p);
+        int ok = 1;
+        for (int i = 0; i < n; i++) ok &= p.hits[i] == runs;
+        for (int i = n; i < 8; i++) ok &= p.hits[i] == 0;
+        CHECK_MSG(ok, "pool of %d: every thread runs every task once", n);
+        CHECK_EQ_INT(p.nth_seen, n);
+        nn_pool_free(pool);
+    }
+    nn_pool_free(NULL);
+}
+
+/* ---- linear --------------------------------------------------------------------------------- */
+
+enum { RES_NONE, RES_SEPARATE, RES_ALIASED };
+
+/* Checks one linear layer call against the double reference; returns the error relative to
+ * the magnitude (sum of |terms| + |residual|) of each output. */
+static double check_linear(int32_t m, int32_t n, int32_t k, int with_bias, nn_act act, int res_mode,
+                           nn_pool *pool)
+{
+    float *x = rand_vec((size_t)m * k, 1.0f);
+    float *w = rand_vec((size_t)n * k, 3.0f / sqrtf((float)k)); /* pre-activations span ±~5 */
+    float *bias = with_bias ? rand_vec(n, 0.5f) : NULL;
+    float *res = res_mode != RES_NONE ? rand_vec((size_t)m * n, 1.0f) : NULL;
+    float *res_copy = NULL;
+    if (res) {
+        res_copy = malloc((size_t)m * n * sizeof(float));
+        memcpy(res_copy, res, (size_t)m * n * sizeof(float));
+    }
+    float *y = res_mode == RES_ALIASED ? res : malloc((size_t)m * n * sizeof(float));
+    nn_linear l;
+    int rc = nn_linear_init(&l, n, k, w, bias);
+    CHECK_EQ_INT(rc, AE_OK);
+    if (rc) return 1e9;
+    nn_linear_forward(&l, x, m, y, act, res, pool);
+    double worst = 0;
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < n; j++) {
+            double s = bias ? bias[j] : 0, mag = bias ? fabs(bias[j]) : 0;
+            for (int32_t p = 0; p < k; p++) {
+                double t = (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+                s += t;
+                mag += fabs(t);
+            }
+            double ref = act_ref(act, s);
+            if (res) {
+                ref += res_copy[(size_t)i * n + j];
+                mag += fabs(res_copy[(size_t)i * n + j]);
+            }
+            double e = fabs(y[(size_t)i * n + j] - ref) / (mag + 1e-30);
+            if (!(e <= worst)) worst = isnan(e) ? 1e9 : e;
+        }
+    nn_linear_free(&l);
+    free(x);
+    free(w);
+    free(bias);
+    free(res_copy);
+    if (res_mode != RES_ALIASED) free(y);
+    free(res);
+    return worst;
+}
+
+static const int32_t sizes[] = {1, 2, 3, 7, 13, 31, 33, 47, 50, 64, 65, 100, 129, 257, 769};
+#define N_SIZES ((int)(sizeof sizes / sizeof sizes[0]))
+
+static void test_linear_set(const char *kern, nn_pool *pool, int nth)
+{
+    double worst = 0;
+    int calls = 0;
+    /* odd shapes: every size appears as m, n and k; variants rotate over the calls */
+    for (int i = 0; i < N_SIZES; i++)
+        for (int j = 0; j < 3; j++) {
+            int32_t m = sizes[i], n = sizes[(i * 5 + j * 3 + 2) % N_SIZES];
+            int32_t k = sizes[(i * 7 + j * 4 + 1) % N_SIZES];
+            int v = i * 3 + j + nth;
+            double e = check_linear(m, n, k, v & 1, (nn_act)(v % 3), (v / 3) % 3, pool);
+            CHECK_MSG(e < 2e-6, "%s, %d threads: linear m=%d n=%d k=%d: rel err %.3g", kern, nth,
+                      (int)m, (int)n, (int)k, e);
+            worst = e > worst ? e : worst;
+            calls++;
+        }
+    /* row strides that are multiples of 4 KiB (x rows copied to a padded buffer), several
+     * row blocks */
+    static const int32_t copied[][3] = {{50, 65, 1024}, {129, 33, 2048}, {3, 40, 3072}};
+    for (int i = 0; i < 3; i++) {
+        int v = i + nth;
+        double e = check_linear(copied[i][0], copied[i][1], copied[i][2], v & 1, (nn_act)(v % 3),
+                                (v + 1) % 3, pool);
+        CHECK_MSG(e < 2e-6, "%s, %d threads: linear m=%d n=%d k=%d: rel err %.3g", kern, nth,
+                  (int)copied[i][0], (int)copied[i][1], (int)copied[i][2], e);
+        worst = e > worst ? e : worst;
+        calls++;
+    }
+    /* every variant on a shape with several k blocks, row tiles and a partial panel */
+    for (int with_bias = 0; with_bias < 2; with_bias++)
+        for (int act = 0; act < 3; act++)
+            for (int res = 0; res < 3; res++) {
+                double e = check_linear(31, 77, 769, with_bias, (nn_act)act, res, pool);
+                CHECK_MSG(e < 2e-6, "%s, %d threads: linear 31x77x769 bias=%d act=%s res=%d: rel err %.3g",
+                          kern, nth, with_bias, act_name[act], res, e);
+                worst = e > worst ? e : worst;
+                calls++;
+            }
+    printf("linear  %-6s threads=%d: %d calls, max rel err %.3g\n", kern, nth, calls, worst);
+}
+
+/* The activations of every kernel set over a fine grid: a linear layer with W = I. */
+static void test_act_grid(const char *kern, nn_pool *pool)
+{
+    const int32_t n = 64, m = 250; /* 16000 values in [-12, 12) */
+    float *w = calloc((size_t)n * n, sizeof(float)), *x = malloc((size_t)m * n * sizeof(float));
+    float *y = malloc((size_t)m * n * sizeof(float));
+    for (int32_t i = 0; i < n; i++) w[(size_t)i * n + i] = 1.0f;
+    for (int32_t i = 0; i < m * n; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(m * n);
+    nn_linear l;
+    CHECK_EQ_INT(nn_linear_init(&l, n, n, w, NULL), AE_OK);
+    for (int act = 1; act < 3; act++) {
+        nn_linear_forward(&l, x, m, y, (nn_act)act, NULL, pool);
+        double worst = 0;
+        for (int32_t i = 0; i < m * n; i++) {
+            double e = fabs(y[i] - act_ref((nn_act)act, x[i])) / (fabs(x[i]) + 1e-30);
+            if (!(e <= worst)) worst = isnan(e) ? 1e9 : e;
+        }
+        printf("%-10s %-6s: max err / |x| %.3g over [-12, 12)\n", act_name[act], kern, worst);
+        CHECK_MSG(worst < 3e-7, "%s %s: err %.3g", act_name[act], kern, worst);
+    }
+    nn_linear_free(&l);
+    free(w);
+    free(x);
+    free(y);
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------------------ */
+
+static void test_layernorm_set(const char *kern, nn_pool *pool, int nth)
+{
+    static const int32_t ms[] = {1, 3, 50, 77}, ds[] = {1, 7, 64, 768, 769};
+    double worst = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 5; b++) {
+            int32_t m = ms[a], d = ds[b];
+            float *x = rand_vec((size_t)m * d, 2.0f), *w = rand_vec(d, 1.0f), *bb = rand_vec(d, 1.0f);
+            for (size_t i = 0; i < (size_t)m * d; i++) x[i] += 3.0f; /* a mean far from 0 */
+            float *x0 = malloc((size_t)m * d * sizeof(float));
+            memcpy(x0, x, (size_t)m * d * sizeof(float));
+            int alias = (a + b) & 1;
+            float *y = alias ? x : malloc((size_t)m * d * sizeof(float));
+            nn_layernorm(x, m, d, w, bb, 1e-5f, y, pool);
+            double e = 0;
+            for (int32_t i = 0; i < m; i++) {
+                const float *xr = x0 + (size_t)i * d;
+                double mean = 0, var = 0;
+                for (int32_t j = 0; j < d; j++) mean += xr[j];
+                mean /= d;
+                for (int32_t j = 0; j < d; j++) var += (xr[j] - mean) * (xr[j] - mean);
+                var /= d;
+                double rstd = 1.0 / sqrt(var + 1e-5);
+                for (int32_t j = 0; j < d; j++) {
+                    double ref = (xr[j] - mean) * rstd * w[j] + bb[j];
+                    double mag = (fabs(xr[j]) + fabs(mean)) * rstd * fabs(w[j]) + fabs(bb[j]);
+                    double ej = fabs(y[(size_t)i * d + j] - ref) / (mag + 1e-30);
+                    if (!(ej <= e)) e = isnan(ej) ? 1e9 : ej;
+                }
+            }
+            CHECK_MSG(e < 2e-6, "%s, %d threads: layernorm m=%d d=%d: rel err %.3g", kern, nth,
+                      (int)m, (int)d, e);
+            worst = e > worst ? e : worst;
+            free(x);
+            free(x0);
+            free(w);
+            free(bb);
+            if (!alias) free(y);
+        }
+    printf("layernorm %-6s threads=%d: max rel err %.3g\n", kern, nth, worst);
+}
+
+/* ---- attention ------------------------------------------------------------------------------ */
+
+static double check_attention(int32_t batch, int32_t L, int32_t D, int32_t heads, int32_t causal,
+                              nn_pool *pool)
+{
+    int32_t dh = D / heads;
+    size_t ld = 3 * (size_t)D;
+    float *qkv = rand_vec((size_t)batch * L * ld, 2.0f);
+    float *out = malloc((size_t)batch * L * D * sizeof(float));
+    float *scratch = malloc(nn_attention_scratch(L, pool) * sizeof(float));
+    double *p = malloc((size_t)L * sizeof(double));
+    nn_attention(qkv, batch, L, D, heads, causal, out, scratch, pool);
+    double worst = 0;
+    for (int32_t b = 0; b < batch; b++)
+        for (int32_t h = 0; h < heads; h++)
+            for (int32_t i = 0; i < L; i++) {
+                const float *q = qkv + ((size_t)b * L + i) * ld + (size_t)h * dh;
+                int32_t jn = causal ? i + 1 : L;
+                double mx = -INFINITY, sum = 0;
+                for (int32_t j = 0; j < jn; j++) {
+                    const float *k = qkv + ((size_t)b * L + j) * ld + D + (size_t)h * dh;
+                    double s = 0;
+                    for (int32_t d = 0; d < dh; d++) s += (double)q[d] * k[d];
+                    p[j] = s / sqrt((double)dh);
+                    mx = p[j] > mx ? p[j] : mx;
+                }
+                for (int32_t j = 0; j < jn; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int32_t d = 0; d < dh; d++) {
+                    double o = 0, mag = 0;
+                    for (int32_t j = 0; j < jn; j++) {
+                        double vv = qkv[((size_t)b * L + j) * ld + 2 * D + (size_t)h * dh + d];
+                        o += p[j] / sum * vv;
+                        mag += p[j] / sum * fabs(vv);
+                    }
+                    double e = fabs(out[((size_t)b * L + i) * D + (size_t)h * dh + d] - o) / (mag + 1e-30);
+                    if (!(e <= worst)) worst = isnan(e) ? 1e9 : e;
+                }
+            }
+    free(qkv);
+    free(out);
+    free(scratch);
+    free(p);
+    return worst;
+}
+
+static void test_attention_set(const char *kern, nn_pool *pool, int nth)
+{
+    static const int32_t Ls[] = {1, 5, 50, 77};
+    /* (D, heads): dh = 64, 16, 12, 80 (two chunks of head dimensions), 8 */
+    static const int32_t dims[][2] = {{128, 2}, {96, 6}, {72, 6}, {160, 2}, {8, 1}};
+    double worst = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 5; b++)
+            for (int causal = 0; causal < 2; causal++) {
+                int32_t batch = 1 + (a + b + causal) % 3;
+                double e = check_attention(batch, Ls[a], dims[b][0], dims[b][1], causal, pool);
+                CHECK_MSG(e < 1e-5, "%s, %d threads: attention batch=%d L=%d D=%d heads=%d causal=%d: rel err %.3g",
+                          kern, nth, (int)batch, (int)Ls[a], (int)dims[b][0], (int)dims[b][1], causal, e);
+                worst = e > worst ? e : worst;
+            }
+    printf("attention %-6s threads=%d: max rel err %.3g\n", kern, nth, worst);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static void test_linear_errors(void)
+{
+    nn_linear l;
+    float w[4] = {1, 2, 3, 4};
+    CHECK_EQ_INT(nn_linear_init(&l, 0, 4, w, NULL), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "linear layer: bad shape [0, 4]");
+    CHECK(l.w == NULL && l.bias == NULL);
+    nn_linear_free(&l); /* safe after a failed init */
+    CHECK_EQ_INT(nn_linear_init(&l, 2, -1, w, NULL), AE_ERR_INVALID);
+    CHECK_EQ_INT(nn_linear_init(&l, 1, 4, w, NULL), AE_OK);
+    float x[4] = {1, 1, 1, 1}, y[1];
+    nn_linear_forward(&l, x, 1, y, NN_ACT_NONE, NULL, NULL);
+    CHECK_NEAR(y[0], 10.0, 0);
+    nn_linear_forward(&l, x, 0, y, NN_ACT_NONE, NULL, NULL); /* m = 0: nothing */
+    nn_linear_free(&l);
+}
+
+int main(void)
+{
+    test_activations();
+    test_gemm_ref();
+    test_pool();
+    test_linear_errors();
+    const char *default_name = nn_kernel_name();
+    printf("default kernel set: %s\n", default_name);
+    CHECK(!strcmp(default_name, "scalar") || !strcmp(default_name, "avx2") ||
+          !strcmp(default_name, "avx512"));
+    CHECK_EQ_INT(nn_set_kernels("nonsense"), -1);
+    static const char *sets[] = {"scalar", "avx2", "avx512"};
+    for (int s = 0; s < 3; s++) {
+        if (!nn_kernels_supported(sets[s])) {
+            printf("%s: not supported by this CPU, skipped\n", sets[s]);
+            CHECK_EQ_INT(nn_set_kernels(sets[s]), -1);
+            continue;
+        }
+        CHECK_EQ_INT(nn_set_kernels(sets[s]), 0);
+        CHECK_STR_CONTAINS(nn_kernel_name(), sets[s]);
+        test_act_grid(sets[s], NULL);
+        for (int nth = 1; nth <= 3; nth++) {
+            nn_pool *pool = nth == 1 ? NULL : nn_pool_new(nth);
+            test_linear_set(sets[s], pool, nth);
+            test_layernorm_set(sets[s], pool, nth);
+            test_attention_set(sets[s], pool, nth);
+            nn_pool_free(pool);
+        }
+    }
+    return test_summary();
+}
