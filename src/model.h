@@ -52,10 +52,12 @@ struct ae_model {
     char fingerprint[17];
 };
 
-/* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats.
- * Vision: pixels [n, C, S, S] -> embeds [n, proj]. Text: n sequences -> embeds [n, proj]. */
-size_t clip_vision_scratch_floats(const ae_model *m, int32_t n);
-size_t clip_text_scratch_floats(const ae_model *m, int32_t n);
+/* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats, 64-byte
+ * aligned; the size depends on the pool (per-thread attention scratch).
+ * Vision: pixels [n, C, S, S] -> embeds [n, proj]. Text: n sequences -> embeds [n, proj];
+ * clip_text_scratch_floats(m, k, pool) serves any batch of at most k * context tokens in all. */
+size_t clip_vision_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool);
+size_t clip_text_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool);
 void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, float *embeds,
                          float *scratch, nn_pool *pool);
 void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,

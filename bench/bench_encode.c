@@ -1,0 +1,230 @@
+/*
+ * bench_encode.c — end-to-end throughput of the encoders on a full-size ViT-B/32 (the
+ * random-weight recipe of fixtures/models/b32-recipe: the same shapes and cost as
+ * openai/clip-vit-base-patch32).
+ *
+ *   bench_encode [--threads N] [--reps N] [--only images|texts] [model_dir]
+ *
+ * model_dir: a ViT-B/32 model folder; else $AE_B32_DIR (the recipe model is generated there
+ * once); else the recipe model is generated into a temporary folder and deleted afterwards.
+ * Measures, after a warm-up, the median of several repetitions of:
+ *   - images/s from preprocessed tensors, batch 1 and batch 32;
+ *   - images/s end to end from the JPEG fixture photos (read, decode, resize, crop,
+ *     normalise, encode): batch 1 with ae_image_load + ae_preprocess, batch 32 with
+ *     ae_load_images (decoding in parallel on the session's threads);
+ *   - texts/s for the 2000 ImageNet aesthetic prompts ("a outstanding picture, of a #<class>",
+ *     "a horrible picture, of a #<class>"), one call of 2000 strings: through
+ *     ae_encode_texts (tokenizer included) and through ae_encode_tokens (ids given).
+ * Output lines are "name<TAB>value<TAB>unit" so bench_torch.py's can be set beside them.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aesthete.h"
+#include "nn/nn.h"
+#include "support/b32_recipe.h"
+#include "test.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_encode: %s: %s\n", what, ae_last_error());
+    exit(1);
+}
+
+/* The recipe model folder made in a temporary folder, removed at exit. */
+static char tmp_model[4096];
+
+static void remove_tmp_model(void)
+{
+    if (!tmp_model[0]) return;
+    static const char *const files[] = {"model.safetensors", "config.json", "vocab.json",
+                                        "merges.txt", "tokenizer_config.json",
+                                        "preprocessor_config.json"};
+    char p[4200];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmp_model, files[i]);
+        unlink(p);
+    }
+    rmdir(tmp_model);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2, reps = 5;
+    const char *dir = NULL, *only = "";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "usage: bench_encode [--threads N] [--reps N] [--only images|texts] [model_dir]\n");
+            return 2;
+        } else dir = argv[i];
+    }
+    if (reps < 1) reps = 1;
+    char buf[4096];
+    if (!dir) {
+        const char *env = getenv("AE_B32_DIR");
+        if (env && *env) {
+            if (b32_recipe_dir(buf, sizeof buf, 0)) return 1;
+        } else {
+            const char *t = getenv("TMPDIR");
+            snprintf(tmp_model, sizeof tmp_model, "%s/bench-b32-XXXXXX", t && *t ? t : "/tmp");
+            if (!mkdtemp(tmp_model)) { perror("mkdtemp"); return 1; }
+            atexit(remove_tmp_model);
+            fprintf(stderr, "generating the B/32 recipe model in %s\n", tmp_model);
+            if (b32_recipe_write(tmp_model) != 0) return 1;
+            snprintf(buf, sizeof buf, "%s", tmp_model);
+        }
+        dir = buf;
+    }
+
+    ae_model *m;
+    ae_model_params mp = ae_model_default_params();
+    if (ae_model_load(dir, &mp, &m)) die(dir);
+    ae_session *s;
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = threads;
+    if (ae_session_new(m, &sp, &s)) die("session");
+    ae_model_info info;
+    ae_model_get_info(m, &info);
+    printf("# aesthete %s, model %s (%lld params), kernels %s, %d threads, median of %d\n",
+           AE_VERSION, dir, (long long)info.n_params, nn_kernel_name(), threads, reps);
+
+    /* inputs: preprocessed tensors (from the JPEG photos), the photos' paths */
+    enum { B = 32, NTEXT = 2000 };
+    static const char *const photos[] = {
+        "photo_boats.jpg",     "photo_chelsea_gray.jpg",    "photo_coffee_cmyk.jpg",
+        "photo_exif_orient6.jpg", "photo_ladybird.jpg",     "photo_landscape.jpg",
+        "photo_portrait.jpg",  "photo_rocket.jpg",          "photo_rocket_progressive.jpg"};
+    enum { NP = sizeof photos / sizeof *photos };
+    const char *paths[B];
+    char pathbuf[B][4096];
+    for (int i = 0; i < B; i++) {
+        snprintf(pathbuf[i], sizeof pathbuf[i], "%s", fixture("images"));
+        snprintf(pathbuf[i] + strlen(pathbuf[i]), sizeof pathbuf[i] - strlen(pathbuf[i]), "/%s",
+                 photos[i % NP]);
+        paths[i] = pathbuf[i];
+    }
+    size_t px = ae_model_pixels_size(m), E = (size_t)ae_model_embed_dim(m);
+    float *pix = malloc(B * px * sizeof *pix), *emb = malloc(NTEXT * E * sizeof *emb);
+    int32_t status[B];
+    if (ae_load_images(s, paths, B, NULL, pix, status, NULL, 0) != 0) die("load images");
+
+    double t[64];
+    if (reps > 64) reps = 64;
+
+    /* images from tensors */
+    for (int b = 1; b <= B && strcmp(only, "texts"); b += B - 1) {
+        ae_encode_images(s, pix, b, emb); /* warm-up */
+        int r = b == 1 ? reps * 4 : reps;
+        if (r > 64) r = 64;
+        for (int i = 0; i < r; i++) {
+            double t0 = now();
+            if (ae_encode_images(s, pix, b, emb)) die("encode images");
+            t[i] = now() - t0;
+        }
+        printf("images_per_s_tensor_batch%d\t%.2f\timg/s\n", b, b / median(t, r));
+    }
+
+    /* images end to end from JPEG files */
+    if (strcmp(only, "texts")) {
+        ae_image_params ip = ae_image_default_params();
+        for (int w = 0; w <= reps * 2; w++) { /* one warm-up, then timed, cycling photos */
+            double t0 = now();
+            ae_image img;
+            if (ae_image_load(paths[w % NP], &ip, &img)) die(paths[w % NP]);
+            if (ae_preprocess(m, &img, pix, NULL)) die("preprocess");
+            ae_image_free(&img);
+            if (ae_encode_images(s, pix, 1, emb)) die("encode");
+            if (w) t[w - 1] = now() - t0;
+        }
+        printf("images_per_s_jpeg_batch1\t%.2f\timg/s\n", 1 / median(t, reps * 2));
+        for (int w = 0; w <= reps; w++) {
+            double t0 = now();
+            if (ae_load_images(s, paths, B, NULL, pix, status, NULL, 0) != 0) die("load images");
+            if (ae_encode_images(s, pix, B, emb)) die("encode");
+            if (w) t[w - 1] = now() - t0;
+        }
+        printf("images_per_s_jpeg_batch%d\t%.2f\timg/s\n", B, B / median(t, reps));
+    }
+
+    /* the 2000 prompts */
+    if (strcmp(only, "images")) {
+        size_t size;
+        char *classes = read_file(fixture("tokenizer/imagenet_classes.txt"), &size);
+        if (!classes) die("imagenet_classes.txt");
+        char **texts = malloc(NTEXT * sizeof *texts);
+        int32_t **ids = malloc(NTEXT * sizeof *ids), *n_ids = malloc(NTEXT * sizeof *n_ids);
+        char *line = classes;
+        for (int c = 0; c < NTEXT / 2; c++) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            if (asprintf(&texts[2 * c], "a outstanding picture, of a #%s", line) < 0 ||
+                asprintf(&texts[2 * c + 1], "a horrible picture, of a #%s", line) < 0)
+                die("asprintf");
+            line = nl ? nl + 1 : line + strlen(line);
+        }
+        size_t tokens = 0;
+        for (int i = 0; i < NTEXT; i++) {
+            ids[i] = malloc(77 * sizeof **ids);
+            size_t n;
+            if (ae_tokenize(m, texts[i], strlen(texts[i]), 1, ids[i], 77, &n)) die("tokenize");
+            n_ids[i] = (int32_t)(n > 77 ? 77 : n);
+            tokens += (size_t)n_ids[i];
+        }
+        printf("# %d prompts, %.1f tokens on average\n", NTEXT, (double)tokens / NTEXT);
+        int r = reps < 3 ? reps : 3;
+        for (int w = 0; w <= r; w++) {
+            double t0 = now();
+            if (ae_encode_texts(s, (const char *const *)texts, NTEXT, emb)) die("encode texts");
+            if (w) t[w - 1] = now() - t0;
+        }
+        printf("texts_per_s_strings_2000\t%.1f\ttexts/s\n", NTEXT / median(t, r));
+        for (int w = 0; w <= r; w++) {
+            double t0 = now();
+            if (ae_encode_tokens(s, (const int32_t *const *)ids, n_ids, NTEXT, emb))
+                die("encode tokens");
+            if (w) t[w - 1] = now() - t0;
+        }
+        printf("texts_per_s_ids_2000\t%.1f\ttexts/s\n", NTEXT / median(t, r));
+        for (int i = 0; i < NTEXT; i++) {
+            free(texts[i]);
+            free(ids[i]);
+        }
+        free(texts);
+        free(ids);
+        free(n_ids);
+        free(classes);
+    }
+    free(pix);
+    free(emb);
+    ae_session_free(s);
+    ae_model_free(m);
+    return 0;
+}

@@ -1,0 +1,339 @@
+/*
+ * clip.c — the forward passes of CLIP's two encoders, as transformers' CLIPModel computes
+ * get_image_features and get_text_features, in float32 over a batch.
+ *
+ * Vision: the stride-P patch conv as one linear layer over patches flattened in (c, y, x)
+ * order, class token prepended, position embeddings added, pre_layrnorm, the encoder layers,
+ * token 0 of each image, post_layernorm, visual_projection.
+ * Text: token_embedding[ids] + position_embedding[0:L], the encoder layers with a causal
+ * mask, final_layer_norm, the row of the first EOS (the last row if there is none),
+ * text_projection.
+ * Encoder layer: h += out_proj(attn(ln1(h))); h += fc2(act(fc1(ln2(h)))), the activation and
+ * the residual fused into the linear kernels.
+ *
+ * Text batches are packed, not padded: the n sequences lie one after the other as
+ * sum(L_i) token rows. Every op except attention is per row, so nothing is computed for
+ * padding; attention runs per run of consecutive sequences of equal length.
+ * The last layer needs only the pooled rows after attention: they are gathered before
+ * out_proj, which skips out_proj and the MLP for every other token of the last layer.
+ *
+ * All memory comes from the caller's scratch (clip_*_scratch_floats); nothing is allocated.
+ */
+#include <string.h>
+
+#include "clip_debug.h"
+#include "error.h"
+#include "model.h"
+
+_Thread_local clip_debug_hook clip_debug_fn;
+_Thread_local void *clip_debug_ctx;
+
+/* Scratch regions of one forward pass over `rows` token rows. */
+typedef struct bufs {
+    float *h;       /* [rows, D] the residual stream */
+    float *x;       /* [rows, D] LayerNorm output, attention context, pooled rows */
+    float *big;     /* [rows, max(3D, I, extra)] qkv, then the MLP hidden, patches */
+    int32_t *prow;  /* [rows] pooled row of each sequence */
+    float *att;     /* nn_attention_scratch(L) */
+} bufs;
+
+static size_t up16(size_t x) { return (x + 15) & ~(size_t)15; } /* 64-byte alignment */
+
+static size_t big_cols(const clip_tower_config *c, size_t extra)
+{
+    size_t b = (size_t)3 * c->hidden;
+    if ((size_t)c->intermediate > b) b = c->intermediate;
+    if (extra > b) b = extra;
+    return b;
+}
+
+/* Lays the regions out from base (if not NULL) and returns the floats needed. The pooled
+ * row table has one entry per row, so any number of sequences fits in a given row count. */
+static size_t layout(const clip_tower_config *c, size_t rows, size_t extra, int32_t L,
+                     const nn_pool *pool, float *base, bufs *b)
+{
+    size_t D = c->hidden, o = 0;
+    size_t oh = o; o += up16(rows * D);
+    size_t ox = o; o += up16(rows * D);
+    size_t ob = o; o += up16(rows * big_cols(c, extra));
+    size_t op = o; o += up16(rows);
+    size_t oa = o; o += up16(nn_attention_scratch(L, pool));
+    if (base) {
+        b->h = base + oh;
+        b->x = base + ox;
+        b->big = base + ob;
+        b->prow = (int32_t *)(base + op);
+        b->att = base + oa;
+    }
+    return o;
+}
+
+static size_t patch_cols(const clip_tower_config *c)
+{
+    return (size_t)c->channels * c->patch_size * c->patch_size;
+}
+
+static int32_t vision_tokens(const clip_tower_config *c)
+{
+    int32_t g = c->image_size / c->patch_size;
+    return g * g + 1;
+}
+
+size_t clip_vision_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool)
+{
+    const clip_tower_config *c = &m->vision.cfg;
+    int32_t T = vision_tokens(c);
+    return layout(c, (size_t)n * T, patch_cols(c), T, pool, NULL, NULL);
+}
+
+size_t clip_text_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool)
+{
+    const clip_tower_config *c = &m->text.cfg;
+    int32_t L = c->max_positions;
+    return layout(c, (size_t)n * L, 0, L, pool, NULL, NULL);
+}
+
+/* ---- debug hook ------------------------------------------------------------------------ */
+
+static void dbg(const char *tower, const char *name, const float *p, int32_t rows,
+                int32_t cols, int32_t ld)
+{
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", tower, name);
+    clip_debug_fn(clip_debug_ctx, full, p, rows, cols, ld);
+}
+
+static void dbg_detail(const char *tower, const char *step, const float *p, int32_t rows,
+                       int32_t cols, int32_t ld)
+{
+    char name[64];
+    snprintf(name, sizeof name, "layer_0_detail.%s", step);
+    dbg(tower, name, p, rows, cols, ld);
+}
+
+/* ---- the encoder layer ----------------------------------------------------------------- */
+
+typedef struct pass {
+    const clip_tower *t;
+    const char *tower;   /* "vision" / "text", for debug names */
+    nn_act act;
+    int32_t causal;
+    nn_pool *pool;
+    bufs b;
+    /* sequences: n_seq of length L each (lens NULL), or of lens[i] each, packed */
+    int32_t n_seq, L;
+    const int32_t *lens;
+} pass;
+
+static nn_act act_of(ae_act a) { return a == AE_ACT_GELU ? NN_ACT_GELU : NN_ACT_QUICK_GELU; }
+
+/* Attention over the packed sequences: qkv [rows, 3D] -> out [rows, D]. */
+static void attend(const pass *p, const float *qkv, float *out)
+{
+    const clip_tower_config *c = &p->t->cfg;
+    int32_t D = c->hidden;
+    if (!p->lens) {
+        nn_attention(qkv, p->n_seq, p->L, D, c->heads, p->causal, out, p->b.att, p->pool);
+        return;
+    }
+    size_t off = 0;
+    for (int32_t i = 0; i < p->n_seq;) {
+        int32_t j = i + 1, L = p->lens[i];
+        while (j < p->n_seq && p->lens[j] == L) j++;
+        nn_attention(qkv + off * 3 * D, j - i, L, D, c->heads, p->causal, out + off * D,
+                     p->b.att, p->pool);
+        off += (size_t)(j - i) * L;
+        i = j;
+    }
+}
+
+/* Moves row prow[s] of a [.., D] buffer to row s, for s = 0..n-1. prow is increasing and
+ * prow[s] >= s, so no row is overwritten before it is read. */
+static void gather(float *a, const int32_t *prow, int32_t n, int32_t D)
+{
+    for (int32_t s = 0; s < n; s++)
+        if (prow[s] != s) memcpy(a + (size_t)s * D, a + (size_t)prow[s] * D, (size_t)D * sizeof *a);
+}
+
+/* One encoder layer over *rows rows of p->b.h. With `pooled` set, only the pooled rows
+ * (p->b.prow) go on after attention and *rows becomes p->n_seq. */
+static void layer(const pass *p, int32_t li, int32_t *rows, int pooled)
+{
+    const clip_tower_config *c = &p->t->cfg;
+    const clip_layer *ly = &p->t->layers[li];
+    int32_t D = c->hidden, I = c->intermediate, m = *rows;
+    float *h = p->b.h, *x = p->b.x, *big = p->b.big;
+    int detail = clip_debug_fn && li == 0;
+
+    nn_layernorm(h, m, D, ly->ln1_w, ly->ln1_b, c->eps, x, p->pool);      /* x [m, D] */
+    nn_linear_forward(&ly->qkv, x, m, big, NN_ACT_NONE, NULL, p->pool);   /* big [m, 3D] */
+    if (detail) {
+        dbg_detail(p->tower, "layer_norm1", x, m, D, D);
+        dbg_detail(p->tower, "q_proj", big, m, D, 3 * D);
+        dbg_detail(p->tower, "k_proj", big + D, m, D, 3 * D);
+        dbg_detail(p->tower, "v_proj", big + 2 * D, m, D, 3 * D);
+    }
+    attend(p, big, x);                                                    /* x [m, D] */
+    if (detail) dbg_detail(p->tower, "attn_context", x, m, D, D);
+    if (pooled) {
+        gather(h, p->b.prow, p->n_seq, D);
+        gather(x, p->b.prow, p->n_seq, D);
+        m = *rows = p->n_seq;
+    }
+    if (detail) { /* out_proj before the residual, into the dead qkv */
+        nn_linear_forward(&ly->out, x, m, big, NN_ACT_NONE, NULL, p->pool);
+        dbg_detail(p->tower, "out_proj", big, m, D, D);
+    }
+    nn_linear_forward(&ly->out, x, m, h, NN_ACT_NONE, h, p->pool);        /* h += out(x) */
+    nn_layernorm(h, m, D, ly->ln2_w, ly->ln2_b, c->eps, x, p->pool);
+    if (detail) {
+        dbg_detail(p->tower, "residual1", h, m, D, D);
+        dbg_detail(p->tower, "layer_norm2", x, m, D, D);
+        nn_linear_forward(&ly->fc1, x, m, big, NN_ACT_NONE, NULL, p->pool);
+        dbg_detail(p->tower, "fc1", big, m, I, I);
+    }
+    nn_linear_forward(&ly->fc1, x, m, big, p->act, NULL, p->pool);        /* big [m, I] */
+    if (detail) {
+        dbg_detail(p->tower, "act", big, m, I, I);
+        nn_linear_forward(&ly->fc2, big, m, x, NN_ACT_NONE, NULL, p->pool); /* x is dead */
+        dbg_detail(p->tower, "fc2", x, m, D, D);
+    }
+    nn_linear_forward(&ly->fc2, big, m, h, NN_ACT_NONE, h, p->pool);      /* h += fc2(.) */
+    if (detail) dbg_detail(p->tower, "output", h, m, D, D);
+    if (clip_debug_fn) {
+        char name[48];
+        snprintf(name, sizeof name, "layer_%d_output", (int)li);
+        dbg(p->tower, name, h, m, D, D);
+    }
+}
+
+/* The layers, then final LayerNorm of the pooled rows and the projection into embeds. */
+static void encode(pass *p, int32_t rows, float *embeds)
+{
+    const clip_tower *t = p->t;
+    int32_t D = t->cfg.hidden, nl = t->cfg.layers;
+    /* the debug hook wants every row of every layer: no early pooling then */
+    int early = !clip_debug_fn;
+    int pooled = 0;
+    for (int32_t li = 0; li < nl; li++) {
+        int last = li == nl - 1 && early;
+        layer(p, li, &rows, last);
+        pooled |= last;
+    }
+    if (clip_debug_fn) {
+        if (!p->lens) {
+            dbg(p->tower, "last_hidden_state", p->b.h, rows, D, D);
+        } else {
+            nn_layernorm(p->b.h, rows, D, t->final_ln_w, t->final_ln_b, t->cfg.eps, p->b.x,
+                         p->pool);
+            dbg(p->tower, "final_layer_norm", p->b.x, p->lens[0], D, D);
+            float pos = (float)p->b.prow[0];
+            dbg(p->tower, "pooled_position", &pos, 1, 1, 1);
+        }
+    }
+    if (!pooled) gather(p->b.h, p->b.prow, p->n_seq, D);
+    nn_layernorm(p->b.h, p->n_seq, D, t->final_ln_w, t->final_ln_b, t->cfg.eps, p->b.x, p->pool);
+    if (clip_debug_fn) dbg(p->tower, "pooler_output", p->b.x, 1, D, D);
+    nn_linear_forward(&t->proj, p->b.x, p->n_seq, embeds, NN_ACT_NONE, NULL, p->pool);
+    if (clip_debug_fn)
+        dbg(p->tower, p->lens ? "text_embeds" : "image_embeds", embeds, 1, t->proj.n_out,
+            t->proj.n_out);
+}
+
+/* ---- vision ---------------------------------------------------------------------------- */
+
+void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, float *embeds,
+                         float *scratch, nn_pool *pool)
+{
+    const clip_tower *t = &m->vision;
+    const clip_tower_config *c = &t->cfg;
+    int32_t D = c->hidden, P = c->patch_size, S = c->image_size, C = c->channels;
+    int32_t G = S / P, np = G * G, T = np + 1, rows = n * T;
+    size_t K = patch_cols(c);
+    AE_ASSERT(m->has_vision && n >= 1);
+
+    pass p = {.t = t, .tower = "vision", .act = act_of(c->act), .causal = 0, .pool = pool,
+              .n_seq = n, .L = T, .lens = NULL};
+    layout(c, (size_t)rows, K, T, pool, scratch, &p.b);
+
+    /* patches [n * np, K], row (img, py, px), column (ch, y, x): the conv's input windows */
+    for (int32_t img = 0; img < n; img++)
+        for (int32_t py = 0; py < G; py++)
+            for (int32_t px = 0; px < G; px++) {
+                float *row = p.b.big + ((size_t)img * np + (size_t)py * G + px) * K;
+                for (int32_t ch = 0; ch < C; ch++)
+                    for (int32_t y = 0; y < P; y++)
+                        memcpy(row + ((size_t)ch * P + y) * P,
+                               pixels + (((size_t)img * C + ch) * S + (size_t)py * P + y) * S +
+                                   (size_t)px * P,
+                               (size_t)P * sizeof(float));
+            }
+    nn_linear_forward(&t->patch, p.b.big, n * np, p.b.x, NN_ACT_NONE, NULL, pool); /* x [n*np, D] */
+
+    /* h [n, T, D]: class token, then the patches, plus position embeddings */
+    const float *pos = t->position_embedding;
+    for (int32_t img = 0; img < n; img++) {
+        float *h = p.b.h + (size_t)img * T * D;
+        for (int32_t d = 0; d < D; d++) h[d] = t->class_embedding[d] + pos[d];
+        for (int32_t k = 0; k < np; k++) {
+            const float *e = p.b.x + ((size_t)img * np + k) * D;
+            const float *q = pos + (size_t)(k + 1) * D;
+            float *r = h + (size_t)(k + 1) * D;
+            for (int32_t d = 0; d < D; d++) r[d] = e[d] + q[d];
+        }
+        p.b.prow[img] = img * T;
+    }
+    if (clip_debug_fn) dbg("vision", "embeddings", p.b.h, T, D, D);
+    nn_layernorm(p.b.h, rows, D, t->pre_ln_w, t->pre_ln_b, c->eps, p.b.h, pool);
+    if (clip_debug_fn) dbg("vision", "pre_layrnorm", p.b.h, T, D, D);
+    encode(&p, rows, embeds);
+}
+
+/* ---- text ------------------------------------------------------------------------------ */
+
+void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
+                       int32_t n, float *embeds, float *scratch, nn_pool *pool)
+{
+    const clip_tower *t = &m->text;
+    const clip_tower_config *c = &t->cfg;
+    int32_t D = c->hidden, ctx = c->max_positions, eos = c->eos_id;
+    AE_ASSERT(m->has_text && n >= 1);
+
+    size_t rows = 0;
+    for (int32_t s = 0; s < n; s++) {
+        AE_ASSERT(n_ids[s] >= 1 && n_ids[s] <= ctx);
+        rows += (size_t)n_ids[s];
+    }
+    pass p = {.t = t, .tower = "text", .act = act_of(c->act), .causal = 1, .pool = pool,
+              .n_seq = n, .L = 0, .lens = n_ids};
+    layout(c, rows, 0, ctx, pool, scratch, &p.b);
+
+    /* h [rows, D] = token_embedding[id] + position_embedding[j], sequences packed */
+    size_t off = 0;
+    for (int32_t s = 0; s < n; s++) {
+        int32_t L = n_ids[s], at = -1;
+        for (int32_t j = 0; j < L; j++) {
+            int32_t id = ids[s][j];
+            AE_ASSERT(id >= 0 && id < c->vocab);
+            const float *e = t->token_embedding + (size_t)id * D;
+            const float *q = t->position_embedding + (size_t)j * D;
+            float *r = p.b.h + (off + j) * D;
+            for (int32_t d = 0; d < D; d++) r[d] = e[d] + q[d];
+        }
+        /* transformers pools at the first eos_token_id; configs from before that fix
+         * (eos_token_id 2) take argmax(ids), which is the first EOS of CLIP's vocabulary */
+        if (eos == 2) {
+            at = 0;
+            for (int32_t j = 1; j < L; j++)
+                if (ids[s][j] > ids[s][at]) at = j;
+        } else {
+            for (int32_t j = 0; j < L && at < 0; j++)
+                if (ids[s][j] == eos) at = j;
+            if (at < 0) at = L - 1;
+        }
+        p.b.prow[s] = (int32_t)off + at;
+        off += (size_t)L;
+    }
+    if (clip_debug_fn) dbg("text", "embeddings", p.b.h, n_ids[0], D, D);
+    encode(&p, (int32_t)rows, embeds);
+}

@@ -1,0 +1,210 @@
+/*
+ * session.c — sessions (the worker threads and scratch memory of one caller) and the public
+ * encoders ae_encode_images / ae_encode_tokens / ae_encode_texts.
+ *
+ * ae_session_new allocates everything a forward pass can need: one scratch arena sized for
+ * the largest chunk of either tower (IMG_CHUNK images; TEXT_CHUNK_TOKENS tokens of texts,
+ * packed) and the id buffers of ae_encode_texts. The encoders split their input into such
+ * chunks, so the forward passes never allocate. Inputs are validated in full before anything
+ * is computed; a failing call leaves embeds unspecified.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "model.h"
+#include "session.h"
+
+enum {
+    IMG_CHUNK = 32,       /* images per vision forward pass */
+    TEXT_CHUNK_SEQS = 32, /* text scratch sized for this many full-length sequences ... */
+    TEXT_MAX_SEQS = 256,  /* ... and a chunk holds at most this many sequences */
+    MAX_THREADS = 1024,
+};
+
+struct ae_session {
+    const ae_model *model;
+    nn_pool *pool;
+    float *scratch;       /* 64-byte aligned arena */
+    size_t scratch_floats;
+    size_t text_tokens;   /* token capacity of one text chunk: TEXT_CHUNK_SEQS * context */
+    /* ae_encode_texts: the ids of one chunk */
+    int32_t *ids;         /* [text_tokens] */
+    const int32_t **seq;  /* [TEXT_MAX_SEQS] pointers into ids */
+    int32_t *len;         /* [TEXT_MAX_SEQS] */
+};
+
+ae_session_params ae_session_default_params(void)
+{
+    ae_session_params p = {.n_threads = 0};
+    return p;
+}
+
+const ae_model *session_model(const ae_session *s) { return s->model; }
+nn_pool *session_pool(ae_session *s) { return s->pool; }
+
+void ae_session_free(ae_session *s)
+{
+    if (!s) return;
+    nn_pool_free(s->pool);
+    free(s->scratch);
+    free(s->ids);
+    free(s->seq);
+    free(s->len);
+    free(s);
+}
+
+int ae_session_new(const ae_model *model, const ae_session_params *params, ae_session **out)
+{
+    if (!out) return ae_fail(AE_ERR_INVALID, "ae_session_new: out is NULL");
+    *out = NULL;
+    if (!model) return ae_fail(AE_ERR_INVALID, "ae_session_new: model is NULL");
+    ae_session_params p = params ? *params : ae_session_default_params();
+    if (p.n_threads < 0 || p.n_threads > MAX_THREADS)
+        return ae_fail(AE_ERR_INVALID, "ae_session_new: n_threads = %d (must be 0..%d)",
+                       (int)p.n_threads, MAX_THREADS);
+    int nt = p.n_threads;
+    if (nt == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        nt = c < 1 ? 1 : c > MAX_THREADS ? MAX_THREADS : (int)c;
+    }
+
+    size_t need = 0;
+    ae_session *s = calloc(1, sizeof *s);
+    if (!s) return ae_fail(AE_ERR_NOMEM, "ae_session_new: out of memory");
+    s->model = model;
+    s->pool = nn_pool_new(nt);
+    if (!s->pool) goto nomem;
+
+    if (model->has_vision) need = clip_vision_scratch_floats(model, IMG_CHUNK, s->pool);
+    if (model->has_text) {
+        size_t t = clip_text_scratch_floats(model, TEXT_CHUNK_SEQS, s->pool);
+        if (t > need) need = t;
+        s->text_tokens = (size_t)TEXT_CHUNK_SEQS * model->cfg.text.max_positions;
+        s->ids = malloc(s->text_tokens * sizeof *s->ids);
+        s->seq = malloc(TEXT_MAX_SEQS * sizeof *s->seq);
+        s->len = malloc(TEXT_MAX_SEQS * sizeof *s->len);
+        if (!s->ids || !s->seq || !s->len) goto nomem;
+    }
+    s->scratch_floats = need;
+    size_t bytes = (need * sizeof(float) + 63) & ~(size_t)63;
+    s->scratch = aligned_alloc(64, bytes ? bytes : 64);
+    if (!s->scratch) goto nomem;
+    *out = s;
+    return AE_OK;
+nomem:
+    ae_session_free(s);
+    return ae_fail(AE_ERR_NOMEM, "ae_session_new: out of memory (%d threads, %zu MB scratch)",
+                   nt, need * sizeof(float) >> 20);
+}
+
+static int check_call(const ae_session *s, const char *fn, int32_t n, const void *in,
+                      const void *embeds, int need_vision)
+{
+    if (!s) return ae_fail(AE_ERR_INVALID, "%s: session is NULL", fn);
+    if (need_vision && !s->model->has_vision)
+        return ae_fail(AE_ERR_INVALID, "%s: the vision tower was not loaded (load_vision = 0)", fn);
+    if (!need_vision && !s->model->has_text)
+        return ae_fail(AE_ERR_INVALID, "%s: the text tower was not loaded (load_text = 0)", fn);
+    if (n < 1) return ae_fail(AE_ERR_INVALID, "%s: n = %d: nothing to encode", fn, (int)n);
+    if (!in || !embeds) return ae_fail(AE_ERR_INVALID, "%s: NULL input or output", fn);
+    return AE_OK;
+}
+
+int ae_encode_images(ae_session *s, const float *pixels, int32_t n, float *embeds)
+{
+    int rc = check_call(s, "ae_encode_images", n, pixels, embeds, 1);
+    if (rc) return rc;
+    const ae_model *m = s->model;
+    size_t px = (size_t)m->vision.cfg.channels * m->vision.cfg.image_size *
+                m->vision.cfg.image_size;
+    size_t E = (size_t)m->cfg.proj_dim;
+    for (int32_t i = 0; i < n; i += IMG_CHUNK) {
+        int32_t k = n - i < IMG_CHUNK ? n - i : IMG_CHUNK;
+        clip_vision_forward(m, pixels + i * px, k, embeds + i * E, s->scratch, s->pool);
+    }
+    return AE_OK;
+}
+
+/* Encodes sequences [0, n) in chunks that fit the scratch: at most text_tokens tokens and
+ * TEXT_MAX_SEQS sequences each. Sequences must be valid. */
+static void encode_chunks(ae_session *s, const int32_t *const *ids, const int32_t *n_ids,
+                          int32_t n, float *embeds)
+{
+    size_t E = (size_t)s->model->cfg.proj_dim;
+    for (int32_t i = 0; i < n;) {
+        size_t tokens = 0;
+        int32_t j = i;
+        while (j < n && j - i < TEXT_MAX_SEQS && tokens + (size_t)n_ids[j] <= s->text_tokens)
+            tokens += (size_t)n_ids[j++];
+        clip_text_forward(s->model, ids + i, n_ids + i, j - i, embeds + i * E, s->scratch,
+                          s->pool);
+        i = j;
+    }
+}
+
+int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_ids, int32_t n,
+                     float *embeds)
+{
+    int rc = check_call(s, "ae_encode_tokens", n, ids, embeds, 0);
+    if (rc) return rc;
+    if (!n_ids) return ae_fail(AE_ERR_INVALID, "ae_encode_tokens: n_ids is NULL");
+    const clip_tower_config *c = &s->model->text.cfg;
+    for (int32_t i = 0; i < n; i++) {
+        if (n_ids[i] < 1)
+            return ae_fail(AE_ERR_INVALID, "text %d: %d tokens (at least 1 needed)", (int)i,
+                           (int)n_ids[i]);
+        if (n_ids[i] > c->max_positions)
+            return ae_fail(AE_ERR_INVALID, "text %d: %d tokens exceeds the context length %d",
+                           (int)i, (int)n_ids[i], (int)c->max_positions);
+        if (!ids[i]) return ae_fail(AE_ERR_INVALID, "text %d: ids is NULL", (int)i);
+        for (int32_t j = 0; j < n_ids[i]; j++)
+            if (ids[i][j] < 0 || ids[i][j] >= c->vocab)
+                return ae_fail(AE_ERR_INVALID,
+                               "text %d: token %d is id %d, outside the vocabulary (0..%d)",
+                               (int)i, (int)j, (int)ids[i][j], (int)c->vocab - 1);
+    }
+    encode_chunks(s, ids, n_ids, n, embeds);
+    return AE_OK;
+}
+
+int ae_encode_texts(ae_session *s, const char *const *texts, int32_t n, float *embeds)
+{
+    int rc = check_call(s, "ae_encode_texts", n, texts, embeds, 0);
+    if (rc) return rc;
+    const ae_model *m = s->model;
+    size_t ctx = (size_t)m->text.cfg.max_positions, E = (size_t)m->cfg.proj_dim;
+    for (int32_t i = 0; i < n; i++)
+        if (!texts[i]) return ae_fail(AE_ERR_INVALID, "text %d: NULL string", (int)i);
+
+    /* tokenize a chunk into s->ids, encode it, repeat */
+    int32_t first = 0, k = 0;
+    size_t used = 0;
+    for (int32_t i = 0; i <= n; i++) {
+        if (i == n || k == TEXT_MAX_SEQS || used + ctx > s->text_tokens) {
+            if (k) clip_text_forward(m, s->seq, s->len, k, embeds + first * E, s->scratch,
+                                     s->pool);
+            first = i;
+            k = 0;
+            used = 0;
+            if (i == n) break;
+        }
+        size_t got = 0;
+        rc = ae_tokenize(m, texts[i], strlen(texts[i]), 1, s->ids + used, ctx, &got);
+        if (rc) return ae_fail_prefix(rc, "text %d: ", (int)i);
+        if (got > ctx) got = ctx; /* truncated: the count may report the full length */
+        if (got < 1) return ae_fail(AE_ERR_INVALID, "text %d: tokenizer returned no ids", (int)i);
+        s->seq[k] = s->ids + used;
+        s->len[k] = (int32_t)got;
+        /* the vocabulary is the model's, but check: a bad id must never reach an assert */
+        for (size_t j = 0; j < got; j++)
+            if (s->ids[used + j] < 0 || s->ids[used + j] >= m->text.cfg.vocab)
+                return ae_fail(AE_ERR_MODEL, "text %d: tokenizer id %d outside the model's "
+                               "vocabulary of %d", (int)i, (int)s->ids[used + j],
+                               (int)m->text.cfg.vocab);
+        used += got;
+        k++;
+    }
+    return AE_OK;
+}
