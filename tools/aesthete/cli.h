@@ -43,5 +43,6 @@ int cmd_rank(int argc, char **argv);
 int cmd_bank(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_fetch_model(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
     {"bank", cmd_bank, "prompt banks: build, info, import"},
     {"cache", cmd_cache, "the embedding cache: stats, clear"},
     {"fetch-model", cmd_fetch_model, "download a model from the Hugging Face hub"},
+    {"serve", cmd_serve, "the web page and JSON API over HTTP"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,593 @@
+/*
+ * server_api.c — the JSON endpoints of `aesthete serve`, once a request's body is complete.
+ *
+ * Parameters come from the query string and, for multipart requests, from form fields of the
+ * same names (the query wins): method, bank, positive, negative, template, laion_head,
+ * normalize_prompts, url (score/embed with --allow-urls), column and header (bank). An image is decoded
+ * and preprocessed here, on the connection's thread, after its format was recognised from its
+ * first bytes (415 otherwise) and its pixel count checked from its header (413 past
+ * --max-pixels); only the pixel tensor goes to the inference thread. Status codes: 400 bad
+ * image or parameters, 413 over a limit, 415 not an image, 503 busy or out of budget; nothing
+ * a client sends gives 500.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "classlist.h"
+#include "hash.h"
+#include "netguard.h"
+#include "server_internal.h"
+
+#define MAX_PARAM 1024
+
+typedef struct form {
+    mp_part *parts;
+    int n;
+    char vals[10][MAX_PARAM + 1]; /* copies of form field values handed out by param() */
+    int used;
+} form;
+
+static int valid_utf8(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!len || i + len > n) return 0;
+        for (size_t j = 1; j < len; j++)
+            if (((unsigned char)s[i + j] & 0xc0) != 0x80) return 0;
+        if (c < 0x20 && c != '\t') return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* A parameter from the query or the form; NULL when absent. *bad set when it is too long or
+ * not UTF-8 text. */
+static const char *param(const api_request *r, form *f, const char *name, int *bad)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (v) {
+        if (strlen(v) > MAX_PARAM || !valid_utf8(v, strlen(v))) *bad = 1;
+        return v;
+    }
+    for (int i = 0; f && i < f->n; i++) {
+        mp_part *p = &f->parts[i];
+        if (p->has_filename || strcmp(p->name, name)) continue;
+        if (p->size > MAX_PARAM || !valid_utf8((const char *)p->data, p->size) || f->used == 10) {
+            *bad = 1;
+            return "";
+        }
+        char *dst = f->vals[f->used++];
+        memcpy(dst, p->data, p->size);
+        dst[p->size] = 0;
+        return dst;
+    }
+    return NULL;
+}
+
+static const char *jstr_error(json_t *o)
+{
+    json_t *v = json_object_get(o, "error");
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static double elapsed_ms(const api_request *r) { return round((server_now() - r->t0) * 1e4) / 10; }
+
+static int status_of(int rc)
+{
+    switch (rc) {
+    case AE_ERR_TOO_LARGE: return 413;
+    case AE_ERR_UNSUPPORTED: return 415;
+    case AE_ERR_NOMEM: return 503;
+    default: return 400;
+    }
+}
+
+/* ---- banks ---- */
+
+static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *status, json_t **err)
+{
+    int bad = 0;
+    const char *bank = param(r, f, "bank", &bad), *method = param(r, f, "method", &bad);
+    const char *pos = param(r, f, "positive", &bad), *neg = param(r, f, "negative", &bad);
+    const char *tmpl = param(r, f, "template", &bad), *head = param(r, f, "laion_head", &bad);
+    const char *norm = param(r, f, "normalize_prompts", &bad);
+    if (bad) {
+        *status = 400, *err = api_error("a parameter is longer than %d bytes or not UTF-8 text", MAX_PARAM);
+        return NULL;
+    }
+    /* empty values mean "not given" (forms send every field) */
+    if (pos && !*pos) pos = NULL;
+    if (neg && !*neg) neg = NULL;
+    if (tmpl && !*tmpl) tmpl = NULL;
+    if (head && !*head) head = NULL;
+    if (method && !*method) method = NULL;
+    if (bank && *bank) {
+        if (method || pos || neg || tmpl) {
+            *status = 400, *err = api_error("bank already fixes the method and prompts; drop method/positive/negative/template");
+            return NULL;
+        }
+        bank_ref *b = banks_get_id(s, bank);
+        if (!b) *status = 400, *err = api_error("unknown bank '%s' (see /api/info; built banks are forgotten after %d newer ones: upload the class list again)", bank, s->p.max_banks);
+        return b;
+    }
+    if (!method && !pos && !neg && !tmpl && !head) {
+        bank_ref *b = banks_get_default(s);
+        if (!b) *status = 400, *err = api_error("no default bank: give method=");
+        return b;
+    }
+    int m = AE_METHOD_FIXED;
+    if (method && (m = ae_method_parse(method)) < 0) {
+        *status = 400, *err = api_error("method '%s' is not fixed, context, ensemble or laion", method);
+        return NULL;
+    }
+    if (!method) { /* adjectives alone: the default bank's method, if it is a prompt method */
+        bank_ref *d = banks_get_default(s);
+        if (d) {
+            ae_bank_info bi;
+            ae_bank_get_info(d->bank, &bi);
+            if (bi.method != AE_METHOD_LAION) m = (int)bi.method;
+            banks_release(s, d);
+        }
+    }
+    ae_bank_params bp = ae_bank_default_params();
+    bp.method = (ae_method)m;
+    bp.positive = pos, bp.negative = neg, bp.template_text = tmpl, bp.laion_head = head;
+    bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
+    ae_classlist cl = {0};
+    if (m == AE_METHOD_CONTEXT || m == AE_METHOD_ENSEMBLE) {
+        if (ae_classlist_imagenet(&cl) != AE_OK) {
+            *status = 503, *err = api_error("out of memory");
+            return NULL;
+        }
+        bp.classes = (const char *const *)cl.names, bp.n_classes = cl.n;
+    }
+    char key[65], msg[512];
+    ae_server_bank_key(&bp, "imagenet", key);
+    bank_ref *b = NULL;
+    int rc = banks_get_or_build(s, key, &bp, r->deadline, &b, msg, sizeof msg);
+    ae_classlist_free(&cl);
+    if (rc == 1) *status = 503, *err = api_error("request budget of %d s exhausted while waiting to build the bank", s->p.request_timeout_s);
+    else if (rc != 0) *status = rc == AE_ERR_NOMEM ? 503 : 400, *err = api_error("%s", msg);
+    return b;
+}
+
+static json_t *bank_desc(const bank_ref *b)
+{
+    ae_bank_info bi;
+    ae_bank_get_info(b->bank, &bi);
+    return json_pack("{s:s, s:s}", "method", ae_method_name(bi.method), "bank", b->id);
+}
+
+/* ---- images ---- */
+
+/* Waits for one of the decode slots until deadline; 0, or 1 on timeout. */
+static int decode_slot_take(ae_server *s, double deadline)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->decoding >= s->decode_slots) {
+        double t = deadline < server_now() + 1 ? deadline : server_now() + 1;
+        if (server_now() >= deadline) {
+            pthread_mutex_unlock(&s->mu);
+            return 1;
+        }
+        struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+        pthread_cond_timedwait(&s->decode_cv, &s->mu, &ts);
+    }
+    s->decoding++;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static void decode_slot_give(ae_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->decoding--;
+    pthread_cond_signal(&s->decode_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Decodes and preprocesses one image into pixels; 0 or an HTTP status with *err. */
+static int decode_image(ae_server *s, const api_request *r, const uint8_t *data, size_t size, const char *name,
+                        float *pixels, json_t **err)
+{
+    if (size == 0) {
+        *err = api_error("%s: empty: no image data", name);
+        return 400;
+    }
+    if (!ae_image_format(data, size < 32 ? size : 32)) {
+        *err = api_error("%s: not an image this server reads (JPEG, PNG, WebP, GIF, BMP, HEIC/AVIF)", name);
+        return 415;
+    }
+    if (decode_slot_take(s, r->deadline)) {
+        *err = api_error("request budget of %d s exhausted while waiting to decode; retry later", s->p.request_timeout_s);
+        return 503;
+    }
+    ae_image img = {0};
+    int rc = ae_image_decode(data, size, name, &s->p.image, &img);
+    if (rc == AE_OK) rc = ae_preprocess(s->model, &img, pixels, NULL);
+    ae_image_free(&img);
+    decode_slot_give(s);
+    if (rc != AE_OK) {
+        *err = api_error("%s", ae_last_error()[0] ? ae_last_error() : ae_strerror(rc));
+        return status_of(rc);
+    }
+    return 0;
+}
+
+/* Encodes n preprocessed images on the inference thread; 0 or an HTTP status with *err. */
+static int encode(ae_server *s, const api_request *r, const float *pixels, int32_t n, float *embeds, json_t **err)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = JOB_ENCODE;
+    j.n = n;
+    j.pixels = pixels;
+    j.embeds = embeds;
+    if (infer_run(s, &j, r->deadline)) {
+        *err = api_error("request budget of %d s exhausted while queued for inference; retry later", s->p.request_timeout_s);
+        return 503;
+    }
+    if (j.rc != AE_OK) {
+        *err = api_error("%s", j.error);
+        return j.rc == AE_ERR_NOMEM ? 503 : 400;
+    }
+    return 0;
+}
+
+/* The one image of a score/embed request: raw body, the first file of a form, or ?url=. */
+static int one_image(ae_server *s, const api_request *r, form *f, const uint8_t **data, size_t *size, char *name,
+                     size_t cap, ae_buffer *fetched, json_t **err)
+{
+    int bad = 0;
+    const char *url = param(r, f, "url", &bad);
+    if (url && !*url) url = NULL;
+    if (bad) {
+        *err = api_error("url is longer than %d bytes or not UTF-8 text", MAX_PARAM);
+        return 400;
+    }
+    *data = NULL, *size = 0;
+    snprintf(name, cap, "body");
+    if (f) {
+        for (int i = 0; i < f->n; i++)
+            if (f->parts[i].has_filename || !strcmp(f->parts[i].name, "file") || !strcmp(f->parts[i].name, "image")) {
+                *data = f->parts[i].data, *size = f->parts[i].size;
+                snprintf(name, cap, "%s", f->parts[i].has_filename ? f->parts[i].filename : f->parts[i].name);
+                break;
+            }
+    } else if (r->size) {
+        *data = r->body, *size = r->size;
+    }
+    if (url) {
+        if (*data) {
+            *err = api_error("give either an image or url=, not both");
+            return 400;
+        }
+        if (!s->p.allow_urls) {
+            *err = api_error("URL inputs are disabled on this server (start it with --allow-urls)");
+            return 400;
+        }
+        ae_fetch_params fp = s->p.fetch;
+        if (fp.max_bytes > s->p.max_upload_bytes) fp.max_bytes = s->p.max_upload_bytes;
+        int rc = ae_fetch_url_public(url, &fp, fetched);
+        if (rc != AE_OK) {
+            *err = api_error("%s", ae_last_error());
+            return rc == AE_ERR_TOO_LARGE ? 413 : 400;
+        }
+        *data = fetched->data, *size = fetched->size;
+        snprintf(name, cap, "%s", url);
+        return 0;
+    }
+    if (!*data) {
+        *err = api_error("no image: send it as the request body, as a multipart file, or as url=");
+        return 400;
+    }
+    return 0;
+}
+
+static json_t *score_json(const bank_ref *b, const ae_score *sc)
+{
+    const char *cls = sc->class_index >= 0 ? ae_bank_class(b->bank, sc->class_index) : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "score", json_real(sc->score));
+    json_object_set_new(o, "probability", isnan(sc->probability) ? json_null() : json_real(sc->probability));
+    json_object_set_new(o, "label", json_string(sc->good ? "good" : "bad"));
+    json_t *c = cls ? json_string(cls) : NULL;
+    json_object_set_new(o, "class", c ? c : json_null());
+    return o;
+}
+
+static json_t *handle_image(ae_server *s, const api_request *r, form *f, int embed_only, int *status)
+{
+    json_t *err = NULL;
+    bank_ref *b = NULL;
+    if (!embed_only && !(b = resolve_bank(s, r, f, status, &err))) return err;
+    const uint8_t *data;
+    size_t size;
+    char name[1100];
+    ae_buffer fetched = {0};
+    float *pixels = malloc(sizeof(float) * s->psz), *emb = malloc(sizeof(float) * (size_t)s->dim);
+    json_t *out = NULL;
+    int st = !pixels || !emb ? (err = api_error("out of memory"), 503) : 0;
+    if (!st) st = one_image(s, r, f, &data, &size, name, sizeof name, &fetched, &err);
+    if (!st) st = decode_image(s, r, data, size, name, pixels, &err);
+    if (!st) st = encode(s, r, pixels, 1, emb, &err);
+    ae_score sc;
+    if (!st && !embed_only) {
+        int rc = ae_bank_score(b->bank, emb, 1, &sc);
+        if (rc != AE_OK) st = 400, err = api_error("%s", ae_last_error());
+    }
+    if (st) {
+        *status = st;
+        out = err;
+    } else if (embed_only) {
+        json_t *a = json_array();
+        for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
+        out = json_pack("{s:o, s:i, s:s, s:s, s:f}", "embedding", a, "dim", (int)s->dim, "model", s->model_name,
+                        "file", name, "elapsed_ms", elapsed_ms(r));
+    } else {
+        out = score_json(b, &sc);
+        json_object_set_new(out, "file", json_string(name));
+        json_object_set_new(out, "model", json_string(s->model_name));
+        json_t *d = bank_desc(b);
+        json_object_update(out, d);
+        json_decref(d);
+        json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
+    }
+    banks_release(s, b);
+    ae_buffer_free(&fetched);
+    free(pixels);
+    free(emb);
+    return out;
+}
+
+typedef struct ranked {
+    int part;
+    ae_score sc;
+} ranked;
+
+static int by_score(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->sc.score != y->sc.score) return x->sc.score > y->sc.score ? -1 : 1;
+    return x->part - y->part; /* upload order among equals */
+}
+
+static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *status)
+{
+    json_t *err = NULL;
+    int nfiles = 0;
+    if (!f) {
+        *status = 415;
+        return api_error("send the files as multipart/form-data");
+    }
+    for (int i = 0; i < f->n; i++) nfiles += f->parts[i].has_filename;
+    if (!nfiles) {
+        *status = 400;
+        return api_error("no files: send the images as multipart file fields");
+    }
+    bank_ref *b = resolve_bank(s, r, f, status, &err);
+    if (!b) return err;
+    const int32_t B = s->p.batch;
+    float *pixels = malloc(sizeof(float) * s->psz * (size_t)B), *emb = malloc(sizeof(float) * (size_t)s->dim * (size_t)B);
+    ranked *ok = malloc(sizeof(ranked) * (size_t)nfiles);
+    int *chunk = malloc(sizeof(int) * (size_t)B);
+    json_t *errors = json_array(), *out = NULL;
+    int nok = 0, fatal = 0;
+    if (!pixels || !emb || !ok || !chunk) fatal = 503, err = api_error("out of memory");
+    /* decode a chunk of files, encode it as one job, score, next chunk: memory stays B images */
+    for (int i = 0; !fatal && i < f->n;) {
+        int k = 0;
+        for (; i < f->n && k < B; i++) {
+            mp_part *p = &f->parts[i];
+            if (!p->has_filename) continue;
+            json_t *e = NULL;
+            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, &e);
+            if (st == 503) { /* out of budget or memory: the whole request fails */
+                fatal = st, err = e;
+                break;
+            }
+            if (st) {
+                json_object_set_new(e, "file", json_string(p->filename));
+                json_object_set_new(e, "status", json_integer(st));
+                json_array_append_new(errors, e);
+                continue;
+            }
+            chunk[k++] = i;
+        }
+        if (!k) continue;
+        int st = encode(s, r, pixels, k, emb, &err);
+        if (st) {
+            fatal = st;
+            break;
+        }
+        for (int j = 0; j < k; j++) {
+            ok[nok].part = chunk[j];
+            if (ae_bank_score(b->bank, emb + (size_t)j * s->dim, 1, &ok[nok].sc) == AE_OK) nok++;
+        }
+    }
+    if (fatal) {
+        *status = fatal;
+        out = err;
+        json_decref(errors);
+    } else {
+        qsort(ok, (size_t)nok, sizeof *ok, by_score);
+        json_t *res = json_array();
+        for (int i = 0; i < nok; i++) {
+            json_t *o = json_pack("{s:i, s:s}", "rank", i + 1, "file", f->parts[ok[i].part].filename);
+            json_t *sj = score_json(b, &ok[i].sc);
+            json_object_update(o, sj);
+            json_decref(sj);
+            json_array_append_new(res, o);
+        }
+        out = json_pack("{s:o, s:o, s:s}", "results", res, "errors", errors, "model", s->model_name);
+        json_t *d = bank_desc(b);
+        json_object_update(out, d);
+        json_decref(d);
+        json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
+    }
+    banks_release(s, b);
+    free(pixels), free(emb), free(ok), free(chunk);
+    return out;
+}
+
+static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *status)
+{
+    int bad = 0;
+    const char *method = param(r, f, "method", &bad), *pos = param(r, f, "positive", &bad);
+    const char *neg = param(r, f, "negative", &bad), *tmpl = param(r, f, "template", &bad);
+    const char *column = param(r, f, "column", &bad), *norm = param(r, f, "normalize_prompts", &bad);
+    const char *header = param(r, f, "header", &bad);
+    if (bad) {
+        *status = 400;
+        return api_error("a parameter is longer than %d bytes or not UTF-8 text", MAX_PARAM);
+    }
+    mp_part *file = NULL;
+    for (int i = 0; f && i < f->n && !file; i++)
+        if (f->parts[i].has_filename) file = &f->parts[i];
+    if (!file) {
+        *status = 400;
+        return api_error("no class list: send a TXT, CSV, TSV or XLSX file as a multipart file field");
+    }
+    int m = AE_METHOD_CONTEXT;
+    if (method && *method && (m = ae_method_parse(method)) != AE_METHOD_CONTEXT && m != AE_METHOD_ENSEMBLE) {
+        *status = 400;
+        return api_error("method '%s': a class list is used by context or ensemble", method);
+    }
+    ae_classlist_params cp = ae_classlist_default_params();
+    cp.column = column && *column ? column : NULL;
+    cp.header = header && (!strcmp(header, "1") || !strcasecmp(header, "true") || !strcasecmp(header, "on"));
+    cp.max_classes = s->p.max_classes;
+    cp.max_bytes = (size_t)s->p.max_upload_bytes;
+    ae_classlist cl = {0};
+    int rc = ae_classlist_parse(file->data, file->size, file->filename, &cp, &cl);
+    if (rc != AE_OK) {
+        *status = status_of(rc);
+        return api_error("%s", ae_last_error());
+    }
+    ae_bank_params bp = ae_bank_default_params();
+    bp.method = (ae_method)m;
+    bp.positive = pos && *pos ? pos : NULL;
+    bp.negative = neg && *neg ? neg : NULL;
+    bp.template_text = tmpl && *tmpl ? tmpl : NULL;
+    bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
+    bp.classes = (const char *const *)cl.names;
+    bp.n_classes = cl.n;
+    /* the list is identified by its names (not its bytes: the same list saved as CSV or TXT
+       is the same bank) */
+    ae_sha256 h;
+    ae_sha256_init(&h);
+    for (int32_t i = 0; i < cl.n; i++) ae_sha256_update(&h, cl.names[i], strlen(cl.names[i]) + 1);
+    uint8_t d[32];
+    char classes_id[80], key[65], msg[512];
+    ae_sha256_final(&h, d);
+    ae_sha256_tohex(d, classes_id);
+    ae_server_bank_key(&bp, classes_id, key);
+    bank_ref *b = NULL;
+    rc = banks_get_or_build(s, key, &bp, r->deadline, &b, msg, sizeof msg);
+    json_t *out;
+    if (rc == 1) {
+        *status = 503;
+        out = api_error("request budget of %d s exhausted while waiting to build the bank", s->p.request_timeout_s);
+    } else if (rc != 0) {
+        *status = rc == AE_ERR_NOMEM ? 503 : 400;
+        out = api_error("%s", msg);
+    } else {
+        ae_bank_info bi;
+        ae_bank_get_info(b->bank, &bi);
+        json_t *names = json_array();
+        for (int32_t i = 0; i < cl.n && i < 50; i++) json_array_append_new(names, json_string(cl.names[i]));
+        out = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:o, s:s}", "id", b->id, "method",
+                        ae_method_name(bi.method), "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts,
+                        "positive", bi.positive, "negative", bi.negative, "template", bi.template_text, "classes",
+                        names, "file", file->filename);
+        json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
+    }
+    banks_release(s, b);
+    ae_classlist_free(&cl);
+    return out;
+}
+
+json_t *api_info(ae_server *s)
+{
+    const ae_model_info *mi = &s->info;
+    json_t *model = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", s->model_name, "fingerprint",
+                              mi->fingerprint, "embed_dim", (int)mi->embed_dim, "image_size", (int)mi->image_size,
+                              "patch_size", (int)mi->patch_size, "dtype", mi->weights_dtype, "params",
+                              (json_int_t)mi->n_params);
+    json_t *limits = json_pack(
+        "{s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "max_upload_bytes", (json_int_t)s->p.max_upload_bytes,
+        "max_pixels", (json_int_t)s->p.image.max_pixels, "max_inflight", s->p.max_inflight, "max_parts",
+        s->p.max_parts, "max_connections", s->p.max_connections, "max_per_ip", s->p.max_per_ip, "timeout_s",
+        s->p.timeout_s, "request_timeout_s", s->p.request_timeout_s, "batch", s->p.batch, "max_banks",
+        s->p.max_banks, "max_classes", s->p.max_classes);
+    json_object_set_new(limits, "decode_slots", json_integer(s->decode_slots));
+    pthread_mutex_lock(&s->mu);
+    json_t *stats = json_pack("{s:i, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
+                              "rejected_busy", (json_int_t)s->n_rejected);
+    pthread_mutex_unlock(&s->mu);
+    return json_pack("{s:s, s:o, s:[ssss], s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
+                     "model", model, "methods", "fixed", "context", "ensemble", "laion", "banks", banks_json(s),
+                     "defaults", "positive", AE_DEFAULT_POSITIVE, "negative", AE_DEFAULT_NEGATIVE, "laion_heads",
+                     "vit-b-32", "vit-b-16", "vit-l-14", "limits", limits, "allow_urls", s->p.allow_urls != 0,
+                     "stats", stats);
+}
+
+/* Library messages name the model by its folder; clients see the model's name instead of a
+ * path of the server's file system. */
+static void scrub_paths(ae_server *s, json_t *o)
+{
+    const char *e = jstr_error(o), *dir = s->info.dir;
+    size_t dl = dir ? strlen(dir) : 0;
+    if (!e || dl < 2 || !strstr(e, dir)) return;
+    char out[2048];
+    size_t n = 0;
+    for (const char *p = e; *p && n + 1 < sizeof out;) {
+        if (!strncmp(p, dir, dl)) {
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s", s->model_name);
+            if (n >= sizeof out) n = sizeof out - 1;
+            p += dl;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    json_t *v = json_string(out);
+    if (v) json_object_set_new(o, "error", v);
+}
+
+json_t *api_handle(ae_server *s, const api_request *r, int *status)
+{
+    *status = 200;
+    form f = {0};
+    form *fp = NULL;
+    if (!strncasecmp(r->content_type, "multipart/form-data", 19)) {
+        char boundary[80], msg[256];
+        if (mp_boundary(r->content_type, boundary, sizeof boundary) != 0) {
+            *status = 400;
+            return api_error("multipart/form-data without a valid boundary parameter");
+        }
+        int st = mp_parse(r->body, r->size, boundary, s->p.max_parts, &f.parts, &f.n, msg, sizeof msg);
+        if (st) {
+            *status = st;
+            return api_error("%s", msg);
+        }
+        fp = &f;
+    }
+    json_t *out;
+    switch (r->route) {
+    case ROUTE_SCORE: out = handle_image(s, r, fp, 0, status); break;
+    case ROUTE_EMBED: out = handle_image(s, r, fp, 1, status); break;
+    case ROUTE_RANK: out = handle_rank(s, r, fp, status); break;
+    case ROUTE_BANK: out = handle_bank(s, r, fp, status); break;
+    default: *status = 404, out = api_error("no such endpoint");
+    }
+    free(f.parts);
+    if (*status >= 400 && out) scrub_paths(s, out);
+    return out;
+}

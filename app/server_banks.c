@@ -1,0 +1,213 @@
+/*
+ * server_banks.c — the banks a server scores with: those given at start (permanent, by name)
+ * and those built on request (a method with other adjectives or template, an uploaded class
+ * list), kept in a small LRU keyed by a hash of everything they were built from. A bank is
+ * referenced by the requests using it; evicting one that is in use only unlists it, and the
+ * last request frees it.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "server_internal.h"
+
+void ae_server_bank_key(const ae_bank_params *bp, const char *classes_id, char key[65])
+{
+    ae_method m = bp->method;
+    int classes = m == AE_METHOD_CONTEXT || m == AE_METHOD_ENSEMBLE;
+    const char *tmpl = bp->template_text ? bp->template_text : classes ? AE_DEFAULT_TEMPLATE_CLASS : AE_DEFAULT_TEMPLATE_FIXED;
+    ae_sha256 h;
+    ae_sha256_init(&h);
+    char head[64];
+    snprintf(head, sizeof head, "bank/1\n%d\n%d\n", (int)m, m == AE_METHOD_ENSEMBLE ? bp->normalize_prompts : 0);
+    ae_sha256_update(&h, head, strlen(head));
+    const char *fields[5] = {"", "", "", "", ""};
+    if (m == AE_METHOD_LAION) fields[0] = bp->laion_head ? bp->laion_head : "";
+    else {
+        fields[1] = tmpl;
+        fields[2] = bp->positive ? bp->positive : AE_DEFAULT_POSITIVE;
+        fields[3] = bp->negative ? bp->negative : AE_DEFAULT_NEGATIVE;
+        if (classes) fields[4] = classes_id ? classes_id : "imagenet";
+    }
+    for (int i = 0; i < 5; i++) ae_sha256_update(&h, fields[i], strlen(fields[i]) + 1); /* NUL separates */
+    uint8_t d[32];
+    ae_sha256_final(&h, d);
+    ae_sha256_tohex(d, key);
+}
+
+static void unref_locked(ae_server *s, bank_ref *b)
+{
+    if (--b->refs == 0 && !b->cached) {
+        ae_bank_free(b->bank);
+        free(b);
+    }
+}
+
+int ae_server_add_bank(ae_server *s, const char *name, ae_bank *bank, const char *key, int32_t is_default)
+{
+    bank_ref *b = calloc(1, sizeof *b);
+    if (!b || !bank || !name) {
+        free(b);
+        ae_bank_free(bank);
+        return AE_ERR_INVALID;
+    }
+    snprintf(b->id, sizeof b->id, "%s", name);
+    if (key) snprintf(b->key, sizeof b->key, "%s", key);
+    b->bank = bank;
+    b->cached = b->permanent = 1;
+    b->refs = 1; /* the server's own reference */
+    pthread_mutex_lock(&s->mu);
+    bank_ref **pp = &s->banks;
+    while (*pp) pp = &(*pp)->next;
+    *pp = b;
+    if (is_default || !s->default_bank) s->default_bank = b;
+    pthread_mutex_unlock(&s->mu);
+    return AE_OK;
+}
+
+void banks_free_all(ae_server *s)
+{
+    for (bank_ref *b = s->banks, *next; b; b = next) {
+        next = b->next;
+        ae_bank_free(b->bank);
+        free(b);
+    }
+    s->banks = NULL;
+    s->default_bank = NULL;
+}
+
+bank_ref *banks_get_id(ae_server *s, const char *id)
+{
+    pthread_mutex_lock(&s->mu);
+    bank_ref *b = s->banks;
+    while (b && strcmp(b->id, id)) b = b->next;
+    if (b) b->refs++, b->last_used = ++s->tick;
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+bank_ref *banks_get_default(ae_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bank_ref *b = s->default_bank;
+    if (b) b->refs++;
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+void banks_release(ae_server *s, bank_ref *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&s->mu);
+    unref_locked(s, b);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static bank_ref *find_key_locked(ae_server *s, const char *key)
+{
+    for (bank_ref *b = s->banks; b; b = b->next)
+        if (b->key[0] && !strcmp(b->key, key)) return b;
+    return NULL;
+}
+
+/* Lists b, evicting the least recently used unpinned bank past max_banks. */
+static void insert_locked(ae_server *s, bank_ref *b)
+{
+    int max = s->p.max_banks > 0 ? s->p.max_banks : 1;
+    while (s->n_lru >= max) {
+        bank_ref **victim = NULL;
+        for (bank_ref **pp = &s->banks; *pp; pp = &(*pp)->next)
+            if (!(*pp)->permanent && (!victim || (*pp)->last_used < (*victim)->last_used)) victim = pp;
+        if (!victim) break;
+        bank_ref *v = *victim;
+        *victim = v->next;
+        v->cached = 0;
+        s->n_lru--;
+        v->refs++; /* unref_locked frees it unless a request still holds it */
+        unref_locked(s, v);
+    }
+    b->cached = 1;
+    b->next = s->banks;
+    s->banks = b;
+    s->n_lru++;
+}
+
+int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, double deadline, bank_ref **out,
+                       char *err, size_t errcap)
+{
+    *out = NULL;
+    pthread_mutex_lock(&s->mu);
+    bank_ref *b = find_key_locked(s, key);
+    if (b) {
+        b->refs++, b->last_used = ++s->tick;
+        pthread_mutex_unlock(&s->mu);
+        *out = b;
+        return 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = JOB_BANK;
+    j.bp = bp;
+    if (infer_run(s, &j, deadline)) return 1;
+    if (j.rc != AE_OK) {
+        snprintf(err, errcap, "%s", j.error);
+        return j.rc;
+    }
+    int rc = ae_bank_check_model(j.bank, s->model);
+    if (rc != AE_OK) {
+        snprintf(err, errcap, "%s", ae_last_error());
+        ae_bank_free(j.bank);
+        return rc;
+    }
+    b = calloc(1, sizeof *b);
+    if (!b) {
+        ae_bank_free(j.bank);
+        snprintf(err, errcap, "out of memory");
+        return AE_ERR_NOMEM;
+    }
+    snprintf(b->key, sizeof b->key, "%s", key);
+    snprintf(b->id, sizeof b->id, "b-%.16s", key);
+    b->bank = j.bank;
+    pthread_mutex_lock(&s->mu);
+    bank_ref *other = find_key_locked(s, key); /* built meanwhile by another request */
+    if (other) {
+        ae_bank_free(b->bank);
+        free(b);
+        b = other;
+    } else {
+        b->refs = 1; /* the list's reference */
+        insert_locked(s, b);
+    }
+    b->refs++, b->last_used = ++s->tick;
+    pthread_mutex_unlock(&s->mu);
+    *out = b;
+    return 0;
+}
+
+json_t *banks_json(ae_server *s)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&s->mu);
+    for (bank_ref *b = s->banks; b; b = b->next) {
+        ae_bank_info bi;
+        ae_bank_get_info(b->bank, &bi);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:b, s:b}", "id", b->id, "method", ae_method_name(bi.method),
+                              "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts, "loaded",
+                              b->permanent, "default", b == s->default_bank);
+        if (!o) continue;
+        if (bi.method != AE_METHOD_LAION) {
+            json_object_set_new(o, "positive", json_string(bi.positive));
+            json_object_set_new(o, "negative", json_string(bi.negative));
+            json_object_set_new(o, "template", json_string(bi.template_text));
+        } else {
+            json_object_set_new(o, "laion_head", json_string(bi.laion_head));
+        }
+        json_array_append_new(a, o);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return a;
+}

@@ -1,0 +1,1120 @@
+/*
+ * test_server.c — `aesthete serve` against real clients on loopback, with the tiny fixture
+ * model: every endpoint, every error status, the scores equal to `aesthete score` for the same
+ * image and settings, and hostile clients (slowloris, a 1 GB declared body, malformed and
+ * oversized multipart, non-images, a decompression-bomb PNG, floods beyond --max-inflight,
+ * URL inputs to private addresses); the server must answer with the right status or drop the
+ * connection, stay up, keep its memory bounded, and finish an in-flight request on SIGTERM
+ * before exiting 0. The server runs as a child process ($AE_CLI serve --port 0); libcurl and
+ * raw sockets are the clients.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "httpd.h"
+#include "netguard.h"
+#include "server_internal.h"
+#include "run.h"
+#include "test.h"
+
+static const char *cli(void)
+{
+    const char *p = getenv("AE_CLI");
+    return p && *p ? p : AE_CLI_PATH;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* ---- the server process ---- */
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    char log[4200];
+} server;
+
+/* Starts `aesthete serve` with the tiny model and extra args (NULL-terminated). */
+static int server_start(server *s, const char *const *extra)
+{
+    static int n;
+    memset(s, 0, sizeof *s);
+    snprintf(s->log, sizeof s->log, "%s/server%d.log", test_tmpdir(), n++);
+    const char *argv[64];
+    int k = 0;
+    argv[k++] = cli();
+    argv[k++] = "serve";
+    argv[k++] = "--model";
+    argv[k++] = fixture("models/tiny-quickgelu");
+    argv[k++] = "--port";
+    argv[k++] = "0";
+    argv[k++] = "--no-cache";
+    argv[k++] = "--threads";
+    argv[k++] = "2";
+    for (int i = 0; extra && extra[i] && k < 62; i++) argv[k++] = extra[i];
+    argv[k] = NULL;
+    s->pid = fork();
+    if (s->pid < 0) return -1;
+    if (s->pid == 0) {
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0), dup2(null, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 600; i++) { /* up to 60 s (ASan builds load slowly) */
+        char *txt = read_file(s->log, NULL);
+        const char *p = txt ? strstr(txt, "listening on http://127.0.0.1:") : NULL;
+        if (p) s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
+        free(txt);
+        if (s->port) return 0;
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) break;
+        usleep(100000);
+    }
+    fprintf(stderr, "server did not start; log:\n");
+    char *txt = read_file(s->log, NULL);
+    fprintf(stderr, "%s\n", txt ? txt : "(none)");
+    free(txt);
+    return -1;
+}
+
+/* SIGTERM, then the exit status (or -1 if it had to be killed after 30 s). */
+static int server_stop(server *s)
+{
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(100000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    return -1;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char *txt = read_file(path, NULL);
+    const char *p = txt ? strstr(txt, "VmRSS:") : NULL;
+    long v = p ? atol(p + 6) : -1;
+    free(txt);
+    return v;
+}
+
+/* ---- HTTP with libcurl ---- */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    char headers[4096];
+    json_t *json;
+    CURLcode cc;
+} resp;
+
+static size_t on_body(char *d, size_t sz, size_t n, void *ctx)
+{
+    resp *r = ctx;
+    char *b = realloc(r->body, r->len + sz * n + 1);
+    if (!b) return 0;
+    memcpy(b + r->len, d, sz * n);
+    r->body = b;
+    r->len += sz * n;
+    b[r->len] = 0;
+    return sz * n;
+}
+
+static size_t on_header(char *d, size_t sz, size_t n, void *ctx)
+{
+    resp *r = ctx;
+    size_t have = strlen(r->headers), len = sz * n;
+    if (have + len < sizeof r->headers) memcpy(r->headers + have, d, len), r->headers[have + len] = 0;
+    return len;
+}
+
+static CURL *easy(const server *s, const char *path, resp *r)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    CURL *h = curl_easy_init();
+    memset(r, 0, sizeof *r);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    return h;
+}
+
+static void finish(CURL *h, resp *r)
+{
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->body) r->json = json_loads(r->body, 0, NULL);
+    curl_easy_cleanup(h);
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static resp get(const server *s, const char *path)
+{
+    resp r;
+    CURL *h = easy(s, path, &r);
+    r.cc = curl_easy_perform(h);
+    finish(h, &r);
+    return r;
+}
+
+static resp post_raw(const server *s, const char *path, const char *ctype, const void *body, size_t n)
+{
+    resp r;
+    CURL *h = easy(s, path, &r);
+    struct curl_slist *hd = NULL;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "");
+    hd = curl_slist_append(hd, ct);
+    hd = curl_slist_append(hd, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    r.cc = curl_easy_perform(h);
+    finish(h, &r);
+    curl_slist_free_all(hd);
+    return r;
+}
+
+static resp post_file(const server *s, const char *path, const char *ctype, const char *file)
+{
+    size_t n = 0;
+    void *d = read_file(file, &n);
+    resp r = post_raw(s, path, ctype, d, n);
+    free(d);
+    return r;
+}
+
+/* multipart: files[i] uploaded as field "file" with name names[i] (NULL: the base name) */
+static resp post_files(const server *s, const char *path, const char *const *files, const char *const *names, int n,
+                       const char *const *fields)
+{
+    resp r;
+    CURL *h = easy(s, path, &r);
+    curl_mime *m = curl_mime_init(h);
+    for (int i = 0; i < n; i++) {
+        curl_mimepart *p = curl_mime_addpart(m);
+        curl_mime_name(p, "file");
+        curl_mime_filedata(p, files[i]);
+        if (names && names[i]) curl_mime_filename(p, names[i]);
+    }
+    for (int i = 0; fields && fields[i]; i += 2) {
+        curl_mimepart *p = curl_mime_addpart(m);
+        curl_mime_name(p, fields[i]);
+        curl_mime_data(p, fields[i + 1], CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, m);
+    r.cc = curl_easy_perform(h);
+    finish(h, &r);
+    curl_mime_free(m);
+    return r;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+static double jnum(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+
+#define CHECK_STATUS(r, code, needle)                                                              \
+    do {                                                                                           \
+        CHECK_MSG((r).status == (code), "status %ld, expected %d: %s", (r).status, (code),          \
+                  (r).body ? (r).body : "(no body)");                                              \
+        if (needle) CHECK_STR_CONTAINS((r).json ? jstr((r).json, "error") : NULL, (const char *)(needle)); \
+    } while (0)
+
+/* ---- raw sockets ---- */
+
+static int connect_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads what arrives within secs into buf; returns bytes, stops at EOF. *closed set on EOF/reset. */
+static size_t read_for(int fd, char *buf, size_t cap, double secs, int *closed)
+{
+    size_t n = 0;
+    double end = now() + secs;
+    *closed = 0;
+    while (n + 1 < cap) {
+        int ms = (int)((end - now()) * 1000);
+        if (ms <= 0) break;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, ms) <= 0) break;
+        ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
+        if (k <= 0) {
+            *closed = 1;
+            break;
+        }
+        n += (size_t)k;
+    }
+    buf[n] = 0;
+    return n;
+}
+
+/* ---- fixtures built here ---- */
+
+static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = (uint8_t)v; }
+
+/* A valid-looking PNG whose IHDR claims w x h (a decompression bomb's header). */
+static size_t bomb_png(uint8_t *out, uint32_t w, uint32_t h)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    size_t n = 0;
+    memcpy(out, sig, 8), n = 8;
+    put32(out + n, 13), memcpy(out + n + 4, "IHDR", 4);
+    put32(out + n + 8, w), put32(out + n + 12, h);
+    out[n + 16] = 8, out[n + 17] = 2, out[n + 18] = 0, out[n + 19] = 0, out[n + 20] = 0; /* 8-bit RGB */
+    put32(out + n + 21, (uint32_t)crc32(0, out + n + 4, 17));
+    n += 25;
+    /* a small IDAT of zlib-compressed zeros (what a bomb would expand) */
+    uint8_t raw[4096] = {0}, z[256];
+    uLongf zl = sizeof z;
+    compress(z, &zl, raw, sizeof raw);
+    put32(out + n, (uint32_t)zl), memcpy(out + n + 4, "IDAT", 4), memcpy(out + n + 8, z, zl);
+    put32(out + n + 8 + zl, (uint32_t)crc32(0, out + n + 4, (uInt)(4 + zl)));
+    n += 12 + zl;
+    put32(out + n, 0), memcpy(out + n + 4, "IEND", 4), put32(out + n + 8, (uint32_t)crc32(0, out + n + 4, 4));
+    return n + 12;
+}
+
+/* ---- tests ---- */
+
+static void test_pages(const server *s)
+{
+    resp r = get(s, "/healthz");
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && !strcmp(jstr(r.json, "status"), "ok"));
+    resp_free(&r);
+    r = get(s, "/");
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_STR_CONTAINS(r.body, "<title>aesthete");
+    CHECK_STR_CONTAINS(r.headers, "Content-Security-Policy: default-src 'self'");
+    CHECK_STR_CONTAINS(r.headers, "text/html");
+    resp_free(&r);
+    r = get(s, "/app.js");
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_STR_CONTAINS(r.body, "/api/score");
+    CHECK_STR_CONTAINS(r.headers, "text/javascript");
+    resp_free(&r);
+    r = get(s, "/style.css");
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_STR_CONTAINS(r.headers, "text/css");
+    resp_free(&r);
+    r = get(s, "/nope/../../etc/passwd");
+    CHECK_STATUS(r, 404, "no such path");
+    resp_free(&r);
+    r = get(s, "/api/score");
+    CHECK_STATUS(r, 405, "not allowed");
+    CHECK_STR_CONTAINS(r.headers, "Allow: POST");
+    resp_free(&r);
+    r = post_raw(s, "/healthz", "text/plain", "x", 1);
+    CHECK_STATUS(r, 405, "not allowed");
+    resp_free(&r);
+
+    r = get(s, "/api/info");
+    CHECK_STATUS(r, 200, NULL);
+    json_t *j = r.json;
+    CHECK(j && !strcmp(jstr(json_object_get(j, "model"), "name"), "tiny-quickgelu"));
+    CHECK_EQ_INT(jnum(json_object_get(j, "model"), "embed_dim"), 40);
+    CHECK_EQ_INT(json_array_size(json_object_get(j, "methods")), 4);
+    CHECK_STR_CONTAINS(jstr(j, "version"), ".");
+    json_t *lim = json_object_get(j, "limits");
+    CHECK_EQ_INT(jnum(lim, "max_upload_bytes"), 4 << 20);
+    CHECK_EQ_INT(jnum(lim, "max_inflight"), 2);
+    CHECK_EQ_INT(jnum(lim, "max_pixels"), 100000000);
+    CHECK_EQ_INT(jnum(lim, "timeout_s"), 2);
+    json_t *b0 = json_array_get(json_object_get(j, "banks"), 0);
+    CHECK(b0 && !strcmp(jstr(b0, "id"), "fixed") && json_is_true(json_object_get(b0, "default")));
+    CHECK(json_is_false(json_object_get(j, "allow_urls")));
+    resp_free(&r);
+}
+
+/* The CLI's JSON line for each image with these extra options. */
+static json_t *cli_scores(const char *const *opts, const char *const *files, int n)
+{
+    const char *args[32];
+    int k = 0;
+    args[k++] = "score", args[k++] = "--model", args[k++] = fixture("models/tiny-quickgelu");
+    args[k++] = "--no-cache", args[k++] = "--format", args[k++] = "jsonl";
+    for (int i = 0; opts && opts[i]; i++) args[k++] = opts[i];
+    for (int i = 0; i < n; i++) args[k++] = files[i];
+    args[k] = NULL;
+    run_result rr = run_cli(NULL, NULL, args);
+    CHECK_EQ_INT(rr.code, 0);
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, jline(rr.out, i));
+    run_free(&rr);
+    return a;
+}
+
+static double max_diff;
+
+static void same_score(json_t *srv, json_t *ref, const char *what)
+{
+    if (!srv || !ref) {
+        CHECK_MSG(0, "%s: missing result", what);
+        return;
+    }
+    double d = fabs(jnum(srv, "score") - jnum(ref, "score"));
+    if (d > max_diff) max_diff = d;
+    CHECK_MSG(d <= 1e-4, "%s: score %.9g vs CLI %.9g", what, jnum(srv, "score"), jnum(ref, "score"));
+    json_t *ps = json_object_get(srv, "probability"), *pr = json_object_get(ref, "probability");
+    CHECK_MSG((json_is_null(ps) && json_is_null(pr)) || fabs(json_number_value(ps) - json_number_value(pr)) <= 1e-6,
+              "%s: probability", what);
+    CHECK_MSG(!strcmp(jstr(srv, "label"), jstr(ref, "label")), "%s: label %s vs %s", what, jstr(srv, "label"),
+              jstr(ref, "label"));
+    const char *cs = jstr(srv, "class"), *cr = jstr(ref, "class");
+    CHECK_MSG((!cs && !cr) || (cs && cr && !strcmp(cs, cr)), "%s: class %s vs %s", what, cs ? cs : "null",
+              cr ? cr : "null");
+}
+
+static void test_scores_match_cli(const server *s)
+{
+    const char *names[] = {"photo_boats.jpg", "photo_rocket.jpg", "photo_coffee.gif", "photo_garden_lossy.webp",
+                           "palette_trns.png"};
+    const int n = 5;
+    const char *files[5];
+    char paths[5][4200];
+    for (int i = 0; i < n; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "images/%s", names[i]);
+        snprintf(paths[i], sizeof paths[i], "%s", fixture(rel));
+        files[i] = paths[i];
+    }
+    struct {
+        const char *query;
+        const char *opts[8];
+    } cases[] = {
+        {"", {NULL}},
+        {"?method=context", {"--method", "context", NULL}},
+        {"?method=ensemble", {"--method", "ensemble", NULL}},
+        {"?method=fixed&positive=beautiful&negative=ugly", {"--positive", "beautiful", "--negative", "ugly", NULL}},
+        {"?method=context&template=a%20%7Badjective%7D%20photo%20of%20a%20%7Bclass%7D",
+         {"--method", "context", "--template", "a {adjective} photo of a {class}", NULL}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        json_t *ref = cli_scores(cases[c].opts, files, n);
+        for (int i = 0; i < n; i++) {
+            char path[256], what[300];
+            snprintf(path, sizeof path, "/api/score%s", cases[c].query);
+            snprintf(what, sizeof what, "%s %s (raw)", names[i], cases[c].query);
+            resp r = post_file(s, path, "application/octet-stream", files[i]);
+            CHECK_STATUS(r, 200, NULL);
+            same_score(r.json, json_array_get(ref, (size_t)i), what);
+            if (c == 0 && i == 0) {
+                CHECK(!strcmp(jstr(r.json, "method"), "fixed") && !strcmp(jstr(r.json, "model"), "tiny-quickgelu"));
+                CHECK(json_is_number(json_object_get(r.json, "elapsed_ms")));
+            }
+            if (c == 1 && i == 0) CHECK(jstr(r.json, "class") && !strcmp(jstr(r.json, "method"), "context"));
+            resp_free(&r);
+            /* the same as a multipart upload */
+            snprintf(what, sizeof what, "%s %s (multipart)", names[i], cases[c].query);
+            r = post_files(s, path, &files[i], NULL, 1, NULL);
+            CHECK_STATUS(r, 200, NULL);
+            same_score(r.json, json_array_get(ref, (size_t)i), what);
+            CHECK(r.json && jstr(r.json, "file") && !strcmp(jstr(r.json, "file"), names[i]));
+            resp_free(&r);
+        }
+        json_decref(ref);
+    }
+    /* parameters as form fields */
+    json_t *ref = cli_scores((const char *const[]){"--method", "ensemble", "--positive", "good", NULL}, files, 1);
+    const char *fields[] = {"method", "ensemble", "positive", "good", NULL};
+    resp r = post_files(s, "/api/score", files, NULL, 1, fields);
+    CHECK_STATUS(r, 200, NULL);
+    same_score(r.json, json_array_get(ref, 0), "form fields");
+    resp_free(&r);
+    json_decref(ref);
+    printf("scores vs aesthete score: max |diff| %.3g\n", max_diff);
+
+    /* laion: this tiny model has no head of its own dimension */
+    r = post_file(s, "/api/score?method=laion", "image/jpeg", files[0]);
+    CHECK_STATUS(r, 400, "no LAION aesthetic head for this model");
+    resp_free(&r);
+    /* a head of another size: the message names the model, not the server's folder */
+    r = post_file(s, "/api/score?method=laion&laion_head=vit-b-32", "image/jpeg", files[0]);
+    CHECK_STATUS(r, 400, "the model tiny-quickgelu has 40");
+    CHECK(r.body && !strstr(r.body, "/models/"));
+    resp_free(&r);
+}
+
+static void test_embed_rank(const server *s)
+{
+    const char *boats = fixture("images/photo_boats.jpg");
+    resp r = post_file(s, "/api/embed", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    json_t *e = r.json ? json_object_get(r.json, "embedding") : NULL;
+    CHECK_EQ_INT(json_array_size(e), 40);
+    CHECK_EQ_INT(jnum(r.json, "dim"), 40);
+    run_result rr = RUN("embed", "--model", fixture("models/tiny-quickgelu"), boats);
+    json_t *ref = jline(rr.out, 0);
+    json_t *re = ref ? json_object_get(ref, "embedding") : NULL;
+    double md = 0;
+    for (size_t i = 0; i < 40 && re; i++) {
+        double d = fabs(json_number_value(json_array_get(e, i)) - json_number_value(json_array_get(re, i)));
+        if (d > md) md = d;
+    }
+    printf("embedding vs aesthete embed: max |diff| %.3g\n", md);
+    CHECK(re && md <= 1e-6);
+    json_decref(ref);
+    run_free(&rr);
+    resp_free(&r);
+
+    /* rank: three images, a text file, a hostile file name */
+    const char *files[] = {fixture("images/photo_rocket.jpg"), boats, fixture("images/photo_coffee.gif"),
+                           AE_SOURCE_DIR "/CMakeLists.txt"};
+    const char *names[] = {"../../x.jpg", NULL, NULL, "notes.jpg"};
+    r = post_files(s, "/api/rank", files, names, 4, NULL);
+    CHECK_STATUS(r, 200, NULL);
+    json_t *res = r.json ? json_object_get(r.json, "results") : NULL, *err = r.json ? json_object_get(r.json, "errors") : NULL;
+    CHECK_EQ_INT(json_array_size(res), 3);
+    double prev = 1e30;
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *o = json_array_get(res, i);
+        CHECK_EQ_INT(jnum(o, "rank"), (long long)i + 1);
+        CHECK(jnum(o, "score") <= prev);
+        prev = jnum(o, "score");
+    }
+    int saw_x = 0;
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        const char *f = jstr(json_array_get(res, i), "file");
+        saw_x += f && !strcmp(f, "x.jpg");
+    }
+    CHECK_MSG(saw_x == 1, "sanitised name x.jpg: %s", r.body);
+    CHECK_EQ_INT(json_array_size(err), 1);
+    json_t *e0 = json_array_get(err, 0);
+    CHECK(e0 && !strcmp(jstr(e0, "file"), "notes.jpg") && jnum(e0, "status") == 415);
+    CHECK_STR_CONTAINS(e0 ? jstr(e0, "error") : NULL, "not an image");
+    /* scores in the ranking equal the single-image answers */
+    json_t *ref2 = cli_scores(NULL, files, 3);
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *o = json_array_get(res, i);
+        const char *f = jstr(o, "file");
+        int k = !strcmp(f, "x.jpg") ? 0 : !strcmp(f, "photo_boats.jpg") ? 1 : 2;
+        same_score(o, json_array_get(ref2, (size_t)k), f);
+    }
+    json_decref(ref2);
+    resp_free(&r);
+    CHECK_EQ_INT(access(AE_SOURCE_DIR "/../x.jpg", F_OK), -1);
+
+    /* file names as hostile clients write them: Windows paths, escapes, dots, control bytes */
+    {
+        size_t gn;
+        uint8_t *gif = read_file(fixture("images/photo_coffee.gif"), &gn);
+        static const char *const fnames[] = {"C:\\photos\\..\\we\\\"ird.gif", "..", "a\x01b/../../c\x7f.gif"};
+        static const char *const expect[] = {"weird.gif", "upload", "c.gif"};
+        for (int i = 0; i < 3; i++) {
+            size_t cap = gn + 512, len = 0;
+            char *body = malloc(cap);
+            len += (size_t)snprintf(body, cap, "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                                   "Content-Type: image/gif\r\n\r\n", fnames[i]);
+            memcpy(body + len, gif, gn), len += gn;
+            len += (size_t)snprintf(body + len, cap - len, "\r\n--B--\r\n");
+            resp rr2 = post_raw(s, "/api/rank", "multipart/form-data; boundary=B", body, len);
+            CHECK_STATUS(rr2, 200, NULL);
+            const char *f = rr2.json ? jstr(json_array_get(json_object_get(rr2.json, "results"), 0), "file") : NULL;
+            CHECK_MSG(f && !strcmp(f, expect[i]), "file name %s -> %s, expected %s", fnames[i], f ? f : "(none)", expect[i]);
+            resp_free(&rr2);
+            free(body);
+        }
+        free(gif);
+    }
+
+    r = post_file(s, "/api/rank", "image/jpeg", boats);
+    CHECK_STATUS(r, 415, "multipart/form-data");
+    resp_free(&r);
+    r = post_files(s, "/api/rank", NULL, NULL, 0, (const char *const[]){"method", "fixed", NULL});
+    CHECK_STATUS(r, 400, "no files");
+    resp_free(&r);
+}
+
+static void test_bank(const server *s)
+{
+    const char *list = AE_SOURCE_DIR "/tests/data/classlists/rooms.tsv";
+    const char *boats = fixture("images/photo_boats.jpg");
+    resp r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"method", "context", NULL});
+    CHECK_STATUS(r, 200, NULL);
+    const char *id = r.json ? jstr(r.json, "id") : NULL;
+    CHECK(id && !strncmp(id, "b-", 2));
+    CHECK_EQ_INT(jnum(r.json, "n_classes"), 4);
+    char path[256];
+    snprintf(path, sizeof path, "/api/score?bank=%s", id ? id : "");
+    resp_free(&r);
+    resp sr = post_file(s, path, "image/jpeg", boats);
+    CHECK_STATUS(sr, 200, NULL);
+    json_t *ref = cli_scores((const char *const[]){"--method", "context", "--classes", list, NULL}, &boats, 1);
+    same_score(sr.json, json_array_get(ref, 0), "uploaded class list");
+    json_decref(ref);
+    resp_free(&sr);
+    /* the bank is listed; the same list again gives the same id */
+    r = post_files(s, "/api/bank", &list, NULL, 1, NULL);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && !strcmp(jstr(r.json, "id"), path + strlen("/api/score?bank=")));
+    resp_free(&r);
+    r = get(s, "/api/info");
+    CHECK_STR_CONTAINS(r.body, path + strlen("/api/score?bank="));
+    resp_free(&r);
+
+    r = post_file(s, "/api/score?bank=b-0000000000000000", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "unknown bank");
+    resp_free(&r);
+    r = post_file(s, "/api/score?bank=fixed&method=context", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "already fixes");
+    resp_free(&r);
+    r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"method", "fixed", NULL});
+    CHECK_STATUS(r, 400, "context or ensemble");
+    resp_free(&r);
+    const char *bad = AE_SOURCE_DIR "/tests/data/classlists/rooms.tsv";
+    r = post_files(s, "/api/bank", &bad, (const char *const[]){"rooms.xls"}, 1, NULL);
+    CHECK_MSG(r.status == 415 || r.status == 400, "legacy .xls name: %ld %s", r.status, r.body);
+    resp_free(&r);
+    r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"header", "1", NULL});
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_EQ_INT(r.json ? jnum(r.json, "n_classes") : 0, 3);
+    json_t *c0 = r.json ? json_array_get(json_object_get(r.json, "classes"), 0) : NULL;
+    CHECK(json_is_string(c0) && !strcmp(json_string_value(c0), "lobby"));
+    resp_free(&r);
+    r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"column", "nope", NULL});
+    CHECK_STATUS(r, 400, "nope");
+    resp_free(&r);
+}
+
+static void test_bad_input(const server *s)
+{
+    const char *boats = fixture("images/photo_boats.jpg");
+    resp r = post_raw(s, "/api/score", "text/plain", "hello", 5);
+    CHECK_STATUS(r, 415, "Content-Type 'text/plain' is not accepted");
+    resp_free(&r);
+    r = post_raw(s, "/api/score", "image/jpeg", "hello, not a JPEG at all", 24);
+    CHECK_STATUS(r, 415, "not an image");
+    resp_free(&r);
+    r = post_raw(s, "/api/score", "image/jpeg", NULL, 0);
+    CHECK_STATUS(r, 400, "no image");
+    resp_free(&r);
+    r = post_file(s, "/api/score?method=bogus", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "method 'bogus'");
+    resp_free(&r);
+    char big[1500];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    char path[1700];
+    snprintf(path, sizeof path, "/api/score?positive=%s", big);
+    r = post_file(s, path, "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "longer than");
+    resp_free(&r);
+    r = post_file(s, "/api/score?positive=%ff%fe", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "UTF-8");
+    resp_free(&r);
+    r = post_raw(s, "/api/score?url=http://127.0.0.1:1/x.jpg", "", NULL, 0);
+    CHECK_STATUS(r, 400, "--allow-urls");
+    resp_free(&r);
+
+    /* a truncated JPEG: a clean 400 or a decoded partial image, never 500 */
+    size_t n;
+    uint8_t *jpg = read_file(boats, &n);
+    r = post_raw(s, "/api/score", "image/jpeg", jpg, 600);
+    CHECK_MSG(r.status == 400 || r.status == 200, "truncated JPEG: %ld %s", r.status, r.body);
+    resp_free(&r);
+
+    /* decompression bomb: 50000 x 50000 in a 100-byte PNG */
+    uint8_t png[512];
+    size_t pn = bomb_png(png, 50000, 50000);
+    double t0 = now();
+    r = post_raw(s, "/api/score", "image/png", png, pn);
+    CHECK_STATUS(r, 413, "2500000000 pixels exceeds the limit of 100000000");
+    CHECK(now() - t0 < 5);
+    resp_free(&r);
+    pn = bomb_png(png, 100, 0);
+    r = post_raw(s, "/api/score", "image/png", png, pn);
+    CHECK_STATUS(r, 400, "invalid image size");
+    resp_free(&r);
+
+    /* over the upload cap, declared: 413 before the body (5 MB here, the cap is 4 MiB) */
+    uint8_t *five = calloc(5 << 20, 1);
+    memcpy(five, jpg, n);
+    r = post_raw(s, "/api/score", "image/jpeg", five, 5 << 20);
+    CHECK_STATUS(r, 413, "exceeds the limit of 4194304 bytes");
+    resp_free(&r);
+    /* over the cap, chunked (no length): cut off, never 200 */
+    {
+        resp cr;
+        CURL *h = easy(s, "/api/score", &cr);
+        struct curl_slist *hd = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+        hd = curl_slist_append(hd, "Content-Type: image/jpeg");
+        FILE *f = fmemopen(five, 5 << 20, "rb");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+        curl_easy_setopt(h, CURLOPT_READDATA, f);
+        cr.cc = curl_easy_perform(h);
+        finish(h, &cr);
+        CHECK_MSG(cr.cc != CURLE_OK || cr.status == 413, "chunked over the cap: curl %d status %ld", cr.cc, cr.status);
+        resp_free(&cr);
+        curl_slist_free_all(hd);
+        fclose(f);
+    }
+    free(five);
+    free(jpg);
+
+    /* 1 GB declared on a raw socket: 413 at once, without sending a byte of body */
+    int fd = connect_port(s->port);
+    const char *hdr = "POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                      "Content-Length: 1000000000\r\n\r\n";
+    CHECK(send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) == (ssize_t)strlen(hdr));
+    char buf[4096];
+    int closed;
+    t0 = now();
+    read_for(fd, buf, sizeof buf, 5, &closed);
+    CHECK_STR_CONTAINS(buf, "HTTP/1.1 413");
+    CHECK_STR_CONTAINS(buf, "1000000000 bytes exceeds the limit");
+    CHECK(now() - t0 < 3);
+    close(fd);
+
+    /* multipart: no boundary, malformed, too many parts, no file */
+    r = post_raw(s, "/api/score", "multipart/form-data", "--x\r\n\r\nabc\r\n--x--", 17);
+    CHECK_STATUS(r, 400, "boundary");
+    resp_free(&r);
+    const char *trunc = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\nabc";
+    r = post_raw(s, "/api/score", "multipart/form-data; boundary=B", trunc, strlen(trunc));
+    CHECK_STATUS(r, 400, "malformed multipart");
+    resp_free(&r);
+    const char *nodelim = "just some bytes";
+    r = post_raw(s, "/api/rank", "multipart/form-data; boundary=B", nodelim, strlen(nodelim));
+    CHECK_STATUS(r, 400, "boundary delimiter");
+    resp_free(&r);
+    size_t cap = 10000 * 64 + 64, len = 0;
+    char *many = malloc(cap);
+    for (int i = 0; i < 10000; i++)
+        len += (size_t)snprintf(many + len, cap - len, "--B\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nx\r\n", i);
+    len += (size_t)snprintf(many + len, cap - len, "--B--\r\n");
+    t0 = now();
+    r = post_raw(s, "/api/rank", "multipart/form-data; boundary=\"B\"", many, len);
+    CHECK_STATUS(r, 413, "too many parts: more than 256");
+    CHECK(now() - t0 < 5);
+    resp_free(&r);
+    free(many);
+    const char *fieldonly = "--B\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nfixed\r\n--B--\r\n";
+    r = post_raw(s, "/api/score", "multipart/form-data; boundary=B", fieldonly, strlen(fieldonly));
+    CHECK_STATUS(r, 400, "no image");
+    resp_free(&r);
+
+    /* still serving */
+    r = post_file(s, "/api/score", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+}
+
+/* Slowloris: headers (then a body) one byte a second; the server's --timeout is 2 s. */
+static void test_slowloris(const server *s)
+{
+    const char *reqs[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+                          "POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n"
+                          "\xff\xd8\xff\xe0 slow body bytes ........................................"};
+    for (int k = 0; k < 2; k++) {
+        int fd = connect_port(s->port);
+        const char *p = reqs[k];
+        size_t fast = k == 1 ? strlen("POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n") : 0;
+        if (fast) send(fd, p, fast, MSG_NOSIGNAL);
+        double t0 = now(), dropped = 0;
+        char buf[512];
+        int closed = 0;
+        for (size_t i = fast; p[i] && now() - t0 < 10; i++) {
+            if (send(fd, p + i, 1, MSG_NOSIGNAL) != 1) {
+                dropped = now() - t0;
+                break;
+            }
+            read_for(fd, buf, sizeof buf, 1.0, &closed);
+            if (closed) {
+                dropped = now() - t0;
+                break;
+            }
+        }
+        printf("slowloris %s: dropped after %.1f s\n", k ? "body" : "headers", dropped);
+        CHECK_MSG(dropped > 1.5 && dropped < 6, "%s: connection dropped after %.1f s (timeout 2 s)",
+                  k ? "slow body" : "slow headers", dropped);
+        close(fd);
+        resp r = get(s, "/healthz");
+        CHECK_STATUS(r, 200, NULL);
+        resp_free(&r);
+    }
+}
+
+/* n concurrent uploads of file; counts statuses. */
+static void flood(const server *s, const char *file, int n, int *ok, int *busy, int *other, int *retry_after)
+{
+    size_t len;
+    void *data = read_file(file, &len);
+    CURLM *m = curl_multi_init();
+    CURL **h = calloc((size_t)n, sizeof *h);
+    resp *rs = calloc((size_t)n, sizeof *rs);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: image/jpeg");
+    hd = curl_slist_append(hd, "Expect:");
+    for (int i = 0; i < n; i++) {
+        h[i] = easy(s, "/api/score", &rs[i]);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, data);
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_multi_add_handle(m, h[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    *ok = *busy = *other = *retry_after = 0;
+    for (int i = 0; i < n; i++) {
+        curl_multi_remove_handle(m, h[i]);
+        finish(h[i], &rs[i]);
+        if (rs[i].status == 200) (*ok)++;
+        else if (rs[i].status == 503 || rs[i].status == 429) {
+            (*busy)++;
+            *retry_after += strstr(rs[i].headers, "Retry-After: ") != NULL;
+            if (*busy == 1) CHECK_STR_CONTAINS(rs[i].json ? jstr(rs[i].json, "error") : NULL, "busy");
+        } else (*other)++;
+        resp_free(&rs[i]);
+    }
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hd);
+    free(h), free(rs), free(data);
+}
+
+static void test_flood(const server *s)
+{
+    const char *big = fixture("images/photo_sunset_12mp_progressive.jpg");
+    long rss0 = rss_kb(s->pid), rss1 = 0;
+    int ok, busy, other, ra, total_busy = 0;
+    for (int round = 0; round < 3; round++) {
+        flood(s, big, 16, &ok, &busy, &other, &ra);
+        printf("flood %d: 16 requests, max-inflight 2: %d ok, %d busy (%d with Retry-After), %d other; VmRSS %ld kB\n",
+               round + 1, ok, busy, ra, other, rss_kb(s->pid));
+        CHECK(ok >= 1);
+        CHECK_EQ_INT(other, 0);
+        CHECK_EQ_INT(ra, busy);
+        total_busy += busy;
+        if (round == 0) rss1 = rss_kb(s->pid);
+    }
+    CHECK_MSG(total_busy > 0, "no 503 seen in 3 floods of 16 beyond --max-inflight 2");
+    resp r = post_file(s, "/api/score", "image/jpeg", fixture("images/photo_boats.jpg"));
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+    long rss2 = rss_kb(s->pid);
+#if defined(__SANITIZE_ADDRESS__)
+    const long bound = 1500 * 1024; /* ASan's quarantine and shadow memory */
+#else
+    const long bound = 400 * 1024;
+#endif
+    printf("VmRSS: %ld kB at start, %ld kB after one flood, %ld kB after three\n", rss0, rss1, rss2);
+    CHECK_MSG(rss2 > 0 && rss2 < bound, "VmRSS %ld kB over %ld kB", rss2, bound);
+    CHECK_MSG(rss2 - rss1 < 64 * 1024, "VmRSS grew by %ld kB between floods", rss2 - rss1);
+}
+
+static void test_urls(void)
+{
+    static const struct { const char *addr; int blocked; } cases[] = {
+        {"127.0.0.1", 1}, {"127.8.9.10", 1}, {"10.1.2.3", 1}, {"172.16.0.1", 1}, {"172.31.255.255", 1},
+        {"192.168.1.1", 1}, {"169.254.169.254", 1}, {"100.100.100.200", 1}, {"0.0.0.0", 1}, {"224.0.0.1", 1},
+        {"255.255.255.255", 1}, {"::1", 1}, {"::", 1}, {"fe80::1", 1}, {"fd00:ec2::254", 1}, {"fc00::1", 1},
+        {"::ffff:127.0.0.1", 1}, {"::ffff:10.0.0.1", 1}, {"64:ff9b::a9fe:a9fe", 1}, {"2002:7f00:1::", 1},
+        {"ff02::1", 1}, {"not-an-address", 1}, {"8.8.8.8", 0}, {"1.1.1.1", 0}, {"172.32.0.1", 0},
+        {"100.128.0.1", 0}, {"2606:4700:4700::1111", 0}, {"::ffff:8.8.8.8", 0}, {"64:ff9b::808:808", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(ae_netguard_blocked_str(cases[i].addr) == cases[i].blocked, "%s: blocked %d, expected %d",
+                  cases[i].addr, ae_netguard_blocked_str(cases[i].addr), cases[i].blocked);
+
+    /* a server with --allow-urls refuses loopback, also behind a redirect */
+    httpd *web = httpd_start();
+    size_t n;
+    void *jpg = read_file(fixture("images/photo_boats.jpg"), &n);
+    httpd_add(web, "/boats.jpg", 200, "image/jpeg", jpg, n);
+    /* this server also offers a saved bank (the default then) */
+    char bankp[4200];
+    snprintf(bankp, sizeof bankp, "%s/rooms.bank", test_tmpdir());
+    run_result br = RUN("bank", "build", "--model", fixture("models/tiny-quickgelu"), "--method", "context", "--classes",
+                        AE_SOURCE_DIR "/tests/data/classlists/rooms.tsv", "-o", bankp);
+    CHECK_EQ_INT(br.code, 0);
+    run_free(&br);
+    server s;
+    if (server_start(&s, (const char *const[]){"--allow-urls", "--quiet", "--bank", bankp, NULL}) != 0) {
+        CHECK(0);
+        httpd_stop(web);
+        free(jpg);
+        return;
+    }
+    char url[512], path[1200];
+    httpd_url(web, "/boats.jpg", url, sizeof url);
+    snprintf(path, sizeof path, "/api/score?url=%s", url);
+    resp r = post_raw(&s, path, "", NULL, 0);
+    CHECK_STATUS(r, 400, "address 127.0.0.1 is not public");
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/score?url=http://localhost:%d/boats.jpg", httpd_port(web));
+    r = post_raw(&s, path, "", NULL, 0);
+    CHECK_STATUS(r, 400, "is not public");
+    resp_free(&r);
+    r = post_raw(&s, "/api/score?url=file:///etc/passwd", "", NULL, 0);
+    CHECK_STATUS(r, 400, "only http and https");
+    resp_free(&r);
+    r = post_file(&s, "/api/score?url=http://example.com/x.jpg", "image/jpeg", fixture("images/photo_boats.jpg"));
+    CHECK_STATUS(r, 400, "not both");
+    resp_free(&r);
+    CHECK_EQ_INT(httpd_count(web, "GET /boats.jpg"), 0); /* never reached */
+    r = get(&s, "/api/info");
+    CHECK(r.json && json_is_true(json_object_get(r.json, "allow_urls")));
+    json_t *b0 = r.json ? json_array_get(json_object_get(r.json, "banks"), 0) : NULL;
+    CHECK(b0 && !strcmp(jstr(b0, "id"), "rooms") && json_is_true(json_object_get(b0, "default")) &&
+          !strcmp(jstr(b0, "method"), "context"));
+    resp_free(&r);
+    const char *boats = fixture("images/photo_boats.jpg");
+    json_t *ref = cli_scores((const char *const[]){"--bank", bankp, NULL}, &boats, 1);
+    r = post_file(&s, "/api/score", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && !strcmp(jstr(r.json, "bank"), "rooms"));
+    same_score(r.json, json_array_get(ref, 0), "saved bank (default)");
+    resp_free(&r);
+    r = post_file(&s, "/api/score?bank=rooms", "image/jpeg", boats);
+    same_score(r.json, json_array_get(ref, 0), "saved bank by name");
+    resp_free(&r);
+    json_decref(ref);
+    CHECK_EQ_INT(server_stop(&s), 0);
+    httpd_stop(web);
+    free(jpg);
+}
+
+/* The multipart parser on its own: exact parts of a valid body, then thousands of random
+ * mutations and truncations of it (ASan watches every read), and the boundary rules. */
+static void test_multipart_parser(void)
+{
+    const char *body = "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\ncontext\r\n"
+                       "--XyZ\r\ncontent-disposition: form-data; name=file; filename=\"C:\\x\\a b.jpg\"\r\n"
+                       "Content-Type: image/jpeg\r\n\r\n\xff\xd8--XyZx\xff\r\n--XyZ--\r\nepilogue";
+    mp_part *parts;
+    int np;
+    char err[256];
+    CHECK_EQ_INT(mp_parse((const uint8_t *)body, strlen(body), "XyZ", 256, &parts, &np, err, sizeof err), 0);
+    CHECK_EQ_INT(np, 2);
+    if (np == 2) {
+        CHECK(!strcmp(parts[0].name, "method") && !parts[0].has_filename && parts[0].size == 7 &&
+              !memcmp(parts[0].data, "context", 7));
+        CHECK(!strcmp(parts[1].name, "file") && parts[1].has_filename && !strcmp(parts[1].filename, "a b.jpg"));
+        CHECK(!strcmp(parts[1].content_type, "image/jpeg") && parts[1].size == 9 && !memcmp(parts[1].data, "\xff\xd8--XyZx\xff", 9));
+    }
+    free(parts);
+    CHECK_EQ_INT(mp_parse((const uint8_t *)body, strlen(body), "XyZ", 1, &parts, &np, err, sizeof err), 413);
+    char b[80];
+    CHECK_EQ_INT(mp_boundary("multipart/form-data; charset=utf-8; boundary=\"a b\"", b, sizeof b), 0);
+    CHECK(!strcmp(b, "a b"));
+    CHECK_EQ_INT(mp_boundary("multipart/form-data; boundary=", b, sizeof b), -1);
+    CHECK_EQ_INT(mp_boundary("multipart/form-data", b, sizeof b), -1);
+    CHECK_EQ_INT(mp_boundary("multipart/form-data; boundary=0123456789012345678901234567890123456789012345678901234567890123456789x", b, sizeof b), -1);
+
+    uint64_t x = 88172645463325252ull;
+    size_t len = strlen(body);
+    uint8_t *buf = malloc(len);
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 20000; it++) {
+        memcpy(buf, body, len);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int muts = 1 + (int)(x % 4);
+        for (int m = 0; m < muts; m++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[x % len] = (uint8_t)(x >> 32);
+        }
+        size_t cut = it % 3 ? len : (size_t)(x >> 40) % (len + 1);
+        /* copy to an exact-size heap block so that ASan sees any read past the end */
+        uint8_t *exact = malloc(cut ? cut : 1);
+        memcpy(exact, buf, cut);
+        int st = mp_parse(exact, cut, "XyZ", 256, &parts, &np, err, sizeof err);
+        if (st == 0) {
+            ok++;
+            for (int i = 0; i < np; i++)
+                bad += !(parts[i].data >= exact && parts[i].data + parts[i].size <= exact + cut);
+            free(parts);
+        } else {
+            bad += !(st == 400 && err[0]);
+        }
+        free(exact);
+    }
+    printf("multipart: %d of 20000 mutated bodies still parse\n", ok);
+    CHECK_EQ_INT(bad, 0);
+    free(buf);
+}
+
+/* The request budget: with --request-timeout 1, 16 concurrent rankings of six 12 MP photos
+ * need several seconds of decoding; the requests still waiting after 1 s get 503. */
+static void test_budget(void)
+{
+    server s;
+    if (server_start(&s, (const char *const[]){"--request-timeout", "1", "--quiet", NULL}) != 0) {
+        CHECK(0);
+        return;
+    }
+    const char *big = fixture("images/photo_sunset_12mp_progressive.jpg");
+    enum { N = 16 };
+    CURLM *m = curl_multi_init();
+    CURL *h[N];
+    curl_mime *mime[N];
+    resp rs[N];
+    for (int i = 0; i < N; i++) {
+        h[i] = easy(&s, "/api/rank", &rs[i]);
+        mime[i] = curl_mime_init(h[i]);
+        for (int k = 0; k < 6; k++) {
+            curl_mimepart *p = curl_mime_addpart(mime[i]);
+            curl_mime_name(p, "file");
+            curl_mime_filedata(p, big);
+        }
+        curl_easy_setopt(h[i], CURLOPT_MIMEPOST, mime[i]);
+        curl_multi_add_handle(m, h[i]);
+    }
+    double t0 = now();
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int ok = 0, budget = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        curl_multi_remove_handle(m, h[i]);
+        finish(h[i], &rs[i]);
+        const char *e = rs[i].json ? jstr(rs[i].json, "error") : NULL;
+        if (rs[i].status == 200) ok++;
+        else if (rs[i].status == 503 && e && strstr(e, "request budget of 1 s exhausted")) budget++;
+        else {
+            other++;
+            fprintf(stderr, "budget: status %ld %s\n", rs[i].status, rs[i].body ? rs[i].body : "");
+        }
+        resp_free(&rs[i]);
+        curl_mime_free(mime[i]);
+    }
+    curl_multi_cleanup(m);
+    printf("budget 1 s: %d ranked, %d refused with 503 after their budget, in %.1f s\n", ok, budget, now() - t0);
+    CHECK(budget >= 1);
+    CHECK_EQ_INT(other, 0);
+    resp r = post_file(&s, "/api/score", "image/jpeg", fixture("images/photo_boats.jpg"));
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+typedef struct inflight {
+    const server *s;
+    resp r;
+    double done; /* when the answer arrived */
+} inflight;
+
+static void *rank_thread(void *arg)
+{
+    inflight *f = arg;
+    const char *big = fixture("images/photo_sunset_12mp_progressive.jpg");
+    const char *files[] = {big, big, big, fixture("images/photo_boats.jpg")};
+    f->r = post_files(f->s, "/api/rank", files, NULL, 4, NULL);
+    f->done = now();
+    return NULL;
+}
+
+/* SIGTERM while a request is being served: it completes, then the server exits 0. */
+static void test_sigterm(server *s)
+{
+    inflight f = {s, {0}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, rank_thread, &f);
+    /* SIGTERM once the server has admitted the request (decoding three 12 MP JPEGs follows) */
+    int admitted = 0;
+    for (int i = 0; i < 500 && !admitted; i++) {
+        resp r = get(s, "/api/info");
+        admitted = r.json && jnum(json_object_get(r.json, "stats"), "inflight") >= 1;
+        resp_free(&r);
+        if (!admitted) usleep(5000);
+    }
+    CHECK(admitted);
+    double sig = now();
+    int code = server_stop(s);
+    pthread_join(t, NULL);
+    printf("SIGTERM: the request in flight was answered %.0f ms after the signal\n", (f.done - sig) * 1e3);
+    CHECK(f.done > sig);
+    CHECK_STATUS(f.r, 200, NULL);
+    CHECK_EQ_INT(json_array_size(f.r.json ? json_object_get(f.r.json, "results") : NULL), 4);
+    resp_free(&f.r);
+    CHECK_EQ_INT(code, 0);
+    char *log = read_file(s->log, NULL);
+    CHECK_STR_CONTAINS(log, "SIGTERM: finishing requests in progress");
+    CHECK_STR_CONTAINS(log, "stopped");
+    free(log);
+    /* and nothing listens any more */
+    int fd = connect_port(s->port);
+    CHECK_EQ_INT(fd, -1);
+    if (fd >= 0) close(fd);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    signal(SIGPIPE, SIG_IGN);
+    double t0 = now();
+    server s;
+    const char *args[] = {"--max-inflight", "2", "--timeout", "2", "--max-upload-mb", "4", "--request-timeout", "30",
+                          "--quiet", NULL};
+    if (server_start(&s, args) != 0) {
+        CHECK(0);
+        return test_summary();
+    }
+    test_multipart_parser();
+    test_pages(&s);
+    test_scores_match_cli(&s);
+    test_embed_rank(&s);
+    test_bank(&s);
+    test_bad_input(&s);
+    test_slowloris(&s);
+    test_flood(&s);
+    test_sigterm(&s);
+    test_urls();
+    test_budget();
+    printf("test_server: %.1f s\n", now() - t0);
+    curl_global_cleanup();
+    return test_summary();
+}

@@ -1,0 +1,225 @@
+/*
+ * cmd_serve.c — `aesthete serve`: the web page and the JSON API (app/server.c) for one
+ * model, until SIGINT or SIGTERM; then admitted requests are finished and the exit status is 0.
+ *
+ * SIGINT and SIGTERM are blocked before any thread exists (the session's workers, the
+ * server's threads inherit the mask) and taken with sigwait on the main thread, so no handler
+ * runs inside library code.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "scoring.h"
+#include "server.h"
+
+#define MAX_BANKS 16
+
+static void help(const ae_server_params *d)
+{
+    printf("usage: aesthete serve [OPTIONS]\n\n"
+           "Serves the aesthetic scoring web page and JSON API over HTTP until SIGINT/SIGTERM.\n"
+           "Endpoints: GET / (the page), GET /healthz, GET /api/info, POST /api/score,\n"
+           "POST /api/rank, POST /api/embed, POST /api/bank (see the README).\n"
+           "Requests choose method/bank/adjectives per request; the options below set the default.\n\n"
+           "%s"
+           "  (--format and --verbose do not apply to serve. --bank may be given several times:\n"
+           "  each is offered by name, the file name without extension; the first is the default.)\n\n"
+           "  --host ADDR          address to listen on (default: %s; 0.0.0.0 or :: for all)\n"
+           "  --port N             TCP port (default: %d; 0 = any free port)\n"
+           "  --max-upload-mb N    request body cap in MiB (default: %lld)\n"
+           "  --max-inflight K     requests decoded/scored at once; more get 503 (default: %d)\n"
+           "  --batch N            images per forward pass across requests (default: %d)\n"
+           "  --max-connections N  open connections (default: %d)\n"
+           "  --max-per-ip N       open connections per client address (default: %d)\n"
+           "  --timeout S          idle/receive/send limit: headers within S s, bodies at\n"
+           "                       >= 16 KiB/s after S s (default: %d)\n"
+           "  --request-timeout S  budget of one request; still queued after it: 503 (default: %d)\n"
+           "  --max-parts N        multipart parts per request (default: %d)\n"
+           "  --max-banks N        banks built on request kept in memory (LRU) (default: %d)\n"
+           "  --max-classes N      names of an uploaded class list (default: %d)\n"
+           "  --allow-urls         accept url= inputs, fetched only from public addresses\n"
+           "  --quiet              no request log on stderr\n"
+           "  --help               this text\n\n"
+           "The server never writes uploads to disk: the embedding cache is not used for them\n"
+           "(--cache/--no-cache only affect where the default bank is kept).\n",
+           score_options_help, d->host, d->port, (long long)(d->max_upload_bytes >> 20), d->max_inflight, d->batch,
+           d->max_connections, d->max_per_ip, d->timeout_s, d->request_timeout_s, d->max_parts, d->max_banks,
+           d->max_classes);
+}
+
+static const char *base_name(const char *path, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(buf, cap, "%s", slash ? slash + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    enum { O_HOST = 400, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
+           O_PARTS, O_BANKS, O_CLASSES, O_URLS, O_QUIET };
+    static const struct option opts[] = {SCORE_OPTIONS,
+                                         {"host", required_argument, 0, O_HOST},
+                                         {"port", required_argument, 0, O_PORT},
+                                         {"max-upload-mb", required_argument, 0, O_UPLOAD},
+                                         {"max-inflight", required_argument, 0, O_INFLIGHT},
+                                         {"batch", required_argument, 0, O_BATCH},
+                                         {"max-connections", required_argument, 0, O_CONNS},
+                                         {"max-per-ip", required_argument, 0, O_PERIP},
+                                         {"timeout", required_argument, 0, O_TIMEOUT},
+                                         {"request-timeout", required_argument, 0, O_REQTIMEOUT},
+                                         {"max-parts", required_argument, 0, O_PARTS},
+                                         {"max-banks", required_argument, 0, O_BANKS},
+                                         {"max-classes", required_argument, 0, O_CLASSES},
+                                         {"allow-urls", no_argument, 0, O_URLS},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ae_server_params sp = ae_server_default_params();
+    score_opts o;
+    score_opts_init(&o);
+    const char *banks[MAX_BANKS];
+    int nbanks = 0, c, r;
+    long v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (c) {
+        case 'h': return help(&sp), EXIT_ALL_OK;
+        case 302:
+            if (nbanks == MAX_BANKS) return cli_usage_error("serve", "at most %d --bank files", MAX_BANKS);
+            banks[nbanks++] = optarg;
+            continue;
+        case 315: return cli_usage_error("serve", "--format does not apply: the server answers in JSON");
+        case O_HOST: sp.host = optarg; continue;
+        case O_URLS: sp.allow_urls = 1; continue;
+        case O_QUIET: sp.quiet = 1; continue;
+        default: break;
+        }
+        if (c >= O_PORT && c <= O_CLASSES) {
+            static const struct { int code; long lo, hi; } lim[] = {
+                {O_PORT, 0, 65535}, {O_UPLOAD, 1, 4096}, {O_INFLIGHT, 1, 4096}, {O_BATCH, 1, 256},
+                {O_CONNS, 1, 65536}, {O_PERIP, 1, 65536}, {O_TIMEOUT, 1, 86400}, {O_REQTIMEOUT, 1, 86400},
+                {O_PARTS, 1, 100000}, {O_BANKS, 1, 1024}, {O_CLASSES, 1, 100000}};
+            const char *opt = strchr(name, '=') ? strndupa(name, (size_t)(strchr(name, '=') - name)) : name;
+            if (cli_parse_int("serve", opt, optarg, lim[c - O_PORT].lo, lim[c - O_PORT].hi, &v)) return EXIT_USAGE;
+            switch (c) {
+            case O_PORT: sp.port = (int32_t)v; break;
+            case O_UPLOAD: sp.max_upload_bytes = (int64_t)v << 20; break;
+            case O_INFLIGHT: sp.max_inflight = (int32_t)v; break;
+            case O_BATCH: sp.batch = (int32_t)v; break;
+            case O_CONNS: sp.max_connections = (int32_t)v; break;
+            case O_PERIP: sp.max_per_ip = (int32_t)v; break;
+            case O_TIMEOUT: sp.timeout_s = (int32_t)v; break;
+            case O_REQTIMEOUT: sp.request_timeout_s = (int32_t)v; break;
+            case O_PARTS: sp.max_parts = (int32_t)v; break;
+            case O_BANKS: sp.max_banks = (int32_t)v; break;
+            case O_CLASSES: sp.max_classes = (int32_t)v; break;
+            }
+            continue;
+        }
+        if ((r = score_opt(&o, c, optarg, "serve")) < 0) return EXIT_USAGE;
+        if (r > 0) return cli_usage_error("serve", "unknown or incomplete option '%s'", name);
+    }
+    if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (nbanks) o.bank_path = banks[0];
+    sp.image = o.image;
+
+    /* before any thread exists, so that every thread inherits the mask */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    scorer sc;
+    memset(&sc, 0, sizeof sc);
+    char default_name[256] = "", key[65] = "";
+    if (o.bank_path || o.method == AE_METHOD_LAION) {
+        /* the text tower is loaded anyway: requests may ask for other methods */
+        if (o.bank_path && (o.method >= 0 || o.classes_path || o.template_text || o.positive || o.negative))
+            return cli_usage_error("serve", "--bank already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
+        if (!(sc.model = cli_load_model(o.model, 1, 1))) return EXIT_USAGE;
+        ae_session_params ssp = ae_session_default_params();
+        ssp.n_threads = (int32_t)o.threads;
+        if (ae_session_new(sc.model, &ssp, &sc.session) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            scorer_close(&sc);
+            return EXIT_USAGE;
+        }
+        if (!o.bank_path) {
+            if (ae_bank_laion(o.laion_head, o.laion_head ? NULL : sc.model, &sc.bank) != AE_OK ||
+                ae_bank_check_model(sc.bank, sc.model) != AE_OK) {
+                cli_error("%s", ae_last_error());
+                scorer_close(&sc);
+                return EXIT_USAGE;
+            }
+            ae_bank_params bp = ae_bank_default_params();
+            bp.method = AE_METHOD_LAION;
+            bp.laion_head = o.laion_head;
+            ae_server_bank_key(&bp, NULL, key);
+            snprintf(default_name, sizeof default_name, "laion");
+        }
+    } else {
+        if ((r = scorer_open(&sc, &o, "serve", 1))) {
+            scorer_close(&sc);
+            return r;
+        }
+        ae_cache_close(sc.cache); /* uploads are not cached; the cache served the bank only */
+        sc.cache = NULL;
+        ae_bank_params bp = ae_bank_default_params();
+        bp.method = o.method < 0 ? AE_METHOD_FIXED : (ae_method)o.method;
+        bp.template_text = o.template_text, bp.positive = o.positive, bp.negative = o.negative;
+        bp.normalize_prompts = o.normalize_prompts;
+        if (!o.classes_path) ae_server_bank_key(&bp, "imagenet", key);
+        snprintf(default_name, sizeof default_name, "%s", ae_method_name(bp.method));
+    }
+
+    ae_server *srv = NULL;
+    if (ae_server_new(sc.model, sc.session, &sp, &srv) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        scorer_close(&sc);
+        return EXIT_USAGE;
+    }
+    int rc = 0;
+    if (sc.bank) {
+        ae_server_add_bank(srv, default_name, sc.bank, key[0] ? key : NULL, 1);
+        sc.bank = NULL; /* the server owns it now */
+    }
+    for (int i = 0; i < nbanks && !rc; i++) {
+        ae_bank *b = NULL;
+        char name[256];
+        if (ae_bank_load(banks[i], &b) != AE_OK || ae_bank_check_model(b, sc.model) != AE_OK) {
+            cli_error("%s: %s", banks[i], ae_last_error());
+            ae_bank_free(b);
+            rc = EXIT_USAGE;
+            break;
+        }
+        ae_server_add_bank(srv, base_name(banks[i], name, sizeof name), b, NULL, i == 0);
+    }
+    if (!rc && ae_server_start(srv) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        rc = EXIT_USAGE;
+    }
+    if (!rc) {
+        int v6 = strchr(sp.host, ':') != NULL;
+        fprintf(stderr, "aesthete serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", sp.host, v6 ? "]" : "",
+                ae_server_port(srv));
+        fflush(stderr);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "aesthete serve: %s: finishing requests in progress\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        ae_server_stop(srv, sp.request_timeout_s + 5);
+        fprintf(stderr, "aesthete serve: stopped\n");
+    }
+    ae_server_free(srv);
+    scorer_close(&sc);
+    return rc;
+}
