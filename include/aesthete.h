@@ -168,6 +168,10 @@ void ae_image_free(ae_image *img);
  * crop_rgb: crop_height * crop_width * 3 bytes HWC (the uint8 crop), may be NULL. */
 int ae_preprocess(const ae_model *model, const ae_image *img, float *pixels, uint8_t *crop_rgb);
 
+/* The compute kernels in use: "avx512", "avx2" or "scalar" (chosen from the CPU once;
+ * AE_KERNELS=scalar|avx2|avx512 in the environment forces a set the CPU supports). */
+const char *ae_kernels(void);
+
 /* ---- sessions and encoders --------------------------------------------------------------- */
 
 typedef struct ae_session ae_session;

@@ -60,9 +60,9 @@ int cmd_info(int argc, char **argv)
         put_json_string(stdout, i.dir, strlen(i.dir));
         printf(", \"weights_dtype\": \"%s\", \"parameters\": %lld, \"file_size\": %lld, "
                "\"fingerprint\": \"%s\", \"embed_dim\": %d, \"image_size\": %d, \"patch_size\": %d, "
-               "\"context_length\": %d, \"vocab_size\": %d, ",
+               "\"context_length\": %d, \"vocab_size\": %d, \"kernels\": \"%s\", ",
                i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint,
-               i.embed_dim, i.image_size, i.patch_size, i.context_length, i.vocab_size);
+               i.embed_dim, i.image_size, i.patch_size, i.context_length, i.vocab_size, ae_kernels());
         tower_json("text", &i.text);
         printf(", ");
         tower_json("vision", &i.vision);
@@ -81,6 +81,7 @@ int cmd_info(int argc, char **argv)
         printf("         image %d px, patch %d px, %d positions\n", i.image_size, i.patch_size,
                (i.image_size / i.patch_size) * (i.image_size / i.patch_size) + 1);
         printf("embed    %d dimensions\n", i.embed_dim);
+        printf("kernels  %s\n", ae_kernels());
         printf("input    resize shortest side to %d, centre crop %dx%d, bicubic, mean [%.8g %.8g %.8g], "
                "std [%.8g %.8g %.8g]\n",
                i.resize_shortest_edge, i.crop_width, i.crop_height, (double)i.image_mean[0],
