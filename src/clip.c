@@ -13,9 +13,18 @@
  *
  * Text batches are packed, not padded: the n sequences lie one after the other as
  * sum(L_i) token rows. Every op except attention is per row, so nothing is computed for
- * padding; attention runs per run of consecutive sequences of equal length.
+ * padding; attention (nn_attention_prefix) runs per sequence.
  * The last layer needs only the pooled rows after attention: they are gathered before
  * out_proj, which skips out_proj and the MLP for every other token of the last layer.
+ *
+ * Shared prefix: under the causal mask the hidden states of a sequence's first Lp tokens
+ * depend on those tokens only. When every sequence of a batch begins with the same Lp tokens
+ * (prompt banks: "a outstanding picture, of a #" + class), the prefix runs once, as a
+ * sequence of its own, and each layer's keys and values of it are kept (the last layer needs
+ * nothing else of it); then only the suffix tokens of the sequences run, their attention
+ * reading the kept prefix keys and values before their own (nn_attention_prefix). Lp is the
+ * longest common prefix, kept shorter than every sequence and not past any pooled row, so the
+ * pooled rows are all suffix rows. The debug hook sees the unshared pass.
  *
  * All memory comes from the caller's scratch (clip_*_scratch_floats); nothing is allocated.
  */
@@ -34,7 +43,9 @@ typedef struct bufs {
     float *x;       /* [rows, D] LayerNorm output, attention context, pooled rows */
     float *big;     /* [rows, max(3D, I, extra)] qkv, then the MLP hidden, patches */
     int32_t *prow;  /* [rows] pooled row of each sequence */
-    float *att;     /* nn_attention_scratch(L) */
+    int32_t *slen;  /* [rows] suffix length of each sequence (shared-prefix text pass) */
+    float *att;     /* max(nn_attention_scratch(L), nn_attention_prefix_scratch(L)) */
+    float *kv;      /* [layers, Lp, 2D] the prefix's keys and values (text), else unused */
 } bufs;
 
 static size_t up16(size_t x) { return (x + 15) & ~(size_t)15; } /* 64-byte alignment */
@@ -50,20 +61,25 @@ static size_t big_cols(const clip_tower_config *c, size_t extra)
 /* Lays the regions out from base (if not NULL) and returns the floats needed. The pooled
  * row table has one entry per row, so any number of sequences fits in a given row count. */
 static size_t layout(const clip_tower_config *c, size_t rows, size_t extra, int32_t L,
-                     const nn_pool *pool, float *base, bufs *b)
+                     size_t kv, const nn_pool *pool, float *base, bufs *b)
 {
     size_t D = c->hidden, o = 0;
+    size_t att = nn_attention_scratch(L, pool), attp = nn_attention_prefix_scratch(L, pool);
     size_t oh = o; o += up16(rows * D);
     size_t ox = o; o += up16(rows * D);
     size_t ob = o; o += up16(rows * big_cols(c, extra));
     size_t op = o; o += up16(rows);
-    size_t oa = o; o += up16(nn_attention_scratch(L, pool));
+    size_t os = o; o += up16(rows);
+    size_t oa = o; o += up16(att > attp ? att : attp);
+    size_t ok = o; o += up16(kv);
     if (base) {
         b->h = base + oh;
         b->x = base + ox;
         b->big = base + ob;
         b->prow = (int32_t *)(base + op);
+        b->slen = (int32_t *)(base + os);
         b->att = base + oa;
+        b->kv = base + ok;
     }
     return o;
 }
@@ -83,14 +99,20 @@ size_t clip_vision_scratch_floats(const ae_model *m, int32_t n, const nn_pool *p
 {
     const clip_tower_config *c = &m->vision.cfg;
     int32_t T = vision_tokens(c);
-    return layout(c, (size_t)n * T, patch_cols(c), T, pool, NULL, NULL);
+    return layout(c, (size_t)n * T, patch_cols(c), T, 0, pool, NULL, NULL);
+}
+
+/* The prefix keys and values of every layer, for a prefix of up to the context length. */
+static size_t kv_floats(const clip_tower_config *c)
+{
+    return (size_t)c->layers * 2 * c->max_positions * c->hidden;
 }
 
 size_t clip_text_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool)
 {
     const clip_tower_config *c = &m->text.cfg;
     int32_t L = c->max_positions;
-    return layout(c, (size_t)n * L, 0, L, pool, NULL, NULL);
+    return layout(c, (size_t)n * L, 0, L, kv_floats(c), pool, NULL, NULL);
 }
 
 /* ---- debug hook ------------------------------------------------------------------------ */
@@ -123,28 +145,27 @@ typedef struct pass {
     /* sequences: n_seq of length L each (lens NULL), or of lens[i] each, packed */
     int32_t n_seq, L;
     const int32_t *lens;
+    /* shared prefix of Lp tokens: KV_SAVE runs the prefix and keeps its keys and values in
+     * b.kv; KV_USE runs suffixes after it */
+    enum { KV_NONE, KV_SAVE, KV_USE } kv_mode;
+    int32_t Lp;
 } pass;
 
 static nn_act act_of(ae_act a) { return a == AE_ACT_GELU ? NN_ACT_GELU : NN_ACT_QUICK_GELU; }
 
-/* Attention over the packed sequences: qkv [rows, 3D] -> out [rows, D]. */
-static void attend(const pass *p, const float *qkv, float *out)
+/* Attention: qkv [rows, 3D] -> out [rows, D]. Vision: n_seq sequences of L tokens. Text:
+ * the packed sequences, after this layer's prefix keys and values kv [Lp, 2D] in a suffix
+ * pass. All text attention goes through the one kernel, so an embedding does not depend on
+ * the batch it was computed in or on the prefix shared. */
+static void attend(const pass *p, const float *qkv, const float *kv, float *out)
 {
     const clip_tower_config *c = &p->t->cfg;
-    int32_t D = c->hidden;
-    if (!p->lens) {
-        nn_attention(qkv, p->n_seq, p->L, D, c->heads, p->causal, out, p->b.att, p->pool);
+    if (p->lens) {
+        nn_attention_prefix(kv, p->kv_mode == KV_USE ? p->Lp : 0, qkv, p->lens, p->n_seq,
+                            c->hidden, c->heads, out, p->b.att, p->pool);
         return;
     }
-    size_t off = 0;
-    for (int32_t i = 0; i < p->n_seq;) {
-        int32_t j = i + 1, L = p->lens[i];
-        while (j < p->n_seq && p->lens[j] == L) j++;
-        nn_attention(qkv + off * 3 * D, j - i, L, D, c->heads, p->causal, out + off * D,
-                     p->b.att, p->pool);
-        off += (size_t)(j - i) * L;
-        i = j;
-    }
+    nn_attention(qkv, p->n_seq, p->L, c->hidden, c->heads, p->causal, out, p->b.att, p->pool);
 }
 
 /* Moves row prow[s] of a [.., D] buffer to row s, for s = 0..n-1. prow is increasing and
@@ -163,17 +184,24 @@ static void layer(const pass *p, int32_t li, int32_t *rows, int pooled)
     const clip_layer *ly = &p->t->layers[li];
     int32_t D = c->hidden, I = c->intermediate, m = *rows;
     float *h = p->b.h, *x = p->b.x, *big = p->b.big;
-    int detail = clip_debug_fn && li == 0;
+    int detail = clip_debug_fn && li == 0 && p->kv_mode == KV_NONE;
+    float *kv = p->b.kv + (size_t)li * p->Lp * 2 * D;                     /* [Lp, 2D] */
 
     nn_layernorm(h, m, D, ly->ln1_w, ly->ln1_b, c->eps, x, p->pool);      /* x [m, D] */
     nn_linear_forward(&ly->qkv, x, m, big, NN_ACT_NONE, NULL, p->pool);   /* big [m, 3D] */
+    if (p->kv_mode == KV_SAVE) {
+        for (int32_t r = 0; r < m; r++)
+            memcpy(kv + (size_t)r * 2 * D, big + (size_t)r * 3 * D + D,
+                   (size_t)2 * D * sizeof *kv);
+        if (li == c->layers - 1) return; /* the suffixes need only its keys and values */
+    }
     if (detail) {
         dbg_detail(p->tower, "layer_norm1", x, m, D, D);
         dbg_detail(p->tower, "q_proj", big, m, D, 3 * D);
         dbg_detail(p->tower, "k_proj", big + D, m, D, 3 * D);
         dbg_detail(p->tower, "v_proj", big + 2 * D, m, D, 3 * D);
     }
-    attend(p, big, x);                                                    /* x [m, D] */
+    attend(p, big, kv, x);                                                /* x [m, D] */
     if (detail) dbg_detail(p->tower, "attn_context", x, m, D, D);
     if (pooled) {
         gather(h, p->b.prow, p->n_seq, D);
@@ -200,7 +228,7 @@ static void layer(const pass *p, int32_t li, int32_t *rows, int pooled)
     }
     nn_linear_forward(&ly->fc2, big, m, h, NN_ACT_NONE, h, p->pool);      /* h += fc2(.) */
     if (detail) dbg_detail(p->tower, "output", h, m, D, D);
-    if (clip_debug_fn) {
+    if (clip_debug_fn && p->kv_mode == KV_NONE) {
         char name[48];
         snprintf(name, sizeof name, "layer_%d_output", (int)li);
         dbg(p->tower, name, h, m, D, D);
@@ -254,7 +282,7 @@ void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, floa
 
     pass p = {.t = t, .tower = "vision", .act = act_of(c->act), .causal = 0, .pool = pool,
               .n_seq = n, .L = T, .lens = NULL};
-    layout(c, (size_t)rows, K, T, pool, scratch, &p.b);
+    layout(c, (size_t)rows, K, T, 0, pool, scratch, &p.b);
 
     /* patches [n * np, K], row (img, py, px), column (ch, y, x): the conv's input windows */
     for (int32_t img = 0; img < n; img++)
@@ -291,12 +319,56 @@ void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, floa
 
 /* ---- text ------------------------------------------------------------------------------ */
 
+/* row [D] = token_embedding[id] + position_embedding[j] */
+static void embed_token(const clip_tower *t, int32_t id, int32_t j, float *row)
+{
+    int32_t D = t->cfg.hidden;
+    AE_ASSERT(id >= 0 && id < t->cfg.vocab);
+    const float *e = t->token_embedding + (size_t)id * D;
+    const float *q = t->position_embedding + (size_t)j * D;
+    for (int32_t d = 0; d < D; d++) row[d] = e[d] + q[d];
+}
+
+/* The pooled position of a sequence: transformers pools at the first eos_token_id; configs
+ * from before that fix (eos_token_id 2) take argmax(ids), which is the first EOS of CLIP's
+ * vocabulary. */
+static int32_t pooled_at(int32_t eos, const int32_t *ids, int32_t L)
+{
+    int32_t at = -1;
+    if (eos == 2) {
+        at = 0;
+        for (int32_t j = 1; j < L; j++)
+            if (ids[j] > ids[at]) at = j;
+    } else {
+        for (int32_t j = 0; j < L && at < 0; j++)
+            if (ids[j] == eos) at = j;
+        if (at < 0) at = L - 1;
+    }
+    return at;
+}
+
+/* The prefix length to share: the longest common prefix of the sequences, shorter than every
+ * sequence and not past any pooled position (at [n]). */
+static int32_t shared_prefix(const int32_t *const *ids, const int32_t *n_ids, int32_t n,
+                             const int32_t *at)
+{
+    int32_t Lp = n_ids[0];
+    for (int32_t s = 0; s < n; s++) {
+        if (n_ids[s] - 1 < Lp) Lp = n_ids[s] - 1;
+        if (at[s] < Lp) Lp = at[s];
+        int32_t j = 0;
+        while (j < Lp && ids[s][j] == ids[0][j]) j++;
+        Lp = j;
+    }
+    return Lp;
+}
+
 void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
                        int32_t n, float *embeds, float *scratch, nn_pool *pool)
 {
     const clip_tower *t = &m->text;
     const clip_tower_config *c = &t->cfg;
-    int32_t D = c->hidden, ctx = c->max_positions, eos = c->eos_id;
+    int32_t D = c->hidden, ctx = c->max_positions;
     AE_ASSERT(m->has_text && n >= 1);
 
     size_t rows = 0;
@@ -305,35 +377,49 @@ void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32
         rows += (size_t)n_ids[s];
     }
     pass p = {.t = t, .tower = "text", .act = act_of(c->act), .causal = 1, .pool = pool,
-              .n_seq = n, .L = 0, .lens = n_ids};
-    layout(c, rows, 0, ctx, pool, scratch, &p.b);
+              .n_seq = n, .L = 0, .lens = n_ids, .kv_mode = KV_NONE, .Lp = 0};
+    layout(c, rows, 0, ctx, kv_floats(c), pool, scratch, &p.b);
 
-    /* h [rows, D] = token_embedding[id] + position_embedding[j], sequences packed */
+    /* prow [n]: the pooled position in each sequence, made a row number below */
+    for (int32_t s = 0; s < n; s++) p.b.prow[s] = pooled_at(c->eos_id, ids[s], n_ids[s]);
+    int32_t Lp = clip_debug_fn ? 0 : shared_prefix(ids, n_ids, n, p.b.prow);
+
+    if (Lp < 1) {
+        /* h [rows, D] = token_embedding[id] + position_embedding[j], sequences packed */
+        size_t off = 0;
+        for (int32_t s = 0; s < n; s++) {
+            for (int32_t j = 0; j < n_ids[s]; j++)
+                embed_token(t, ids[s][j], j, p.b.h + (off + j) * D);
+            p.b.prow[s] += (int32_t)off;
+            off += (size_t)n_ids[s];
+        }
+        if (clip_debug_fn) dbg("text", "embeddings", p.b.h, n_ids[0], D, D);
+        encode(&p, (int32_t)rows, embeds);
+        return;
+    }
+
+    /* the prefix: one sequence of Lp tokens through every layer, keeping its keys, values */
+    pass pre = p;
+    pre.n_seq = 1;
+    pre.lens = &Lp;
+    pre.kv_mode = KV_SAVE;
+    pre.Lp = Lp;
+    for (int32_t j = 0; j < Lp; j++) embed_token(t, ids[0][j], j, p.b.h + (size_t)j * D);
+    int32_t prows = Lp;
+    for (int32_t li = 0; li < c->layers; li++) layer(&pre, li, &prows, 0);
+
+    /* the suffixes: h [sum(slen), D], tokens Lp.. of each sequence at their positions */
     size_t off = 0;
     for (int32_t s = 0; s < n; s++) {
-        int32_t L = n_ids[s], at = -1;
-        for (int32_t j = 0; j < L; j++) {
-            int32_t id = ids[s][j];
-            AE_ASSERT(id >= 0 && id < c->vocab);
-            const float *e = t->token_embedding + (size_t)id * D;
-            const float *q = t->position_embedding + (size_t)j * D;
-            float *r = p.b.h + (off + j) * D;
-            for (int32_t d = 0; d < D; d++) r[d] = e[d] + q[d];
-        }
-        /* transformers pools at the first eos_token_id; configs from before that fix
-         * (eos_token_id 2) take argmax(ids), which is the first EOS of CLIP's vocabulary */
-        if (eos == 2) {
-            at = 0;
-            for (int32_t j = 1; j < L; j++)
-                if (ids[s][j] > ids[s][at]) at = j;
-        } else {
-            for (int32_t j = 0; j < L && at < 0; j++)
-                if (ids[s][j] == eos) at = j;
-            if (at < 0) at = L - 1;
-        }
-        p.b.prow[s] = (int32_t)off + at;
-        off += (size_t)L;
+        int32_t L = n_ids[s];
+        p.b.slen[s] = L - Lp;
+        for (int32_t j = Lp; j < L; j++)
+            embed_token(t, ids[s][j], j, p.b.h + (off + j - Lp) * D);
+        p.b.prow[s] += (int32_t)off - Lp;
+        off += (size_t)(L - Lp);
     }
-    if (clip_debug_fn) dbg("text", "embeddings", p.b.h, n_ids[0], D, D);
-    encode(&p, (int32_t)rows, embeds);
+    p.lens = p.b.slen;
+    p.kv_mode = KV_USE;
+    p.Lp = Lp;
+    encode(&p, (int32_t)off, embeds);
 }

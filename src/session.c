@@ -7,8 +7,15 @@
  * packed) and the id buffers of ae_encode_texts. The encoders split their input into such
  * chunks, so the forward passes never allocate. Inputs are validated in full before anything
  * is computed; a failing call leaves embeds unspecified.
+ *
+ * The text encoder runs the leading tokens that all sequences of a chunk share only once, so
+ * ae_encode_tokens orders the sequences by their ids before chunking (prompts made from a few
+ * templates then fall into chunks of one template each) and ends a chunk early where its
+ * common prefix would shrink; the embeddings are written back in the caller's order. An
+ * embedding does not depend on the chunk it was computed in.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +28,7 @@ enum {
     TEXT_CHUNK_SEQS = 32, /* text scratch sized for this many full-length sequences ... */
     TEXT_MAX_SEQS = 256,  /* ... and a chunk holds at most this many sequences */
     MAX_THREADS = 1024,
+    PREFIX_SPLIT_SEQS = 32, /* a chunk this full may end where its common prefix shrinks */
 };
 
 struct ae_session {
@@ -33,6 +41,7 @@ struct ae_session {
     int32_t *ids;         /* [text_tokens] */
     const int32_t **seq;  /* [TEXT_MAX_SEQS] pointers into ids */
     int32_t *len;         /* [TEXT_MAX_SEQS] */
+    float *emb;           /* [TEXT_MAX_SEQS, proj] ae_encode_tokens: one chunk's embeddings */
 };
 
 ae_session_params ae_session_default_params(void)
@@ -52,6 +61,7 @@ void ae_session_free(ae_session *s)
     free(s->ids);
     free(s->seq);
     free(s->len);
+    free(s->emb);
     free(s);
 }
 
@@ -85,7 +95,8 @@ int ae_session_new(const ae_model *model, const ae_session_params *params, ae_se
         s->ids = malloc(s->text_tokens * sizeof *s->ids);
         s->seq = malloc(TEXT_MAX_SEQS * sizeof *s->seq);
         s->len = malloc(TEXT_MAX_SEQS * sizeof *s->len);
-        if (!s->ids || !s->seq || !s->len) goto nomem;
+        s->emb = malloc((size_t)TEXT_MAX_SEQS * model->cfg.proj_dim * sizeof *s->emb);
+        if (!s->ids || !s->seq || !s->len || !s->emb) goto nomem;
     }
     s->scratch_floats = need;
     size_t bytes = (need * sizeof(float) + 63) & ~(size_t)63;
@@ -127,19 +138,52 @@ int ae_encode_images(ae_session *s, const float *pixels, int32_t n, float *embed
     return AE_OK;
 }
 
-/* Encodes sequences [0, n) in chunks that fit the scratch: at most text_tokens tokens and
- * TEXT_MAX_SEQS sequences each. Sequences must be valid. */
-static void encode_chunks(ae_session *s, const int32_t *const *ids, const int32_t *n_ids,
-                          int32_t n, float *embeds)
+/* One sequence of ae_encode_tokens, in the order of its ids. */
+typedef struct seq_ref {
+    const int32_t *ids;
+    int32_t len, idx;
+} seq_ref;
+
+static int cmp_seq(const void *pa, const void *pb)
+{
+    const seq_ref *a = pa, *b = pb;
+    int32_t n = a->len < b->len ? a->len : b->len;
+    for (int32_t j = 0; j < n; j++)
+        if (a->ids[j] != b->ids[j]) return a->ids[j] < b->ids[j] ? -1 : 1;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int32_t common(const int32_t *a, const int32_t *b, int32_t n)
+{
+    int32_t j = 0;
+    while (j < n && a[j] == b[j]) j++;
+    return j;
+}
+
+/* Encodes the sequences r[0, n), sorted by ids, in chunks that fit the scratch: at most
+ * text_tokens tokens and TEXT_MAX_SEQS sequences each. A chunk that holds PREFIX_SPLIT_SEQS
+ * ends early where its common prefix would shrink by enough to add a quarter to its rows
+ * (the prompts of one template stay together; a class name's first token does not split).
+ * embeds[r[i].idx] gets sequence i. */
+static void encode_chunks(ae_session *s, const seq_ref *r, int32_t n, float *embeds)
 {
     size_t E = (size_t)s->model->cfg.proj_dim;
     for (int32_t i = 0; i < n;) {
         size_t tokens = 0;
-        int32_t j = i;
-        while (j < n && j - i < TEXT_MAX_SEQS && tokens + (size_t)n_ids[j] <= s->text_tokens)
-            tokens += (size_t)n_ids[j++];
-        clip_text_forward(s->model, ids + i, n_ids + i, j - i, embeds + i * E, s->scratch,
-                          s->pool);
+        int32_t j = i, lcp = r[i].len;
+        while (j < n && j - i < TEXT_MAX_SEQS && tokens + (size_t)r[j].len <= s->text_tokens) {
+            int32_t l = common(r[i].ids, r[j].ids, lcp < r[j].len ? lcp : r[j].len);
+            if (j - i >= PREFIX_SPLIT_SEQS && (size_t)4 * (lcp - l) * (j - i) >= tokens) break;
+            lcp = l;
+            s->seq[j - i] = r[j].ids;
+            s->len[j - i] = r[j].len;
+            tokens += (size_t)r[j++].len;
+        }
+        clip_text_forward(s->model, s->seq, s->len, j - i, s->emb, s->scratch, s->pool);
+        for (int32_t k = i; k < j; k++)
+            memcpy(embeds + (size_t)r[k].idx * E, s->emb + (size_t)(k - i) * E,
+                   E * sizeof *embeds);
         i = j;
     }
 }
@@ -165,7 +209,12 @@ int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_
                                "text %d: token %d is id %d, outside the vocabulary (0..%d)",
                                (int)i, (int)j, (int)ids[i][j], (int)c->vocab - 1);
     }
-    encode_chunks(s, ids, n_ids, n, embeds);
+    seq_ref *r = malloc((size_t)n * sizeof *r);
+    if (!r) return ae_fail(AE_ERR_NOMEM, "ae_encode_tokens: out of memory (%d texts)", (int)n);
+    for (int32_t i = 0; i < n; i++) r[i] = (seq_ref){ids[i], n_ids[i], i};
+    qsort(r, (size_t)n, sizeof *r, cmp_seq);
+    encode_chunks(s, r, n, embeds);
+    free(r);
     return AE_OK;
 }
 

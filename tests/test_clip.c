@@ -4,13 +4,17 @@
  * image embeds of all 29 preprocessed test images, text embeds of all 2525 lines of
  * tokenizer/tokens.jsonl (from their ids, and from their text for a sample), the
  * intermediate activations of embeddings/<model>/debug through the clip_debug hook,
- * batching and thread-count consistency, and the encoders' argument errors.
+ * batching and thread-count consistency, and the encoders' argument errors; the shared
+ * prefix of the text encoder: the ImageNet and hotel prompts (lines 0..2205) by template,
+ * batches mixing prompts and other texts, single sequences, a prefix that is a whole
+ * sequence but its EOS.
  */
 #include <jansson.h>
 #include <stdint.h>
 
 #include "aesthete.h"
 #include "clip_debug.h"
+#include "model.h"
 #include "test.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -531,6 +535,116 @@ static void test_errors(ae_model *m)
     ae_model_free(mv);
 }
 
+/* ---- shared prefix ------------------------------------------------------------------------ */
+
+/* clip_text_forward itself (no session: no reordering or splitting of the batch) on the
+ * given lines, against their goldens. */
+static void forward_lines(const char *what, const ae_model *m, const corpus *c, const float *ref,
+                          const int32_t *lines, int32_t n)
+{
+    int32_t E = ae_model_embed_dim(m);
+    nn_pool *pool = nn_pool_new(2);
+    size_t floats = clip_text_scratch_floats(m, n, pool); /* n * context tokens */
+    float *scratch = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    const int32_t **ids = malloc((size_t)n * sizeof *ids);
+    int32_t *n_ids = malloc((size_t)n * sizeof *n_ids);
+    float *out = malloc((size_t)n * E * sizeof *out), *r = malloc((size_t)n * E * sizeof *r);
+    CHECK(pool && scratch && ids && n_ids && out && r);
+    if (pool && scratch && ids && n_ids && out && r) {
+        for (int32_t i = 0; i < n; i++) {
+            ids[i] = c->ids[lines[i]];
+            n_ids[i] = c->n_ids[lines[i]];
+            memcpy(r + (size_t)i * E, ref + (size_t)lines[i] * E, (size_t)E * sizeof *r);
+        }
+        clip_text_forward(m, ids, n_ids, n, out, scratch, pool);
+        compare(what, out, r, (size_t)n * E, 1e-5, 1e-4);
+    }
+    nn_pool_free(pool);
+    free(scratch);
+    free(ids);
+    free(n_ids);
+    free(out);
+    free(r);
+}
+
+static void test_prefix(const char *name, ae_model *m, const corpus *c)
+{
+    printf("%s: shared prefix\n", name);
+    int32_t E = ae_model_embed_dim(m);
+    char rel[256];
+    snprintf(rel, sizeof rel, "embeddings/%s/text_embeds.f32", name);
+    float *ref = load_f32(rel, (size_t)c->n * E);
+    if (!ref) return;
+    enum { NB = 2206 }; /* lines 0..2205: 1103 classes x ("a outstanding ...", "a horrible ...") */
+    int32_t *lines = malloc(NB * sizeof *lines);
+
+    /* each template in one call: "<BOS> a outstanding picture , of a #" is shared */
+    for (int pol = 0; pol < 2; pol++) {
+        for (int32_t i = 0; i < NB / 2; i++) lines[i] = 2 * i + pol;
+        /* the common prefix (8 tokens) */
+        int32_t lp = c->n_ids[lines[0]];
+        for (int32_t i = 1; i < NB / 2; i++) {
+            int32_t j = 0;
+            while (j < lp && c->ids[lines[i]][j] == c->ids[lines[0]][j]) j++;
+            lp = j;
+        }
+        CHECK_EQ_INT(lp, 8);
+        char what[80];
+        snprintf(what, sizeof what, "%s prompts (1103, ids, one call)", pol ? "horrible" : "outstanding");
+        forward_lines(what, m, c, ref, lines, NB / 2);
+    }
+
+    /* all 2206 through a session, in file order (it groups them by template) */
+    float *out = malloc((size_t)NB * E * sizeof *out);
+    ae_session *s = new_session(m, 2);
+    if (s && out) {
+        const int32_t *ids[NB];
+        for (int32_t i = 0; i < NB; i++) ids[i] = c->ids[i];
+        CHECK_EQ_INT(ae_encode_tokens(s, ids, c->n_ids, NB, out), AE_OK);
+        compare("ImageNet + hotel prompts (2206, session)", out, ref, (size_t)NB * E, 1e-5, 1e-4);
+        /* the same prompts as strings, one call per template, as a bank build does */
+        const char **texts = malloc(NB / 2 * sizeof *texts);
+        float *r = malloc((size_t)NB / 2 * E * sizeof *r);
+        for (int pol = 0; pol < 2 && texts && r; pol++) {
+            for (int32_t i = 0; i < NB / 2; i++) {
+                texts[i] = c->text[2 * i + pol];
+                memcpy(r + (size_t)i * E, ref + (size_t)(2 * i + pol) * E, (size_t)E * sizeof *r);
+            }
+            CHECK_EQ_INT(ae_encode_texts(s, texts, NB / 2, out), AE_OK);
+            compare(pol ? "horrible prompts (1103 strings)" : "outstanding prompts (1103 strings)",
+                    out, r, (size_t)NB / 2 * E, 1e-5, 1e-4);
+        }
+        free(texts);
+        free(r);
+    }
+    ae_session_free(s);
+    free(out);
+
+    /* prompts with and without their common prefix in one batch: empty text (BOS EOS),
+     * whitespace, long and truncated lines among the prompts */
+    static const int32_t mixed[] = {0, 2, 4, 2206, 6, 2300, 8, 2521, 10, 2471, 1, 3, 2207, 12};
+    forward_lines("mixed batch (14)", m, c, ref, mixed, 14);
+    /* single sequences: the prefix is the sequence but its EOS */
+    static const int32_t singles[] = {0, 1, 2205, 2206, 2300, 2521};
+    for (int i = 0; i < 6; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "single sequence (line %d)", (int)singles[i]);
+        forward_lines(what, m, c, ref, &singles[i], 1);
+    }
+    /* a prefix that is a whole sequence but its EOS: line 16 ("...#great white shark")
+     * begins line 1992; line 584 begins lines 6, 564 and 600 */
+    for (int i = 0; i < 2; i++) {
+        static const int32_t pre[2][4] = {{16, 1992, 16, 1992}, {584, 6, 564, 600}};
+        int32_t a = pre[i][0];
+        CHECK(c->n_ids[pre[i][1]] > c->n_ids[a] &&
+              !memcmp(c->ids[pre[i][1]], c->ids[a], (size_t)(c->n_ids[a] - 1) * sizeof(int32_t)));
+        forward_lines(i ? "prefix = line 584 minus EOS (4)" : "prefix = line 16 minus EOS (4)",
+                      m, c, ref, pre[i], 4);
+    }
+    free(lines);
+    free(ref);
+}
+
 int main(void)
 {
     corpus c;
@@ -544,6 +658,7 @@ int main(void)
             test_text_goldens(models[i].name, m, &c);
             test_debug(models[i].name, m);
             test_consistency(models[i].name, m, &c);
+            test_prefix(models[i].name, m, &c);
             if (i == 0) {
                 test_pooling(m);
                 test_errors(m);

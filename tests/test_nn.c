@@ -347,6 +347,119 @@ static void test_attention_set(const char *kern, nn_pool *pool, int nth)
     printf("attention %-6s threads=%d: max rel err %.3g\n", kern, nth, worst);
 }
 
+/* ---- attention after a shared prefix ------------------------------------------------------- */
+
+/* batch sequences of Lp + lens[b] tokens whose first Lp tokens (q, k, v) are the same: the
+ * suffix rows of nn_attention_prefix against causal attention over the whole sequences in
+ * double precision; and bitwise against the same call with no prefix given (Lp = 0, the
+ * prefix tokens passed as part of every suffix), which is what makes text embeddings
+ * independent of the prefix shared. Returns the max relative error. */
+static double check_attention_prefix(int32_t Lp, const int32_t *lens, int32_t batch, int32_t D,
+                                     int32_t heads, nn_pool *pool)
+{
+    int32_t dh = D / heads, maxl = 0;
+    size_t ld = 3 * (size_t)D, rows = 0;
+    for (int32_t b = 0; b < batch; b++) {
+        rows += (size_t)lens[b];
+        maxl = lens[b] > maxl ? lens[b] : maxl;
+    }
+    float *pre = rand_vec((size_t)(Lp ? Lp : 1) * ld, 2.0f); /* the prefix tokens' qkv */
+    float *suf = rand_vec(rows * ld, 2.0f);                   /* the suffixes' qkv, packed */
+    float *kv = malloc((size_t)(Lp ? Lp : 1) * 2 * D * sizeof(float));
+    for (int32_t j = 0; j < Lp; j++)
+        memcpy(kv + (size_t)j * 2 * D, pre + (size_t)j * ld + D, (size_t)2 * D * sizeof(float));
+    /* the whole sequences packed, for the Lp = 0 call */
+    size_t frows = rows + (size_t)batch * Lp;
+    float *full = malloc(frows * ld * sizeof(float));
+    int32_t *flens = malloc((size_t)batch * sizeof *flens);
+    size_t so = 0, fo = 0;
+    for (int32_t b = 0; b < batch; b++) {
+        memcpy(full + fo * ld, pre, (size_t)Lp * ld * sizeof(float));
+        memcpy(full + (fo + Lp) * ld, suf + so * ld, (size_t)lens[b] * ld * sizeof(float));
+        flens[b] = Lp + lens[b];
+        so += (size_t)lens[b];
+        fo += (size_t)flens[b];
+    }
+    float *out = malloc((rows + 1) * D * sizeof(float)); /* + a guard row */
+    float *fout = malloc(frows * D * sizeof(float));
+    for (int32_t d = 0; d < D; d++) out[rows * D + d] = 12345.0f;
+    float *scratch = malloc(nn_attention_prefix_scratch(Lp + maxl, pool) * sizeof(float));
+    double *p = malloc((size_t)(Lp + maxl) * sizeof(double));
+    nn_attention_prefix(kv, Lp, suf, lens, batch, D, heads, out, scratch, pool);
+    nn_attention_prefix(kv, 0, full, flens, batch, D, heads, fout, scratch, pool);
+    for (int32_t d = 0; d < D; d++) CHECK(out[rows * D + d] == 12345.0f);
+
+    double worst = 0;
+    int exact = 1;
+    so = fo = 0;
+    for (int32_t b = 0; b < batch; b++) {
+        for (int32_t h = 0; h < heads; h++)
+            for (int32_t i = 0; i < lens[b]; i++) {
+                /* row r of the whole sequence b */
+#define ROW(r) ((r) < Lp ? pre + (size_t)(r) * ld : suf + (so + (size_t)(r) - Lp) * ld)
+                const float *q = ROW(Lp + i) + (size_t)h * dh;
+                int32_t jn = Lp + i + 1;
+                double mx = -INFINITY, sum = 0;
+                for (int32_t j = 0; j < jn; j++) {
+                    const float *k = ROW(j) + D + (size_t)h * dh;
+                    double s = 0;
+                    for (int32_t d = 0; d < dh; d++) s += (double)q[d] * k[d];
+                    p[j] = s / sqrt((double)dh);
+                    mx = p[j] > mx ? p[j] : mx;
+                }
+                for (int32_t j = 0; j < jn; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int32_t d = 0; d < dh; d++) {
+                    double o = 0, mag = 0;
+                    for (int32_t j = 0; j < jn; j++) {
+                        double vv = ROW(j)[2 * D + (size_t)h * dh + d];
+                        o += p[j] / sum * vv;
+                        mag += p[j] / sum * fabs(vv);
+                    }
+#undef ROW
+                    size_t at = (so + i) * D + (size_t)h * dh + d;
+                    double e = fabs(out[at] - o) / (mag + 1e-30);
+                    if (!(e <= worst)) worst = isnan(e) ? 1e9 : e;
+                    if (out[at] != fout[(fo + Lp + i) * D + (size_t)h * dh + d]) exact = 0;
+                }
+            }
+        so += (size_t)lens[b];
+        fo += (size_t)flens[b];
+    }
+    CHECK_MSG(exact, "attention_prefix Lp=%d batch=%d D=%d: differs from the unshared call",
+              (int)Lp, (int)batch, (int)D);
+    free(pre);
+    free(suf);
+    free(kv);
+    free(full);
+    free(flens);
+    free(out);
+    free(fout);
+    free(scratch);
+    free(p);
+    return worst;
+}
+
+static void test_attention_prefix_set(const char *kern, nn_pool *pool, int nth)
+{
+    /* suffix lengths, as in prompt banks, plus a whole-context one and single tokens */
+    static const int32_t lens[] = {5, 1, 3, 7, 1, 2, 69, 4, 6};
+    static const int32_t Lps[] = {0, 1, 8, 76};
+    static const int32_t dims[][2] = {{128, 2}, {96, 6}, {72, 6}, {160, 2}, {8, 1}};
+    double worst = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 5; b++) {
+            /* Lp = 76: two sequences of the whole context, each with one suffix token */
+            static const int32_t one[2] = {1, 1};
+            int32_t batch = Lps[a] == 76 ? 2 : 1 + (a * 5 + b) % 9;
+            const int32_t *l = Lps[a] == 76 ? one : lens;
+            double e = check_attention_prefix(Lps[a], l, batch, dims[b][0], dims[b][1], pool);
+            CHECK_MSG(e < 1e-5, "%s, %d threads: attention_prefix Lp=%d batch=%d D=%d heads=%d: rel err %.3g",
+                      kern, nth, (int)Lps[a], (int)batch, (int)dims[b][0], (int)dims[b][1], e);
+            worst = e > worst ? e : worst;
+        }
+    printf("attention_prefix %-6s threads=%d: max rel err %.3g\n", kern, nth, worst);
+}
+
 /* ---- errors --------------------------------------------------------------------------------- */
 
 static void test_linear_errors(void)
@@ -392,6 +505,7 @@ int main(void)
             test_linear_set(sets[s], pool, nth);
             test_layernorm_set(sets[s], pool, nth);
             test_attention_set(sets[s], pool, nth);
+            test_attention_prefix_set(sets[s], pool, nth);
             nn_pool_free(pool);
         }
     }

@@ -60,6 +60,18 @@ size_t nn_attention_scratch(int32_t L, const nn_pool *pool);
 void nn_attention(const float *qkv, int32_t batch, int32_t L, int32_t D, int32_t heads,
                   int32_t causal, float *out, float *scratch, nn_pool *pool);
 
+/* Causal attention of `batch` sequences that all begin with the same Lp tokens, given only
+ * their suffixes: kv [Lp, 2D] holds the prefix's keys (columns 0..D) and values (D..2D);
+ * qkv [sum(lens), 3D] the suffix tokens of the sequences packed one after the other
+ * (sequence b has lens[b] >= 1 tokens, at positions Lp..Lp+lens[b]-1). Suffix token i of a
+ * sequence attends to the Lp prefix tokens and to its own suffix tokens 0..i; out
+ * [sum(lens), D]. Lp may be 0 (plain causal attention of packed sequences).
+ * scratch: nn_attention_prefix_scratch(Lp + max(lens), pool) floats. */
+size_t nn_attention_prefix_scratch(int32_t L, const nn_pool *pool);
+void nn_attention_prefix(const float *kv, int32_t Lp, const float *qkv, const int32_t *lens,
+                         int32_t batch, int32_t D, int32_t heads, float *out, float *scratch,
+                         nn_pool *pool);
+
 /* ---- reference kernels (the spec; used by tests) ---------------------------------------- */
 
 /* C[m, n] = A[m, k] · B[n, k]ᵀ (+ bias[n]), plain C, row-major with leading dimensions. */

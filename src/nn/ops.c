@@ -13,6 +13,9 @@
  * work on the score rows in between. With a causal mask the tiles above the diagonal are
  * skipped. Per-thread scratch: scores [L][Lp] and one packed chunk [64][Lp], Lp = L rounded
  * up to NN_NR.
+ *
+ * nn_attention_prefix (the text tower) runs packed causal sequences after a shared prefix
+ * whose keys and values are given, one query row at a time (see its section below).
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -205,4 +208,105 @@ void nn_attention(const float *qkv, int32_t batch, int32_t L, int32_t D, int32_t
     a.per_thread = nn_attention_scratch(L, NULL);
     atomic_init(&a.next, 0);
     nn_pool_run(pool, attn_run, &a);
+}
+
+/* ---- attention after a shared prefix -------------------------------------------------------- */
+
+/* Sequences that all begin with the same Lp tokens: under a causal mask those tokens' keys and
+ * values are the same in every sequence, so they are computed once and only the suffix tokens
+ * are passed here. Suffix token i of a sequence attends to the Lp prefix keys and to its own
+ * suffix keys 0..i. One (sequence, head) per task; the rows are short (the whole sequence is
+ * at most the context), so each query row is done in plain C: the scores, the softmax of the
+ * kernel set, the weighted sum of the values. The dot products keep 8 partial sums so that
+ * the compiler vectorises them. Per-thread scratch: one score row of Lp + max(lens) floats. */
+
+size_t nn_attention_prefix_scratch(int32_t L, const nn_pool *pool)
+{
+    size_t lp = (size_t)((L > 0 ? L : 1) + 15) / 16 * 16;
+    return (size_t)nn_pool_size(pool) * lp;
+}
+
+static inline float dot8(const float *a, const float *b, int32_t n)
+{
+    float acc[8] = {0};
+    int32_t d = 0;
+    for (; d + 8 <= n; d += 8)
+        for (int32_t u = 0; u < 8; u++) acc[u] += a[d + u] * b[d + u];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; d < n; d++) s += a[d] * b[d];
+    return s;
+}
+
+typedef struct attnp_task {
+    const nn_kernels *kern;
+    const float *kv, *qkv;
+    const int32_t *lens;
+    float *out, *scratch;
+    int32_t Lp, batch, D, heads;
+    size_t per_thread;
+    atomic_int next;
+} attnp_task;
+
+static void attnp_run(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attnp_task *a = arg;
+    int32_t n = a->batch * a->heads, D = a->D, dh = D / a->heads, Lp = a->Lp;
+    float scale = 1.0f / sqrtf((float)dh);
+    float *s = a->scratch + (size_t)ith * a->per_thread;
+    int32_t at = 0; /* this thread's tasks only increase: the first row of sequence `at` */
+    size_t off = 0;
+    for (;;) {
+        int32_t task = atomic_fetch_add_explicit(&a->next, 1, memory_order_relaxed);
+        if (task >= n) break;
+        int32_t b = task / a->heads, h = task % a->heads, L = a->lens[b];
+        for (; at < b; at++) off += (size_t)a->lens[at];
+        const float *kp = a->kv + (size_t)h * dh, *vp = kp + D;  /* rows of 2D */
+        const float *q = a->qkv + off * 3 * D + (size_t)h * dh;   /* rows of 3D */
+        const float *k = q + D, *v = q + 2 * D;
+        float *out = a->out + off * D + (size_t)h * dh;
+        for (int32_t i = 0; i < L; i++) {
+            const float *qi = q + (size_t)i * 3 * D;
+            for (int32_t j = 0; j < Lp; j++) s[j] = dot8(qi, kp + (size_t)j * 2 * D, dh);
+            for (int32_t j = 0; j <= i; j++) s[Lp + j] = dot8(qi, k + (size_t)j * 3 * D, dh);
+            int32_t ns = Lp + i + 1;
+            a->kern->softmax(s, ns, scale);
+            float *o = out + (size_t)i * D;
+            for (int32_t d = 0; d < dh; d++) o[d] = 0.0f;
+            for (int32_t j = 0; j < Lp; j++) {
+                const float *vj = vp + (size_t)j * 2 * D;
+                float p = s[j];
+                for (int32_t d = 0; d < dh; d++) o[d] += p * vj[d];
+            }
+            for (int32_t j = 0; j <= i; j++) {
+                const float *vj = v + (size_t)j * 3 * D;
+                float p = s[Lp + j];
+                for (int32_t d = 0; d < dh; d++) o[d] += p * vj[d];
+            }
+        }
+    }
+}
+
+void nn_attention_prefix(const float *kv, int32_t Lp, const float *qkv, const int32_t *lens,
+                         int32_t batch, int32_t D, int32_t heads, float *out, float *scratch,
+                         nn_pool *pool)
+{
+    if (batch <= 0 || heads <= 0 || D <= 0 || Lp < 0) return;
+    int32_t maxl = 0;
+    for (int32_t b = 0; b < batch; b++)
+        if (lens[b] > maxl) maxl = lens[b];
+    attnp_task a;
+    a.kern = nn_kernels_get();
+    a.kv = kv;
+    a.qkv = qkv;
+    a.lens = lens;
+    a.out = out;
+    a.scratch = scratch;
+    a.Lp = Lp;
+    a.batch = batch;
+    a.D = D;
+    a.heads = heads;
+    a.per_thread = nn_attention_prefix_scratch(Lp + maxl, NULL);
+    atomic_init(&a.next, 0);
+    nn_pool_run(pool, attnp_run, &a);
 }
