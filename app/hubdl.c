@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "hub.h"
 #include "fetch.h"
 #include "hash.h"
 
@@ -115,18 +116,6 @@ static int mkdirs(const char *path)
         *s = c;
     }
     return AE_OK;
-}
-
-/* Same rules as src/hub.c: [A-Za-z0-9._-], not "." and without "..". */
-static int valid_part(const char *s, size_t n)
-{
-    if (n == 0 || n > 96) return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '.' || c == '_' || c == '-')) return 0;
-        if (c == '.' && i + 1 < n && s[i + 1] == '.') return 0;
-    }
-    return !(n == 1 && s[0] == '.');
 }
 
 static int is_hex(const char *s, size_t n)
@@ -572,12 +561,8 @@ int ae_hub_download(const char *spec, const ae_hubdl_params *params, char *snaps
     ae_hubdl_params def = ae_hubdl_default_params();
     const ae_hubdl_params *p = params ? params : &def;
     if (!spec || !*spec) return ae_fail(AE_ERR_INVALID, "fetch-model: empty model name");
-    const char *slash = strchr(spec, '/'), *at = strchr(spec, '@');
-    const char *name_end = at ? at : spec + strlen(spec);
-    const char *rev = at ? at + 1 : "main";
-    if (!slash || slash > name_end || strchr(slash + 1, '/') ||
-        !valid_part(spec, (size_t)(slash - spec)) ||
-        !valid_part(slash + 1, (size_t)(name_end - slash - 1)) || !valid_part(rev, strlen(rev)))
+    char org[HUB_PART_CAP], name[HUB_PART_CAP], rev[HUB_PART_CAP];
+    if (!hub_split_spec(spec, org, name, rev))
         return ae_fail(AE_ERR_INVALID,
                        "%s: not a model name of the form org/name[@revision] "
                        "(letters, digits, '.', '_', '-')",
@@ -593,9 +578,9 @@ int ae_hub_download(const char *spec, const ae_hubdl_params *params, char *snaps
     if (!fmt(j.endpoint, sizeof j.endpoint, "%s", ep))
         return ae_fail(AE_ERR_INVALID, "HF_ENDPOINT: too long");
     for (size_t n = strlen(j.endpoint); n > 0 && j.endpoint[n - 1] == '/';) j.endpoint[--n] = 0;
-    snprintf(j.repo_id, sizeof j.repo_id, "%.*s", (int)(name_end - spec), spec);
+    snprintf(j.repo_id, sizeof j.repo_id, "%s/%s", org, name);
     snprintf(j.revision, sizeof j.revision, "%s", rev);
-    if (is_hex(rev, 40)) snprintf(j.commit, sizeof j.commit, "%s", rev);
+    if (is_hex(rev, 40)) snprintf(j.commit, sizeof j.commit, "%.40s", rev);
 
     char cache[PATH_CAP];
     if (p->cache_dir) {
@@ -604,10 +589,8 @@ int ae_hub_download(const char *spec, const ae_hubdl_params *params, char *snaps
     } else if ((rc = ae_hubdl_cache_dir(cache, sizeof cache))) {
         return rc;
     }
-    if (!fmt(j.repo, sizeof j.repo, "%s/models--%.*s--%s", cache, (int)(slash - spec), spec,
-             j.repo_id + (slash - spec) + 1) ||
-        !fmt(j.locks, sizeof j.locks, "%s/.locks/models--%.*s--%s", cache, (int)(slash - spec),
-             spec, j.repo_id + (slash - spec) + 1))
+    if (!fmt(j.repo, sizeof j.repo, "%s/models--%s--%s", cache, org, name) ||
+        !fmt(j.locks, sizeof j.locks, "%s/.locks/models--%s--%s", cache, org, name))
         return ae_fail(AE_ERR_INVALID, "%s: cache path too long", cache);
     char blobs[PATH_CAP + 8];
     fmt(blobs, sizeof blobs, "%s/blobs", j.repo);

@@ -10,14 +10,17 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "aesthete.h"
 #include "error.h"
+#include "fileio.h"
 #include "inputs.h"
 
 #define MAX_LINE 65536
@@ -52,11 +55,13 @@ void ae_inputs_free(ae_inputs *in)
 static int looks_like_image(const char *path)
 {
     unsigned char head[32];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return ae_image_format(head, n) != NULL;
+    /* a regular file only: never waits on a FIFO, never eats a pipe's bytes */
+    int fd = ae_file_open(path);
+    if (fd < 0) return 0;
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, head, sizeof head) : -1;
+    close(fd);
+    return n > 0 && ae_image_format(head, (size_t)n) != NULL;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -123,13 +128,14 @@ static int read_list(ae_inputs *in, FILE *f, const char *label, ae_inputs_warn w
     while (rc == AE_OK && (len = getline(&line, &cap, f)) >= 0) {
         no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        int has_nul = memchr(line, 0, (size_t)len) != NULL; /* before trimming writes NULs */
         char *s = line;
         if (no == 1 && !strncmp(s, "\xef\xbb\xbf", 3)) s += 3; /* BOM */
         while (*s == ' ' || *s == '\t') s++;
         size_t l = strlen(s);
         while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t')) s[--l] = 0;
         if (!*s || *s == '#') continue;
-        if ((size_t)len != strlen(line)) {
+        if (has_nul) {
             char where[64];
             snprintf(where, sizeof where, "%ld", no);
             warnf(warn, ctx, "%s: line %s: NUL byte in the line (skipped)", label, where);
@@ -154,7 +160,10 @@ int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn 
     struct stat st;
     if (stat(arg, &st) != 0) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
     if (S_ISDIR(st.st_mode)) return walk(in, arg, recursive, 1, warn, ctx);
-    if (looks_like_image(arg)) return push(in, arg);
+    /* a pipe (`<(find ...)`) is a list: it is not sniffed, which would consume its first bytes */
+    if (S_ISREG(st.st_mode) && looks_like_image(arg)) return push(in, arg);
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+        return ae_fail(AE_ERR_IO, "%s: not a file, folder or pipe", arg);
     FILE *f = fopen(arg, "r");
     if (!f) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
     int rc = read_list(in, f, arg, warn, ctx);

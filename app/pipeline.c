@@ -9,12 +9,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "inputs.h"
 #include "pipeline.h"
 #include "session.h"
@@ -32,19 +35,29 @@ ae_scorer_params ae_scorer_default_params(void)
 
 static int read_whole(const char *path, int64_t cap, ae_buffer *b)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!*path) return ae_fail(AE_ERR_IO, "\"\": an empty file name");
+    /* a FIFO among the inputs is refused below instead of blocking the batch */
+    int fd = ae_file_open(path);
+    if (fd < 0) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
     int rc = AE_OK;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) rc = ae_fail(AE_ERR_IO, "%s: not a regular file", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) rc = ae_fail(AE_ERR_IO, "%s: not a regular file", path);
     else if (st.st_size > cap)
         rc = ae_fail(AE_ERR_TOO_LARGE, "%s: %lld bytes exceeds the limit of %lld", path, (long long)st.st_size,
                      (long long)cap);
     else if (!(b->data = malloc((size_t)st.st_size + 1))) rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    else if (fread(b->data, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-        rc = ae_fail(AE_ERR_IO, "%s: read error", path);
-    else b->size = b->cap = (size_t)st.st_size;
-    fclose(f);
+    else {
+        size_t got = 0, want = (size_t)st.st_size;
+        while (got < want) {
+            ssize_t k = read(fd, (char *)b->data + got, want - got);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) break;
+            got += (size_t)k;
+        }
+        if (got != want) rc = ae_fail(AE_ERR_IO, "%s: read error (the file shrank or is unreadable)", path);
+        else b->size = b->cap = want;
+    }
+    close(fd);
     if (rc != AE_OK) ae_buffer_free(b);
     return rc;
 }
@@ -102,7 +115,10 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
             memset(&r[i], 0, sizeof r[i]);
             r[i].input = inputs[base + i];
             r[i].score.class_index = -1;
-            if (ae_is_url(r[i].input)) urls[nurl] = r[i].input, url_of[nurl++] = i;
+            if (!r[i].input) {
+                r[i].input = "";
+                set_error(&r[i], AE_ERR_INVALID, "input is NULL");
+            } else if (ae_is_url(r[i].input)) urls[nurl] = r[i].input, url_of[nurl++] = i;
             else if ((rc = read_whole(r[i].input, p->max_file_bytes, &bufs[i])) != AE_OK)
                 set_error(&r[i], rc, ae_last_error());
         }

@@ -13,7 +13,9 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bank.h"
@@ -167,13 +169,16 @@ int ae_bank_build(ae_session *s, const ae_bank_params *p,
         prompts[n + i] = expand(tmpl, neg, cls);
         if (!prompts[i] || !prompts[n + i]) rc = ae_fail(AE_ERR_NOMEM, "out of memory");
     }
+    /* a prompt the tokenizer refuses (invalid UTF-8 in a class name) is named exactly */
+    for (int64_t i = 0; rc == AE_OK && i < total; i++) {
+        size_t n_ids = 0;
+        rc = ae_tokenize(m, prompts[i], strlen(prompts[i]), 0, NULL, 0, &n_ids);
+        if (rc != AE_OK) ae_fail_prefix(rc, "prompt %lld (\"%.200s\"): ", (long long)i + 1, prompts[i]);
+    }
     for (int64_t done = 0; rc == AE_OK && done < total; done += BANK_CHUNK) {
         int32_t k = (int32_t)(total - done < BANK_CHUNK ? total - done : BANK_CHUNK);
         rc = ae_encode_texts(s, (const char *const *)prompts + done, k, emb + done * dim);
-        if (rc != AE_OK) {
-            int64_t bad = done; /* name the prompt if the tokenizer refused it */
-            ae_fail_prefix(rc, "prompt %lld (\"%s\"...): ", (long long)bad + 1, prompts[bad]);
-        }
+        if (rc != AE_OK) ae_fail_prefix(rc, "prompts %lld to %lld: ", (long long)done + 1, (long long)(done + k));
         if (progress) progress(ctx, done + k, total);
     }
     int32_t rows = p->method == AE_METHOD_CONTEXT ? n : 1;
@@ -181,28 +186,29 @@ int ae_bank_build(ae_session *s, const ae_bank_params *p,
     if (rc == AE_OK) {
         if (p->method == AE_METHOD_ENSEMBLE) {
             /* centroid: plain mean (paper and article), or mean of unit vectors */
-            for (int side = 0; side < 2; side++) {
+            double *acc = calloc((size_t)dim, sizeof *acc);
+            if (!acc) rc = ae_fail(AE_ERR_NOMEM, "out of memory");
+            for (int side = 0; acc && side < 2; side++) {
                 float *dst = side ? b->neg : b->pos;
-                for (int32_t k = 0; k < dim; k++) {
-                    double acc = 0;
-                    for (int32_t i = 0; i < n; i++) {
-                        const float *e = emb + ((size_t)side * n + i) * dim;
-                        double scale = 1;
-                        if (p->normalize_prompts) {
-                            double nn = 0;
-                            for (int32_t j = 0; j < dim; j++) nn += (double)e[j] * e[j];
-                            scale = nn > 0 ? 1 / sqrt(nn) : 0;
-                        }
-                        acc += e[k] * scale;
+                memset(acc, 0, sizeof *acc * (size_t)dim);
+                for (int32_t i = 0; i < n; i++) {
+                    const float *e = emb + ((size_t)side * n + i) * dim;
+                    double scale = 1;
+                    if (p->normalize_prompts) { /* [dim] row -> unit length */
+                        double nn = 0;
+                        for (int32_t j = 0; j < dim; j++) nn += (double)e[j] * e[j];
+                        scale = nn > 0 ? 1 / sqrt(nn) : 0;
                     }
-                    dst[k] = (float)(acc / n);
+                    for (int32_t k = 0; k < dim; k++) acc[k] += e[k] * scale;
                 }
+                for (int32_t k = 0; k < dim; k++) dst[k] = (float)(acc[k] / n);
             }
+            free(acc);
         } else {
             memcpy(b->pos, emb, sizeof(float) * (size_t)rows * dim);
             memcpy(b->neg, emb + (size_t)n * dim, sizeof(float) * (size_t)rows * dim);
         }
-        rc = bank_finish(b, "bank");
+        if (rc == AE_OK) rc = bank_finish(b, "bank");
     }
     if (rc == AE_OK && with_classes) {
         b->classes = calloc((size_t)n, sizeof(char *));
@@ -238,8 +244,11 @@ int ae_bank_build(ae_session *s, const ae_bank_params *p,
 int ae_bank_from_centroids(const float *positive, const float *negative, int32_t dim,
                            const char *model_id, ae_bank **out)
 {
+    if (!out) return ae_fail(AE_ERR_INVALID, "ae_bank_from_centroids: invalid arguments");
     *out = NULL;
     if (!positive || !negative || dim <= 0) return ae_fail(AE_ERR_INVALID, "ae_bank_from_centroids: invalid arguments");
+    if (dim > AE_MAX_BANK_DIM)
+        return ae_fail(AE_ERR_INVALID, "centroids: %d dimensions, at most %d", dim, AE_MAX_BANK_DIM);
     ae_bank *b = bank_alloc();
     int rc = b ? bank_alloc_rows(b, 1, dim) : AE_ERR_NOMEM;
     if (rc == AE_OK) {
@@ -263,7 +272,11 @@ int ae_bank_save(const ae_bank *b, const char *path)
 {
     if (!b || !path) return ae_fail(AE_ERR_INVALID, "ae_bank_save: invalid arguments");
     json_t *cls = json_array();
-    for (int32_t i = 0; cls && i < b->n_classes; i++) json_array_append_new(cls, json_string(b->classes[i]));
+    for (int32_t i = 0; cls && i < b->n_classes; i++)
+        if (json_array_append_new(cls, json_string(b->classes[i])) != 0) {
+            json_decref(cls); /* json_string refuses invalid UTF-8 */
+            return ae_fail(AE_ERR_INVALID, "%s: class name %d is not valid UTF-8", path, i + 1);
+        }
     char *cls_json = cls ? json_dumps(cls, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(cls);
     if (!cls_json) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
@@ -326,13 +339,14 @@ int ae_bank_load(const char *path, ae_bank **out)
     if (rc == AE_OK && method < 0) rc = ae_fail(AE_ERR_FORMAT, "%s: unknown method \"%s\"", path, meta(&f, "method"));
     char *end;
     long dim = rc == AE_OK ? strtol(meta(&f, "dim"), &end, 10) : 0;
-    if (rc == AE_OK && (dim <= 0 || dim > 65536 || *end))
+    if (rc == AE_OK && (dim <= 0 || dim > AE_MAX_BANK_DIM || *end))
         rc = ae_fail(AE_ERR_FORMAT, "%s: bad dim \"%s\"", path, meta(&f, "dim"));
     if (rc == AE_OK) {
         b->method = (ae_method)method;
         b->dim = (int32_t)dim;
         b->normalize_prompts = !strcmp(meta(&f, "normalize_prompts"), "1");
-        b->n_prompts = atoi(meta(&f, "prompts"));
+        long np = strtol(meta(&f, "prompts"), &end, 10);
+        b->n_prompts = np >= 0 && np <= INT32_MAX && !*end ? (int32_t)np : 0; /* informative only */
         const char *keys[] = {"template", "positive", "negative", "model", "fingerprint", "laion_head"};
         char **dst[] = {&b->template_text, &b->positive, &b->negative, &b->model_id, &b->fingerprint, &b->laion_head};
         for (int i = 0; rc == AE_OK && i < 6; i++) rc = set_str(dst[i], meta(&f, keys[i]));
@@ -373,7 +387,7 @@ int ae_bank_load(const char *path, ae_bank **out)
             if (!b->classes) rc = ae_fail(AE_ERR_NOMEM, "out of memory");
             for (size_t i = 0; rc == AE_OK && i < nc; i++) {
                 const char *s = json_string_value(json_array_get(cls, i));
-                if (!s) rc = ae_fail(AE_ERR_FORMAT, "%s: class name %zu is not a string", path, i);
+                if (!s) rc = ae_fail(AE_ERR_FORMAT, "%s: class name %zu is not a string", path, i + 1);
                 else if (!(b->classes[i] = bank_strdup(s))) rc = AE_ERR_NOMEM;
                 else b->n_classes = (int32_t)i + 1;
             }

@@ -6,6 +6,9 @@
 
 #include "aesthete.h"
 
+/* The largest embedding width a bank may have (CLIP models use 512 to 1024). */
+#define AE_MAX_BANK_DIM 65536
+
 struct ae_bank {
     ae_method method;
     int32_t dim;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fileio.h"
 
 const char *ae_act_name(ae_act a)
 {
@@ -113,7 +114,7 @@ static int load_json(const char *text, size_t len, const char *label, json_t **o
 static int read_text(const char *path, char **text, size_t *len)
 {
     *text = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = ae_file_fopen(path);
     if (!f) {
         int e = errno;
         return ae_fail(e == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path, strerror(e));

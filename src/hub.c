@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 #define PATH_CAP 4096
 #define MAX_CACHES 4
@@ -65,6 +66,24 @@ static int valid_part(const char *s, size_t n)
     return !(n == 1 && s[0] == '.');
 }
 
+int hub_split_spec(const char *spec, char org[HUB_PART_CAP], char name[HUB_PART_CAP],
+                   char rev[HUB_PART_CAP])
+{
+    if (!spec) return 0;
+    const char *slash = strchr(spec, '/'), *at = strchr(spec, '@');
+    const char *name_end = at ? at : spec + strlen(spec);
+    const char *r = at ? at + 1 : "main";
+    if (!slash || slash > name_end || strchr(slash + 1, '/') ||
+        !valid_part(spec, (size_t)(slash - spec)) ||
+        !valid_part(slash + 1, (size_t)(name_end - slash - 1)) || !valid_part(r, strlen(r)))
+        return 0;
+    /* each part is at most 96 bytes (valid_part), so these fit */
+    snprintf(org, HUB_PART_CAP, "%.*s", (int)(slash - spec), spec);
+    snprintf(name, HUB_PART_CAP, "%.*s", (int)(name_end - slash - 1), slash + 1);
+    snprintf(rev, HUB_PART_CAP, "%s", r);
+    return 1;
+}
+
 static int is_commit(const char *s)
 {
     size_t n = strlen(s);
@@ -77,7 +96,7 @@ static int is_commit(const char *s)
 /* Reads refs/<rev>: one commit hash (hex, 40 or 64 digits), surrounding white space allowed. */
 static int read_ref(const char *path, char *hash, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ae_file_fopen(path);
     if (!f) return 0;
     char buf[128];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -142,20 +161,12 @@ int hub_resolve(const char *spec, char *dir, size_t cap)
         return ae_fail(AE_ERR_INVALID, "model: empty model name");
     if (is_dir(spec)) return copy_out(spec, dir, cap);
 
-    /* org/name[@revision] */
-    const char *slash = strchr(spec, '/'), *at = strchr(spec, '@');
-    const char *name_end = at ? at : spec + strlen(spec);
-    const char *rev = at ? at + 1 : "main";
-    if (!slash || slash > name_end || strchr(slash + 1, '/') ||
-        !valid_part(spec, (size_t)(slash - spec)) ||
-        !valid_part(slash + 1, (size_t)(name_end - slash - 1)) || !valid_part(rev, strlen(rev)))
+    char org[HUB_PART_CAP], name[HUB_PART_CAP], rev[HUB_PART_CAP];
+    if (!hub_split_spec(spec, org, name, rev))
         return ae_fail(AE_ERR_INVALID,
                        "%s: not a directory, and not a model name of the form "
                        "org/name[@revision] (letters, digits, '.', '_', '-')",
                        spec);
-    char org[128], name[128];
-    snprintf(org, sizeof org, "%.*s", (int)(slash - spec), spec);
-    snprintf(name, sizeof name, "%.*s", (int)(name_end - slash - 1), slash + 1);
 
     char caches[MAX_CACHES][PATH_CAP];
     int nc = cache_dirs(caches);
@@ -171,11 +182,11 @@ int hub_resolve(const char *spec, char *dir, size_t cap)
             why = "missing";
         } else {
             if (is_commit(rev)) {
-                snprintf(hash, sizeof hash, "%s", rev);
+                snprintf(hash, sizeof hash, "%.64s", rev); /* 40 or 64 hex digits */
             } else {
                 if (!fmt(path, sizeof path, "%s/refs/%s", repo, rev) ||
                     !read_ref(path, hash, sizeof hash)) {
-                    snprintf(looked[i], sizeof looked[i], "%s (no refs/%s)", repo, rev);
+                    fmt(looked[i], sizeof looked[i], "%s (no refs/%s)", repo, rev);
                     continue;
                 }
             }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "image_formats.h"
 
 ae_image_params ae_image_default_params(void)
@@ -185,7 +186,7 @@ int ae_image_load(const char *path, const ae_image_params *params, ae_image *out
 {
     if (out) memset(out, 0, sizeof *out);
     if (!path) return ae_fail(AE_ERR_INVALID, "image: no path");
-    FILE *f = fopen(path, "rb");
+    FILE *f = ae_file_fopen(path);
     if (!f) return ae_fail(AE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t *buf = NULL;
     size_t n = 0, cap = 0;

@@ -11,9 +11,15 @@
 #include <math.h>
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 #define MAX_NPY_HEADER 65536
 
@@ -94,6 +100,7 @@ static int parse_npy(const unsigned char *buf, size_t size, const char *path, fl
         p = e;
         while (*p == ' ') p++;
         if (*p == ',') p++;
+        else if (*p != ')') return ae_fail(AE_ERR_FORMAT, "%s: bad shape in .npy header", path);
     }
     if (nd < 1 || nd > 2) return ae_fail(AE_ERR_UNSUPPORTED, "%s: shape must be (N, D) or (D,), got %d dimensions", path, nd);
     long long r = nd == 2 ? dims[0] : 1, c = nd == 2 ? dims[1] : dims[0];
@@ -116,23 +123,30 @@ static int parse_npy(const unsigned char *buf, size_t size, const char *path, fl
 
 int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, int32_t *cols)
 {
+    if (!data || !rows || !cols) return ae_fail(AE_ERR_INVALID, "ae_read_matrix: invalid arguments");
     *data = NULL;
     *rows = *cols = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!path) return ae_fail(AE_ERR_INVALID, "ae_read_matrix: invalid arguments");
+    int fd = ae_file_open(path);
+    if (fd < 0) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return ae_fail(AE_ERR_IO, "%s: not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf || fread(buf, 1, size, f) != size) {
-        free(buf);
-        fclose(f);
-        return ae_fail(buf ? AE_ERR_IO : AE_ERR_NOMEM, "%s: cannot read", path);
+    /* mapped, not read: the file's bytes are copied once, into the floats returned */
+    const unsigned char *buf = NULL;
+    if (size > 0) {
+        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return ae_fail(e == ENOMEM ? AE_ERR_NOMEM : AE_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+        }
+        buf = m;
     }
-    fclose(f);
+    close(fd);
     int rc;
     if (size >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
         rc = parse_npy(buf, size, path, data, rows, cols);
@@ -142,6 +156,8 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
         rc = ae_fail(AE_ERR_INVALID, "%s: raw float32 needs a known dimension", path);
     } else if (size == 0 || size % (4 * (size_t)dim)) {
         rc = ae_fail(AE_ERR_FORMAT, "%s: %zu bytes is not a whole number of %d-float rows", path, size, dim);
+    } else if (size / (4 * (size_t)dim) > INT32_MAX) {
+        rc = ae_fail(AE_ERR_TOO_LARGE, "%s: more than %d rows", path, INT32_MAX);
     } else {
         *data = malloc(size);
         rc = *data ? AE_OK : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
@@ -151,6 +167,7 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
             *cols = dim;
         }
     }
+    if (buf) munmap((void *)buf, size);
     if (rc == AE_OK) {
         for (size_t i = 0; i < (size_t)*rows * (size_t)*cols; i++)
             if (!isfinite((*data)[i])) {
@@ -159,6 +176,5 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
             }
     }
     if (rc != AE_OK) free(*data), *data = NULL, *rows = *cols = 0;
-    free(buf);
     return rc;
 }

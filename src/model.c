@@ -113,15 +113,6 @@ typedef struct loader {
     size_t tmp_floats;   /* pass 0: the size to allocate */
 } loader;
 
-static const char *shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int32_t i = 0; i < ndim && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
 static int is_float(st_dtype dt) { return dt == ST_F32 || dt == ST_F16 || dt == ST_BF16; }
 
 /* The tensor `name` with exactly the shape (ndim, d...), or an error. */
@@ -138,7 +129,7 @@ static int need(loader *L, const char *name, int32_t ndim, const int64_t *shape,
     if (!ok) {
         char a[128], b[128];
         return ae_fail(AE_ERR_MODEL, "%s: tensor %s: shape %s expected %s", L->label, name,
-                       shape_str(a, sizeof a, t->ndim, t->shape), shape_str(b, sizeof b, ndim, shape));
+                       st_shape_str(a, sizeof a, t->ndim, t->shape), st_shape_str(b, sizeof b, ndim, shape));
     }
     *out = t;
     return AE_OK;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 /* In st_dtype order. The non-float types exist because older CLIP checkpoints store I64
  * position_ids buffers next to the weights; they must not make the file unreadable. */
@@ -52,8 +53,7 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
-/* "[4, 4]" into buf, for messages. */
-static const char *shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape)
+const char *st_shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape)
 {
     size_t n = (size_t)snprintf(buf, cap, "[");
     for (int32_t i = 0; i < ndim && n < cap; i++)
@@ -118,7 +118,7 @@ static int parse_entry(const char *label, const char *name, const json_t *e, con
         if (t->shape[i] == 0) overflow = 0, numel = 0;
     if (overflow || numel > (uint64_t)SIZE_MAX / dtype_sizes[dt])
         return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: shape %s overflows", label, name,
-                       shape_str(sb, sizeof sb, t->ndim, t->shape));
+                       st_shape_str(sb, sizeof sb, t->ndim, t->shape));
     t->numel = (int64_t)numel;
     size_t need = (size_t)numel * dtype_sizes[dt];
 
@@ -138,7 +138,7 @@ static int parse_entry(const char *label, const char *name, const json_t *e, con
                        "%s: tensor %s: data_offsets [%lld, %lld] span %lld bytes, shape %s %s "
                        "needs %zu",
                        label, name, (long long)b, (long long)en, (long long)(en - b),
-                       shape_str(sb, sizeof sb, t->ndim, t->shape), dtype_names[dt], need);
+                       st_shape_str(sb, sizeof sb, t->ndim, t->shape), dtype_names[dt], need);
     t->data = data + b;
     t->nbytes = need;
     *begin_out = (size_t)b;
@@ -295,7 +295,7 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *label)
 int st_open(st_file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ae_file_open(path); /* a FIFO is refused below, not waited on */
     if (fd < 0) return ae_fail(errno == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path,
                                strerror(errno));
     struct stat sb;

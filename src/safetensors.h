@@ -56,6 +56,8 @@ void st_close(st_file *f);
 const st_tensor *st_get(const st_file *f, const char *name); /* NULL if absent */
 const char *st_meta(const st_file *f, const char *key);      /* NULL if absent */
 const char *st_dtype_name(st_dtype dt);
+/* "[4, 4]" into buf (cap bytes, cut short if needed), for messages; returns buf. */
+const char *st_shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape);
 /* Converts t's numel elements to float32 (exactly for F16/BF16; other types by value). */
 void st_to_f32(const st_tensor *t, float *dst);
 

@@ -41,8 +41,7 @@ static int score_one(const ae_bank *b, const float *e, double *iu, ae_score *out
     double norm = 0;
     for (int32_t k = 0; k < dim; k++) norm += (double)e[k] * e[k];
     if (!(norm > 0) || !isfinite(norm))
-        return ae_fail(AE_ERR_INVALID, "embedding %d: %s", index,
-                       norm > 0 || norm == 0 ? "zero vector" : "not finite");
+        return ae_fail(AE_ERR_INVALID, "embedding %d: %s", index, norm == 0 ? "zero vector" : "not finite");
     norm = sqrt(norm);
     for (int32_t k = 0; k < dim; k++) iu[k] = e[k] / norm;
 
@@ -56,11 +55,12 @@ static int score_one(const ae_bank *b, const float *e, double *iu, ae_score *out
         return AE_OK;
     }
     int32_t row = 0;
+    int good = -1; /* context: the side of the winning prompt */
     if (b->method == AE_METHOD_CONTEXT) {
         /* the single best prompt of all 2N decides: positives first, then negatives, first
          * maximum wins (the order of the paper's logits) */
         double best = -INFINITY;
-        int good = 1;
+        good = 1;
         for (int32_t r = 0; r < b->rows; r++) {
             double c = dot_unit(iu, b->pos_unit + (size_t)r * dim, dim);
             if (c > best) best = c, row = r;
@@ -70,7 +70,6 @@ static int score_one(const ae_bank *b, const float *e, double *iu, ae_score *out
             if (c > best) best = c, row = r, good = 0;
         }
         out->class_index = row;
-        (void)good;
     }
     double cp = dot_unit(iu, b->pos_unit + (size_t)row * dim, dim);
     double cn = dot_unit(iu, b->neg_unit + (size_t)row * dim, dim);
@@ -78,8 +77,9 @@ static int score_one(const ae_bank *b, const float *e, double *iu, ae_score *out
     out->cos_neg = (float)cn;
     out->score = (float)(1000.0 * (cp - cn));
     out->probability = (float)pair_probability(cp, cn);
-    /* for context the winning prompt is of class row, so its side agrees with the sign */
-    out->good = cp >= cn;
+    /* context: good if the winning prompt is positive (it is of class row, so this agrees
+     * with the sign of cp - cn); the other methods: the sign */
+    out->good = good >= 0 ? good : cp >= cn;
     return AE_OK;
 }
 

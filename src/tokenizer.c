@@ -38,6 +38,7 @@
 #include <utf8proc.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -125,7 +126,7 @@ static size_t utf8_put(uint32_t c, uint8_t *out)
 
 static char *read_all(const char *path, size_t *size, int *rc)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ae_file_fopen(path);
     if (!f) {
         *rc = ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
         return NULL;

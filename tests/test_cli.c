@@ -163,7 +163,7 @@ static void test_embed_text(void)
     size_t n;
     float *ref = read_f32(fixture("embeddings/tiny-quickgelu/text_embeds.f32"), &n);
     const int dim = 40;
-    CHECK(ref && n == 2525 * dim);
+    CHECK(ref && n == (size_t)2525 * dim);
     run_result r = RUN("embed", "--model", TINY, "--text", json_string_value(json_object_get(g0, "text")),
                        "\xff", json_string_value(json_object_get(g1, "text")));
     CHECK_EQ_INT(r.code, 1);

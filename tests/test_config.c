@@ -6,6 +6,8 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -96,6 +98,14 @@ static void test_real_configs(void)
 
     CHECK_EQ_INT(clip_config_load("/nonexistent/config.json", &c), AE_ERR_NOT_FOUND);
     CHECK_STR_CONTAINS(ae_last_error(), "/nonexistent/config.json: ");
+    /* a FIFO named config.json with no writer reads as empty at once (alarm(): hang = failure) */
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/config.json", test_tmpdir());
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(20);
+    CHECK_EQ_INT(clip_config_load(fifo, &c), AE_ERR_FORMAT);
+    alarm(0);
+    CHECK_STR_CONTAINS(ae_last_error(), "config.json: invalid JSON");
 }
 
 static void test_config_forms(void)

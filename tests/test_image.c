@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <gif_lib.h>
@@ -243,6 +245,13 @@ static void test_bad_input(void)
                 "unknown image format");
     expect_fail("/nonexistent/dir/photo.jpg", &ip, AE_ERR_IO, "cannot open");
     expect_fail(test_tmpdir(), &ip, AE_ERR_IO, "read error"); /* a folder */
+    /* a FIFO nobody writes to reads as empty at once; alarm() turns a hang into a failure */
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/nowriter.jpg", test_tmpdir());
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(20);
+    expect_fail(fifo, &ip, AE_ERR_FORMAT, "nowriter.jpg: empty file");
+    alarm(0);
     ae_image img;
     CHECK_EQ_INT(ae_image_decode(junk, 0, NULL, &ip, &img), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "image: empty file");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "aesthete.h"
+#include "pipeline.h"
 #include "run.h"
 #include "test.h"
 
@@ -185,6 +186,27 @@ static void test_rank_and_cache(void)
     CHECK_STR_CONTAINS(r.out, "entries    ");
     run_free(&r);
 
+    /* cache clear never removes a file that is not an SQLite database */
+    const char *notes = tmp("notes.md");
+    copy_file(fixture("images/index.json"), notes, NULL, 0);
+    r = RUN("cache", "clear", "--cache", notes);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "not an SQLite database; not removing");
+    CHECK(access(notes, F_OK) == 0);
+    run_free(&r);
+    /* ... but a damaged one is removed, so the next run starts afresh */
+    const char *broken = tmp("broken.sqlite3");
+    FILE *bf = fopen(broken, "wb");
+    if (bf) {
+        fwrite("SQLite format 3\0", 1, 16, bf);
+        for (int i = 0; i < 4096; i++) fputc(0xA5, bf);
+        fclose(bf);
+    }
+    r = RUN("cache", "clear", "--cache", broken);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK(access(broken, F_OK) != 0);
+    run_free(&r);
+
     /* --min-score keeps the best */
     r = RUN("rank", "--model", TINY, "--cache", CACHE, "-r", dir, "--min-score", "1e9");
     CHECK_EQ_INT(r.code, 0);
@@ -279,6 +301,143 @@ static void test_kill_resume(void)
     CHECK_EQ_INT(cache_entries(cache), N);
 }
 
+/* Hostile inputs: a FIFO among the images (refused, not waited on), a list piped in
+ * (`<(find ...)`, read whole, not sniffed), a lying .npy, a raw centroid of unknown size. */
+static void test_hostile_inputs(void)
+{
+    FILE *f;
+    const char *a = fixture("images/photo_rocket.jpg");
+    const char *fifo = tmp("in.fifo");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    char pre[64];
+    snprintf(pre, sizeof pre, "timeout 60");
+    run_result r = run_cli(pre, NULL, (const char *const[]){"score", "--model", TINY, "--no-cache", fifo, a, NULL});
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "in.fifo: not a regular file");
+    CHECK_EQ_INT(count_lines(r.out), 2);
+    CHECK_STR_CONTAINS(r.out, "photo_rocket.jpg");
+    run_free(&r);
+
+    /* names with a tab, a newline, a backslash: TSV escapes them; errors stay one line */
+    mkdir(tmp("odd"), 0700);
+    copy_file(a, tmp("odd/a\tb\nc\\d.jpg"), NULL, 0);
+    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "tsv", tmp("odd"));
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "/odd/a\\tb\\nc\\\\d.jpg\n");
+    CHECK_EQ_INT(count_lines(r.out), 2);
+    run_free(&r);
+    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "table", tmp("odd"));
+    CHECK_STR_CONTAINS(r.out, "/odd/a?b?c\\d.jpg\n");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--no-cache", "", "no\nsuch.jpg", a);
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "aesthete: \"\": an empty file name\n");
+    CHECK_STR_CONTAINS(r.err, "aesthete: no\\nsuch.jpg: No such file or directory\n");
+    CHECK_EQ_INT(count_lines(r.err), 2);
+    CHECK_EQ_INT(count_lines(r.out), 3);
+    run_free(&r);
+
+    /* the bank kept in the cache is keyed by every option in full: a template longer than
+     * any fixed buffer still tells two class lists apart */
+    char *longt = malloc(9000);
+    strcpy(longt, "{class} {adjective}");
+    for (size_t i = strlen(longt); i < 8998; i++) longt[i] = ' ';
+    longt[8998] = 'x', longt[8999] = 0;
+    const char *ca = tmp("dog.txt"), *cb = tmp("cat.txt"), *bc = tmp("bankcache.sqlite3");
+    if ((f = fopen(ca, "w"))) {
+        fputs("dog\n", f);
+        fclose(f);
+    }
+    if ((f = fopen(cb, "w"))) {
+        fputs("cat\n", f);
+        fclose(f);
+    }
+    r = RUN("score", "--model", TINY, "--cache", bc, "--method", "context", "--template", longt, "--classes", ca, a);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "\"class\": \"dog\"");
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--cache", bc, "--method", "context", "--template", longt, "--classes", cb, a);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "\"class\": \"cat\"");
+    run_free(&r);
+    free(longt);
+    /* a class list through a pipe is read once, by the class list reader (not by the cache) */
+    const char *cfifo = tmp("classes.fifo");
+    CHECK(mkfifo(cfifo, 0600) == 0);
+    char feed[9000];
+    snprintf(feed, sizeof feed, "(cat '%s' > '%s' &); timeout 60", cb, cfifo);
+    r = run_cli(feed, NULL, (const char *const[]){"score", "--model", TINY, "--cache", bc, "--method", "context",
+                                                  "--classes", cfifo, a, NULL});
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "\"class\": \"cat\"");
+    run_free(&r);
+    /* --cache with a bare file name keeps its banks beside it */
+    char incwd[4400];
+    snprintf(incwd, sizeof incwd, "cd '%s' && timeout 60", test_tmpdir());
+    r = run_cli(incwd, NULL, (const char *const[]){"score", "--model", TINY, "--cache", "here.sqlite3", a, NULL});
+    CHECK_EQ_INT(r.code, 0);
+    run_free(&r);
+    struct stat bst;
+    CHECK(stat(tmp("banks"), &bst) == 0 && S_ISDIR(bst.st_mode));
+
+    /* a list through a pipe (as `<(find ...)` gives): every line kept */
+    const char *list = tmp("list.txt"), *lfifo = tmp("list.fifo");
+    if ((f = fopen(list, "w"))) {
+        fprintf(f, "%s\n%s\n", a, fixture("images/photo_astronaut.png"));
+        fclose(f);
+    }
+    CHECK(mkfifo(lfifo, 0600) == 0);
+    char cat[9000];
+    snprintf(cat, sizeof cat, "(cat '%s' > '%s' &); timeout 60", list, lfifo);
+    r = run_cli(cat, NULL, (const char *const[]){"rank", "--model", TINY, "--no-cache", lfifo, NULL});
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 2);
+    CHECK_STR_CONTAINS(r.out, "photo_rocket.jpg");
+    CHECK_STR_CONTAINS(r.out, "photo_astronaut.png");
+    run_free(&r);
+
+    /* surrounding blanks are trimmed, not taken for a NUL byte; a real NUL skips the line */
+    const char *blanks = tmp("blanks.txt");
+    if ((f = fopen(blanks, "wb"))) {
+        fprintf(f, "  %s \t\n", a);
+        fwrite("x\0y.jpg\n", 1, 8, f);
+        fclose(f);
+    }
+    r = RUN("rank", "--model", TINY, "--no-cache", blanks);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 1);
+    CHECK_STR_CONTAINS(r.out, "photo_rocket.jpg");
+    CHECK_STR_CONTAINS(r.err, "blanks.txt: line 2: NUL byte in the line (skipped)");
+    CHECK_EQ_INT(count_lines(r.err), 1);
+    run_free(&r);
+
+    /* bank import: a damaged .npy is an error, never taken for raw floats */
+    const char *npy = tmp("bad.npy");
+    unsigned char b[64 + 16];
+    memset(b, ' ', sizeof b);
+    memcpy(b, "\x93NUMPY\x01\x00\x36\x00{'descr': '<i4', 'fortran_order': False, 'shape': (4,), }", 64);
+    b[63] = '\n';
+    if ((f = fopen(npy, "wb"))) {
+        fwrite(b, 1, sizeof b, f);
+        fclose(f);
+    }
+    r = RUN("bank", "import", "--positive", npy, "--negative", npy, "-o", tmp("npy.bank"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "bad.npy: dtype '<i4' is not supported");
+    run_free(&r);
+    /* a raw centroid whose size is no whole number of floats */
+    const char *raw = tmp("odd.f32");
+    if ((f = fopen(raw, "wb"))) {
+        fwrite("abcdefg", 1, 7, f);
+        fclose(f);
+    }
+    r = RUN("bank", "import", "--positive", raw, "--negative", raw, "-o", tmp("odd.bank"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "odd.f32: 7 bytes is not a whole number of float32 values");
+    CHECK_EQ_INT(count_lines(r.err), 1);
+    run_free(&r);
+}
+
 static void test_banks_cli(void)
 {
     /* the article's hotel centroids, imported, scoring the real CLIP vectors */
@@ -349,6 +508,31 @@ static void test_banks_cli(void)
     run_free(&r);
 }
 
+/* the library's pipeline: a NULL among the inputs is one failed row, never a crash */
+static void test_pipeline_null_input(void)
+{
+    ae_model *m = NULL;
+    ae_model_params mp = ae_model_default_params();
+    ae_session *s = NULL;
+    ae_session_params sp = ae_session_default_params();
+    ae_bank *b = NULL;
+    CHECK_EQ_INT(ae_model_load(TINY, &mp, &m), AE_OK);
+    CHECK_EQ_INT(ae_session_new(m, &sp, &s), AE_OK);
+    ae_bank_params bp = ae_bank_default_params();
+    CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &b), AE_OK);
+    const char *inputs[3] = {fixture("images/photo_rocket.jpg"), NULL, tmp("absent.jpg")};
+    ae_scored rows[3];
+    CHECK_EQ_INT(ae_score_inputs(s, b, inputs, 3, NULL, rows, NULL, NULL, NULL), 2);
+    CHECK_EQ_INT(rows[0].rc, AE_OK);
+    CHECK_EQ_INT(rows[1].rc, AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(rows[1].error, "input is NULL");
+    CHECK(rows[1].input && !rows[1].input[0]);
+    CHECK_STR_CONTAINS(rows[2].error, "absent.jpg");
+    ae_bank_free(b);
+    ae_session_free(s);
+    ae_model_free(m);
+}
+
 int main(void)
 {
     snprintf(TINY, sizeof TINY, "%s", fixture("models/tiny-quickgelu"));
@@ -358,6 +542,8 @@ int main(void)
     test_formats();
     test_rank_and_cache();
     test_banks_cli();
+    test_hostile_inputs();
+    test_pipeline_null_input();
     test_kill_resume();
     return test_summary();
 }

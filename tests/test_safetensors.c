@@ -261,6 +261,12 @@ static void test_hostile(void)
     p = tmp_path("zero.safetensors");
     fclose(fopen(p, "wb"));
     expect_fail(p, AE_ERR_FORMAT, "file is 0 bytes");
+    /* a FIFO is refused at once, not waited on (alarm() turns a hang into a failure) */
+    p = tmp_path("fifo.safetensors");
+    CHECK(mkfifo(p, 0600) == 0);
+    alarm(20);
+    expect_fail(p, AE_ERR_IO, "fifo.safetensors: not a regular file");
+    alarm(0);
     p = tmp_path("seven.safetensors");
     FILE *fp = fopen(p, "wb");
     fwrite("\x02\0\0\0\0\0\0", 1, 7, fp);

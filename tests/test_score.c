@@ -5,9 +5,12 @@
  * files, another model's bank); .npy and raw float32 embedding files.
  */
 #include <jansson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "aesthete.h"
+#include "bank.h"
 
 static float *read_f32(const char *path, size_t *n)
 {
@@ -308,7 +311,25 @@ static void test_bank_files(void)
     ae_score s;
     CHECK_EQ_INT(ae_bank_score(b, z, 1, &s), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "embedding 0: zero vector");
+    float inf[4] = {INFINITY, 0, 0, 0};
+    CHECK_EQ_INT(ae_bank_score(b, inf, 1, &s), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "embedding 0: not finite");
+    /* a class name that is not UTF-8 is refused at save, not silently dropped */
+    b->classes = calloc(1, sizeof(char *));
+    b->classes[0] = strdup("caf\xe9");
+    b->n_classes = 1;
+    snprintf(path, sizeof path, "%s/latin1.bank", test_tmpdir());
+    CHECK_EQ_INT(ae_bank_save(b, path), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "latin1.bank: class name 1 is not valid UTF-8");
     ae_bank_free(b);
+    /* centroids wider than a bank file may hold are refused when made, not when loaded */
+    float *wide = calloc(70000, sizeof(float));
+    wide[0] = 1;
+    b = NULL;
+    CHECK_EQ_INT(ae_bank_from_centroids(wide, wide, 70000, NULL, &b), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "70000 dimensions, at most 65536");
+    CHECK(b == NULL);
+    free(wide);
 }
 
 static void test_matrix_files(void)
@@ -367,6 +388,47 @@ static void test_matrix_files(void)
     write_bytes(path, nanv, 12);
     CHECK_EQ_INT(ae_read_matrix(path, 3, &d, &r, &c), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "row 0 has a non-finite value");
+    /* a shape whose numbers are not separated by commas is a malformed header */
+    const char *hb = "{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }";
+    memset(npy + 10, ' ', 118);
+    memcpy(npy + 10, hb, strlen(hb));
+    npy[127] = '\n';
+    memcpy(npy + 128, vals, 24);
+    snprintf(path, sizeof path, "%s/e.npy", test_tmpdir());
+    write_bytes(path, npy, 128 + 24);
+    CHECK_EQ_INT(ae_read_matrix(path, 0, &d, &r, &c), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "e.npy: bad shape in .npy header");
+    /* a FIFO (no writer) is refused at once, not waited on; alarm() turns a hang into a failure */
+    snprintf(path, sizeof path, "%s/e.fifo", test_tmpdir());
+    CHECK(mkfifo(path, 0600) == 0);
+    alarm(20);
+    CHECK_EQ_INT(ae_read_matrix(path, 3, &d, &r, &c), AE_ERR_IO);
+    alarm(0);
+    CHECK_STR_CONTAINS(ae_last_error(), "e.fifo: not a regular file");
+    CHECK(d == NULL && r == 0 && c == 0);
+}
+
+/* a class name the tokenizer refuses is named exactly: its prompt number and text */
+static void test_bad_prompt(void)
+{
+    ae_model *m = NULL;
+    ae_model_params mp = ae_model_default_params();
+    ae_session *s = NULL;
+    ae_session_params sp = ae_session_default_params();
+    CHECK_EQ_INT(ae_model_load(fixture("models/tiny-quickgelu"), &mp, &m), AE_OK);
+    CHECK_EQ_INT(ae_session_new(m, &sp, &s), AE_OK);
+    const char *classes[3] = {"dog", "caf\xe9", "cat"};
+    ae_bank_params bp = ae_bank_default_params();
+    bp.method = AE_METHOD_CONTEXT;
+    bp.classes = classes;
+    bp.n_classes = 3;
+    ae_bank *b = NULL;
+    CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &b), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "prompt 2 (\"a outstanding picture, of a #caf\xe9\"): ");
+    CHECK_STR_CONTAINS(ae_last_error(), "invalid UTF-8");
+    CHECK(b == NULL);
+    ae_session_free(s);
+    ae_model_free(m);
 }
 
 int main(void)
@@ -375,5 +437,6 @@ int main(void)
     test_methods_tiny();
     test_bank_files();
     test_matrix_files();
+    test_bad_prompt();
     return test_summary();
 }

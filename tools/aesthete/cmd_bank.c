@@ -4,7 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "bank.h"
 #include "cli.h"
 #include "scoring.h"
 
@@ -85,14 +87,20 @@ static int bank_import(int argc, char **argv)
     int32_t pr, pc, nr, nc;
     int ret = EXIT_USAGE;
     ae_bank *b = NULL;
-    /* a raw file without a known dimension: take the whole file as one row */
-    if (ae_read_matrix(pos, 0, &p, &pr, &pc) != AE_OK) {
-        FILE *f = fopen(pos, "rb");
-        long sz = -1;
-        if (f && fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
-        if (f) fclose(f);
-        if (sz <= 0 || sz % 4 || ae_read_matrix(pos, (int32_t)(sz / 4), &p, &pr, &pc) != AE_OK) goto fail;
+    /* a raw file (AE_ERR_INVALID: no .npy header, so no dimension known): the whole file is
+     * one row; a damaged .npy or an unreadable file stays an error */
+    int rc = ae_read_matrix(pos, 0, &p, &pr, &pc);
+    if (rc == AE_ERR_INVALID) {
+        struct stat st;
+        if (stat(pos, &st) != 0) goto fail;
+        if (st.st_size <= 0 || st.st_size % 4 || st.st_size / 4 > AE_MAX_BANK_DIM) {
+            cli_error("%s: %lld bytes is not a whole number of float32 values (at most %d)", pos,
+                      (long long)st.st_size, AE_MAX_BANK_DIM);
+            goto done;
+        }
+        rc = ae_read_matrix(pos, (int32_t)(st.st_size / 4), &p, &pr, &pc);
     }
+    if (rc != AE_OK) goto fail;
     if (ae_read_matrix(neg, pc, &n, &nr, &nc) != AE_OK) goto fail;
     if (pr != 1 || nr != 1) {
         cli_error("%s: %d rows; a centroid is one row", pr != 1 ? pos : neg, pr != 1 ? pr : nr);

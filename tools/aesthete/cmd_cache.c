@@ -1,6 +1,7 @@
 /*
  * cmd_cache.c — `aesthete cache stats|clear`: the embedding cache.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cache.h"
@@ -13,6 +14,17 @@ static void help(void)
            "stats  entries and size of the embedding cache\n"
            "clear  deletes every entry (and removes a corrupt database file)\n"
            "  --cache FILE   the database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n");
+}
+
+/* 1 if path starts like an SQLite database: only such a file (or the default cache) is removed
+ * when it cannot be opened, never a file that a mistyped --cache points at */
+static int looks_like_sqlite(const char *path)
+{
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
 }
 
 int cmd_cache(int argc, char **argv)
@@ -28,6 +40,10 @@ int cmd_cache(int argc, char **argv)
         return cli_usage_error("cache", "unknown subcommand '%s' (stats, clear)", what);
     ae_cache *c = NULL;
     if (ae_cache_open(path, &c) != AE_OK) {
+        if (!strcmp(what, "clear") && path && !looks_like_sqlite(path)) {
+            cli_error("%s: not an SQLite database; not removing a file that is not a cache", path);
+            return EXIT_USAGE;
+        }
         if (!strcmp(what, "clear") && ae_cache_remove_files(path) == AE_OK) {
             printf("removed the unreadable cache database\n");
             return EXIT_ALL_OK;

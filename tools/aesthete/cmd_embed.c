@@ -60,7 +60,9 @@ static int embed_texts(ae_session *s, const ae_model *m, char **texts, int n)
     }
     int rc = n_ok ? ae_encode_texts(s, ok, n_ok, emb) : AE_OK;
     for (int i = 0, k = 0; i < n; i++) {
-        const char *err = status[i] != AE_OK ? errs[i] : rc != AE_OK ? ae_last_error() : NULL;
+        const char *err = status[i] != AE_OK ? (errs[i] ? errs[i] : ae_strerror(status[i]))
+                          : rc != AE_OK                ? ae_last_error()
+                                                       : NULL;
         fputs("{\"input\": ", stdout);
         put_json_string(stdout, texts[i], strlen(texts[i]));
         if (!err) {

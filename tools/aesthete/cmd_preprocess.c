@@ -69,11 +69,14 @@ int cmd_preprocess(int argc, char **argv)
     if (rc != AE_OK) {
         cli_error("%s", ae_last_error()[0] ? ae_last_error() : ae_strerror(rc));
     } else {
-        FILE *f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
+        int to_stdout = !strcmp(out, "-");
+        FILE *f = to_stdout ? stdout : fopen(out, "wb");
         const void *data = rgb ? (const void *)crop : (const void *)pixels;
         size_t bytes = rgb ? 3 * npix : sizeof(float) * 3 * npix;
         /* float32 little-endian: the host order on every platform we build for */
-        if (!f || fwrite(data, 1, bytes, f) != bytes || (f != stdout && fclose(f) != 0)) {
+        int ok = f && fwrite(data, 1, bytes, f) == bytes;
+        if (f && (to_stdout ? fflush(f) : fclose(f)) != 0) ok = 0; /* closed on every path */
+        if (!ok) {
             cli_error("%s: cannot write: %s", out, strerror(errno));
             ret = EXIT_USAGE;
         } else {

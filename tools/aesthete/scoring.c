@@ -141,13 +141,16 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
     if (o->cache_path) snprintf(db, sizeof db, "%s", o->cache_path);
     else if (ae_cache_default_path(db, sizeof db) != AE_OK) return -1;
     char *slash = strrchr(db, '/');
-    if (!slash) return -1;
-    *slash = 0;
+    if (slash) *slash = 0;
+    else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
     ae_model_info info;
     ae_model_get_info(m, &info);
     /* the classes file is keyed by its bytes, so editing it builds a new bank */
     char classes_hash[65] = "imagenet";
     if (o->classes_path) {
+        /* a pipe (--classes <(...)) can be read once only: its bank is not kept */
+        struct stat st;
+        if (stat(o->classes_path, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
         size_t n = 0;
         FILE *f = fopen(o->classes_path, "rb");
         if (!f) return -1;
@@ -160,12 +163,25 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
         ae_sha256_final(&h, d);
         ae_sha256_tohex(d, classes_hash);
     }
-    char desc[8192];
-    snprintf(desc, sizeof desc, "bank/1\n%s\n%d\n%s\n%s\n%s\n%d\n%s\n%s\n", info.fingerprint, o->method,
-             o->template_text ? o->template_text : "", o->positive ? o->positive : "",
-             o->negative ? o->negative : "", o->normalize_prompts, classes_hash, o->column ? o->column : "");
+    /* every option, length-prefixed: no option is truncated, none can run into the next */
+    char method[16], norm[16];
+    snprintf(method, sizeof method, "%d", o->method);
+    snprintf(norm, sizeof norm, "%d", o->normalize_prompts);
+    const char *fields[] = {"bank/1", info.fingerprint, method, o->template_text ? o->template_text : "",
+                            o->positive ? o->positive : "", o->negative ? o->negative : "", norm,
+                            classes_hash, o->column ? o->column : ""};
+    ae_sha256 h;
+    ae_sha256_init(&h);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char len[24];
+        snprintf(len, sizeof len, "%zu:", strlen(fields[i]));
+        ae_sha256_update(&h, len, strlen(len));
+        ae_sha256_update(&h, fields[i], strlen(fields[i]));
+    }
+    uint8_t digest[32];
+    ae_sha256_final(&h, digest);
     char hex[65];
-    ae_sha256_hex(desc, strlen(desc), hex);
+    ae_sha256_tohex(digest, hex);
     snprintf(path, cap, "%s/banks", db);
     mkdir(path, 0755);
     snprintf(path, cap, "%s/banks/%.32s.bank", db, hex);
@@ -290,9 +306,23 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
+/* TSV has no quoting: a tab, newline, carriage return or backslash is escaped as \t, \n,
+ * \r, \\ (the "linear TSV" convention), so every field reads back exactly. */
 static void tsv_field(const char *s)
 {
-    for (; *s; s++) putchar(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+    for (; *s; s++) {
+        if (*s == '\t') fputs("\\t", stdout);
+        else if (*s == '\n') fputs("\\n", stdout);
+        else if (*s == '\r') fputs("\\r", stdout);
+        else if (*s == '\\') fputs("\\\\", stdout);
+        else putchar(*s);
+    }
+}
+
+/* a table is read on a terminal: control characters (escapes, newlines) shown as '?' */
+static void table_field(const char *s)
+{
+    for (; *s; s++) putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 static void num(double v, const char *fmt)
@@ -324,7 +354,9 @@ void writer_row(writer *w, const out_row *r)
         printf("%9.3f  ", (double)s->score);
         if (isnan(s->probability)) printf("%11s  ", "-");
         else printf("%11.4f  ", (double)s->probability);
-        printf("%-5s  %-24.24s  %s\n", label, cls, r->input);
+        printf("%-5s  %-24.24s  ", label, cls);
+        table_field(r->input);
+        putchar('\n');
         break;
     case FMT_CSV:
     case FMT_TSV: {

@@ -9,24 +9,42 @@
 
 #include "cli.h"
 
+/* s with control characters written as \n, \r, \t or \xHH: one line, safe on a terminal */
+static void put_plain(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n') fputs("\\n", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+}
+
 void cli_error(const char *fmt, ...)
 {
+    /* one line, whatever the message quotes (a file name may hold a newline or an escape) */
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("aesthete: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fputs("aesthete: ", stderr);
+    put_plain(stderr, buf);
+    fputc('\n', stderr);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "aesthete %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'aesthete %s --help'.\n", cmd);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "aesthete %s: ", cmd);
+    put_plain(stderr, buf);
+    fprintf(stderr, "\nTry 'aesthete %s --help'.\n", cmd);
     return EXIT_USAGE;
 }
 
