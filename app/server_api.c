@@ -400,6 +400,7 @@ static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *sta
             }
             chunk[k++] = i;
         }
+        if (fatal) break; /* err holds the reason; nothing more is encoded */
         if (!k) continue;
         int st = encode(s, r, pixels, k, emb, &err);
         if (st) {

@@ -15,7 +15,7 @@
 #include "error.h"
 #include "hubdl.h"
 #include "support/httpd.h"
-#include "support/sha256.h"
+#include "hash.h"
 #include "test.h"
 
 static const char *files[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
@@ -96,7 +96,7 @@ static void test_download(void)
     CHECK(ref && strcmp(ref, commit) == 0);
     free(ref);
     char sha[65], link[512];
-    sha256_hex(data[1], sizes[1], sha);
+    ae_sha256_hex(data[1], sizes[1], sha);
     snprintf(p, sizeof p, "%s/model.safetensors", snap);
     ssize_t l = readlink(p, link, sizeof link - 1);
     CHECK(l > 0);
@@ -107,7 +107,7 @@ static void test_download(void)
     snprintf(p, sizeof p, "%s/config.json", snap);
     l = readlink(p, link, sizeof link - 1);
     link[l > 0 ? l : 0] = 0;
-    sha256_hex(data[0], sizes[0], sha);
+    ae_sha256_hex(data[0], sizes[0], sha);
     snprintf(want, sizeof want, "../../blobs/%.40s", sha); /* the server's git-style etag */
     CHECK_MSG(strcmp(link, want) == 0, "link %s", link);
     snprintf(p, sizeof p, "%s/tokenizer.json", snap); /* optional, 404: skipped */
@@ -143,7 +143,7 @@ static void test_resume(void)
     CHECK_STR_CONTAINS(ae_last_error(), "run the command again to resume");
     printf("interrupted: %s\n", ae_last_error());
     char sha[65];
-    sha256_hex(data[1], sizes[1], sha);
+    ae_sha256_hex(data[1], sizes[1], sha);
     snprintf(inc, sizeof inc, "%s/models--org--tiny-gelu/blobs/%s.incomplete", cache, sha);
     int64_t part = size_of(inc);
     CHECK_MSG(part > 0 && part <= 1000000, "partial %lld", (long long)part);

@@ -24,7 +24,7 @@
 #include "config.h"
 #include "image.h"
 #include "image_formats.h"
-#include "support/sha256.h"
+#include "hash.h"
 #include "test.h"
 
 static double now(void)
@@ -154,7 +154,7 @@ static void test_goldens(void)
         CHECK_MSG(img.width == w && img.height == h, "%s: %dx%d, expected %dx%d", file,
                   img.width, img.height, w, h);
         char hex[65];
-        sha256_hex(img.rgb, (size_t)img.width * img.height * 3, hex);
+        ae_sha256_hex(img.rgb, (size_t)img.width * img.height * 3, hex);
         CHECK_MSG(strcmp(hex, sha) == 0, "%s %s: decoded RGB sha256 %s, expected %s", file,
                   variant, hex, sha);
         printf("  %-34s decoded %dx%d in %.1f ms\n", file, img.width, img.height,

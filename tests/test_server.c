@@ -167,6 +167,10 @@ static CURL *easy(const server *s, const char *path, resp *r)
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROXY, "");
+    /* big bodies are sent with "Expect: 100-continue"; wait for the server's answer to it
+       (a 413 comes before the body) however slow a sanitizer build is, instead of curl's
+       1 s default after which it would start sending into a closing connection */
+    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 30000L);
     return h;
 }
 

@@ -15,7 +15,7 @@
 
 #include "aesthete.h"
 #include "safetensors.h"
-#include "sha256.h"
+#include "hash.h"
 #include "test.h"
 
 uint64_t b32_fnv1a(const char *s)
@@ -207,7 +207,7 @@ int b32_recipe_write(const char *dir)
             goto done;
         }
         char hex[65];
-        sha256_hex(p, t->numel * sizeof *p, hex); /* float32 LE: this is a little-endian host */
+        ae_sha256_hex(p, t->numel * sizeof *p, hex); /* float32 LE: this is a little-endian host */
         if (strcmp(hex, t->sha)) {
             fprintf(stderr, "b32 recipe: tensor %s: sha256 %s, expected %s\n", t->name, hex, t->sha);
             bad++;
@@ -260,7 +260,7 @@ int b32_recipe_check(const char *dir)
             continue;
         }
         char hex[65];
-        sha256_hex(s->data, s->nbytes, hex);
+        ae_sha256_hex(s->data, s->nbytes, hex);
         if (strcmp(hex, t->sha)) {
             fprintf(stderr, "b32 recipe: tensor %s: sha256 %s, expected %s\n", t->name, hex, t->sha);
             bad++;

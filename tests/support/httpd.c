@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sha256.h"
+#include "hash.h"
 
 #define MAX_ROUTES 32
 #define MAX_FILES 16
@@ -351,7 +351,7 @@ int httpd_add(httpd *s, const char *path, int status, const char *content_type,
 int httpd_hub_add(httpd *s, const char *name, const void *data, size_t size, int lfs)
 {
     char sha[65];
-    sha256_hex(data, size, sha);
+    ae_sha256_hex(data, size, sha);
     pthread_mutex_lock(&s->mu);
     int ok = s->n_files < MAX_FILES;
     if (ok) {
