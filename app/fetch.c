@@ -46,6 +46,24 @@ void ae_buffer_free(ae_buffer *b)
     b->size = b->cap = 0;
 }
 
+void ae_fetch_set_limits(void *curl, const ae_fetch_params *p)
+{
+    CURL *h = curl;
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, p->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)p->max_redirects);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+    if (p->low_speed_bytes > 0 && p->low_speed_secs > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
+    }
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->max_bytes);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, ae_user_agent());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM: we run inside threads */
+}
+
 ae_fetch_params ae_fetch_default_params(void)
 {
     ae_fetch_params p = {
@@ -191,19 +209,7 @@ static int xfer_setup(struct xfer *x, const char *url, const ae_fetch_params *p,
     }
     CURL *h = x->h;
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, p->max_redirects > 0 ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)p->max_redirects);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-    if (p->low_speed_bytes > 0 && p->low_speed_secs > 0) {
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
-    }
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->max_bytes);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, ae_user_agent());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM: we run inside threads */
+    ae_fetch_set_limits(h, p);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);

@@ -46,6 +46,11 @@ int ae_curl_init(void);
 /* The User-Agent sent with every request: "aesthete/<AE_VERSION>". */
 const char *ae_user_agent(void);
 
+/* Sets the limits of params on a libcurl easy handle (a CURL *): http(s) only, also across
+ * redirects, the redirect count, connect/total timeouts, the low-speed limit, the size cap, the
+ * User-Agent, no signals. Shared by every transfer of the application layer. */
+void ae_fetch_set_limits(void *curl, const ae_fetch_params *params);
+
 /* Downloads url into *out (zero-initialised or freed by the caller before; filled only on
  * success, caller frees with ae_buffer_free). params may be NULL for the defaults.
  * Returns AE_OK, or with ae_last_error() set to "URL: cause":

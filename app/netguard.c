@@ -145,21 +145,9 @@ int ae_fetch_url_public(const char *url, const ae_fetch_params *params, ae_buffe
     xfer x = {&body, p->max_bytes, 0, 0, ""};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, p->max_redirects > 0 ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)p->max_redirects);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-    if (p->low_speed_bytes > 0 && p->low_speed_secs > 0) {
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)p->low_speed_bytes);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->low_speed_secs);
-    }
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->max_bytes);
+    ae_fetch_set_limits(h, p);
     curl_easy_setopt(h, CURLOPT_PROXY, "");   /* the check must see the real peer */
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, ae_user_agent());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x);
