@@ -54,6 +54,9 @@ extern int test_passed, test_failed;
 const char *fixture(const char *rel);
 /* Reads a whole file; NULL on failure. *size set. Caller frees. */
 void *read_file(const char *path, size_t *size);
+/* <fixtures>/<rel> as float32, which must hold exactly `want` floats (a failed CHECK and NULL
+ * otherwise). Caller frees. */
+float *fixture_f32(const char *rel, size_t want);
 /* A fresh temporary folder under $TMPDIR (removed by test_summary). */
 const char *test_tmpdir(void);
 int test_summary(void);

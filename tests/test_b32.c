@@ -13,19 +13,6 @@
 #include "support/b32_recipe.h"
 #include "test.h"
 
-static float *load_f32(const char *rel, size_t want)
-{
-    size_t size = 0;
-    float *p = read_file(fixture(rel), &size);
-    CHECK_MSG(p != NULL, "cannot read %s", rel);
-    if (p && size != want * sizeof(float)) {
-        CHECK_MSG(0, "%s: %zu bytes, expected %zu", rel, size, want * sizeof(float));
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 /* |a - b| <= atol + rtol |b| per element, and per row of E: cosine > 0.99999. */
 static void compare(const char *what, const float *a, const float *b, size_t rows, size_t E,
                     double atol)
@@ -91,7 +78,7 @@ static void hook(void *arg, const char *name, const float *data, int32_t rows, i
         char rel[256];
         snprintf(rel, sizeof rel, "models/b32-recipe/%s",
                  json_string_value(json_object_get(e, "file")));
-        float *ref = load_f32(rel, numel), *a = malloc(numel * sizeof *a);
+        float *ref = fixture_f32(rel, numel), *a = malloc(numel * sizeof *a);
         for (int32_t r = 0; r < rows; r++)
             memcpy(a + (size_t)r * cols, data + (size_t)r * ld, (size_t)cols * sizeof *a);
         if (ref) {
@@ -140,11 +127,11 @@ int main(void)
     CHECK_EQ_INT(ni, 3);
     float *pix = calloc(ni * px, sizeof *pix), *out = calloc(20 * E, sizeof *out);
     for (size_t i = 0; i < ni; i++) {
-        float *p = load_f32(json_string_value(json_object_get(json_array_get(order, i), "input")), px);
+        float *p = fixture_f32(json_string_value(json_object_get(json_array_get(order, i), "input")), px);
         if (p) memcpy(pix + i * px, p, px * sizeof *p);
         free(p);
     }
-    float *ref = load_f32("models/b32-recipe/image_embeds.224.f32", ni * E);
+    float *ref = fixture_f32("models/b32-recipe/image_embeds.224.f32", ni * E);
     CHECK_EQ_INT(ae_encode_images(s, pix, (int32_t)ni, out), AE_OK);
     if (ref) compare("image_embeds [3, 512]", out, ref, ni, E, 1e-4);
     free(ref);
@@ -163,7 +150,7 @@ int main(void)
             idbuf[i][k] = (int32_t)json_integer_value(json_array_get(a, (size_t)k));
         ids[i] = idbuf[i];
     }
-    ref = load_f32("models/b32-recipe/text_embeds.f32", (size_t)nt * E);
+    ref = fixture_f32("models/b32-recipe/text_embeds.f32", (size_t)nt * E);
     CHECK_EQ_INT(ae_encode_tokens(s, ids, n_ids, nt, out), AE_OK);
     if (ref) compare("text_embeds [20, 512]", out, ref, (size_t)nt, E, 1e-4);
     free(ref);

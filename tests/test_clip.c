@@ -19,19 +19,6 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static float *load_f32(const char *rel, size_t want)
-{
-    size_t size = 0;
-    float *p = read_file(fixture(rel), &size);
-    CHECK_MSG(p != NULL, "cannot read %s", rel);
-    if (p && size != want * sizeof(float)) {
-        CHECK_MSG(0, "%s: %zu bytes, expected %zu", rel, size, want * sizeof(float));
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 /* Checks |a - b| <= atol + rtol |b| per element; prints the max difference. */
 static void compare(const char *what, const float *a, const float *b, size_t n, double atol,
                     double rtol)
@@ -173,7 +160,7 @@ static int images_load(images *im, const char *model, int S)
     for (int32_t i = 0; i < im->n; i++) {
         snprintf(rel, sizeof rel, "images/%s",
                  json_string_value(json_object_get(json_array_get(order, (size_t)i), "input")));
-        float *p = load_f32(rel, px);
+        float *p = fixture_f32(rel, px);
         if (p) memcpy(im->pixels + i * px, p, px * sizeof(float));
         else memset(im->pixels + i * px, 0, px * sizeof(float));
         free(p);
@@ -192,7 +179,7 @@ static void test_image_goldens(const char *name, ae_model *m, int S)
     CHECK_EQ_INT(ae_model_pixels_size(m), (size_t)3 * S * S);
     char rel[256];
     snprintf(rel, sizeof rel, "embeddings/%s/image_embeds.%d.f32", name, S);
-    float *ref = load_f32(rel, (size_t)im.n * E);
+    float *ref = fixture_f32(rel, (size_t)im.n * E);
     float *out = calloc((size_t)im.n * E, sizeof *out);
     ae_session *s = new_session(m, 2);
     if (ref && s) {
@@ -218,7 +205,7 @@ static void test_text_goldens(const char *name, ae_model *m, const corpus *c)
     int32_t E = ae_model_embed_dim(m);
     char rel[256];
     snprintf(rel, sizeof rel, "embeddings/%s/text_embeds.f32", name);
-    float *ref = load_f32(rel, (size_t)c->n * E);
+    float *ref = fixture_f32(rel, (size_t)c->n * E);
     float *out = calloc((size_t)c->n * E, sizeof *out);
     ae_session *s = new_session(m, 2);
     if (ref && s) {
@@ -286,7 +273,7 @@ static void hook(void *arg, const char *name, const float *data, int32_t rows, i
         char rel[256];
         snprintf(rel, sizeof rel, "embeddings/%s/%s", d->model,
                  json_string_value(json_object_get(e, "file")));
-        float *ref = load_f32(rel, numel);
+        float *ref = fixture_f32(rel, numel);
         float *a = malloc(numel * sizeof *a);
         for (int32_t r = 0; r < rows; r++)
             memcpy(a + (size_t)r * cols, data + (size_t)r * ld, (size_t)cols * sizeof *a);
@@ -319,7 +306,7 @@ static void test_debug(const char *name, ae_model *m)
     int S = info.image_size;
     snprintf(rel, sizeof rel, "images/%s",
              json_string_value(json_object_get(json_object_get(j, "image"), "input")));
-    float *px = load_f32(rel, (size_t)3 * S * S);
+    float *px = fixture_f32(rel, (size_t)3 * S * S);
     json_t *jids = json_object_get(json_object_get(j, "text"), "ids");
     int32_t n_ids = (int32_t)json_array_size(jids), ids[77];
     for (int32_t i = 0; i < n_ids && i < 77; i++)
@@ -573,7 +560,7 @@ static void test_prefix(const char *name, ae_model *m, const corpus *c)
     int32_t E = ae_model_embed_dim(m);
     char rel[256];
     snprintf(rel, sizeof rel, "embeddings/%s/text_embeds.f32", name);
-    float *ref = load_f32(rel, (size_t)c->n * E);
+    float *ref = fixture_f32(rel, (size_t)c->n * E);
     if (!ref) return;
     enum { NB = 2206 }; /* lines 0..2205: 1103 classes x ("a outstanding ...", "a horrible ...") */
     int32_t *lines = malloc(NB * sizeof *lines);

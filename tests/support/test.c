@@ -43,6 +43,19 @@ void *read_file(const char *path, size_t *size)
     return p;
 }
 
+float *fixture_f32(const char *rel, size_t want)
+{
+    size_t size = 0;
+    float *p = read_file(fixture(rel), &size);
+    CHECK_MSG(p != NULL, "cannot read %s", rel);
+    if (p && size != want * sizeof(float)) {
+        CHECK_MSG(0, "%s: %zu bytes, expected %zu", rel, size, want * sizeof(float));
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
 const char *test_tmpdir(void)
 {
     if (!tmpdir[0]) {
