@@ -16,6 +16,7 @@
 #include "hubdl.h"
 #include "support/httpd.h"
 #include "hash.h"
+#include "run.h"
 #include "test.h"
 
 static const char *files[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt",
@@ -282,6 +283,35 @@ static void test_errors(void)
     httpd_stop(empty);
 }
 
+/* `aesthete fetch-model` as a user runs it: $HF_ENDPOINT and $HF_HUB_CACHE, then the model is
+ * found by its repo id; offline, one clear line and exit status 2. */
+static void test_cli(void)
+{
+    char cache[PATH_MAX], env[PATH_MAX + 300];
+    snprintf(cache, sizeof cache, "%s/cli-hub", test_tmpdir());
+    snprintf(env, sizeof env, "HF_ENDPOINT='%s' HF_HUB_CACHE='%s' HF_TOKEN=", endpoint, cache);
+    run_result r = run_cli(env, NULL, (const char *const[]){"fetch-model", "org/tiny-gelu", NULL});
+    CHECK_MSG(r.code == 0, "fetch-model: exit %d: %s", r.code, r.err ? r.err : "");
+    CHECK_STR_CONTAINS(r.out, "/models--org--tiny-gelu/snapshots/");
+    CHECK_STR_CONTAINS(r.err, "aesthete: fetching model.safetensors"); /* stderr is no terminal */
+    run_free(&r);
+    r = run_cli(env, NULL, (const char *const[]){"info", "--model", "org/tiny-gelu", "--json", NULL});
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "\"weights_dtype\": \"F16\"");
+    CHECK_STR_CONTAINS(r.out, "models--org--tiny-gelu");
+    run_free(&r);
+    char off[PATH_MAX + 300];
+    snprintf(off, sizeof off, "HF_ENDPOINT='http://127.0.0.1:%d' HF_HUB_CACHE='%s/off'", httpd_closed_port(), cache);
+    r = run_cli(off, NULL, (const char *const[]){"fetch-model", "org/tiny-gelu", NULL});
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "could not reach");
+    CHECK_EQ_INT(count_lines(r.err), 1);
+    run_free(&r);
+    r = run_cli(env, NULL, (const char *const[]){"fetch-model", "not a repo", NULL});
+    CHECK_EQ_INT(r.code, 2);
+    run_free(&r);
+}
+
 int main(void)
 {
     for (int i = 0; i < NF; i++) {
@@ -299,6 +329,7 @@ int main(void)
     unsetenv("HF_TOKEN");
     unsetenv("HF_ENDPOINT");
     test_download();
+    test_cli(); /* before the tests that make the server misbehave */
     test_resume();
     test_two_processes();
     test_bad_sha();
