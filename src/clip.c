@@ -139,7 +139,6 @@ typedef struct pass {
     const clip_tower *t;
     const char *tower;   /* "vision" / "text", for debug names */
     nn_act act;
-    int32_t causal;
     nn_pool *pool;
     bufs b;
     /* sequences: n_seq of length L each (lens NULL), or of lens[i] each, packed */
@@ -165,7 +164,7 @@ static void attend(const pass *p, const float *qkv, const float *kv, float *out)
                             c->hidden, c->heads, out, p->b.att, p->pool);
         return;
     }
-    nn_attention(qkv, p->n_seq, p->L, c->hidden, c->heads, p->causal, out, p->b.att, p->pool);
+    nn_attention(qkv, p->n_seq, p->L, c->hidden, c->heads, 0, out, p->b.att, p->pool); /* vision */
 }
 
 /* Moves row prow[s] of a [.., D] buffer to row s, for s = 0..n-1. prow is increasing and
@@ -280,7 +279,7 @@ void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, floa
     size_t K = patch_cols(c);
     AE_ASSERT(m->has_vision && n >= 1);
 
-    pass p = {.t = t, .tower = "vision", .act = act_of(c->act), .causal = 0, .pool = pool,
+    pass p = {.t = t, .tower = "vision", .act = act_of(c->act), .pool = pool,
               .n_seq = n, .L = T, .lens = NULL};
     layout(c, (size_t)rows, K, T, 0, pool, scratch, &p.b);
 
@@ -376,7 +375,7 @@ void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32
         AE_ASSERT(n_ids[s] >= 1 && n_ids[s] <= ctx);
         rows += (size_t)n_ids[s];
     }
-    pass p = {.t = t, .tower = "text", .act = act_of(c->act), .causal = 1, .pool = pool,
+    pass p = {.t = t, .tower = "text", .act = act_of(c->act), .pool = pool,
               .n_seq = n, .L = 0, .lens = n_ids, .kv_mode = KV_NONE, .Lp = 0};
     layout(c, rows, 0, ctx, kv_floats(c), pool, scratch, &p.b);
 
