@@ -3,8 +3,13 @@
  * random-weight recipe of fixtures/models/b32-recipe: the same shapes and cost as
  * openai/clip-vit-base-patch32).
  *
- *   bench_encode [--threads N] [--reps N] [--only images|texts] [model_dir]
+ *   bench_encode [--threads N] [--reps N] [--only images|texts] [--cases LIST]
+ *                [--batch LIST] [--texts N] [model_dir]
  *
+ * --cases picks sections (comma separated): tensor, jpeg, strings, ids, bank (default all;
+ * --only images = tensor,jpeg, --only texts = strings,ids,bank). --batch sets the tensor
+ * batch sizes (default 1,32; at most 32). --texts N encodes the first N of the 2000 prompts
+ * (the lines are then named ..._N). bench/peers.sh runs one case per process this way.
  * model_dir: a ViT-B/32 model folder; else $AE_B32_DIR (the recipe model is generated there
  * once); else the recipe model is generated into a temporary folder and deleted afterwards.
  * Measures, after a warm-up, the median of several repetitions of:
@@ -53,6 +58,33 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* 1 if `name` is an item of the comma-separated list (NULL = every name). */
+static int in_list(const char *list, const char *name)
+{
+    if (!list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench_encode [--threads N] [--reps N] [--only images|texts] [--cases LIST]\n"
+               "                    [--batch LIST] [--texts N] [model_dir]\n"
+               "  --threads N    session threads (default 2)\n"
+               "  --reps N       timed repetitions (default 5; batch 1: 4x, texts: at most 3)\n"
+               "  --only W       images (= --cases tensor,jpeg) or texts (= strings,ids,bank)\n"
+               "  --cases LIST   tensor, jpeg, strings, ids, bank (default: all)\n"
+               "  --batch LIST   tensor batch sizes, 1..32 (default: 1,32)\n"
+               "  --texts N      the first N of the 2000 ImageNet prompts (default: 2000)\n"
+               "  model_dir      default: $AE_B32_DIR, else a generated temporary recipe model\n");
+}
+
 static void die(const char *what)
 {
     fprintf(stderr, "bench_encode: %s: %s\n", what, ae_last_error());
@@ -78,18 +110,41 @@ static void remove_tmp_model(void)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, reps = 5;
-    const char *dir = NULL, *only = "";
+    int threads = 2, reps = 5, ntext = 2000;
+    const char *dir = NULL, *cases = NULL, *batches = "1,32";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: bench_encode [--threads N] [--reps N] [--only images|texts] [model_dir]\n");
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            i++;
+            cases = !strcmp(argv[i], "images") ? "tensor,jpeg"
+                  : !strcmp(argv[i], "texts")  ? "strings,ids,bank" : "";
+        } else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batches = argv[++i];
+        else if (!strcmp(argv[i], "--texts") && i + 1 < argc) ntext = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-') {
+            usage(stderr);
             return 2;
         } else dir = argv[i];
     }
     if (reps < 1) reps = 1;
+    if (ntext < 2 || ntext > 2000) ntext = 2000;
+    ntext &= ~1; /* whole pairs */
+    int bsizes[16], nb = 0;
+    for (const char *p = batches; *p && nb < 16;) {
+        int b = atoi(p);
+        if (b < 1 || b > 32) {
+            fprintf(stderr, "bench_encode: --batch: sizes are 1..32\n");
+            return 2;
+        }
+        bsizes[nb++] = b;
+        const char *e = strchr(p, ',');
+        if (!e) break;
+        p = e + 1;
+    }
     char buf[4096];
     if (!dir) {
         const char *env = getenv("AE_B32_DIR");
@@ -137,13 +192,16 @@ int main(int argc, char **argv)
     size_t px = ae_model_pixels_size(m), E = (size_t)ae_model_embed_dim(m);
     float *pix = malloc(B * px * sizeof *pix), *emb = malloc(NTEXT * E * sizeof *emb);
     int32_t status[B];
-    if (ae_load_images(s, paths, B, NULL, pix, status, NULL, 0) != 0) die("load images");
+    if ((in_list(cases, "tensor") || in_list(cases, "jpeg")) &&
+        ae_load_images(s, paths, B, NULL, pix, status, NULL, 0) != 0)
+        die("load images");
 
     double t[64];
     if (reps > 64) reps = 64;
 
     /* images from tensors */
-    for (int b = 1; b <= B && strcmp(only, "texts"); b += B - 1) {
+    for (int k = 0; k < nb && in_list(cases, "tensor"); k++) {
+        int b = bsizes[k];
         ae_encode_images(s, pix, b, emb); /* warm-up */
         int r = b == 1 ? reps * 4 : reps;
         if (r > 64) r = 64;
@@ -156,7 +214,7 @@ int main(int argc, char **argv)
     }
 
     /* images end to end from JPEG files */
-    if (strcmp(only, "texts")) {
+    if (in_list(cases, "jpeg")) {
         ae_image_params ip = ae_image_default_params();
         for (int w = 0; w <= reps * 2; w++) { /* one warm-up, then timed, cycling photos */
             double t0 = now();
@@ -178,7 +236,7 @@ int main(int argc, char **argv)
     }
 
     /* the 2000 prompts */
-    if (strcmp(only, "images")) {
+    if (in_list(cases, "strings") || in_list(cases, "ids") || in_list(cases, "bank")) {
         size_t size;
         char *classes = read_file(fixture("tokenizer/imagenet_classes.txt"), &size);
         if (!classes) die("imagenet_classes.txt");
@@ -194,45 +252,48 @@ int main(int argc, char **argv)
             line = nl ? nl + 1 : line + strlen(line);
         }
         size_t tokens = 0;
-        for (int i = 0; i < NTEXT; i++) {
+        for (int i = 0; i < ntext; i++) {
             ids[i] = malloc(77 * sizeof **ids);
             size_t n;
             if (ae_tokenize(m, texts[i], strlen(texts[i]), 1, ids[i], 77, &n)) die("tokenize");
             n_ids[i] = (int32_t)(n > 77 ? 77 : n);
             tokens += (size_t)n_ids[i];
         }
-        printf("# %d prompts, %.1f tokens on average\n", NTEXT, (double)tokens / NTEXT);
+        printf("# %d prompts, %.1f tokens on average\n", ntext, (double)tokens / ntext);
         int r = reps < 3 ? reps : 3;
-        for (int w = 0; w <= r; w++) {
+        for (int w = 0; w <= r && in_list(cases, "strings"); w++) {
             double t0 = now();
-            if (ae_encode_texts(s, (const char *const *)texts, NTEXT, emb)) die("encode texts");
+            if (ae_encode_texts(s, (const char *const *)texts, ntext, emb)) die("encode texts");
             if (w) t[w - 1] = now() - t0;
         }
-        printf("texts_per_s_strings_2000\t%.1f\ttexts/s\n", NTEXT / median(t, r));
-        for (int w = 0; w <= r; w++) {
+        if (in_list(cases, "strings"))
+            printf("texts_per_s_strings_%d\t%.1f\ttexts/s\n", ntext, ntext / median(t, r));
+        for (int w = 0; w <= r && in_list(cases, "ids"); w++) {
             double t0 = now();
-            if (ae_encode_tokens(s, (const int32_t *const *)ids, n_ids, NTEXT, emb))
+            if (ae_encode_tokens(s, (const int32_t *const *)ids, n_ids, ntext, emb))
                 die("encode tokens");
             if (w) t[w - 1] = now() - t0;
         }
-        printf("texts_per_s_ids_2000\t%.1f\ttexts/s\n", NTEXT / median(t, r));
-        const char **pn = malloc(NTEXT * sizeof *pn); /* positives, then negatives */
-        for (int c = 0; c < NTEXT / 2; c++) {
+        if (in_list(cases, "ids"))
+            printf("texts_per_s_ids_%d\t%.1f\ttexts/s\n", ntext, ntext / median(t, r));
+        const char **pn = malloc(ntext * sizeof *pn); /* positives, then negatives */
+        for (int c = 0; c < ntext / 2; c++) {
             pn[c] = texts[2 * c];
-            pn[NTEXT / 2 + c] = texts[2 * c + 1];
+            pn[ntext / 2 + c] = texts[2 * c + 1];
         }
-        for (int w = 0; w <= r; w++) {
+        for (int w = 0; w <= r && in_list(cases, "bank"); w++) {
             double t0 = now();
-            if (ae_encode_texts(s, pn, NTEXT / 2, emb) ||
-                ae_encode_texts(s, pn + NTEXT / 2, NTEXT / 2, emb + (size_t)NTEXT / 2 * E))
+            if (ae_encode_texts(s, pn, ntext / 2, emb) ||
+                ae_encode_texts(s, pn + ntext / 2, ntext / 2, emb + (size_t)ntext / 2 * E))
                 die("encode bank texts");
             if (w) t[w - 1] = now() - t0;
         }
-        printf("bank_build_s_imagenet_2000\t%.3f\ts\n", median(t, r));
+        if (in_list(cases, "bank"))
+            printf("bank_build_s_imagenet_%d\t%.3f\ts\n", ntext, median(t, r));
         free(pn);
         for (int i = 0; i < NTEXT; i++) {
             free(texts[i]);
-            free(ids[i]);
+            if (i < ntext) free(ids[i]);
         }
         free(texts);
         free(ids);
