@@ -36,9 +36,9 @@
  *     last failure on the calling thread ("model.safetensors: tensor x: shape [512] expected
  *     [768]") is returned by ae_last_error(); it names the input and the cause in one line.
  *   - The library never prints, never exits, and never aborts on bad input.
- *   - A model is immutable after loading and may be shared by any number of threads; a session
- *     owns the scratch memory and worker threads of one caller and must not be used by two
- *     threads at once.
+ *   - A model is immutable after loading (but for ae_model_set_towers, see there) and may be
+ *     shared by any number of threads; a session owns the scratch memory and worker threads of
+ *     one caller and must not be used by two threads at once.
  */
 #ifndef AESTHETE_H
 #define AESTHETE_H
@@ -78,8 +78,13 @@ const char *ae_last_error(void);
 typedef struct ae_model ae_model;
 
 typedef struct ae_model_params {
-    int32_t load_text;   /* 1: load the text tower (default 1) */
-    int32_t load_vision; /* 1: load the vision tower (default 1) */
+    int32_t load_text;      /* 1: load the text tower and the tokenizer (default 1) */
+    int32_t load_vision;    /* 1: load the vision tower (default 1) */
+    int32_t load_tokenizer; /* 1: load vocab.json and merges.txt even without the text tower,
+                               for ae_tokenize (default 0) */
+    int32_t no_fingerprint; /* 1: read no more of model.safetensors than its header: the
+                               fingerprint is "" (default 0). Only without towers (tokenizing,
+                               describing); ae_model_set_towers computes it when it loads one. */
 } ae_model_params;
 
 ae_model_params ae_model_default_params(void);
@@ -92,16 +97,37 @@ ae_model_params ae_model_default_params(void);
 int ae_model_resolve(const char *spec, char *dir, size_t cap);
 
 /* Loads config.json, model.safetensors, vocab.json, merges.txt and preprocessor_config.json
- * from the directory that `spec` resolves to. F32, F16 and BF16 weights are converted to
- * float32 once. *out is freed with ae_model_free. */
+ * from the directory that `spec` resolves to. *out is freed with ae_model_free.
+ *
+ * Only the towers asked for are loaded (a ranking with a saved bank needs no text tower,
+ * text embeddings no vision tower); with neither, the model holds the configs, the
+ * safetensors header (dtypes, shapes, sizes) and the fingerprint, and no weights. Memory:
+ * model.safetensors is never mapped. Its header is read and checked, the whole file is read
+ * once in small chunks for the fingerprint (unless no_fingerprint), and each tensor is read
+ * into a temporary buffer of at most one layer (F16/BF16 widened to float32 there, once),
+ * then packed for the kernels, so the weights are held once: the packed float32 of the
+ * towers loaded (ViT-B/32: vision ~352 MB, text ~253 MB) and nothing of the file. */
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out);
 void ae_model_free(ae_model *model);
+
+/* Makes the model hold exactly the towers asked for: loads a tower it lacks from the same
+ * model.safetensors (and vocab.json / merges.txt for the text tower), frees one it holds but
+ * is not asked for; freeing comes first, so the two are never held at once if not needed.
+ * Typical use: load the vision tower alone, and add the text tower only when a prompt bank
+ * must be built (then drop it again). The file must be the one the model was loaded from:
+ * AE_ERR_MODEL if it was replaced or modified since (its fingerprint would no longer hold).
+ * A failed load leaves that tower absent and the rest as it was. This changes the model: no
+ * other thread may use it, or a session of it, during the call. Sessions made before adapt
+ * at their next call (a tower's scratch is allocated then). */
+int ae_model_set_towers(ae_model *model, int32_t load_text, int32_t load_vision);
 
 typedef struct ae_tower_info {
     int32_t hidden_size, num_layers, num_heads, intermediate_size;
     const char *hidden_act;  /* "quick_gelu" or "gelu" */
     float layer_norm_eps;
     int32_t loaded;          /* 0 if the tower was not loaded */
+    int64_t n_params;        /* its parameters in model.safetensors (text_model.* and
+                                text_projection, or vision_model.* and visual_projection) */
 } ae_tower_info;
 
 typedef struct ae_model_info {
@@ -109,6 +135,7 @@ typedef struct ae_model_info {
     const char *weights_dtype; /* "F32", "F16", "BF16" or "mixed" as stored in the file */
     int64_t n_params;          /* parameters in model.safetensors */
     int64_t file_size;         /* bytes of model.safetensors */
+    int64_t header_size;       /* bytes of its JSON header */
     int32_t embed_dim;         /* projection dim */
     int32_t image_size, patch_size; /* vision input size and patch size */
     int32_t context_length, vocab_size;
@@ -116,7 +143,8 @@ typedef struct ae_model_info {
     /* preprocessing */
     int32_t resize_shortest_edge, crop_height, crop_width;
     float image_mean[3], image_std[3];
-    char fingerprint[17];      /* 64-bit hash of all of model.safetensors, 16 hex */
+    char fingerprint[17];      /* 64-bit hash of all of model.safetensors, 16 hex; "" if
+                                  loaded with no_fingerprint */
 } ae_model_info;
 
 /* Fills *info; pointers inside point into the model (valid until ae_model_free). */

@@ -1,36 +1,44 @@
 /*
- * model.c — loading a CLIP model directory into an immutable ae_model.
+ * model.c — loading a CLIP model directory into an ae_model.
  *
  * A model directory (a local folder, or a snapshot of the Hugging Face cache, see hub.c)
  * holds config.json, model.safetensors, preprocessor_config.json, vocab.json and merges.txt.
- * Loading reads the configs, maps the weights (st_open validates the file), checks that every
- * tensor the config implies is present with exactly the expected shape (names and shapes of
- * transformers' CLIPModel.state_dict(); tensors that are not needed, such as logit_scale or
- * the position_ids buffers of older files, are ignored), then converts everything to float32
- * once:
- *   - embeddings, LayerNorm parameters and the class embedding go into one allocation,
- *     `block`, and the tower structs point into it;
- *   - linear weights are converted into a temporary buffer and handed to nn_linear_init,
- *     which copies them into the layout of the kernels. q, k and v are stacked into one
- *     [3D, D] layer; the patch-embedding convolution [D, C, P, P] is the linear layer
- *     [D, C*P*P] over patches flattened in (c, y, x) order.
- * The same code walks the tensors twice: a checking pass (errors before any large
- * allocation, and the size of `block`), then the converting pass.
+ * Loading reads the configs and the safetensors header (st_open_header validates it; the
+ * file is never mapped), checks that every tensor the config implies for the towers asked
+ * for is present with exactly the expected shape (names and shapes of transformers'
+ * CLIPModel.state_dict(); tensors that are not needed, such as logit_scale or the
+ * position_ids buffers of older files, are ignored), then reads each tensor once and
+ * converts it to float32:
+ *   - embeddings, LayerNorm parameters and the class embedding are read straight into one
+ *     allocation per tower, `block`, and the tower structs point into it;
+ *   - linear weights are read into a temporary buffer (the size of the largest layer, F16 /
+ *     BF16 widened in place) and handed to nn_linear_init, which copies them into the layout
+ *     of the kernels. q, k and v are stacked into one [3D, D] layer; the patch-embedding
+ *     convolution [D, C, P, P] is the linear layer [D, C*P*P] over patches flattened in
+ *     (c, y, x) order.
+ * So the weights are held once, packed, and no page of the file stays resident: reading
+ * with pread leaves the file in the page cache, not in this process. The same code walks a
+ * tower's tensors twice: a checking pass (errors before any large allocation, and the size
+ * of `block`), then the converting pass. Towers can be loaded and freed later
+ * (ae_model_set_towers), from the same file, checked by device, inode, size and mtime.
  *
  * Without preprocessor_config.json the CLIPImageProcessor defaults are used with resize and
  * crop equal to vision_config.image_size (what a processor saved with the model would say).
  *
  * The fingerprint identifies the weights (it keys caches and prompt banks): a 64-bit hash of
- * the entire model.safetensors, so it changes when any byte changes. See fingerprint().
+ * the entire model.safetensors, so it changes when any byte changes. See fingerprint(). It
+ * is computed over the file read in chunks, never mapped.
  */
 #define _GNU_SOURCE
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "hub.h"
@@ -77,28 +85,76 @@ static uint64_t fmix64(uint64_t h)
     return h;
 }
 
-static void fingerprint(const uint8_t *p, size_t n, char out[17])
+typedef struct fp_state {
+    uint64_t s[4];
+    uint64_t n; /* the file size */
+} fp_state;
+
+static void fp_init(fp_state *f, uint64_t n)
+{
+    for (int i = 0; i < 4; i++) f->s[i] = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull ^ n;
+    f->n = n;
+}
+
+/* The hot loop: len is a multiple of 32 except for the last call of a file. */
+static void fp_update(fp_state *f, const uint8_t *p, size_t len)
 {
     const uint64_t K = 0x9FB21C651E98DF25ull;
-    uint64_t s[4];
-    for (int i = 0; i < 4; i++) s[i] = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    uint64_t s0 = f->s[0], s1 = f->s[1], s2 = f->s[2], s3 = f->s[3];
     size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int l = 0; l < 4; l++) {
-            s[l] = (s[l] ^ rd64(p + i + 8 * l)) * K;
-            s[l] ^= s[l] >> 29;
-        }
-    if (i < n) {
-        uint8_t tail[32] = {0};
-        memcpy(tail, p + i, n - i);
-        for (int l = 0; l < 4; l++) {
-            s[l] = (s[l] ^ rd64(tail + 8 * l)) * K;
-            s[l] ^= s[l] >> 29;
-        }
+    for (; i + 32 <= len; i += 32) {
+        s0 = (s0 ^ rd64(p + i)) * K, s0 ^= s0 >> 29;
+        s1 = (s1 ^ rd64(p + i + 8)) * K, s1 ^= s1 >> 29;
+        s2 = (s2 ^ rd64(p + i + 16)) * K, s2 ^= s2 >> 29;
+        s3 = (s3 ^ rd64(p + i + 24)) * K, s3 ^= s3 >> 29;
     }
-    uint64_t h = (uint64_t)n;
-    for (int l = 0; l < 4; l++) h = fmix64(h ^ s[l]);
+    f->s[0] = s0, f->s[1] = s1, f->s[2] = s2, f->s[3] = s3;
+    if (i < len) { /* the file's last partial block, zero-padded */
+        uint8_t tail[32] = {0};
+        memcpy(tail, p + i, len - i);
+        fp_update(f, tail, 32);
+    }
+}
+
+static void fp_final(const fp_state *f, char out[17])
+{
+    uint64_t h = f->n;
+    for (int l = 0; l < 4; l++) h = fmix64(h ^ f->s[l]);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* The fingerprint of the open file fd (size bytes), read sequentially in 1 MiB chunks:
+ * the file passes through the page cache, never through this process's memory. */
+static int fingerprint(int fd, uint64_t size, const char *label, char out[17])
+{
+    enum { CHUNK = 1 << 20 }; /* a multiple of 32 */
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", label);
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    fp_state f;
+    fp_init(&f, size);
+    uint64_t off = 0;
+    while (off < size) {
+        size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK, got = 0;
+        while (got < want) {
+            ssize_t r = pread(fd, buf + got, want - got, (off_t)(off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                int e = errno;
+                free(buf);
+                return ae_fail(AE_ERR_IO, "%s: reading for the fingerprint: %s", label,
+                               r < 0 ? strerror(e) : "unexpected end of file (did it change?)");
+            }
+            got += (size_t)r;
+        }
+        fp_update(&f, buf, want);
+        off += want;
+    }
+    free(buf);
+    fp_final(&f, out);
+    return AE_OK;
 }
 
 /* ---- the two-pass tensor walk ------------------------------------------------------------- */
@@ -138,7 +194,8 @@ static int need(loader *L, const char *name, int32_t ndim, const int64_t *shape,
 /* Rounds to 16 floats so every tensor in the block starts 64-byte aligned. */
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* A tensor kept as is in `block`: 1-D [d0] (d1 == 0) or 2-D [d0, d1]. */
+/* A tensor kept as is in `block`: 1-D [d0] (d1 == 0) or 2-D [d0, d1], read straight into
+ * it. */
 static int plain(loader *L, const char *name, int64_t d0, int64_t d1, const float **dst)
 {
     int64_t shape[2] = {d0, d1};
@@ -147,28 +204,18 @@ static int plain(loader *L, const char *name, int64_t d0, int64_t d1, const floa
     if (rc) return rc;
     if (L->convert) {
         float *p = L->block + L->block_floats;
-        st_to_f32(t, p);
+        if ((rc = st_read_f32(L->st, t, p))) return rc;
         *dst = p;
     }
     L->block_floats += round16((size_t)t->numel);
     return AE_OK;
 }
 
-/* Whether t's bytes can be read as floats in place. */
-static int direct_f32(const st_tensor *t)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return t->dtype == ST_F32 && ((uintptr_t)t->data & 3) == 0;
-#else
-    (void)t;
-    return 0;
-#endif
-}
-
 /* A linear layer made of n_parts weights [n_out, n_in] stacked along n_out (q, k, v), each
  * with its bias [n_out] if has_bias. names[i] is the weight's prefix ("...q_proj"); the
  * weight tensor is "<prefix>.weight" with the shape given by w_ndim/w_shape (the patch
- * convolution is 4-D), the bias "<prefix>.bias". */
+ * convolution is 4-D), the bias "<prefix>.bias". The parts are read into L->tmp (the one
+ * float32 copy, as large as the largest layer), then packed by nn_linear_init. */
 static int linear(loader *L, nn_linear *lin, int n_parts, const char *const *names, int has_bias,
                   int32_t w_ndim, const int64_t *w_shape, int64_t n_out, int64_t n_in)
 {
@@ -188,18 +235,10 @@ static int linear(loader *L, nn_linear *lin, int n_parts, const char *const *nam
         if (nw + nb > L->tmp_floats) L->tmp_floats = nw + nb;
         return AE_OK;
     }
-    /* a single aligned little-endian F32 tensor is handed over straight from the mapping
-     * (saves copying most of an F32 file once more) */
-    if (n_parts == 1 && direct_f32(w[0]) && (!has_bias || direct_f32(b[0]))) {
-        rc = nn_linear_init(lin, (int32_t)n_out, (int32_t)n_in, (const float *)(const void *)w[0]->data,
-                            has_bias ? (const float *)(const void *)b[0]->data : NULL);
-        if (rc) return ae_fail_prefix(rc, "%s: %s: ", L->label, names[0]);
-        return AE_OK;
-    }
     float *tw = L->tmp, *tb = L->tmp + nw;
     for (int i = 0; i < n_parts; i++) {
-        st_to_f32(w[i], tw + (size_t)i * (size_t)(n_out * n_in));
-        if (has_bias) st_to_f32(b[i], tb + (size_t)i * (size_t)n_out);
+        if ((rc = st_read_f32(L->st, w[i], tw + (size_t)i * (size_t)(n_out * n_in)))) return rc;
+        if (has_bias && (rc = st_read_f32(L->st, b[i], tb + (size_t)i * (size_t)n_out))) return rc;
     }
     rc = nn_linear_init(lin, (int32_t)(n_parts * n_out), (int32_t)n_in, tw, has_bias ? tb : NULL);
     if (rc) return ae_fail_prefix(rc, "%s: %s: ", L->label, names[0]);
@@ -282,6 +321,7 @@ static void lin_free(nn_linear *l)
 
 static void tower_free(clip_tower *tw)
 {
+    clip_tower_config cfg = tw->cfg;
     if (tw->layers) {
         for (int32_t i = 0; i < tw->cfg.layers; i++) {
             lin_free(&tw->layers[i].qkv);
@@ -293,7 +333,9 @@ static void tower_free(clip_tower *tw)
     }
     lin_free(&tw->proj);
     lin_free(&tw->patch);
+    free(tw->block);
     memset(tw, 0, sizeof *tw);
+    tw->cfg = cfg; /* still described by ae_model_get_info */
 }
 
 void ae_model_free(ae_model *m)
@@ -302,7 +344,6 @@ void ae_model_free(ae_model *m)
     tower_free(&m->text);
     tower_free(&m->vision);
     if (m->tok) tok_free(m->tok);
-    free(m->block);
     free(m->dir);
     free(m);
 }
@@ -321,15 +362,159 @@ static int join(char *out, size_t cap, const char *dir, const char *name)
     return AE_OK;
 }
 
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+/* Loads one tower from st: checking pass, allocations, converting pass. On failure the tower
+ * is left absent. */
+static int load_tower(ae_model *m, const st_file *st, int text)
+{
+    clip_tower *tw = text ? &m->text : &m->vision;
+    loader L = {.st = st, .label = st->label};
+    int rc;
+    if (!(tw->layers = calloc((size_t)tw->cfg.layers, sizeof(clip_layer)))) goto nomem;
+    for (int pass = 0; pass < 2; pass++) {
+        L.convert = pass;
+        L.block_floats = 0;
+        if ((rc = tower(&L, tw, text, m->cfg.proj_dim))) goto fail;
+        if (pass == 0) {
+            if (posix_memalign((void **)&tw->block, 64,
+                               (L.block_floats ? L.block_floats : 1) * sizeof(float)) != 0) {
+                tw->block = NULL;
+                goto nomem;
+            }
+            if (!(L.tmp = malloc((L.tmp_floats ? L.tmp_floats : 1) * sizeof(float)))) goto nomem;
+            L.block = tw->block;
+        }
+    }
+    free(L.tmp);
+    if (text) m->has_text = 1;
+    else m->has_vision = 1;
+    return AE_OK;
+nomem:
+    rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", m->dir);
+fail:
+    free(L.tmp);
+    tower_free(tw);
+    return rc;
+}
+
+/* What the vision tower needs of preprocessor_config.json (path, for messages). */
+static int check_vision_preproc(const ae_model *m, const char *path)
+{
+    if (!m->pre.do_center_crop)
+        return ae_fail(AE_ERR_UNSUPPORTED,
+                       "%s: do_center_crop false is not supported (the vision tower needs %dx%d "
+                       "input)",
+                       path, m->cfg.vision.image_size, m->cfg.vision.image_size);
+    if (m->pre.crop_h != m->cfg.vision.image_size || m->pre.crop_w != m->cfg.vision.image_size)
+        return ae_fail(AE_ERR_MODEL,
+                       "%s: crop_size %dx%d does not match vision_config.image_size %d", path,
+                       m->pre.crop_w, m->pre.crop_h, m->cfg.vision.image_size);
+    return AE_OK;
+}
+
+/* The tokenizer, for the text tower (check_vocab: its ids must fit the embedding table) or
+ * for tokenizing alone. */
+static int load_tokenizer(ae_model *m, int check_vocab)
+{
+    char path[DIR_CAP + 64], path2[DIR_CAP + 64];
+    int rc;
+    if (check_vocab && m->cfg.text.vocab <= TOK_EOS)
+        return ae_fail(AE_ERR_MODEL,
+                       "%s/config.json: text_config.vocab_size %d is smaller than the CLIP "
+                       "tokenizer's %d",
+                       m->dir, m->cfg.text.vocab, TOK_EOS + 1);
+    if (m->tok) return AE_OK;
+    if ((rc = join(path, sizeof path, m->dir, "vocab.json")) ||
+        (rc = join(path2, sizeof path2, m->dir, "merges.txt")))
+        return rc;
+    return tok_load(path, path2, &m->tok);
+}
+
+/* Loads the towers asked for that m lacks, from model.safetensors opened (header only) as
+ * st; the fingerprint first if it is not known yet. */
+static int add_towers(ae_model *m, const st_file *st, int text, int vision)
+{
+    char path[DIR_CAP + 64];
+    int rc;
+    if ((text && !m->has_text) || (vision && !m->has_vision)) {
+        if (!m->fingerprint[0] && (rc = fingerprint(st->fd, st->size, st->label, m->fingerprint)))
+            return rc;
+    }
+    if (text && !m->has_text) {
+        if ((rc = load_tokenizer(m, 1)) || (rc = load_tower(m, st, 1))) return rc;
+    }
+    if (vision && !m->has_vision) {
+        if ((rc = join(path, sizeof path, m->dir, "preprocessor_config.json")) ||
+            (rc = check_vision_preproc(m, path)) || (rc = load_tower(m, st, 0)))
+            return rc;
+    }
+    return AE_OK;
+}
+
+/* Opens the header of dir/model.safetensors into *st (a missing file is named, with a
+ * pytorch_model.bin beside it). */
+static int open_weights(const char *dir, st_file *st)
+{
+    char path[DIR_CAP + 64], path2[DIR_CAP + 64];
+    int rc;
+    if ((rc = join(path, sizeof path, dir, "model.safetensors"))) return rc;
+    if (!file_exists(path)) {
+        if ((rc = join(path2, sizeof path2, dir, "pytorch_model.bin"))) return rc;
+        return ae_fail(AE_ERR_NOT_FOUND, "%s: missing%s", path,
+                       file_exists(path2) ? " (pytorch_model.bin is there, but only safetensors "
+                                            "weights are supported)"
+                                          : "");
+    }
+    return st_open_header(st, path);
+}
+
+int ae_model_set_towers(ae_model *m, int32_t load_text, int32_t load_vision)
+{
+    if (!m) return ae_fail(AE_ERR_INVALID, "ae_model_set_towers: model is NULL");
+    /* free first: a tower swapped for the other is never held together with it */
+    if (!load_text && m->has_text) {
+        tower_free(&m->text);
+        m->has_text = 0;
+    }
+    if (!load_vision && m->has_vision) {
+        tower_free(&m->vision);
+        m->has_vision = 0;
+    }
+    if ((!load_text || m->has_text) && (!load_vision || m->has_vision)) return AE_OK;
+    st_file st;
+    int rc = open_weights(m->dir, &st);
+    if (rc) return rc;
+    struct stat sb;
+    if (fstat(st.fd, &sb) != 0) {
+        rc = ae_fail(AE_ERR_IO, "%s: %s", st.label, strerror(errno));
+    } else if (sb.st_dev != m->st_dev || sb.st_ino != m->st_ino ||
+               (int64_t)sb.st_size != m->file_size || mtime_ns(&sb) != m->st_mtime_ns) {
+        rc = ae_fail(AE_ERR_MODEL,
+                     "%s: changed since the model was loaded (fingerprint %s): load the model "
+                     "again",
+                     st.label, m->fingerprint[0] ? m->fingerprint : "not computed");
+    } else {
+        rc = add_towers(m, &st, load_text != 0, load_vision != 0);
+    }
+    st_close(&st);
+    return rc;
+}
+
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out)
 {
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_model_load: out is NULL");
     *out = NULL;
     ae_model_params p = params ? *params : ae_model_default_params();
-    char dir[DIR_CAP], path[DIR_CAP + 64], path2[DIR_CAP + 64];
+    if (p.no_fingerprint && (p.load_text || p.load_vision))
+        return ae_fail(AE_ERR_INVALID, "ae_model_load: no_fingerprint is for a model without "
+                       "towers (caches and banks are keyed by the fingerprint)");
+    char dir[DIR_CAP], path[DIR_CAP + 64];
     st_file st;
     memset(&st, 0, sizeof st);
-    loader L = {0};
     ae_model *m = NULL;
     int rc = ae_model_resolve(spec, dir, sizeof dir);
     if (rc) return rc;
@@ -339,8 +524,6 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
         rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", dir);
         goto fail;
     }
-    m->has_text = p.load_text != 0;
-    m->has_vision = p.load_vision != 0;
 
     /* configs */
     if ((rc = join(path, sizeof path, dir, "config.json")) ||
@@ -353,95 +536,48 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
         clip_preproc_parse("{}", 2, path, &m->pre);
         m->pre.shortest_edge = m->pre.crop_h = m->pre.crop_w = m->cfg.vision.image_size;
     }
-    if (m->has_vision) {
-        if (!m->pre.do_center_crop) {
-            rc = ae_fail(AE_ERR_UNSUPPORTED,
-                         "%s: do_center_crop false is not supported (the vision tower needs "
-                         "%dx%d input)",
-                         path, m->cfg.vision.image_size, m->cfg.vision.image_size);
-            goto fail;
-        }
-        if (m->pre.crop_h != m->cfg.vision.image_size || m->pre.crop_w != m->cfg.vision.image_size) {
-            rc = ae_fail(AE_ERR_MODEL,
-                         "%s: crop_size %dx%d does not match vision_config.image_size %d", path,
-                         m->pre.crop_w, m->pre.crop_h, m->cfg.vision.image_size);
-            goto fail;
-        }
-    }
+    if (p.load_vision && (rc = check_vision_preproc(m, path))) goto fail;
     m->text.cfg = m->cfg.text;
     m->vision.cfg = m->cfg.vision;
 
     /* tokenizer; its ids go up to <|endoftext|>, so the embedding table must hold them */
-    if (m->has_text) {
-        if (m->cfg.text.vocab <= TOK_EOS) {
-            rc = ae_fail(AE_ERR_MODEL,
-                         "%s/config.json: text_config.vocab_size %d is smaller than the CLIP "
-                         "tokenizer's %d",
-                         dir, m->cfg.text.vocab, TOK_EOS + 1);
-            goto fail;
-        }
-        if ((rc = join(path, sizeof path, dir, "vocab.json")) ||
-            (rc = join(path2, sizeof path2, dir, "merges.txt")) ||
-            (rc = tok_load(path, path2, &m->tok)))
-            goto fail;
-    }
+    if ((p.load_text || p.load_tokenizer) && (rc = load_tokenizer(m, p.load_text != 0))) goto fail;
 
-    /* weights */
-    if ((rc = join(path, sizeof path, dir, "model.safetensors"))) goto fail;
-    if (!file_exists(path)) {
-        if ((rc = join(path2, sizeof path2, dir, "pytorch_model.bin"))) goto fail;
-        rc = ae_fail(AE_ERR_NOT_FOUND, "%s: missing%s", path,
-                     file_exists(path2) ? " (pytorch_model.bin is there, but only safetensors "
-                                          "weights are supported)"
-                                        : "");
+    /* the weights' header: sizes, dtypes, and the file's identity for later tower loads */
+    if ((rc = open_weights(dir, &st))) goto fail;
+    struct stat sb;
+    if (fstat(st.fd, &sb) != 0) {
+        rc = ae_fail(AE_ERR_IO, "%s: %s", st.label, strerror(errno));
         goto fail;
     }
-    if ((rc = st_open(&st, path))) goto fail;
+    m->st_dev = sb.st_dev;
+    m->st_ino = sb.st_ino;
+    m->st_mtime_ns = mtime_ns(&sb);
     m->file_size = (int64_t)st.size;
-    fingerprint(st.base, st.size, m->fingerprint);
+    m->header_size = (int64_t)st.header_size;
     /* parameters: the floating-point tensors (integer position_ids buffers are not) */
     for (int32_t i = 0; i < st.n_tensors; i++) {
-        if (!is_float(st.tensors[i].dtype)) continue;
-        const char *dn = st_dtype_name(st.tensors[i].dtype);
-        m->n_params += st.tensors[i].numel;
+        const st_tensor *t = &st.tensors[i];
+        if (!is_float(t->dtype)) continue;
+        const char *dn = st_dtype_name(t->dtype);
+        m->n_params += t->numel;
+        if (!strncmp(t->name, "text_model.", 11) || !strncmp(t->name, "text_projection.", 16))
+            m->n_params_text += t->numel;
+        if (!strncmp(t->name, "vision_model.", 13) || !strncmp(t->name, "visual_projection.", 18))
+            m->n_params_vision += t->numel;
         if (!m->dtype[0]) snprintf(m->dtype, sizeof m->dtype, "%s", dn);
         else if (strcmp(m->dtype, dn) != 0) snprintf(m->dtype, sizeof m->dtype, "mixed");
     }
     if (!m->dtype[0]) snprintf(m->dtype, sizeof m->dtype, "F32");
 
-    if (m->has_text && !(m->text.layers = calloc((size_t)m->cfg.text.layers, sizeof(clip_layer))))
-        goto nomem;
-    if (m->has_vision &&
-        !(m->vision.layers = calloc((size_t)m->cfg.vision.layers, sizeof(clip_layer))))
-        goto nomem;
-
-    /* pass 0 checks names and shapes and sizes the buffers; pass 1 converts */
-    L.st = &st;
-    L.label = path;
-    for (int pass = 0; pass < 2; pass++) {
-        L.convert = pass;
-        L.block_floats = 0;
-        if (m->has_text && (rc = tower(&L, &m->text, 1, m->cfg.proj_dim))) goto fail;
-        if (m->has_vision && (rc = tower(&L, &m->vision, 0, m->cfg.proj_dim))) goto fail;
-        if (pass == 0) {
-            if (posix_memalign((void **)&m->block, 64, (L.block_floats ? L.block_floats : 1) *
-                                                           sizeof(float)) != 0) {
-                m->block = NULL;
-                goto nomem;
-            }
-            if (!(L.tmp = malloc((L.tmp_floats ? L.tmp_floats : 1) * sizeof(float)))) goto nomem;
-            L.block = m->block;
-        }
-    }
-    free(L.tmp);
+    if (!p.no_fingerprint && (rc = fingerprint(st.fd, st.size, st.label, m->fingerprint)))
+        goto fail;
+    if ((rc = add_towers(m, &st, p.load_text != 0, p.load_vision != 0))) goto fail;
     st_close(&st);
     *out = m;
     return AE_OK;
 
-nomem:
-    rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", dir);
 fail:
-    free(L.tmp);
     st_close(&st);
     ae_model_free(m);
     return rc;
@@ -449,8 +585,10 @@ fail:
 
 /* ---- queries ------------------------------------------------------------------------------ */
 
-static void tower_info(const clip_tower_config *c, int loaded, ae_tower_info *t)
+static void tower_info(const clip_tower_config *c, int loaded, int64_t n_params,
+                       ae_tower_info *t)
 {
+    t->n_params = n_params;
     t->hidden_size = c->hidden;
     t->num_layers = c->layers;
     t->num_heads = c->heads;
@@ -468,13 +606,14 @@ void ae_model_get_info(const ae_model *m, ae_model_info *info)
     info->weights_dtype = m->dtype;
     info->n_params = m->n_params;
     info->file_size = m->file_size;
+    info->header_size = m->header_size;
     info->embed_dim = m->cfg.proj_dim;
     info->image_size = m->cfg.vision.image_size;
     info->patch_size = m->cfg.vision.patch_size;
     info->context_length = m->cfg.text.max_positions;
     info->vocab_size = m->cfg.text.vocab;
-    tower_info(&m->cfg.text, m->has_text, &info->text);
-    tower_info(&m->cfg.vision, m->has_vision, &info->vision);
+    tower_info(&m->cfg.text, m->has_text, m->n_params_text, &info->text);
+    tower_info(&m->cfg.vision, m->has_vision, m->n_params_vision, &info->vision);
     info->resize_shortest_edge = m->pre.shortest_edge;
     info->crop_height = m->pre.crop_h;
     info->crop_width = m->pre.crop_w;

@@ -1,14 +1,17 @@
 /*
- * model.h — the loaded CLIP model (immutable after ae_model_load) and the encoder entry
+ * model.h — the loaded CLIP model (changed only by ae_model_set_towers) and the encoder entry
  * points used by sessions.
  *
  * All parameters are float32: linear layers in nn_linear (packed for the kernels), the rest
- * (embeddings, LayerNorm) in one allocation, `block`. Tensors carry shape comments.
+ * (embeddings, LayerNorm) in one allocation per tower, `block`. Tensors carry shape comments.
+ * A tower may be absent (has_text / has_vision 0: its pointers NULL, its config still
+ * known); ae_model_set_towers loads or frees one later.
  */
 #ifndef AE_MODEL_H
 #define AE_MODEL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "aesthete.h"
 #include "config.h"
@@ -36,6 +39,7 @@ typedef struct clip_tower {
     nn_linear patch;                  /* [D, C*P*P]: the stride-P conv, patches flattened (c, y, x) */
     const float *class_embedding;     /* [D] */
     const float *pre_ln_w, *pre_ln_b; /* [D] pre_layrnorm */
+    float *block;                     /* owns every const float * above */
 } clip_tower;
 
 struct ae_model {
@@ -45,11 +49,16 @@ struct ae_model {
     ae_tokenizer *tok;
     int32_t has_text, has_vision;
     clip_tower text, vision;
-    float *block;                     /* owns every const float * above */
+    /* model.safetensors as it was at load (a tower loaded later must come from the same
+     * bytes the fingerprint was computed over) */
+    dev_t st_dev;
+    ino_t st_ino;
+    int64_t st_mtime_ns;
     /* for ae_model_get_info */
     char dtype[8];
-    int64_t n_params, file_size;
-    char fingerprint[17];
+    int64_t n_params, file_size, header_size;
+    int64_t n_params_text, n_params_vision;
+    char fingerprint[17];             /* "" if not computed (no_fingerprint) */
 };
 
 /* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats, 64-byte

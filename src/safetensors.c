@@ -4,8 +4,10 @@
  * A file is an 8-byte little-endian header length N, N bytes of JSON, then the tensor data:
  *   {"__metadata__": {"format": "pt"},
  *    "text_model.x.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}, ...}
- * Offsets count from the first byte after the header. Reading maps the file read-only and
- * trusts nothing until st_parse has checked it: the header length against the file size and
+ * Offsets count from the first byte after the header. Reading maps the file read-only
+ * (st_open), or reads only the header and keeps the file open for reading tensors one at a
+ * time (st_open_header, st_read_f32: model weights, so that no page of the file stays
+ * resident), and trusts nothing until the header has been checked: the header length against the file size and
  * ST_MAX_HEADER, the JSON (jansson, duplicate names refused), every entry's dtype, shape and
  * offsets (sizes computed with overflow checks), and that no two byte spans overlap. Only
  * then do the st_tensor data pointers point into the mapping. Tensors are kept sorted by
@@ -72,7 +74,7 @@ static int nonneg_int(const json_t *j, int64_t *v)
 
 /* Validates one header entry and fills t (name not set). data: the data section. */
 static int parse_entry(const char *label, const char *name, const json_t *e, const uint8_t *data,
-                       size_t data_size, st_tensor *t, size_t *begin_out)
+                       size_t data_size, uint64_t data_off, st_tensor *t, size_t *begin_out)
 {
     if (!json_is_object(e))
         return ae_fail(AE_ERR_FORMAT, "%s: tensor %s: entry is not an object", label, name);
@@ -139,8 +141,9 @@ static int parse_entry(const char *label, const char *name, const json_t *e, con
                        "needs %zu",
                        label, name, (long long)b, (long long)en, (long long)(en - b),
                        st_shape_str(sb, sizeof sb, t->ndim, t->shape), dtype_names[dt], need);
-    t->data = data + b;
+    t->data = data ? data + b : NULL;
     t->nbytes = need;
+    t->offset = data_off + (uint64_t)b;
     *begin_out = (size_t)b;
     return AE_OK;
 }
@@ -186,25 +189,35 @@ static int cmp_tensor(const void *a, const void *b)
     return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
 }
 
-/* Parses and checks the header of f->base[0..f->size); f->label is set. */
-static int parse(st_file *f)
+/* Checks the 8-byte header length of a file of f->size bytes (first8: its first 8 bytes, or
+ * NULL if it has fewer) and returns it in *hlen. */
+static int check_length(const st_file *f, const uint8_t *first8, uint64_t *hlen)
 {
     const char *label = f->label;
-    if (f->size < 8)
+    if (f->size < 8 || !first8)
         return ae_fail(AE_ERR_FORMAT, "%s: file is %zu bytes, too short for a safetensors header",
                        label, f->size);
-    uint64_t hlen = le64(f->base);
-    if (hlen > f->size - 8)
+    *hlen = le64(first8);
+    if (*hlen > f->size - 8)
         return ae_fail(AE_ERR_FORMAT, "%s: header length %llu exceeds file size %zu", label,
-                       (unsigned long long)hlen, f->size);
-    if (hlen > ST_MAX_HEADER)
+                       (unsigned long long)*hlen, f->size);
+    if (*hlen > ST_MAX_HEADER)
         return ae_fail(AE_ERR_TOO_LARGE, "%s: header length %llu exceeds the limit of %u bytes",
-                       label, (unsigned long long)hlen, ST_MAX_HEADER);
-    const uint8_t *data = f->base + 8 + hlen;
+                       label, (unsigned long long)*hlen, ST_MAX_HEADER);
+    return AE_OK;
+}
+
+/* Parses and checks the JSON header hdr[0..hlen) of a file of f->size bytes (its length
+ * already checked); f->label is set. data: the data section in memory, or NULL when only
+ * the header was read (the tensors' data pointers stay NULL, their offsets are set). */
+static int parse(st_file *f, const char *hdr, uint64_t hlen, const uint8_t *data)
+{
+    const char *label = f->label;
     size_t data_size = f->size - 8 - (size_t)hlen;
+    f->header_size = hlen;
 
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)f->base + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(hdr, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return ae_fail(AE_ERR_FORMAT, "%s: invalid JSON header: %s (line %d, column %d)", label,
                        jerr.text, jerr.line, jerr.column);
@@ -232,7 +245,8 @@ static int parse(st_file *f)
         if (strcmp(key, "__metadata__") == 0) continue;
         st_tensor *t = &f->tensors[f->n_tensors];
         size_t begin = 0;
-        if ((rc = parse_entry(label, key, val, data, data_size, t, &begin)) != AE_OK) goto done;
+        if ((rc = parse_entry(label, key, val, data, data_size, 8 + hlen, t, &begin)) != AE_OK)
+            goto done;
         if (!(t->name = strdup(key))) {
             rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", label);
             goto done;
@@ -287,12 +301,15 @@ int st_parse(st_file *f, const void *buf, size_t size, const char *label)
     if (!f->label) return ae_fail(AE_ERR_NOMEM, "safetensors: out of memory");
     f->base = buf;
     f->size = size;
-    int rc = parse(f);
+    uint64_t hlen = 0;
+    int rc = check_length(f, size >= 8 ? f->base : NULL, &hlen);
+    if (rc == AE_OK) rc = parse(f, (const char *)f->base + 8, hlen, f->base + 8 + hlen);
     if (rc != AE_OK) st_close(f);
     return rc;
 }
 
-int st_open(st_file *f, const char *path)
+/* Opens path (a regular file) into *fd and sets f->label and f->size. */
+static int open_regular(st_file *f, const char *path, int *fd_out)
 {
     memset(f, 0, sizeof *f);
     int fd = ae_file_open(path); /* a FIFO is refused below, not waited on */
@@ -313,6 +330,57 @@ int st_open(st_file *f, const char *path)
         return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
     }
     f->size = (size_t)sb.st_size;
+    *fd_out = fd;
+    return AE_OK;
+}
+
+/* pread of exactly n bytes at off, or AE_ERR_IO naming what was read. */
+static int read_at(const st_file *f, int fd, void *dst, size_t n, uint64_t off, const char *what)
+{
+    uint8_t *p = dst;
+    while (n > 0) {
+        size_t chunk = n < ((size_t)1 << 30) ? n : (size_t)1 << 30;
+        ssize_t r = pread(fd, p, chunk, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return ae_fail(AE_ERR_IO, "%s: %s: %s", f->label, what,
+                           r < 0 ? strerror(errno) : "unexpected end of file (did it change?)");
+        p += r;
+        off += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    return AE_OK;
+}
+
+int st_open_header(st_file *f, const char *path)
+{
+    int fd = -1;
+    int rc = open_regular(f, path, &fd);
+    if (rc) return rc;
+    f->fd = fd;
+    f->has_fd = 1;
+    uint8_t first8[8];
+    uint64_t hlen = 0;
+    char *hdr = NULL;
+    if (f->size >= 8 && (rc = read_at(f, fd, first8, 8, 0, "header"))) goto done;
+    if ((rc = check_length(f, f->size >= 8 ? first8 : NULL, &hlen))) goto done;
+    if (!(hdr = malloc(hlen ? (size_t)hlen : 1))) {
+        rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if ((rc = read_at(f, fd, hdr, (size_t)hlen, 8, "header"))) goto done;
+    rc = parse(f, hdr, hlen, NULL);
+done:
+    free(hdr);
+    if (rc != AE_OK) st_close(f);
+    return rc;
+}
+
+int st_open(st_file *f, const char *path)
+{
+    int fd = -1;
+    int rc = open_regular(f, path, &fd);
+    if (rc) return rc;
     if (f->size >= 8) {
         void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -325,7 +393,9 @@ int st_open(st_file *f, const char *path)
         f->mapped = 1;
     }
     close(fd);
-    int rc = parse(f);
+    uint64_t hlen = 0;
+    rc = check_length(f, f->base, &hlen);
+    if (rc == AE_OK) rc = parse(f, (const char *)f->base + 8, hlen, f->base + 8 + hlen);
     if (rc != AE_OK) st_close(f);
     return rc;
 }
@@ -335,6 +405,7 @@ void st_close(st_file *f)
     if (!f) return;
     clear(f);
     if (f->mapped && f->base) munmap((void *)f->base, f->size);
+    if (f->has_fd) close(f->fd);
     free(f->label);
     memset(f, 0, sizeof *f);
 }
@@ -440,6 +511,42 @@ void st_to_f32(const st_tensor *t, float *dst)
         break;
     }
     }
+}
+
+int st_read_f32(const st_file *f, const st_tensor *t, float *dst)
+{
+    if (!f->has_fd)
+        return ae_fail(AE_ERR_INVALID, "%s: st_read_f32 needs a file opened with st_open_header",
+                       f->label);
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s cannot be read as float32",
+                       f->label, t->name, st_dtype_name(t->dtype));
+    size_t n = (size_t)t->numel;
+    if (n == 0) return AE_OK;
+    char what[300];
+    snprintf(what, sizeof what, "tensor %.256s", t->name);
+    uint8_t *bytes = (uint8_t *)dst;
+    if (t->dtype == ST_F32) {
+        int rc = read_at(f, f->fd, bytes, n * 4, t->offset, what);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+        for (size_t i = 0; rc == AE_OK && i < n; i++) {
+            uint8_t *b = bytes + 4 * i, x = b[0], y = b[1];
+            b[0] = b[3], b[1] = b[2], b[2] = y, b[3] = x;
+        }
+#endif
+        return rc;
+    }
+    /* the 2-byte values into the upper half; widening element i writes bytes [4i, 4i + 4),
+     * below the first value not yet read (2n + 2i + 2 > 4i + 3 for every i < n) */
+    const uint8_t *src = bytes + 2 * n;
+    int rc = read_at(f, f->fd, bytes + 2 * n, n * 2, t->offset, what);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+        uint32_t b = t->dtype == ST_F16 ? f16_bits_to_f32(h) : (uint32_t)h << 16;
+        memcpy(&dst[i], &b, 4);
+    }
+    return AE_OK;
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */

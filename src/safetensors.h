@@ -5,7 +5,10 @@
  *   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32", "shape": [..],
  *    "data_offsets": [begin, end]}, ...}
  * then the data; offsets are relative to the first byte after the header.
- * Files are mapped read-only and fully validated by st_open before anything is trusted:
+ * st_open maps a file read-only; st_open_header reads only its header (pread) and keeps the
+ * file open, so that tensors are read one at a time with st_read_f32 and no page of the data
+ * stays resident (model weights: see model.c). Either way the header is fully validated
+ * before anything is trusted:
  * header length against the file size and a cap, well-formed JSON without duplicate names,
  * dtype known, shape x dtype size == byte span, spans inside the data, not overlapping, no
  * integer overflow. Weights are F32/F16/BF16; the integer and F64 types are read too because
@@ -32,14 +35,18 @@ typedef struct st_tensor {
     int32_t ndim;             /* 0 for a scalar */
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
-    const uint8_t *data;      /* points into the mapping, not aligned in general */
+    const uint8_t *data;      /* points into the mapping, not aligned in general; NULL for a
+                                 file opened with st_open_header */
     size_t nbytes;
+    uint64_t offset;          /* of the first data byte in the file */
 } st_tensor;
 
 typedef struct st_file {
     const uint8_t *base;      /* the mapping or caller's buffer */
     size_t size;
     int mapped;               /* 1 if base is an mmap owned by this struct */
+    int fd, has_fd;           /* st_open_header: the open file (has_fd 1; st_close closes it) */
+    uint64_t header_size;     /* N, the JSON header's bytes */
     st_tensor *tensors;       /* sorted by name */
     int32_t n_tensors;
     char **meta_keys, **meta_vals; /* __metadata__ string pairs */
@@ -49,6 +56,9 @@ typedef struct st_file {
 
 /* Maps and validates path. On failure *f is left empty (st_close is still safe). */
 int st_open(st_file *f, const char *path);
+/* Reads and validates only the header of path (8 + N bytes, with pread; nothing is mapped)
+ * and keeps the file open for st_read_f32. The tensors' data pointers are NULL. */
+int st_open_header(st_file *f, const char *path);
 /* Validates a buffer; it is not copied and must outlive f. */
 int st_parse(st_file *f, const void *buf, size_t size, const char *label);
 void st_close(st_file *f);
@@ -60,6 +70,12 @@ const char *st_dtype_name(st_dtype dt);
 const char *st_shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape);
 /* Converts t's numel elements to float32 (exactly for F16/BF16; other types by value). */
 void st_to_f32(const st_tensor *t, float *dst);
+
+/* Reads tensor t (F32, F16 or BF16) of a file opened with st_open_header into dst
+ * (t->numel floats), converting to float32 once, in place: F16/BF16 bytes are read into the
+ * upper half of dst and widened from the front. AE_ERR_IO if the file is shorter than its
+ * header said (it changed since it was opened). */
+int st_read_f32(const st_file *f, const st_tensor *t, float *dst);
 
 /* Writer: float32 tensors and string metadata, written to path atomically
  * (temporary file + rename). */

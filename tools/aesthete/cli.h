@@ -27,6 +27,8 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 /* Loads the model (spec from --model, or $AESTHETE_MODEL, or the default). Prints the
  * error and returns NULL on failure. */
 ae_model *cli_load_model(const char *spec, int load_text, int load_vision);
+/* The same with all the parameters (no towers: tokenize, info). */
+ae_model *cli_load_model_params(const char *spec, const ae_model_params *params);
 
 /* Writes s (len bytes) as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 void put_json_string(FILE *f, const char *s, size_t len);

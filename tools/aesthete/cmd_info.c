@@ -1,5 +1,8 @@
 /*
- * cmd_info.c — `aesthete info`: what was loaded: architecture, dtypes, sizes, where from.
+ * cmd_info.c — `aesthete info`: a model's architecture, dtypes, sizes, fingerprint and where
+ * it is, from its configs and the header of model.safetensors. No weights are loaded: the
+ * file is read once in chunks for the fingerprint, never mapped, so this takes the time of
+ * reading the file from the page cache and a few MB of memory.
  */
 #include <getopt.h>
 #include <string.h>
@@ -9,8 +12,9 @@
 static void help(void)
 {
     printf("usage: aesthete info [OPTIONS]\n\n"
-           "Describes a model: where it was loaded from, weights dtype and size, the architecture\n"
-           "of both towers, preprocessing and the kernels in use.\n\n"
+           "Describes a model: where it is, weights dtype and size, the architecture of both\n"
+           "towers, preprocessing and the kernels in use. It reads the configs and the header of\n"
+           "model.safetensors, and the whole file once for the fingerprint; no weights are loaded.\n\n"
            "  --model M   model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
            "  --json      one JSON object instead of text\n"
            "  --help      this text\n",
@@ -19,17 +23,18 @@ static void help(void)
 
 static void tower_text(const char *name, const ae_tower_info *t)
 {
-    printf("%-8s hidden %d, layers %d, heads %d, MLP %d, %s, layer_norm_eps %g\n", name,
-           t->hidden_size, t->num_layers, t->num_heads, t->intermediate_size, t->hidden_act,
-           (double)t->layer_norm_eps);
+    printf("%-8s hidden %d, layers %d, heads %d, MLP %d, %s, layer_norm_eps %g, %lld parameters\n",
+           name, t->hidden_size, t->num_layers, t->num_heads, t->intermediate_size, t->hidden_act,
+           (double)t->layer_norm_eps, (long long)t->n_params);
 }
 
 static void tower_json(const char *name, const ae_tower_info *t)
 {
     printf("\"%s\": {\"hidden_size\": %d, \"num_layers\": %d, \"num_heads\": %d, "
-           "\"intermediate_size\": %d, \"hidden_act\": \"%s\", \"layer_norm_eps\": %g}",
+           "\"intermediate_size\": %d, \"hidden_act\": \"%s\", \"layer_norm_eps\": %g, "
+           "\"parameters\": %lld}",
            name, t->hidden_size, t->num_layers, t->num_heads, t->intermediate_size, t->hidden_act,
-           (double)t->layer_norm_eps);
+           (double)t->layer_norm_eps, (long long)t->n_params);
 }
 
 int cmd_info(int argc, char **argv)
@@ -51,13 +56,17 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
-    ae_model *m = cli_load_model(model, 1, 1);
+    /* no towers: configs, the safetensors header (dtypes, shapes, sizes), the fingerprint */
+    ae_model *m = cli_load_model(model, 0, 0);
     if (!m) return EXIT_USAGE;
     ae_model_info i;
     ae_model_get_info(m, &i);
     if (json) {
         printf("{\"dir\": ");
         put_json_string(stdout, i.dir, strlen(i.dir));
+        printf(", \"read\": \"configs, the model.safetensors header, the whole file for the "
+               "fingerprint (not mapped); no weights loaded\", \"header_size\": %lld",
+               (long long)i.header_size);
         printf(", \"weights_dtype\": \"%s\", \"parameters\": %lld, \"file_size\": %lld, "
                "\"fingerprint\": \"%s\", \"embed_dim\": %d, \"image_size\": %d, \"patch_size\": %d, "
                "\"context_length\": %d, \"vocab_size\": %d, \"kernels\": \"%s\", ",
@@ -75,6 +84,10 @@ int cmd_info(int argc, char **argv)
         printf("model    %s\n", i.dir);
         printf("weights  model.safetensors, %s, %lld parameters, %lld bytes, fingerprint %s\n",
                i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint);
+        printf("read     config.json, preprocessor_config.json, the model.safetensors header (%lld "
+               "bytes: names, dtypes, shapes) and all %lld bytes once for the fingerprint (read "
+               "in chunks, not mapped); no weights loaded\n",
+               (long long)i.header_size, (long long)i.file_size);
         tower_text("text", &i.text);
         printf("         vocab %d, context %d tokens\n", i.vocab_size, i.context_length);
         tower_text("vision", &i.vision);

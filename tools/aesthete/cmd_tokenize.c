@@ -40,7 +40,11 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     if (optind == argc) return cli_usage_error("tokenize", "no TEXT given");
-    ae_model *m = cli_load_model(model, 1, 0);
+    /* the tokenizer and the context length only: no weights, not even the fingerprint */
+    ae_model_params mp = ae_model_default_params();
+    mp.load_text = mp.load_vision = 0;
+    mp.load_tokenizer = mp.no_fingerprint = 1;
+    ae_model *m = cli_load_model_params(model, &mp);
     if (!m) return EXIT_USAGE;
     int failed = 0;
     for (int i = optind; i < argc; i++) {

@@ -183,9 +183,32 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
     char hex[65];
     ae_sha256_tohex(digest, hex);
     snprintf(path, cap, "%s/banks", db);
+    for (char *c = path + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
+        if (*c == '/') {
+            *c = 0;
+            mkdir(path, 0755);
+            *c = '/';
+        }
     mkdir(path, 0755);
     snprintf(path, cap, "%s/banks/%.32s.bank", db, hex);
     return 0;
+}
+
+/* Sets the towers of the scorer's model, printing the error. */
+static int towers(scorer *s, int text, int vision)
+{
+    if (ae_model_set_towers(s->model, text, vision) == AE_OK) return 0;
+    cli_error("%s", ae_last_error());
+    return EXIT_USAGE;
+}
+
+static int new_session(scorer *s, const score_opts *o, ae_session **out)
+{
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = (int32_t)o->threads;
+    if (ae_session_new(s->model, &sp, out) == AE_OK) return 0;
+    cli_error("%s", ae_last_error());
+    return EXIT_USAGE;
 }
 
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
@@ -211,14 +234,15 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
         }
         return 0;
     }
+    /* Only the towers needed are loaded: the vision tower for the images; the text tower
+     * only to build a bank that is not kept yet, and then alone (the model is loaded without
+     * towers, the bank looked up by its fingerprint, the text tower loaded, the bank built
+     * and the text tower freed before the vision tower is loaded), so the two are never held
+     * at once. The server builds banks on request: it keeps both. */
     int prompts = !s->bank && o->method != AE_METHOD_LAION;
-    if (!(s->model = cli_load_model(o->model, prompts, 1))) return EXIT_USAGE;
-    ae_session_params sp = ae_session_default_params();
-    sp.n_threads = (int32_t)o->threads;
-    if (ae_session_new(s->model, &sp, &s->session) != AE_OK) {
-        cli_error("%s", ae_last_error());
-        return EXIT_USAGE;
-    }
+    int serve = !strcmp(cmd, "serve");
+    int rc;
+    if (!(s->model = cli_load_model(o->model, serve, serve || !prompts))) return EXIT_USAGE;
     if (!o->no_cache && ae_cache_open(o->cache_path, &s->cache) != AE_OK) {
         /* a broken cache never stops scoring: warn and go on without it */
         cli_error("warning: %s (continuing without the cache)", ae_last_error());
@@ -230,17 +254,27 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
             return EXIT_USAGE;
         }
     } else if (!s->bank) {
+        /* banks are kept beside the embedding cache, also with --no-cache (which is about
+         * image embeddings): they depend on the weights and the prompts only */
         char path[4600];
-        int cached = s->cache && bank_cache_path(o, s->model, path, sizeof path) == 0;
-        if (cached && ae_bank_load(path, &s->bank) == AE_OK && ae_bank_check_model(s->bank, s->model) == AE_OK)
-            return 0;
-        ae_bank_free(s->bank);
-        s->bank = NULL;
-        int rc = build_bank(s, o, &s->bank, 0);
-        if (rc) return rc;
-        if (cached && ae_bank_save(s->bank, path) != AE_OK)
-            cli_error("warning: could not keep the bank: %s", ae_last_error());
+        int cached = bank_cache_path(o, s->model, path, sizeof path) == 0;
+        if (!cached || ae_bank_load(path, &s->bank) != AE_OK ||
+            ae_bank_check_model(s->bank, s->model) != AE_OK) {
+            ae_bank_free(s->bank);
+            s->bank = NULL;
+            if ((rc = towers(s, 1, serve)) || (rc = new_session(s, o, &s->session)) ||
+                (rc = build_bank(s, o, &s->bank, 0)))
+                return rc;
+            if (cached && ae_bank_save(s->bank, path) != AE_OK)
+                cli_error("warning: could not keep the bank: %s", ae_last_error());
+            if (!serve) {
+                ae_session_free(s->session); /* its scratch was sized for the text tower */
+                s->session = NULL;
+            }
+        }
+        if ((rc = towers(s, serve, 1))) return rc;
     }
+    if (!s->session && (rc = new_session(s, o, &s->session))) return rc;
     if (ae_bank_check_model(s->bank, s->model) != AE_OK) {
         cli_error("%s: %s", o->bank_path ? o->bank_path : "bank", ae_last_error());
         return EXIT_USAGE;

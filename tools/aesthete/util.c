@@ -63,13 +63,18 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 
 ae_model *cli_load_model(const char *spec, int load_text, int load_vision)
 {
-    if (!spec) spec = getenv("AESTHETE_MODEL");
-    if (!spec || !*spec) spec = DEFAULT_MODEL;
     ae_model_params mp = ae_model_default_params();
     mp.load_text = load_text;
     mp.load_vision = load_vision;
+    return cli_load_model_params(spec, &mp);
+}
+
+ae_model *cli_load_model_params(const char *spec, const ae_model_params *mp)
+{
+    if (!spec) spec = getenv("AESTHETE_MODEL");
+    if (!spec || !*spec) spec = DEFAULT_MODEL;
     ae_model *m = NULL;
-    int rc = ae_model_load(spec, &mp, &m);
+    int rc = ae_model_load(spec, mp, &m);
     if (rc != AE_OK) {
         cli_error("%s", ae_last_error()[0] ? ae_last_error() : ae_strerror(rc));
         return NULL;
