@@ -5,8 +5,15 @@
  * layers of LayerNorm, qkv, attention, out_proj + residual, LayerNorm, fc1 + quick_gelu, fc2 +
  * residual, plus the patch embedding) in images per second.
  *
- * usage: bench_gemm [kernel set|all] [seconds per measurement] [max threads] [layers]
- * ("layers": only the ViT-B/32 layer estimates)
+ * With OpenBLAS (Debian's libopenblas-dev, found at build time) each shape is also run through
+ * cblas_sgemm (x · Wᵀ, no bias, no activation: the same FLOPs with less work) with the same
+ * thread count, and the ratio ours / OpenBLAS printed. OpenBLAS picks its kernels by CPU:
+ * OPENBLAS_CORETYPE=Haswell gives its AVX2 kernels, to set beside the avx2 set.
+ *
+ * usage: bench_gemm [kernel set|all] [seconds per measurement] [max threads] [layers|shapes]
+ * ("layers": only the ViT-B/32 layer estimates; "shapes": only the GEMM shapes)
+ * AE_GEMM_BLOCKING=kc,mc,nc forces the blocking (0 = derived), to try others;
+ * AE_BENCH_SHAPE=text runs only the shapes whose name contains text.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -15,6 +22,10 @@
 #include <time.h>
 
 #include "nn/nn_internal.h"
+
+#ifdef AE_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 /* With one thread the benchmark counts the thread's CPU time (other processes sharing the
  * cores then do not count); with more it must count wall time. */
@@ -58,16 +69,15 @@ static const shape shapes[] = {
     {"txt fc2 2048->512 +res", 2048, 512, NN_ACT_NONE, 1},
 };
 
-/* Seconds per call of one linear layer (median-free: best of a few timed batches). */
-static double time_linear(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
-                          const float *res, nn_pool *pool, double budget)
+/* Best seconds per call of fn(ctx) over a few timed batches. */
+static double time_best(void (*fn)(void *), void *ctx, double budget)
 {
-    nn_linear_forward(l, x, m, y, act, res, pool); /* warm-up */
+    fn(ctx); /* warm-up */
     double best = 1e30, t_end = now_s() + budget;
     int reps = 1;
     do {
         double t0 = now_s();
-        for (int i = 0; i < reps; i++) nn_linear_forward(l, x, m, y, act, res, pool);
+        for (int i = 0; i < reps; i++) fn(ctx);
         double dt = (now_s() - t0) / reps;
         best = dt < best ? dt : best;
         if (dt * reps < budget / 20) reps *= 2;
@@ -75,22 +85,47 @@ static double time_linear(const nn_linear *l, const float *x, int32_t m, float *
     return best;
 }
 
+typedef struct call {
+    const nn_linear *l;
+    const float *x, *w, *res;
+    float *y;
+    int32_t m;
+    nn_act act;
+    nn_pool *pool;
+} call;
+
+static void run_ours(void *p)
+{
+    call *c = p;
+    nn_linear_forward(c->l, c->x, c->m, c->y, c->act, c->res, c->pool);
+}
+
+#ifdef AE_HAVE_OPENBLAS
+static void run_blas(void *p)
+{
+    call *c = p;
+    int32_t n = c->l->n_out, k = c->l->n_in;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, n, k, 1.0f, c->x, k, c->w, k,
+                c->res ? 1.0f : 0.0f, c->y, n);
+}
+#endif
+
 /* A ViT-B/32 encoder stack at batch `batch` (L = 50): n_layers layers with their own weights
  * (12 distinct layers = 340 MB of packed weights, more than the caches: the weights then
  * stream from memory as in a real forward pass). Returns seconds per layer. */
 static double time_vit_layers(int32_t batch, int n_layers, nn_pool *pool, double budget)
 {
-    const int32_t D = 768, L = 50, I = 3072, M = batch * L;
+    const int32_t D = 768, L = 50, DI = 3072, M = batch * L;
     nn_linear *lin = calloc((size_t)n_layers * 4, sizeof *lin);
-    float *w = rnd((size_t)I * D), *b = rnd(I), *lnw = rnd(D), *lnb = rnd(D);
+    float *w = rnd((size_t)DI * D), *b = rnd(DI), *lnw = rnd(D), *lnb = rnd(D);
     for (int i = 0; i < n_layers; i++) {
         nn_linear_init(&lin[4 * i + 0], 3 * D, D, w, b);
         nn_linear_init(&lin[4 * i + 1], D, D, w, b);
-        nn_linear_init(&lin[4 * i + 2], I, D, w, b);
-        nn_linear_init(&lin[4 * i + 3], D, I, w, b);
+        nn_linear_init(&lin[4 * i + 2], DI, D, w, b);
+        nn_linear_init(&lin[4 * i + 3], D, DI, w, b);
     }
     float *x = rnd((size_t)M * D), *h = rnd((size_t)M * D), *q = rnd((size_t)M * 3 * D);
-    float *a = rnd((size_t)M * D), *f = rnd((size_t)M * I);
+    float *a = rnd((size_t)M * D), *f = rnd((size_t)M * DI);
     float *scratch = rnd(nn_attention_scratch(L, pool));
     double best = 1e30, t_end = now_s() + budget;
     int first = 1;
@@ -141,7 +176,7 @@ static void vit_layer_parts(int32_t batch, nn_pool *pool, double budget)
     free(x); free(h); free(q); free(lnw); free(lnb); free(scratch);
 }
 
-static int layers_only;
+static int mode; /* 0 all, 1 layers only, 2 shapes only */
 
 static void bench_set(const char *set, double budget, int max_threads)
 {
@@ -149,13 +184,19 @@ static void bench_set(const char *set, double budget, int max_threads)
         printf("%s: not supported here\n", set);
         return;
     }
-    printf("== kernel set %s ==\n", nn_kernel_name());
+    printf("== kernel set %s; blocking kc/mc/nc for 2 threads:", nn_kernel_name());
+    for (int32_t k = 512; k <= 3072; k *= k == 512 ? 1.5 : 2) {
+        nn_blocking bl = nn_gemm_blocking(nn_kernels_get(), k, 2);
+        printf(" K=%d %d/%d/%d", (int)k, (int)bl.kc, (int)bl.mc, (int)bl.nc);
+    }
+    printf(" ==\n");
     for (int nth = 1; nth <= max_threads; nth++) {
         nn_pool *pool = nn_pool_new(nth);
         clock_id = nth == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
         printf("  threads %d (%s time)\n", nth, nth == 1 ? "CPU" : "wall");
-        for (size_t s = 0; !layers_only && s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (size_t s = 0; mode != 1 && s < sizeof shapes / sizeof shapes[0]; s++) {
             const shape *sh = &shapes[s];
+            if (getenv("AE_BENCH_SHAPE") && !strstr(sh->name, getenv("AE_BENCH_SHAPE"))) continue;
             int txt = sh->name[0] == 't';
             int32_t ms[2] = {txt ? 77 : 50, txt ? 77 * 16 : 1600};
             nn_linear l;
@@ -165,18 +206,23 @@ static void bench_set(const char *set, double budget, int max_threads)
             for (int i = 0; i < 2; i++) {
                 int32_t m = ms[i];
                 float *x = rnd((size_t)m * sh->k), *y = rnd((size_t)m * sh->n);
-                double t = time_linear(&l, x, m, y, sh->act, sh->res ? y : NULL, pool, budget);
-                printf("  M=%-5d %7.1f GFLOP/s (%7.3f ms)", (int)m,
-                       2.0 * m * sh->n * sh->k / t * 1e-9, t * 1e3);
+                call c = {&l, x, w, sh->res ? y : NULL, y, m, sh->act, pool};
+                double t = time_best(run_ours, &c, budget), flop = 2.0 * m * sh->n * sh->k;
+                printf("  M=%-5d %6.1f", (int)m, flop / t * 1e-9);
+#ifdef AE_HAVE_OPENBLAS
+                openblas_set_num_threads(nth);
+                double tb = time_best(run_blas, &c, budget);
+                printf(" blas %6.1f x%.2f", flop / tb * 1e-9, tb / t);
+#endif
                 free(x);
                 free(y);
             }
-            printf("\n");
+            printf("  GFLOP/s\n");
             nn_linear_free(&l);
             free(w);
             free(b);
         }
-        for (int32_t batch = 1; batch <= 32; batch += 31) {
+        for (int32_t batch = 1; mode != 2 && batch <= 32; batch += 31) {
             /* one layer (weights stay in L3), and at batch 1 twelve distinct layers (weights
              * from memory); the patch embedding (~ one fc2) is counted as 1/12 of a layer */
             for (int n_layers = 1; n_layers <= (batch == 1 ? 12 : 1); n_layers += 11) {
@@ -196,8 +242,21 @@ int main(int argc, char **argv)
     const char *which = argc > 1 ? argv[1] : "all";
     double budget = argc > 2 ? atof(argv[2]) : 0.3;
     int max_threads = argc > 3 ? atoi(argv[3]) : 2;
-    layers_only = argc > 4 && !strcmp(argv[4], "layers");
-    printf("default kernel set: %s\n", nn_kernel_name());
+    mode = argc > 4 ? !strcmp(argv[4], "layers") ? 1 : !strcmp(argv[4], "shapes") ? 2 : 0 : 0;
+    const char *forced = getenv("AE_GEMM_BLOCKING");
+    if (forced) {
+        int kc = 0, mc = 0, nc = 0;
+        sscanf(forced, "%d,%d,%d", &kc, &mc, &nc);
+        nn_gemm_set_blocking(kc, mc, nc);
+    }
+    nn_caches c = nn_cpu_caches();
+    printf("default kernel set: %s; caches per core (%s): L1d %lld KiB, L2 %lld KiB, L3 %lld KiB\n",
+           nn_kernel_name(), c.source, (long long)c.l1d / 1024, (long long)c.l2 / 1024,
+           (long long)c.l3 / 1024);
+#ifdef AE_HAVE_OPENBLAS
+    printf("OpenBLAS: %s (core %s); OPENBLAS_CORETYPE=%s\n", openblas_get_config(),
+           openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
+#endif
     if (!strcmp(which, "all")) {
         bench_set("avx512", budget, max_threads);
         bench_set("avx2", budget, max_threads);

@@ -214,6 +214,39 @@ static void test_linear_set(const char *kern, nn_pool *pool, int nth)
     printf("linear  %-6s threads=%d: %d calls, max rel err %.3g\n", kern, nth, calls, worst);
 }
 
+/* The blocked driver with tiny forced blocks (k blocks of 32, row blocks of two tiles, column
+ * blocks of one or two panels), so that every machine runs the paths that real caches only
+ * reach on others: many row, column and k blocks, partial ones, the copied-A path (K a
+ * multiple of 1024), uneven splits; then the derived blocking's invariants. */
+static void test_linear_blocked(const char *kern, nn_pool *pool, int nth)
+{
+    const nn_kernels *k = nn_kernels_get();
+    static const int32_t shapes[][3] = {{1, 33, 65}, {29, 95, 100}, {50, 97, 1024}, {77, 64, 33},
+                                        {130, 40, 257}, {13, 160, 2048}};
+    double worst = 0;
+    for (int b = 0; b < 2; b++) {
+        nn_gemm_set_blocking(32 + 16 * b, 2 * k->mr_max, NN_NR * (b + 1));
+        for (int i = 0; i < 6; i++) {
+            int v = i + b + nth;
+            double e = check_linear(shapes[i][0], shapes[i][1], shapes[i][2], v & 1,
+                                    (nn_act)(v % 3), (v / 3) % 3, pool);
+            CHECK_MSG(e < 2e-6, "%s, %d threads, tiny blocks %d: linear m=%d n=%d k=%d: rel err %.3g",
+                      kern, nth, b, (int)shapes[i][0], (int)shapes[i][1], (int)shapes[i][2], e);
+            worst = e > worst ? e : worst;
+        }
+    }
+    nn_gemm_set_blocking(0, 0, 0);
+    nn_caches c = nn_cpu_caches();
+    for (int32_t K = 64; K <= 4096; K *= 4) {
+        nn_blocking bl = nn_gemm_blocking(k, K, nth);
+        CHECK_MSG(bl.kc >= 32 && bl.kc % 16 == 0 && (int64_t)bl.kc * k->nr * 4 <= c.l1d,
+                  "%s: kc %d fits L1 (%lld)", kern, (int)bl.kc, (long long)c.l1d);
+        CHECK_MSG(bl.mc >= 4 * k->mr_max && bl.mc % k->mr_max == 0, "%s: mc %d", kern, (int)bl.mc);
+        CHECK_MSG(bl.nc >= 8 * NN_NR && bl.nc % NN_NR == 0, "%s: nc %d", kern, (int)bl.nc);
+    }
+    printf("linear  %-6s threads=%d: tiny blocks, max rel err %.3g\n", kern, nth, worst);
+}
+
 /* The activations of every kernel set over a fine grid: a linear layer with W = I. */
 static void test_act_grid(const char *kern, nn_pool *pool)
 {
@@ -238,6 +271,19 @@ static void test_act_grid(const char *kern, nn_pool *pool)
     free(w);
     free(x);
     free(y);
+}
+
+/* The cache sizes the blocking comes from: AE_CACHES (set by main before the first call)
+ * is taken as given. */
+static void test_caches(void)
+{
+    nn_caches c = nn_cpu_caches();
+    printf("caches (%s): L1d %lld, L2 %lld, L3 %lld\n", c.source, (long long)c.l1d, (long long)c.l2,
+           (long long)c.l3);
+    CHECK_STR_CONTAINS(c.source, "AE_CACHES");
+    CHECK_MSG(c.l1d == 32 * 1024 && c.l2 == 512 * 1024 && c.l3 == 4 * 1024 * 1024,
+              "AE_CACHES=32K,512K,4M read as %lld, %lld, %lld", (long long)c.l1d, (long long)c.l2,
+              (long long)c.l3);
 }
 
 /* ---- LayerNorm ------------------------------------------------------------------------------ */
@@ -481,10 +527,13 @@ static void test_linear_errors(void)
 
 int main(void)
 {
+    /* a Zen 3-like hierarchy, whatever this machine has: the blocking tests then follow it */
+    setenv("AE_CACHES", "32K,512K,4M", 1);
     test_activations();
     test_gemm_ref();
     test_pool();
     test_linear_errors();
+    test_caches();
     const char *default_name = nn_kernel_name();
     printf("default kernel set: %s\n", default_name);
     CHECK(!strcmp(default_name, "scalar") || !strcmp(default_name, "avx2") ||
@@ -503,6 +552,7 @@ int main(void)
         for (int nth = 1; nth <= 3; nth++) {
             nn_pool *pool = nth == 1 ? NULL : nn_pool_new(nth);
             test_linear_set(sets[s], pool, nth);
+            test_linear_blocked(sets[s], pool, nth);
             test_layernorm_set(sets[s], pool, nth);
             test_attention_set(sets[s], pool, nth);
             test_attention_prefix_set(sets[s], pool, nth);

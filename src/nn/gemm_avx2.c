@@ -1,6 +1,7 @@
 /*
- * gemm_avx2.c — the AVX2+FMA kernel set: a 6x16 GEMM micro-kernel run over each half of the
- * 32-column weight panels, with a fused epilogue.
+ * gemm_avx2.c — the AVX2+FMA kernel set: a 6x16 GEMM micro-kernel over half of a 32-column
+ * weight panel (the GEMM driver hands it 16-column slices; a 32-column call runs both halves),
+ * with a fused epilogue.
  *
  * 16 ymm registers hold 12 accumulators (6 rows x 16 columns), the two weight vectors of a
  * panel row and one broadcast activation. The row count is a compile-time constant (one
@@ -89,8 +90,14 @@ static inline __attribute__((always_inline)) void half_rows(const nn_tile *t, in
     }
 
     const float *a = t->a, *b = t->b + j0;
+    /* without a stream to prefetch, "prefetch" the slice being read (no branch in the loop) */
+    const float *pf = t->pf ? t->pf : b;
+    const ptrdiff_t pf_step = t->pf ? t->pf_step : NN_NR;
     const int32_t kc = t->kc;
     for (int32_t k = 0; k < kc; k++, b += NN_NR, a++) {
+        _mm_prefetch((const char *)pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(pf + 16), _MM_HINT_T0);
+        pf += pf_step;
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
@@ -154,5 +161,5 @@ static void softmax_avx2(float *s, int32_t n, float scale)
     for (int32_t j = 0; j < n; j++) s[j] *= inv;
 }
 
-const nn_kernels nn_kernels_avx2 = {"avx2", MR, tile_avx2, softmax_avx2,
+const nn_kernels nn_kernels_avx2 = {"avx2", MR, NN_NR / 2, tile_avx2, softmax_avx2,
                                     nn_layernorm_rows_scalar};

@@ -229,5 +229,5 @@ static void layernorm_rows_avx512(const float *x, int32_t r0, int32_t r1, int32_
     }
 }
 
-const nn_kernels nn_kernels_avx512 = {"avx512", MR, tile_avx512, softmax_avx512,
+const nn_kernels nn_kernels_avx512 = {"avx512", MR, NN_NR, tile_avx512, softmax_avx512,
                                       layernorm_rows_avx512};

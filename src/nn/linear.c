@@ -2,21 +2,22 @@
  * linear.c — linear layers: weight packing at load time and the blocked, threaded GEMM driver
  * y[m, n_out] = act(x[m, n_in] · Wᵀ + b) (+ residual).
  *
- * The weights are packed once into NN_NR-column panels (layout in nn_internal.h). A forward
- * call cuts the work into units (a row block of ROW_BLOCK tiles of <= mr_max rows) x (a chunk
- * of panels): at batch 1 there is one row block and the panels are split, so each weight is
- * read by one thread; at large batch the row blocks are split. The threads take units from a
- * shared counter, so one that is descheduled on a busy machine holds nobody up. A unit walks
- *     k blocks (kc) -> panels -> row tiles
- * and hands every (row tile, panel, k block) to the micro-kernel of the selected kernel set.
- * So a weight slice [kc][NR] is loaded once per row block and reused by its tiles from L1,
- * while the tiles prefetch the next slice between them (weights stream from memory at
- * batch 1, from L3 at large batch); the rows of a block stay in L1/L2. Activations are read
- * in place, except when their row stride is a multiple of 4 KiB (K = 1024, 2048, 3072...):
- * then the block's rows are copied to a padded per-thread buffer so they do not all fight
- * over one L1 set. Rows are split into tiles of nearly equal size (50 rows: 13+12+13+12), so
- * no kernel call wastes rows. Bias, activation and residual are applied by the kernel on the
- * tile in registers.
+ * The weights are packed once into NN_NR-column panels (layout in nn_internal.h): they are B
+ * of the GotoBLAS/BLIS recipe, packed ahead of time. A forward call cuts the output into
+ * work units of (a row block of about mc rows) x (a column block of about nc columns), taken
+ * by the threads from a shared counter (a thread that is descheduled on a busy machine simply
+ * takes fewer). A unit walks
+ *     k blocks of kc -> pack the row block's A[:, k0:k0+kc] -> column slices -> row tiles
+ * The packed A block (mc x kc, k-major micro-panels of mr_max rows) stays in L2; each slice of
+ * a weight panel (kc x the set's nr floats) is loaded once from L3 or memory into L1 and used
+ * by every row tile of the block while those tiles prefetch the next slice between them; the
+ * unit's block of C (mc x nc) stays in L2 across the k blocks. The three sizes follow from the
+ * caches of the machine (nn_gemm_blocking) and the kernel set's tile, so a CPU with a 32 KiB
+ * L1 and 512 KiB L2 gets other blocks than one with 48 KiB and 2 MiB. At batch 1 (m = 50) there
+ * is one row block and the columns are split among the threads, so each weight is read from
+ * memory by one thread once. Rows are split into tiles of nearly equal size (50 rows: 13 + 12
+ * + 13 + 12), so no kernel call wastes rows. Bias, activation and residual are applied by the
+ * kernel on the tile in registers.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,10 +26,7 @@
 #include "error.h"
 #include "nn/nn_internal.h"
 
-#define KC_TARGET 256            /* depth of a k block (192..384 measure the same) */
-#define ROW_BLOCK 4              /* row tiles that share each weight slice (2..8 tried) */
-#define PF_AHEAD 1               /* prefetch distance in weight slices (2, 3 measure the same) */
-#define ROW_PAD 16               /* floats added to the row stride of copied x tiles */
+#define ROW_PAD 16 /* floats added to the row stride of copied A blocks */
 
 static void *alloc_aligned(size_t n_floats)
 {
@@ -79,6 +77,48 @@ void nn_linear_free(nn_linear *l)
     l->w = l->bias = NULL;
 }
 
+/* ---- blocking ---------------------------------------------------------------------------- */
+
+static int32_t forced[3]; /* kc, mc, nc set by nn_gemm_set_blocking (0 = derived) */
+
+static int32_t clamp_down(int64_t v, int32_t lo, int32_t hi, int32_t multiple)
+{
+    if (v > hi) v = hi;
+    v -= v % multiple;
+    return v < lo ? lo : (int32_t)v;
+}
+
+nn_blocking nn_gemm_blocking(const nn_kernels *k, int32_t n_in, int32_t n_threads)
+{
+    const nn_caches c = nn_cpu_caches();
+    const int64_t F = (int64_t)sizeof(float), K = n_in > 0 ? n_in : 1;
+    const int32_t nth = n_threads > 0 ? n_threads : 1, min_rows = 4 * k->mr_max;
+    nn_blocking b;
+    /* kc: a slice of a weight panel, kc rows of nr floats, fills half of L1 (the A rows of
+     * the tile stream past it) */
+    b.kc = forced[0] ? forced[0] : clamp_down(c.l1d / 2 / (k->nr * F), 32, 512, 16);
+    /* nc: the weights of a column block (K x nc) fit in half the threads' L3, so the row
+     * blocks after the first read them from there, not from memory; and the block of C of
+     * a row block (mc x nc) a quarter of L2 with the smallest row block, so it is still in
+     * L2 at the next k block */
+    int64_t nc_l3 = c.l3 * nth / 2 / (K * F), nc_l2 = c.l2 / 4 / (min_rows * F);
+    b.nc = forced[2] ? forced[2] : clamp_down(nc_l3 < nc_l2 ? nc_l3 : nc_l2, 8 * NN_NR, 8192, NN_NR);
+    /* mc: the block of A (mc x kc) and that of C (mc x nc) a quarter of L2 each; at least
+     * four tiles share each weight slice that comes from L3 */
+    int64_t kcb = b.kc < K ? b.kc : K, mc_a = c.l2 / 4 / (kcb * F), mc_c = c.l2 / 4 / (b.nc * F);
+    b.mc = forced[1] ? forced[1] : clamp_down(mc_a < mc_c ? mc_a : mc_c, min_rows, 4096, k->mr_max);
+    return b;
+}
+
+void nn_gemm_set_blocking(int32_t kc, int32_t mc, int32_t nc)
+{
+    forced[0] = kc > 0 ? kc : 0;
+    forced[1] = mc > 0 ? mc : 0;
+    forced[2] = nc > 0 ? (nc + NN_NR - 1) / NN_NR * NN_NR : 0;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
 typedef struct fwd_task {
     const nn_linear *l;
     const nn_kernels *kern;
@@ -87,16 +127,14 @@ typedef struct fwd_task {
     const float *res; /* [m, n_out] or NULL */
     int32_t m;
     nn_act act;
-    int32_t n_panels, m_tiles, n_kb;
-    int32_t n_rb, n_pc, chunk; /* row blocks, panel chunks of `chunk` panels */
-    atomic_int next_unit;      /* the next (row block, panel chunk) to take */
-    int copy_a;       /* x rows are copied to a padded stride (see nn_linear_forward) */
-    nn_pool *pool;    /* for the per-thread copy buffers */
-    float *buf;       /* the copy buffer when there is no pool */
+    int32_t n_panels, m_tiles, n_kb, kc_max;
+    int32_t n_rb, n_cb, cb_panels; /* row blocks, column blocks of cb_panels panels */
+    int32_t rb_tiles;              /* most row tiles in a row block */
+    atomic_int next_unit;          /* the next (row block, column block) to take */
+    int32_t copy;                  /* A blocks are copied (see nn_linear_forward) */
+    nn_pool *pool;    /* for the per-thread A buffers */
+    float *buf;       /* the A buffer when there is no pool */
 } fwd_task;
-
-/* Floats of copy buffer a thread needs: a row block at padded stride. */
-#define ABUF_FLOATS ((size_t)ROW_BLOCK * NN_MR_MAX * (KC_TARGET + ROW_PAD))
 
 /* [lo, hi) of part i of n split in parts as even as possible */
 static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
@@ -105,92 +143,98 @@ static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32
     *hi = (int32_t)((int64_t)n * (i + 1) / parts);
 }
 
-/* Points t at k block kb (depth, flags). */
-static void set_kblock(const fwd_task *f, nn_tile *t, int32_t kb, int32_t *k0)
+/* Row stride of the copied A block: kc plus a line, so rows never fall 4 KiB apart. */
+static inline int32_t abuf_ld(const fwd_task *f)
 {
-    int32_t k1;
-    split(f->l->n_in, f->n_kb, kb, k0, &k1);
-    t->kc = k1 - *k0;
-    t->first = kb == 0;
-    t->last = kb == f->n_kb - 1;
+    return f->kc_max + ROW_PAD;
 }
 
-/* Points t at the rows of tile ti from column k0. With abuf, the rows are read from their
- * copy there (copy: make it first). */
-static int32_t set_rows(const fwd_task *f, nn_tile *t, int32_t ti, int32_t k0, float *abuf,
-                        int copy)
+/* Floats of A copy a thread needs: the largest row block at the deepest k block. */
+static size_t abuf_floats(const fwd_task *f)
 {
-    int32_t r0, r1, K = f->l->n_in;
-    split(f->m, f->m_tiles, ti, &r0, &r1);
-    t->mr = r1 - r0;
-    t->a = f->x + (size_t)r0 * K + k0;
-    t->lda = K;
-    if (abuf) {
-        if (copy)
-            for (int32_t r = 0; r < t->mr; r++)
-                memcpy(abuf + r * (KC_TARGET + ROW_PAD), t->a + (size_t)r * K,
-                       (size_t)t->kc * sizeof(float));
-        t->a = abuf;
-        t->lda = KC_TARGET + ROW_PAD;
-    }
-    return r0;
+    return (size_t)f->rb_tiles * f->kern->mr_max * abuf_ld(f);
 }
 
-/* Points t at panel p for the rows from r0 and k0, and runs the kernel. */
-static void run_panel(const fwd_task *f, nn_tile *t, int32_t p, int32_t r0, int32_t k0)
+/* Copies A[r0:r1, k0:k0+kc] to dst at stride abuf_ld (one memcpy a row). */
+static void copy_a(const fwd_task *f, int32_t r0, int32_t r1, int32_t k0, int32_t kc, float *dst)
 {
-    const nn_linear *l = f->l;
-    int32_t c0 = p * NN_NR, N = l->n_out;
-    t->nr = N - c0 < NN_NR ? N - c0 : NN_NR;
-    t->b = l->w + ((size_t)p * l->n_in + k0) * NN_NR;
-    t->c = f->y + (size_t)r0 * N + c0;
-    t->bias = l->bias ? l->bias + c0 : NULL;
-    t->res = f->res ? f->res + (size_t)r0 * N + c0 : NULL;
-    f->kern->tile(t);
+    int32_t K = f->l->n_in, ld = abuf_ld(f);
+    for (int32_t r = r0; r < r1; r++)
+        memcpy(dst + (size_t)(r - r0) * ld, f->x + (size_t)r * K + k0, (size_t)kc * sizeof(float));
 }
 
-/* One work unit: row tiles [b0, b1) x panels [q0, q1), all k blocks. For each k block the
- * weight slices [kc][NR] of the panels stream past the tiles: each slice is used by every
- * tile (from L1) while those tiles prefetch the next slice between them; the rows stay in
- * L1/L2 (copied to abuf first when their stride is bad). */
+/* Asks for rows [r0, r1) of C from column c0 (nr floats each): the next tile's, while this
+ * one runs (after the first k block they come back from L2). */
+static inline void prefetch_c(const float *y, int32_t ldy, int32_t r0, int32_t r1, int32_t nr)
+{
+    for (int32_t r = r0; r < r1; r++)
+        for (int32_t j = 0; j < nr; j += 16) __builtin_prefetch(y + (size_t)r * ldy + j, 1, 3);
+}
+
+#define MAX_RB_TILES 1024 /* mc <= 4096 rows, mr_max >= 4 */
+
+/* One work unit: row tiles [b0, b1) x panels [q0, q1), all k blocks (see the file comment). */
 static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int32_t q0,
                      int32_t q1, float *abuf)
 {
     const nn_linear *l = f->l;
-    const size_t tile_floats = (size_t)NN_MR_MAX * (KC_TARGET + ROW_PAD);
-    int32_t K = l->n_in;
-    t->pf_step = (NN_NR + (b1 - b0) - 1) / (b1 - b0);
+    const int32_t K = l->n_in, N = l->n_out, NR = f->kern->nr, ldb = abuf_ld(f);
+    const int32_t nt = b1 - b0;
+    const int32_t per_panel = NN_NR / NR; /* slices per panel */
+    int32_t rs[MAX_RB_TILES + 1];         /* first row of each tile, and the end */
+    for (int32_t i = 0; i <= nt; i++) rs[i] = (int32_t)((int64_t)f->m * (b0 + i) / f->m_tiles);
+    t->pf_step = (NN_NR + nt - 1) / nt;   /* each tile prefetches 1/nt of the next slice */
+    t->lda = abuf ? ldb : K;
     for (int32_t kb = 0; kb < f->n_kb; kb++) {
-        int32_t k0;
-        set_kblock(f, t, kb, &k0);
-        for (int32_t ti = b0; abuf && ti < b1; ti++)
-            set_rows(f, t, ti, k0, abuf + (ti - b0) * tile_floats, 1);
-        for (int32_t p = q0; p < q1; p++) {
-            /* the slice PF_AHEAD places further in this unit's stream (k block major) */
+        int32_t k0, k1;
+        split(K, f->n_kb, kb, &k0, &k1);
+        const int32_t kc = k1 - k0;
+        t->kc = kc;
+        t->first = kb == 0;
+        t->last = kb == f->n_kb - 1;
+        if (abuf) copy_a(f, rs[0], rs[nt], k0, kc, abuf);
+        /* row r0 + r of the unit at a0 + r * lda */
+        const float *a0 = abuf ? abuf : f->x + (size_t)rs[0] * K + k0;
+        /* the unit's slices in order: (panel, half) for q0..q1, this k block, then the next */
+        const int32_t n_slices = (q1 - q0) * per_panel;
+        for (int32_t sl = 0; sl < n_slices; sl++) {
+            int32_t p = q0 + sl / per_panel, c0 = p * NN_NR + (sl % per_panel) * NR;
+            if (c0 >= N) continue; /* the second half of a partial last panel */
             const float *next = NULL;
-            int32_t np = q1 - q0, s = kb * np + (p - q0) + PF_AHEAD;
-            if (s < f->n_kb * np) {
+            if (sl + 1 < n_slices) {
+                int32_t np = q0 + (sl + 1) / per_panel, nj = ((sl + 1) % per_panel) * NR;
+                next = l->w + ((size_t)np * K + k0) * NN_NR + nj;
+            } else if (kb + 1 < f->n_kb) {
                 int32_t nk0, nk1;
-                split(K, f->n_kb, s / np, &nk0, &nk1);
-                next = l->w + ((size_t)(q0 + s % np) * K + nk0) * NN_NR;
+                split(K, f->n_kb, kb + 1, &nk0, &nk1);
+                next = l->w + ((size_t)q0 * K + nk0) * NN_NR;
             }
-            for (int32_t ti = b0; ti < b1; ti++) {
-                int32_t r0 = set_rows(f, t, ti, k0, abuf ? abuf + (ti - b0) * tile_floats : NULL, 0);
-                t->pf = next ? next + (size_t)(ti - b0) * t->kc * t->pf_step : NULL;
-                run_panel(f, t, p, r0, k0);
+            t->nr = N - c0 < NR ? N - c0 : NR;
+            t->b = l->w + ((size_t)p * K + k0) * NN_NR + (c0 - p * NN_NR);
+            t->bias = l->bias ? l->bias + c0 : NULL;
+            float *yc = f->y + c0;
+            const float *rc = f->res ? f->res + c0 : NULL;
+            const size_t pf_tile = (size_t)kc * t->pf_step;
+            for (int32_t i = 0; i < nt; i++) {
+                const int32_t r0 = rs[i];
+                t->mr = rs[i + 1] - r0;
+                t->a = a0 + (size_t)(r0 - rs[0]) * t->lda;
+                t->c = yc + (size_t)r0 * N;
+                t->res = rc ? rc + (size_t)r0 * N : NULL;
+                t->pf = next ? next + i * pf_tile : NULL;
+                if (kb > 0 && i + 1 < nt) prefetch_c(yc, N, rs[i + 1], rs[i + 2], t->nr);
+                f->kern->tile(t);
             }
         }
     }
 }
 
-/* The threads take units (row block, panel chunk) from a shared counter, row block major:
- * a thread that runs late (the machine is shared) simply takes fewer units. */
 static void fwd_run(void *arg, int ith, int nth)
 {
+    (void)nth;
     fwd_task *f = arg;
     const nn_linear *l = f->l;
-    float *abuf = NULL;
-    if (f->copy_a) abuf = f->pool ? nn_pool_scratch(f->pool, ith, ABUF_FLOATS) : f->buf;
+    float *abuf = !f->copy ? NULL : f->pool ? nn_pool_scratch(f->pool, ith, abuf_floats(f)) : f->buf;
     nn_tile t;
     memset(&t, 0, sizeof t);
     t.ldc = l->n_out;
@@ -198,13 +242,14 @@ static void fwd_run(void *arg, int ith, int nth)
     t.act = f->act;
     t.res_init = f->res && f->act == NN_ACT_NONE;
     t.res_final = f->res && f->act != NN_ACT_NONE;
-    int32_t n_units = f->n_rb * f->n_pc;
+    int32_t n_units = f->n_rb * f->n_cb;
     for (;;) {
         int32_t u = atomic_fetch_add_explicit(&f->next_unit, 1, memory_order_relaxed);
         if (u >= n_units) break;
-        int32_t b0, b1, rb = u / f->n_pc, pc = u % f->n_pc;
+        int32_t b0, b1, cb = u / f->n_rb, rb = u % f->n_rb;
         split(f->m_tiles, f->n_rb, rb, &b0, &b1);
-        int32_t q0 = pc * f->chunk, q1 = q0 + f->chunk < f->n_panels ? q0 + f->chunk : f->n_panels;
+        int32_t q0 = cb * f->cb_panels;
+        int32_t q1 = q0 + f->cb_panels < f->n_panels ? q0 + f->cb_panels : f->n_panels;
         run_unit(f, &t, b0, b1, q0, q1, abuf);
     }
 }
@@ -221,28 +266,36 @@ void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, 
     f.res = residual;
     f.m = m;
     f.act = act;
+    int nth = nn_pool_size(pool);
+    nn_blocking bl = nn_gemm_blocking(f.kern, l->n_in, nth);
+    const int32_t MR = f.kern->mr_max;
     f.n_panels = (l->n_out + NN_NR - 1) / NN_NR;
-    f.m_tiles = (m + f.kern->mr_max - 1) / f.kern->mr_max;
+    f.m_tiles = (m + MR - 1) / MR;
     /* an activation before the residual needs the whole sum in one pass (y may be residual) */
-    f.n_kb = residual && act != NN_ACT_NONE ? 1 : (l->n_in + KC_TARGET - 1) / KC_TARGET;
+    f.n_kb = residual && act != NN_ACT_NONE ? 1 : (l->n_in + bl.kc - 1) / bl.kc;
+    f.kc_max = (l->n_in + f.n_kb - 1) / f.n_kb;
+    /* row blocks of about mc rows, in whole tiles */
+    int32_t tiles_per_rb = bl.mc / MR > 0 ? bl.mc / MR : 1;
+    if (tiles_per_rb > MAX_RB_TILES) tiles_per_rb = MAX_RB_TILES;
+    f.n_rb = (f.m_tiles + tiles_per_rb - 1) / tiles_per_rb;
+    f.rb_tiles = (f.m_tiles + f.n_rb - 1) / f.n_rb;
+    /* column blocks of about nc columns, units column block major (the row blocks of a
+     * column block share its weights in L3); more, smaller blocks when the threads need more
+     * units (batch 1: one row block, so the columns are what is split) */
+    int32_t nc_panels = bl.nc / NN_NR;
+    f.n_cb = (f.n_panels + nc_panels - 1) / nc_panels;
+    int32_t want = nth == 1 ? 1 : 4 * nth;
+    if (f.n_rb * f.n_cb < want) f.n_cb = (want + f.n_rb - 1) / f.n_rb;
+    if (f.n_cb > f.n_panels) f.n_cb = f.n_panels;
+    f.cb_panels = (f.n_panels + f.n_cb - 1) / f.n_cb;
+    f.n_cb = (f.n_panels + f.cb_panels - 1) / f.cb_panels;
     /* Rows of x 4 KiB apart all fall in one L1 set (and thrash it): those are read from a
      * copy with a padded stride. */
-    f.copy_a = l->n_in % 1024 == 0 && (l->n_in + f.n_kb - 1) / f.n_kb <= KC_TARGET;
-    /* work units: row blocks x panel chunks, about 4 per thread at least */
-    int nth = nn_pool_size(pool);
-    f.n_rb = (f.m_tiles + ROW_BLOCK - 1) / ROW_BLOCK;
-    int32_t want = nth == 1 ? 1 : 4 * nth;
-    f.n_pc = (want + f.n_rb - 1) / f.n_rb;
-    if (f.n_pc > f.n_panels) f.n_pc = f.n_panels;
-    f.chunk = (f.n_panels + f.n_pc - 1) / f.n_pc;
-    f.n_pc = (f.n_panels + f.chunk - 1) / f.chunk;
+    f.copy = l->n_in % 1024 == 0;
     atomic_init(&f.next_unit, 0);
     f.pool = pool;
     f.buf = NULL;
-    if (f.copy_a && !pool) {
-        f.buf = aligned_alloc(NN_ALIGN, ABUF_FLOATS * sizeof(float));
-        if (!f.buf) f.copy_a = 0; /* slower, still right */
-    }
+    if (!pool) f.buf = alloc_aligned(abuf_floats(&f)); /* NULL: unpacked, see run_unit */
     nn_pool_run(pool, fwd_run, &f);
     free(f.buf);
 }

@@ -9,7 +9,7 @@
  * every ISA, so the kernel set can be switched at any time (tests do) without repacking.
  * The bias copy is padded with zeros to a whole number of panels.
  *
- * A tile call computes C[mr, nr] for one k block [k0, k0 + kc):
+ * A tile call computes C[mr, nr] (nr <= NN_NR) for one k block [k0, k0 + kc):
  *     acc  = first ? bias (+ residual if res_init) : C
  *     acc += A[:, k0:k0+kc] · panel[k0:k0+kc]
  *     last: acc = act(acc) (+ residual if res_final)
@@ -32,7 +32,7 @@ typedef struct nn_tile {
     int32_t mr, nr, kc;  /* rows (1..kernel mr_max), valid columns (1..NN_NR), depth */
     const float *a;      /* a[r * lda + k]: row-major activations at column k0 */
     ptrdiff_t lda;
-    const float *b;      /* packed panel rows k0..k0+kc-1: [kc][NN_NR] */
+    const float *b;      /* packed panel rows k0..k0+kc-1: [kc][NN_NR], from the tile's first column */
     float *c;            /* c[r * ldc + j] */
     ptrdiff_t ldc;
     const float *bias;   /* NN_NR floats (zero padded) or NULL; used when first */
@@ -40,13 +40,17 @@ typedef struct nn_tile {
     ptrdiff_t ldr;
     int32_t first, last, res_init, res_final;
     nn_act act;
-    const float *pf;     /* optional: memory to prefetch while computing, pf_step floats per k */
+    const float *pf;     /* optional: memory to prefetch while computing: lines pf, pf + 16,
+                            advancing pf_step floats per k */
     int32_t pf_step;
 } nn_tile;
 
 typedef struct nn_kernels {
     const char *name;
     int32_t mr_max; /* rows per tile, <= NN_MR_MAX */
+    int32_t nr;     /* columns per tile in the GEMM driver: NN_NR, or NN_NR / 2 where the
+                       micro-kernel covers half a panel (its slices of B then take half the
+                       L1 space); any tile call still accepts nr up to NN_NR */
     void (*tile)(const nn_tile *t);
     /* s[j] = softmax(scale * s)[j] for j < n (max subtracted, exp, normalised) */
     void (*softmax)(float *s, int32_t n, float scale);
@@ -61,6 +65,25 @@ extern const nn_kernels nn_kernels_scalar;
 extern const nn_kernels nn_kernels_avx2;
 extern const nn_kernels nn_kernels_avx512;
 #endif
+
+/* Per-core cache sizes in bytes (sysconf, else CPUID, else 32 KiB / 512 KiB / 2 MiB): what
+ * the GEMM blocking is derived from. l3 is the share of one core. Computed once. */
+typedef struct nn_caches {
+    int64_t l1d, l2, l3;
+    const char *source; /* "sysconf", "cpuid", "default" or "AE_CACHES" */
+} nn_caches;
+nn_caches nn_cpu_caches(void);
+
+/* GEMM blocking of a linear layer with n_in inputs on n_threads threads for a kernel set
+ * (derivation in linear.c): kc = depth of a k block, mc = rows of a row block, nc = columns
+ * of a column block, from the caches of nn_cpu_caches and the set's tile. */
+typedef struct nn_blocking {
+    int32_t kc, mc, nc;
+} nn_blocking;
+nn_blocking nn_gemm_blocking(const nn_kernels *k, int32_t n_in, int32_t n_threads);
+/* Forces kc, mc, nc (each 0 = derived from the caches) for every set: tests use tiny blocks
+ * to reach every edge path, benchmarks try others. Not thread-safe against running GEMMs. */
+void nn_gemm_set_blocking(int32_t kc, int32_t mc, int32_t nc);
 
 /* The kernel set in use (chosen once from the CPU and AE_KERNELS). */
 const nn_kernels *nn_kernels_get(void);
