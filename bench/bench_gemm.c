@@ -60,6 +60,7 @@ static const shape shapes[] = {
     {"vit qkv 768->2304", 768, 2304, NN_ACT_NONE, 0},
     {"vit out 768->768 +res", 768, 768, NN_ACT_NONE, 1},
     {"vit fc1 768->3072 qgelu", 768, 3072, NN_ACT_QUICK_GELU, 0},
+    {"vit fc1 768->3072 (no act)", 768, 3072, NN_ACT_NONE, 0},
     {"vit fc2 3072->768 +res", 3072, 768, NN_ACT_NONE, 1},
     {"vit patch 3072->768", 3072, 768, NN_ACT_NONE, 0},
     {"vit proj 768->512", 768, 512, NN_ACT_NONE, 0},

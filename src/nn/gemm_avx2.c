@@ -37,8 +37,11 @@ static inline __m256 exp256(__m256 x)
 static inline __m256 act256(nn_act act, __m256 x)
 {
     if (act == NN_ACT_QUICK_GELU) {
+        /* x / (1 + e): a 12-bit reciprocal and one Newton step (within an ulp or two) */
         __m256 e = exp256(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
-        return _mm256_div_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+        __m256 d = _mm256_add_ps(e, _mm256_set1_ps(1.0f)), r = _mm256_rcp_ps(d);
+        r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+        return _mm256_mul_ps(x, r);
     }
     if (act == NN_ACT_GELU) {
         float v[8];

@@ -35,11 +35,15 @@ static inline __m512 exp512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
-/* x * sigmoid(1.702 x) = x / (1 + exp(-1.702 x)) */
+/* x * sigmoid(1.702 x) = x / (1 + exp(-1.702 x)); the division as a 14-bit reciprocal and
+ * one Newton step (28 bits, within an ulp of the quotient; a third of a division's cost in
+ * the fc1 epilogue) */
 static inline __m512 quick_gelu512(__m512 x)
 {
     __m512 e = exp512(_mm512_mul_ps(x, _mm512_set1_ps(-1.702f)));
-    return _mm512_div_ps(x, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+    __m512 d = _mm512_add_ps(e, _mm512_set1_ps(1.0f)), r = _mm512_rcp14_ps(d);
+    r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+    return _mm512_mul_ps(x, r);
 }
 
 /* 0.5 x (1 + erf(x/√2)). |z| < 1: erf(z) = z P(z²); |z| >= 1: 1 + erf(z) = 2 - erfc(|z|) or

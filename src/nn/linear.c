@@ -222,7 +222,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
                 t->c = yc + (size_t)r0 * N;
                 t->res = rc ? rc + (size_t)r0 * N : NULL;
                 t->pf = next ? next + i * pf_tile : NULL;
-                if (kb > 0 && i + 1 < nt) prefetch_c(yc, N, rs[i + 1], rs[i + 2], t->nr);
+                if (i + 1 < nt) prefetch_c(yc, N, rs[i + 1], rs[i + 2], t->nr);
                 f->kern->tile(t);
             }
         }
