@@ -127,7 +127,8 @@ fi
 {
   echo "# peers.sh $stamp UTC: $cpu, $(nproc) CPUs, flags: $flags"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); threads $THREADS, rounds $ROUNDS, model $MODEL ($fp)"
-  echo "# torch $("$PY" -c 'import torch; print(torch.__version__)'), onnxruntime-node $(node -p 'require("onnxruntime-node/package.json").version'), aesthete $("$AE" --version 2>/dev/null | head -1)"
+  echo "# libblas.so.3 (PyTorch's GEMMs in torch-fp32) -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+  echo "# torch $("$PY" -c 'import torch; print(torch.__version__)'), onnxruntime-node $(node -p 'require("onnxruntime-node/package.json").version'), $("$AE" --version 2>/dev/null | head -1)"
   sed 's/^/# /' "$PEAK"
 } | tee "${OUT%.jsonl}.md"
 
@@ -140,15 +141,16 @@ if [ "${SANITY:-1}" = 1 ]; then
   mapfile -t two <"$t/texts"
   "$AE" embed --model "$MODEL" --threads "$THREADS" "$photo" >"$t/ae_img.json"
   "$AE" embed --model "$MODEL" --threads "$THREADS" --text "${two[@]}" >"$t/ae_txt.json"
-  AE_KERNELS=avx2 "$AE" embed --model "$MODEL" --threads "$THREADS" --text "${two[@]}" |
-    "$PY" -c 'import json,sys,numpy as n; n.array([json.loads(l)["embedding"] for l in sys.stdin],"<f4").tofile(sys.argv[1])' "$t/avx2_txt.f32"
+  tof32='import json,sys,numpy as n; n.array([json.loads(l)["embedding"] for l in sys.stdin],"<f4").tofile(sys.argv[1])'
+  AE_KERNELS=avx2 "$AE" embed --model "$MODEL" --threads "$THREADS" "$photo" | "$PY" -c "$tof32" "$t/avx2_img.f32"
+  AE_KERNELS=avx2 "$AE" embed --model "$MODEL" --threads "$THREADS" --text "${two[@]}" | "$PY" -c "$tof32" "$t/avx2_txt.f32"
   "${TUNED[@]}" "$PY" bench/peers/clip_torch.py embed-image "$MODEL" "$t/x.f32" "$t/torch_img.f32"
   "${TUNED[@]}" "$PY" bench/peers/clip_torch.py embed-text "$MODEL" "$t/torch_txt.f32" "${two[@]}"
   for q in "" _int8; do
     node bench/peers/ort_clip.js --model "$ONNX/vision$q.onnx" --embed-image "$t/x.f32" --out "$t/ort${q}_img.f32"
     node bench/peers/ort_clip.js --model "$ONNX/text$q.onnx" --embed-prompts "$ONNX/prompts.json" --n 2 --out "$t/ort${q}_txt.f32"
   done
-  "${REPORT[@]}" check "$t/ae_img.json" "$t/ae_txt.json" aesthete-avx2:text="$t/avx2_txt.f32" \
+  "${REPORT[@]}" check "$t/ae_img.json" "$t/ae_txt.json" aesthete-avx2:image="$t/avx2_img.f32" aesthete-avx2:text="$t/avx2_txt.f32" \
     torch:image="$t/torch_img.f32" torch:text="$t/torch_txt.f32" ort-fp32:image="$t/ort_img.f32" \
     ort-fp32:text="$t/ort_txt.f32" ort-int8:image="$t/ort_int8_img.f32" ort-int8:text="$t/ort_int8_txt.f32" |
     tee -a "${OUT%.jsonl}.md"
