@@ -17,7 +17,9 @@
  * is one row block and the columns are split among the threads, so each weight is read from
  * memory by one thread once. Rows are split into tiles of nearly equal size (50 rows: 13 + 12
  * + 13 + 12), so no kernel call wastes rows. Bias, activation and residual are applied by the
- * kernel on the tile in registers.
+ * kernel on the tile in registers. When the whole row block fits in L2 (batch 1), a unit
+ * walks its panels one after the other through all k blocks instead (unit_step): the weights
+ * are then read in memory order, once, and the tiles' C stays in L1.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -131,7 +133,8 @@ typedef struct fwd_task {
     int32_t n_rb, n_cb, cb_panels; /* row blocks, column blocks of cb_panels panels */
     int32_t rb_tiles;              /* most row tiles in a row block */
     atomic_int next_unit;          /* the next (row block, column block) to take */
-    int32_t copy;                  /* A blocks are copied (see nn_linear_forward) */
+    int32_t copy;                  /* A is copied to a padded stride (see nn_linear_forward) */
+    int32_t panel_major;           /* units walk panel by panel (see unit_step) */
     nn_pool *pool;    /* for the per-thread A buffers */
     float *buf;       /* the A buffer when there is no pool */
 } fwd_task;
@@ -143,13 +146,14 @@ static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32
     *hi = (int32_t)((int64_t)n * (i + 1) / parts);
 }
 
-/* Row stride of the copied A block: kc plus a line, so rows never fall 4 KiB apart. */
+/* Row stride of the copied A: the columns copied at once plus a line, so rows never fall
+ * 4 KiB apart (panel-major units copy all of K once, the others a k block at a time). */
 static inline int32_t abuf_ld(const fwd_task *f)
 {
-    return f->kc_max + ROW_PAD;
+    return (f->panel_major ? f->l->n_in : f->kc_max) + ROW_PAD;
 }
 
-/* Floats of A copy a thread needs: the largest row block at the deepest k block. */
+/* Floats of A copy a thread needs: its largest row block. */
 static size_t abuf_floats(const fwd_task *f)
 {
     return (size_t)f->rb_tiles * f->kern->mr_max * abuf_ld(f);
@@ -164,7 +168,7 @@ static void copy_a(const fwd_task *f, int32_t r0, int32_t r1, int32_t k0, int32_
 }
 
 /* Asks for rows [r0, r1) of C from column c0 (nr floats each): the next tile's, while this
- * one runs (after the first k block they come back from L2). */
+ * one runs. */
 static inline void prefetch_c(const float *y, int32_t ldy, int32_t r0, int32_t r1, int32_t nr)
 {
     for (int32_t r = r0; r < r1; r++)
@@ -173,47 +177,65 @@ static inline void prefetch_c(const float *y, int32_t ldy, int32_t r0, int32_t r
 
 #define MAX_RB_TILES 1024 /* mc <= 4096 rows, mr_max >= 4 */
 
+/* Step st of a unit with n_sl column slices and n_kb k blocks: the slice (panel p, first
+ * column c0) and k block. kb-major units sweep every slice in one k block, then the next;
+ * panel-major ones run a slice through all its k blocks, reading the weights in memory
+ * order (at batch 1 they stream from memory once, and C stays in L1). */
+typedef struct step {
+    int32_t p, c0, kb;
+} step;
+
+static inline step unit_step(const fwd_task *f, int32_t q0, int32_t n_sl, int32_t st)
+{
+    const int32_t per_panel = NN_NR / f->kern->nr;
+    int32_t sl = f->panel_major ? st / f->n_kb : st % n_sl;
+    step s;
+    s.kb = f->panel_major ? st % f->n_kb : st / n_sl;
+    s.p = q0 + sl / per_panel;
+    s.c0 = s.p * NN_NR + (sl % per_panel) * f->kern->nr;
+    return s;
+}
+
 /* One work unit: row tiles [b0, b1) x panels [q0, q1), all k blocks (see the file comment). */
 static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int32_t q0,
                      int32_t q1, float *abuf)
 {
     const nn_linear *l = f->l;
     const int32_t K = l->n_in, N = l->n_out, NR = f->kern->nr, ldb = abuf_ld(f);
-    const int32_t nt = b1 - b0;
-    const int32_t per_panel = NN_NR / NR; /* slices per panel */
-    int32_t rs[MAX_RB_TILES + 1];         /* first row of each tile, and the end */
+    const int32_t nt = b1 - b0, n_sl = (q1 - q0) * (NN_NR / NR), n_steps = n_sl * f->n_kb;
+    int32_t rs[MAX_RB_TILES + 1]; /* first row of each tile, and the end */
     for (int32_t i = 0; i <= nt; i++) rs[i] = (int32_t)((int64_t)f->m * (b0 + i) / f->m_tiles);
-    t->pf_step = (NN_NR + nt - 1) / nt;   /* each tile prefetches 1/nt of the next slice */
+    t->pf_step = (NN_NR + nt - 1) / nt; /* each tile prefetches 1/nt of the next slice */
     t->lda = abuf ? ldb : K;
-    for (int32_t kb = 0; kb < f->n_kb; kb++) {
-        int32_t k0, k1;
-        split(K, f->n_kb, kb, &k0, &k1);
-        const int32_t kc = k1 - k0;
-        t->kc = kc;
-        t->first = kb == 0;
-        t->last = kb == f->n_kb - 1;
-        if (abuf) copy_a(f, rs[0], rs[nt], k0, kc, abuf);
-        /* row r0 + r of the unit at a0 + r * lda */
-        const float *a0 = abuf ? abuf : f->x + (size_t)rs[0] * K + k0;
-        /* the unit's slices in order: (panel, half) for q0..q1, this k block, then the next */
-        const int32_t n_slices = (q1 - q0) * per_panel;
-        for (int32_t sl = 0; sl < n_slices; sl++) {
-            int32_t p = q0 + sl / per_panel, c0 = p * NN_NR + (sl % per_panel) * NR;
-            if (c0 >= N) continue; /* the second half of a partial last panel */
-            const float *next = NULL;
-            if (sl + 1 < n_slices) {
-                int32_t np = q0 + (sl + 1) / per_panel, nj = ((sl + 1) % per_panel) * NR;
-                next = l->w + ((size_t)np * K + k0) * NN_NR + nj;
-            } else if (kb + 1 < f->n_kb) {
-                int32_t nk0, nk1;
-                split(K, f->n_kb, kb + 1, &nk0, &nk1);
-                next = l->w + ((size_t)q0 * K + nk0) * NN_NR;
+    if (abuf && f->panel_major) copy_a(f, rs[0], rs[nt], 0, K, abuf);
+    step s = unit_step(f, q0, n_sl, 0);
+    int32_t copied_kb = -1;
+    for (int32_t st = 0; st < n_steps; st++) {
+        const step nx = st + 1 < n_steps ? unit_step(f, q0, n_sl, st + 1) : (step){0, N, 0};
+        if (s.c0 < N) { /* (the second half of a partial last panel has no columns) */
+            int32_t k0, k1;
+            split(K, f->n_kb, s.kb, &k0, &k1);
+            const int32_t kc = k1 - k0;
+            if (abuf && !f->panel_major && s.kb != copied_kb) {
+                copy_a(f, rs[0], rs[nt], k0, kc, abuf);
+                copied_kb = s.kb;
             }
-            t->nr = N - c0 < NR ? N - c0 : NR;
-            t->b = l->w + ((size_t)p * K + k0) * NN_NR + (c0 - p * NN_NR);
-            t->bias = l->bias ? l->bias + c0 : NULL;
-            float *yc = f->y + c0;
-            const float *rc = f->res ? f->res + c0 : NULL;
+            /* row r0 + r of the unit at a0 + r * lda */
+            const float *a0 = abuf ? abuf + (f->panel_major ? k0 : 0) : f->x + (size_t)rs[0] * K + k0;
+            const float *next = NULL;
+            if (nx.c0 < N) {
+                int32_t nk0, nk1;
+                split(K, f->n_kb, nx.kb, &nk0, &nk1);
+                next = l->w + ((size_t)nx.p * K + nk0) * NN_NR + (nx.c0 - nx.p * NN_NR);
+            }
+            t->kc = kc;
+            t->first = s.kb == 0;
+            t->last = s.kb == f->n_kb - 1;
+            t->nr = N - s.c0 < NR ? N - s.c0 : NR;
+            t->b = l->w + ((size_t)s.p * K + k0) * NN_NR + (s.c0 - s.p * NN_NR);
+            t->bias = l->bias ? l->bias + s.c0 : NULL;
+            float *yc = f->y + s.c0;
+            const float *rc = f->res ? f->res + s.c0 : NULL;
             const size_t pf_tile = (size_t)kc * t->pf_step;
             for (int32_t i = 0; i < nt; i++) {
                 const int32_t r0 = rs[i];
@@ -226,6 +248,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
                 f->kern->tile(t);
             }
         }
+        s = nx;
     }
 }
 
@@ -292,6 +315,10 @@ void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, 
     /* Rows of x 4 KiB apart all fall in one L1 set (and thrash it): those are read from a
      * copy with a padded stride. */
     f.copy = l->n_in % 1024 == 0;
+    /* One row block whose rows (all of K) stay in L2: the units walk the weights panel by
+     * panel, in memory order, each read once (batch 1: they stream from memory). */
+    f.panel_major = f.n_rb == 1 &&
+                    (int64_t)m * l->n_in * (int64_t)sizeof(float) <= nn_cpu_caches().l2 * 3 / 4;
     atomic_init(&f.next_unit, 0);
     f.pool = pool;
     f.buf = NULL;
