@@ -140,8 +140,9 @@ static int bank_build(int argc, char **argv)
     if (!out) return cli_usage_error("bank", "build needs -o NAME.bank");
     if (optind != argc) return cli_usage_error("bank", "unexpected argument '%s'", argv[optind]);
     scorer s = {0};
+    /* prompts need the text tower only; a LAION head is chosen from the configs alone */
     int laion = o.method == AE_METHOD_LAION;
-    if (!(s.model = cli_load_model(o.model, !laion, laion))) return EXIT_USAGE;
+    if (!(s.model = cli_load_model(o.model, !laion, 0))) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();
     sp.n_threads = (int32_t)o.threads;
     int ret = EXIT_USAGE;
