@@ -177,15 +177,15 @@ cmd_for() {
          --threads "$THREADS" --reps "$reps" --ids "$ONNX/prompts.json" --n-prompts "$N_PROMPTS") ;;
   esac
 }
-tf=$(mktemp) of=$(mktemp)
-trap 'rm -f "$tf" "$of"' EXIT
+tf=$(mktemp) of=$(mktemp) ef=$(mktemp)
+trap 'rm -f "$tf" "$of" "$ef"' EXIT
 for r in $(seq "$ROUNDS"); do
   echo "== round $r/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))"
   for c in $CASES; do
     for e in "${engines[@]}"; do
       IFS='|' read -r name kind opt <<<"$e"
       cmd_for "$kind" "$opt" "$name" "$c"
-      /usr/bin/time -v -o "$tf" "${cmd[@]}" >"$of" 2>/dev/null || true
+      /usr/bin/time -v -o "$tf" "${cmd[@]}" >"$of" 2>"$ef" || tail -n 3 "$ef" | sed 's/^/    stderr: /'
       "${REPORT[@]}" record "$OUT" "$name" "$c" "$r" "$tf" "$of"
     done
   done
