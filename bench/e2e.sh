@@ -89,8 +89,8 @@ OUT=${OUT:-$CACHE/e2e-$stamp.jsonl}
   done
 } | tee "${OUT%.jsonl}.md"
 
-tf=$(mktemp) of=$(mktemp) outs=$(mktemp -d)
-trap 'rm -rf "$tf" "$of" "$outs"' EXIT
+tf=$(mktemp) of=$(mktemp) ef=$(mktemp) outs=$(mktemp -d)
+trap 'rm -rf "$tf" "$of" "$ef" "$outs"' EXIT
 for r in $(seq "$ROUNDS"); do
   echo "== round $r/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))"
   for s in $SETS; do
@@ -105,7 +105,7 @@ for r in $(seq "$ROUNDS"); do
       py)
         cmd=("${TUNED[@]}" "$PY" bench/article_rank.py "$MODEL" "$dir" --threads "$THREADS") ;;
       esac
-      /usr/bin/time -v -o "$tf" "${cmd[@]}" >"$of" 2>/dev/null || true
+      /usr/bin/time -v -o "$tf" "${cmd[@]}" >"$of" 2>"$ef" || tail -n 3 "$ef" | sed 's/^/    stderr: /'
       "${REPORT[@]}" record "$OUT" "$name" "$s" "$r" "$tf" "$of" s
       [ "$r" = 1 ] && cp "$of" "$outs/$name-$s.out"
     done
