@@ -85,7 +85,7 @@ OUT=${OUT:-$CACHE/e2e-$stamp.jsonl}
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); threads $THREADS, rounds $ROUNDS, model $MODEL"
   for s in $SETS; do
     d=$(set_dir "$s")
-    echo "# set $s: $(ls "$d" | wc -l) JPEGs, $(du -sm "$d" | cut -f1) MB, e.g. $("$PY" -c 'import sys; from PIL import Image; print("%dx%d" % Image.open(sys.argv[1]).size)' "$d/p000.jpg")"
+    echo "# set $s: $(find "$d" -name '*.jpg' | wc -l) JPEGs, $(du -sm "$d" | cut -f1) MB, e.g. $("$PY" -c 'import sys; from PIL import Image; print("%dx%d" % Image.open(sys.argv[1]).size)' "$d/p000.jpg")"
   done
 } | tee "${OUT%.jsonl}.md"
 

@@ -96,6 +96,7 @@ mkdir -p "$ONNX"
 if [ ! -f "$ONNX/vision.onnx" ] || [ ! -f "$ONNX/text.onnx" ]; then
   echo "exporting the model to ONNX in $ONNX"
   "$PY" bench/peers/clip_torch.py export "$MODEL" "$ONNX" 2>&1 | grep -v -i warn || true
+  if [ ! -f "$ONNX/vision.onnx" ] || [ ! -f "$ONNX/text.onnx" ]; then echo "peers.sh: ONNX export failed" >&2; exit 1; fi
 fi
 for m in vision text; do
   [ -f "$ONNX/${m}_int8.onnx" ] || "$PY" bench/peers/quantize_int8.py "$ONNX/$m.onnx" "$ONNX/${m}_int8.onnx"
