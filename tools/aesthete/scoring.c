@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,9 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
             }
         }
         if ((rc = towers(s, serve, 1))) return rc;
+#ifdef __GLIBC__
+        malloc_trim(0); /* the tokenizer's and the text tower's freed heap, before the images */
+#endif
     }
     if (!s->session && (rc = new_session(s, o, &s->session))) return rc;
     if (ae_bank_check_model(s->bank, s->model) != AE_OK) {
