@@ -1,15 +1,27 @@
 /*
  * pipeline.c — the scoring pipeline behind `aesthete score`, `aesthete rank` and the server.
  *
- * Per batch of inputs: bytes (file read or concurrent download), cache keys (SHA-256 of the
- * bytes + model fingerprint + preprocessing options), cache lookups, parallel decode and
- * preprocess of the misses (ae_decode_images), one batched vision forward pass, one cache
- * transaction for the new embeddings (so a kill -9 loses at most the batch in flight), then
- * the scores. Reading a folder again with another bank or method costs no vision work.
+ * Inputs go in batches of B through two slots (double buffering). Filling a slot is the
+ * producers' work: the batch's URLs are downloaded together, then each input is one job —
+ * read the file, its cache key (SHA-256 of the bytes + model fingerprint + preprocessing
+ * options, only when a cache is in use) and lookup, then decode + resize + crop + normalise
+ * into the slot's 224 x 224 tensor. The calling thread meanwhile runs the forward pass of the
+ * previous slot on the session's threads, writes its new embeddings to the cache in one
+ * transaction (a kill -9 loses at most the batches in flight) and scores them, in input
+ * order. Reading a folder again with another bank or method costs no vision work.
+ *
+ * Who decodes: producer threads beside the forward pass, one per core the session leaves
+ * free, so that more-core machines decode in the shadow of the GEMMs. Whatever of a batch is
+ * not done when the forward pass wants it is done by the calling thread and the session's
+ * threads together (the jobs are claimed from one counter), so the pipeline is never slower
+ * than decoding and encoding in turn; with no core to spare that is all there is. Memory stays bounded: two slots of B
+ * tensors (~600 KB each for 224 x 224) and one full-size image per decoding thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +30,10 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "image.h"
 #include "inputs.h"
+#include "model.h"
+#include "nn/nn.h"
 #include "pipeline.h"
 #include "session.h"
 
@@ -30,6 +45,7 @@ ae_scorer_params ae_scorer_default_params(void)
     p.fetch = ae_fetch_default_params();
     p.batch = 32;
     p.max_file_bytes = (int64_t)1 << 30;
+    p.producers = -1;
     return p;
 }
 
@@ -68,6 +84,208 @@ static void set_error(ae_scored *r, int rc, const char *msg)
     snprintf(r->error, sizeof r->error, "%s", msg && *msg ? msg : ae_strerror(rc));
 }
 
+/* `next` of a slot that is free or being opened: a thread finishing the previous batch may
+ * still take one more number, which must claim nothing */
+#define CLOSED (1 << 30)
+
+/* One batch being filled or encoded. Fields other than the job results are written by the
+ * thread that opens the slot, before `opened` is set under the lock. */
+typedef struct slot {
+    int32_t batch;              /* batch index held, -1 = free */
+    int32_t opened;             /* the batch's URLs are fetched: its jobs may be claimed */
+    int32_t finished;           /* jobs done (under the lock) */
+    atomic_int next;            /* next job to claim */
+    int32_t base, k;            /* inputs [base, base + k) */
+    ae_buffer *bufs;            /* (B) downloaded bodies of URL inputs */
+    int32_t *rc;                /* (B) AE_OK or the input's error */
+    char (*msg)[512];           /* (B) its message */
+    int32_t *hit;               /* (B) 1: the embedding came from the cache */
+    char (*keys)[65];           /* (B) cache keys (only with a cache) */
+    float *pixels;              /* (B, psz) preprocessed tensors */
+    float *emb;                 /* (B, dim) embeddings: cache hits, then the encoded ones */
+} slot;
+
+typedef struct pipe {
+    const char *const *inputs;
+    int32_t n, B, nbatch, dim;
+    size_t psz;
+    const ae_scorer_params *p;
+    const clip_preproc *pre;
+    const char *fingerprint, *opts;
+    pthread_mutex_t mu, cache_mu;
+    pthread_cond_t cv;
+    int quit;
+    slot slots[2];
+} pipe_t;
+
+/* Fetches the URLs of batch b into slot sl and makes its jobs claimable. */
+static void open_batch(pipe_t *P, slot *sl, int32_t b)
+{
+    const int32_t base = b * P->B, k = P->n - base < P->B ? P->n - base : P->B;
+    sl->base = base, sl->k = k;
+    const char *urls[k > 0 ? k : 1];
+    int32_t url_of[k > 0 ? k : 1], nurl = 0;
+    for (int32_t i = 0; i < k; i++) {
+        sl->rc[i] = AE_OK, sl->msg[i][0] = 0, sl->hit[i] = 0;
+        memset(&sl->bufs[i], 0, sizeof sl->bufs[i]);
+        const char *in = P->inputs[base + i];
+        if (in && ae_is_url(in)) urls[nurl] = in, url_of[nurl++] = i;
+    }
+    if (nurl) {
+        ae_fetch_result *fr = calloc((size_t)nurl, sizeof *fr);
+        if (!fr) {
+            for (int32_t u = 0; u < nurl; u++)
+                sl->rc[url_of[u]] = AE_ERR_NOMEM, snprintf(sl->msg[url_of[u]], 512, "%s: out of memory", urls[u]);
+        } else {
+            ae_fetch_many(urls, nurl, &P->p->fetch, fr);
+            for (int32_t u = 0; u < nurl; u++) {
+                int32_t i = url_of[u];
+                if (fr[u].rc != AE_OK)
+                    sl->rc[i] = fr[u].rc, snprintf(sl->msg[i], 512, "%s", fr[u].error[0] ? fr[u].error : ae_strerror(fr[u].rc));
+                else sl->bufs[i] = fr[u].body, memset(&fr[u].body, 0, sizeof fr[u].body);
+            }
+            ae_fetch_results_free(fr, nurl);
+        }
+    }
+    int32_t failed = 0; /* failed downloads are done already */
+    for (int32_t i = 0; i < k; i++) failed += sl->rc[i] != AE_OK;
+    pthread_mutex_lock(&P->mu);
+    sl->finished += failed;
+    pthread_mutex_unlock(&P->mu);
+    atomic_store(&sl->next, 0); /* last: the jobs are claimable from here on */
+}
+
+/* One input: bytes, cache key and lookup, decode and preprocess into the slot. Runs on any
+ * thread; a failed download (rc set when the batch was opened) is done already. */
+static void run_job(pipe_t *P, slot *sl, int32_t i)
+{
+    const char *in = P->inputs[sl->base + i];
+    int rc;
+    ae_buffer own = {0};
+    const ae_buffer *b = &sl->bufs[i];
+    if (sl->rc[i] != AE_OK) return;
+    if (!in) {
+        rc = ae_fail(AE_ERR_INVALID, "input is NULL");
+        goto out;
+    }
+    if (!ae_is_url(in)) {
+        if ((rc = read_whole(in, P->p->max_file_bytes, &own)) != AE_OK) goto out;
+        b = &own;
+    }
+    if (P->p->cache) {
+        ae_cache_key(b->data, b->size, P->fingerprint, P->opts, sl->keys[i]);
+        pthread_mutex_lock(&P->cache_mu);
+        /* a cache that fails to read is not fatal: the image is computed instead */
+        int hit = ae_cache_get(P->p->cache, sl->keys[i], sl->emb + (size_t)i * P->dim, P->dim);
+        pthread_mutex_unlock(&P->cache_mu);
+        if (hit == 1) {
+            sl->hit[i] = 1;
+            rc = AE_OK;
+            goto out;
+        }
+    }
+    rc = img_prepare(P->pre, b->data ? (const void *)b->data : "", b->size, in, &P->p->image,
+                     sl->pixels + (size_t)i * P->psz, NULL);
+out:
+    if (rc != AE_OK) {
+        const char *m = ae_last_error();
+        snprintf(sl->msg[i], 512, "%s", m && *m ? m : ae_strerror(rc));
+    }
+    sl->rc[i] = rc;
+    ae_buffer_free(&own);
+    pthread_mutex_lock(&P->mu);
+    if (++sl->finished == sl->k) pthread_cond_broadcast(&P->cv);
+    pthread_mutex_unlock(&P->mu);
+}
+
+/* Claims and runs the slot's jobs until none is left (producers, the calling thread and the
+ * session's threads all take them from the one counter). */
+static void claim_jobs(pipe_t *P, slot *sl)
+{
+    for (;;) {
+        int32_t i = atomic_fetch_add(&sl->next, 1);
+        if (i >= P->B || i >= sl->k) return; /* B first: a slot being reopened has next = CLOSED */
+        run_job(P, sl, i);
+    }
+}
+
+/* Waits until batch b holds slot b % 2 and is opened, opening it if nobody has. Returns
+ * NULL when the pipeline is quitting. Called with the lock held. */
+static slot *acquire(pipe_t *P, int32_t b)
+{
+    slot *sl = &P->slots[b % 2];
+    for (;;) {
+        if (P->quit) return NULL;
+        if (sl->batch == b && sl->opened) return sl;
+        if (sl->batch == -1) {
+            sl->batch = b;
+            sl->finished = 0;
+            pthread_mutex_unlock(&P->mu);
+            open_batch(P, sl, b);
+            pthread_mutex_lock(&P->mu);
+            sl->opened = 1;
+            pthread_cond_broadcast(&P->cv);
+            return sl;
+        }
+        pthread_cond_wait(&P->cv, &P->mu); /* the slot is busy with batch b - 2, or opening */
+    }
+}
+
+static void *producer_main(void *arg)
+{
+    pipe_t *P = arg;
+    for (int32_t b = 0; b < P->nbatch; b++) {
+        pthread_mutex_lock(&P->mu);
+        slot *sl = acquire(P, b);
+        pthread_mutex_unlock(&P->mu);
+        if (!sl) break;
+        claim_jobs(P, sl);
+    }
+    return NULL;
+}
+
+static void help_task(void *arg, int ith, int nth)
+{
+    (void)ith, (void)nth;
+    void **a = arg;
+    claim_jobs(a[0], a[1]);
+}
+
+static int slot_alloc(slot *sl, int32_t B, size_t psz, int32_t dim)
+{
+    memset(sl, 0, sizeof *sl);
+    sl->batch = -1;
+    atomic_init(&sl->next, CLOSED);
+    sl->bufs = calloc((size_t)B, sizeof *sl->bufs);
+    sl->rc = calloc((size_t)B, sizeof *sl->rc);
+    sl->msg = calloc((size_t)B, sizeof *sl->msg);
+    sl->hit = calloc((size_t)B, sizeof *sl->hit);
+    sl->keys = calloc((size_t)B, sizeof *sl->keys);
+    sl->pixels = malloc(sizeof(float) * psz * (size_t)B);
+    sl->emb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
+    return sl->bufs && sl->rc && sl->msg && sl->hit && sl->keys && sl->pixels && sl->emb ? AE_OK : AE_ERR_NOMEM;
+}
+
+static void slot_free(slot *sl)
+{
+    if (sl->bufs && sl->batch >= 0)
+        for (int32_t i = 0; i < sl->k; i++) ae_buffer_free(&sl->bufs[i]);
+    free(sl->bufs), free(sl->rc), free(sl->msg), free(sl->hit), free(sl->keys), free(sl->pixels), free(sl->emb);
+}
+
+/* Producer threads for a session of `threads` threads: one per core the session leaves free
+ * (at most 8), p->producers if >= 0. With no core to spare (the default session takes them
+ * all) there is none: a producer would only take cycles from the GEMMs (measured: a
+ * SCHED_IDLE producer finds no idle cycles to fill, the pool's waits spin, and one at normal
+ * priority preempts pool threads mid-part), so the batch is decoded between forward passes
+ * on all the threads. */
+static int producers_for(const ae_scorer_params *p, int threads)
+{
+    if (p->producers >= 0) return p->producers > 64 ? 64 : p->producers;
+    long spare = sysconf(_SC_NPROCESSORS_ONLN) - threads;
+    return spare < 1 ? 0 : spare > 8 ? 8 : (int)spare;
+}
+
 int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *inputs, int32_t n,
                         const ae_scorer_params *params, ae_scored *out, float *embeds_out,
                         ae_scored_fn fn, void *ctx)
@@ -81,108 +299,111 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
     if (rc != AE_OK) return rc;
     ae_model_info info;
     ae_model_get_info(m, &info);
-    const int32_t B = p->batch > 0 ? p->batch : 32, dim = info.embed_dim;
-    const size_t psz = ae_model_pixels_size(m);
-    char opts[96];
-    snprintf(opts, sizeof opts, "exif=%d,edge=%d,crop=%dx%d", p->image.exif_rotate ? 1 : 0,
-             info.resize_shortest_edge, info.crop_width, info.crop_height);
+    char opts[128];
+    /* the options that change the pixels are part of the cache key; fast decode only when on,
+     * so the keys of exact decoding stay those of earlier versions */
+    snprintf(opts, sizeof opts, "exif=%d,edge=%d,crop=%dx%d%s", p->image.exif_rotate ? 1 : 0,
+             info.resize_shortest_edge, info.crop_width, info.crop_height,
+             p->image.fast_decode ? ",fast=1" : "");
+    if (p->image.fast_decode && p->image.fast_decode_side > 0)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), ",fastside=%d", p->image.fast_decode_side);
 
-    ae_buffer *bufs = calloc((size_t)B, sizeof *bufs);
-    ae_fetch_result *fetched = calloc((size_t)B, sizeof *fetched);
-    const char **urls = calloc((size_t)B, sizeof *urls);
-    int32_t *url_of = calloc((size_t)B, sizeof *url_of), *miss = calloc((size_t)B, sizeof *miss);
-    int32_t *status = calloc((size_t)B, sizeof *status);
-    char (*keys)[65] = calloc((size_t)B, 65);
-    const char **keyp = calloc((size_t)B, sizeof *keyp);
-    const void **mbufs = calloc((size_t)B, sizeof *mbufs);
-    size_t *msizes = calloc((size_t)B, sizeof *msizes);
-    const char **mnames = calloc((size_t)B, sizeof *mnames);
-    float *pixels = malloc(sizeof(float) * psz * (size_t)B);
-    float *emb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
+    pipe_t P;
+    memset(&P, 0, sizeof P);
+    P.inputs = inputs, P.n = n, P.p = p, P.pre = &m->pre;
+    P.B = p->batch > 0 ? p->batch : 32;
+    P.nbatch = (int32_t)(((int64_t)n + P.B - 1) / P.B);
+    P.dim = info.embed_dim, P.psz = ae_model_pixels_size(m);
+    P.fingerprint = info.fingerprint, P.opts = opts;
+    pthread_mutex_init(&P.mu, NULL);
+    pthread_mutex_init(&P.cache_mu, NULL);
+    pthread_cond_init(&P.cv, NULL);
+    const int32_t B = P.B, dim = P.dim;
     float *memb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
-    char *msgs = malloc((size_t)B * 512);
+    int32_t *miss = malloc(sizeof(int32_t) * (size_t)B);
+    const char **keyp = malloc(sizeof(char *) * (size_t)B);
     int32_t failed = 0;
-    if (!bufs || !fetched || !urls || !url_of || !miss || !status || !keys || !keyp || !mbufs || !msizes ||
-        !mnames || !pixels || !emb || !memb || !msgs) {
+    int nprod = 0, started = 0;
+    pthread_t th[64];
+    if (slot_alloc(&P.slots[0], B, P.psz, dim) != AE_OK || slot_alloc(&P.slots[1], B, P.psz, dim) != AE_OK ||
+        !memb || !miss || !keyp) {
         failed = ae_fail(AE_ERR_NOMEM, "out of memory");
         goto done;
     }
+    nprod = n > 0 ? producers_for(p, nn_pool_size(session_pool(s))) : 0;
+    for (; started < nprod; started++)
+        if (pthread_create(&th[started], NULL, producer_main, &P) != 0) break; /* fewer is fine */
 
-    for (int32_t base = 0; base < n; base += B) {
-        int32_t k = n - base < B ? n - base : B, nurl = 0, nmiss = 0;
+    for (int32_t b = 0; b < P.nbatch; b++) {
+        pthread_mutex_lock(&P.mu);
+        slot *sl = acquire(&P, b);
+        pthread_mutex_unlock(&P.mu);
+        /* what the producers have not claimed yet, on this thread and the session's */
+        void *ha[2] = {&P, sl};
+        nn_pool_run(session_pool(s), help_task, ha);
+        pthread_mutex_lock(&P.mu);
+        while (sl->finished < sl->k) pthread_cond_wait(&P.cv, &P.mu); /* jobs still running */
+        pthread_mutex_unlock(&P.mu);
+
+        const int32_t base = sl->base, k = sl->k;
         ae_scored *r = out + base;
+        int32_t nmiss = 0;
         for (int32_t i = 0; i < k; i++) {
             memset(&r[i], 0, sizeof r[i]);
-            r[i].input = inputs[base + i];
+            r[i].input = inputs[base + i] ? inputs[base + i] : "";
             r[i].score.class_index = -1;
-            if (!r[i].input) {
-                r[i].input = "";
-                set_error(&r[i], AE_ERR_INVALID, "input is NULL");
-            } else if (ae_is_url(r[i].input)) urls[nurl] = r[i].input, url_of[nurl++] = i;
-            else if ((rc = read_whole(r[i].input, p->max_file_bytes, &bufs[i])) != AE_OK)
-                set_error(&r[i], rc, ae_last_error());
-        }
-        if (nurl) {
-            ae_fetch_many(urls, nurl, &p->fetch, fetched);
-            for (int32_t u = 0; u < nurl; u++) {
-                int32_t i = url_of[u];
-                if (fetched[u].rc != AE_OK) set_error(&r[i], fetched[u].rc, fetched[u].error);
-                else bufs[i] = fetched[u].body, memset(&fetched[u].body, 0, sizeof fetched[u].body);
+            if (sl->rc[i] != AE_OK) set_error(&r[i], sl->rc[i], sl->msg[i]);
+            else if (sl->hit[i]) r[i].cached = 1;
+            else {
+                if (nmiss != i) memcpy(sl->pixels + (size_t)nmiss * P.psz, sl->pixels + (size_t)i * P.psz, sizeof(float) * P.psz);
+                miss[nmiss++] = i;
             }
-            ae_fetch_results_free(fetched, nurl);
         }
-        /* cache lookups; misses are decoded below */
-        for (int32_t i = 0; i < k; i++) {
-            if (r[i].rc != AE_OK) continue;
-            ae_cache_key(bufs[i].data, bufs[i].size, info.fingerprint, opts, keys[i]);
-            int hit = p->cache ? ae_cache_get(p->cache, keys[i], emb + (size_t)i * dim, dim) : 0;
-            if (hit == 1) {
-                r[i].cached = 1;
+        rc = nmiss ? ae_encode_images(s, sl->pixels, nmiss, memb) : AE_OK;
+        for (int32_t j = 0; j < nmiss; j++) {
+            if (rc != AE_OK) {
+                set_error(&r[miss[j]], rc, ae_last_error());
                 continue;
             }
-            /* a cache that fails to read is not fatal: the image is computed instead */
-            mbufs[nmiss] = bufs[i].data, msizes[nmiss] = bufs[i].size, mnames[nmiss] = r[i].input;
-            miss[nmiss++] = i;
+            memcpy(sl->emb + (size_t)miss[j] * dim, memb + (size_t)j * dim, sizeof(float) * (size_t)dim);
+            keyp[j] = sl->keys[miss[j]];
         }
-        if (nmiss) {
-            ae_decode_images(s, mbufs, msizes, mnames, nmiss, &p->image, pixels, status, msgs, 512);
-            int32_t ok = 0;
-            for (int32_t j = 0; j < nmiss; j++) {
-                if (status[j] != AE_OK) {
-                    set_error(&r[miss[j]], status[j], msgs + (size_t)j * 512);
-                    continue;
-                }
-                if (ok != j) memcpy(pixels + (size_t)ok * psz, pixels + (size_t)j * psz, sizeof(float) * psz);
-                miss[ok++] = miss[j];
-            }
-            rc = ok ? ae_encode_images(s, pixels, ok, memb) : AE_OK;
-            for (int32_t j = 0; j < ok; j++) {
-                if (rc != AE_OK) {
-                    set_error(&r[miss[j]], rc, ae_last_error());
-                    continue;
-                }
-                memcpy(emb + (size_t)miss[j] * dim, memb + (size_t)j * dim, sizeof(float) * (size_t)dim);
-                keyp[j] = keys[miss[j]];
-            }
-            if (rc == AE_OK && ok && p->cache) ae_cache_put_many(p->cache, keyp, memb, ok, dim);
+        if (rc == AE_OK && nmiss && p->cache) {
+            pthread_mutex_lock(&P.cache_mu);
+            ae_cache_put_many(p->cache, keyp, memb, nmiss, dim);
+            pthread_mutex_unlock(&P.cache_mu);
         }
         for (int32_t i = 0; i < k; i++) {
-            ae_buffer_free(&bufs[i]);
             if (r[i].rc != AE_OK) {
                 failed++;
                 continue;
             }
-            if ((rc = ae_bank_score(bank, emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
+            if ((rc = ae_bank_score(bank, sl->emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
                 set_error(&r[i], rc, ae_last_error());
                 failed++;
                 continue;
             }
-            if (embeds_out) memcpy(embeds_out + (size_t)(base + i) * dim, emb + (size_t)i * dim, sizeof(float) * (size_t)dim);
+            if (embeds_out)
+                memcpy(embeds_out + (size_t)(base + i) * dim, sl->emb + (size_t)i * dim, sizeof(float) * (size_t)dim);
         }
+        /* the slot is free for batch b + 2 */
+        for (int32_t i = 0; i < k; i++) ae_buffer_free(&sl->bufs[i]);
+        pthread_mutex_lock(&P.mu);
+        atomic_store(&sl->next, CLOSED);
+        sl->batch = -1, sl->opened = 0;
+        pthread_cond_broadcast(&P.cv);
+        pthread_mutex_unlock(&P.mu);
         if (fn) fn(ctx, out, base, k);
     }
 done:
-    free(bufs), free(fetched), free(urls), free(url_of), free(miss), free(status), free(keys), free(keyp);
-    free(mbufs), free(msizes), free(mnames), free(pixels), free(emb), free(memb), free(msgs);
+    pthread_mutex_lock(&P.mu);
+    P.quit = 1;
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    slot_free(&P.slots[0]), slot_free(&P.slots[1]);
+    free(memb), free(miss), free(keyp);
+    pthread_mutex_destroy(&P.mu), pthread_mutex_destroy(&P.cache_mu);
+    pthread_cond_destroy(&P.cv);
     return failed;
 }

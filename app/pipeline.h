@@ -1,7 +1,8 @@
 /*
  * pipeline.h — scoring many images end to end: read files or download URLs, look each one up
- * in the embedding cache by the hash of its bytes, decode and encode only the misses (in
- * batches, on the session's threads), store them, and score everything with a bank.
+ * in the embedding cache by the hash of its bytes (only when a cache is given), decode and
+ * encode only the misses in batches (decoding the next batch while the current one is
+ * encoded), store them, and score everything with a bank.
  * One bad input never stops the others; results come back per input, in input order.
  */
 #ifndef AE_APP_PIPELINE_H
@@ -19,6 +20,9 @@ typedef struct ae_scorer_params {
     ae_cache *cache;              /* NULL: no cache */
     int32_t batch;                /* images decoded and encoded per batch (default 32) */
     int64_t max_file_bytes;       /* refuse local files over this size (default 1 GiB) */
+    int32_t producers;            /* threads decoding ahead of the forward pass: -1 (default)
+                                     one per core the session leaves free, or one at idle
+                                     priority when none is; 0 decode between forward passes */
 } ae_scorer_params;
 
 ae_scorer_params ae_scorer_default_params(void);

@@ -169,6 +169,15 @@ int ae_tokenize(const ae_model *model, const char *text, size_t len, int32_t tru
 typedef struct ae_image_params {
     int32_t exif_rotate;  /* 1: apply the EXIF orientation (default 1); 0 = transformers */
     uint64_t max_pixels;  /* refuse images over this many pixels, from the header (100e6) */
+    int32_t fast_decode;  /* 1: decode JPEGs with libjpeg-turbo's DCT scaling (M/8, M = 1..8)
+                             to the smallest size whose shortest side is still >=
+                             fast_decode_side, as Pillow's draft() does; much faster on large
+                             photos, but the pixels (and scores) differ slightly from the exact
+                             decode. Other formats, and JPEGs too small to scale, are decoded
+                             exactly. Default 0 (Pillow-exact). */
+    int32_t fast_decode_side; /* the shortest side fast_decode keeps; 0 (default): the model's
+                             resize target where a model is known (ae_load_images,
+                             ae_decode_images), 224 in ae_image_decode / ae_image_load */
 } ae_image_params;
 
 ae_image_params ae_image_default_params(void);

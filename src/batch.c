@@ -2,12 +2,15 @@
  * batch.c — reading, decoding and preprocessing many images in parallel on a session's
  * threads. Images differ wildly in size (a 12 MP JPEG decodes ~100x slower than a thumbnail),
  * so threads take the next input from a shared counter instead of a fixed slice. One bad
- * input never stops the others: each gets its own status and message.
+ * input never stops the others: each gets its own status and message. EXIF orientation is
+ * applied while resizing (img_preprocess_oriented), never as a rotated full-size copy.
  */
 #include <stdatomic.h>
 #include <string.h>
 
 #include "error.h"
+#include "image.h"
+#include "model.h"
 #include "session.h"
 
 typedef struct load_job {
@@ -31,15 +34,12 @@ static void load_task(void *arg, int ith, int nth)
     for (;;) {
         int i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n) break;
-        ae_image img = {0};
         const char *name = j->paths ? j->paths[i] : "image";
-        int rc = j->bufs ? ae_image_decode(j->bufs[i], j->sizes[i], name, j->params, &img)
-                         : ae_image_load(name, j->params, &img);
-        if (rc == AE_OK) {
-            rc = ae_preprocess(j->model, &img, j->pixels + (size_t)i * j->pixels_size, NULL);
-            if (rc != AE_OK) ae_fail_prefix(rc, "%s: ", name);
-        }
-        ae_image_free(&img);
+        int rc = j->bufs && !j->bufs[i] && j->sizes[i]
+                     ? ae_fail(AE_ERR_INVALID, "%s: no data", name)
+                     : img_prepare(&j->model->pre, j->bufs ? (j->bufs[i] ? j->bufs[i] : "") : NULL,
+                                   j->bufs ? j->sizes[i] : 0, name, j->params,
+                                   j->pixels + (size_t)i * j->pixels_size, NULL);
         j->status[i] = rc;
         if (j->messages) {
             char *m = j->messages + (size_t)i * j->msg_cap;

@@ -6,6 +6,7 @@
 #ifndef AE_IMAGE_H
 #define AE_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "aesthete.h"
@@ -15,5 +16,31 @@
  * p->crop_h x p->crop_w, computing only the cropped window. crop_rgb: crop_h*crop_w*3 HWC
  * (may be NULL); pixels: 3*crop_h*crop_w CHW normalised float32 (may be NULL). */
 int img_preprocess(const clip_preproc *p, const ae_image *img, float *pixels, uint8_t *crop_rgb);
+
+/* The same for the image as EXIF orientation 1..8 shows it (img_orient's meaning), read
+ * straight from the stored pixels with transposed / mirrored coordinates: byte-identical to
+ * img_orient followed by img_preprocess, without the rotated full-size copy. */
+int img_preprocess_oriented(const clip_preproc *p, const ae_image *img, int orientation,
+                            float *pixels, uint8_t *crop_rgb);
+
+/* ae_image_decode without applying the orientation: *orientation receives the EXIF
+ * orientation to apply (1 when params->exif_rotate is 0 or there is none). */
+int img_decode_oriented(const void *data, size_t size, const char *name,
+                        const ae_image_params *params, ae_image *out, int *orientation);
+
+/* Reads a whole file into *data (caller frees with free()), *size bytes. */
+int img_read_file(const char *path, void **data, size_t *size);
+
+/* fast_decode's rule: the DCT scale M/8 (M = 1..8) that libjpeg-turbo decodes a w x h JPEG
+ * to, the smallest whose output (ceil(w * M / 8) x ceil(h * M / 8)) still has its shortest
+ * side >= side; 8 (no scaling) when none smaller does or side <= 0. */
+int img_jpeg_scale(int64_t w, int64_t h, int64_t side);
+
+/* Reads (data == NULL: the file `name`) or takes data[size], decodes and preprocesses one
+ * image for a model's preprocessor into pixels (and crop_rgb, may be NULL): the work of one
+ * input of ae_load_images / ae_decode_images. fast_decode_side 0 resolves to p's
+ * shortest_edge. Errors name the input. */
+int img_prepare(const clip_preproc *p, const void *data, size_t size, const char *name,
+                const ae_image_params *params, float *pixels, uint8_t *crop_rgb);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "image.h"
 #include "image_formats.h"
 
 ae_image_params ae_image_default_params(void)
@@ -104,38 +105,71 @@ int img_exif_orientation(const uint8_t *exif, size_t len)
     return 1;
 }
 
+/* Source index (in the stored image, w x h) of oriented pixel (x, y). */
+static inline size_t orient_src(int orientation, int32_t w, int32_t h, int32_t x, int32_t y)
+{
+    int32_t sx, sy;
+    switch (orientation) {
+    case 2: sx = w - 1 - x; sy = y; break;             /* FLIP_LEFT_RIGHT */
+    case 3: sx = w - 1 - x; sy = h - 1 - y; break;     /* ROTATE_180 */
+    case 4: sx = x; sy = h - 1 - y; break;             /* FLIP_TOP_BOTTOM */
+    case 5: sx = y; sy = x; break;                     /* TRANSPOSE */
+    case 6: sx = y; sy = h - 1 - x; break;             /* ROTATE_270 (clockwise) */
+    case 7: sx = w - 1 - y; sy = h - 1 - x; break;     /* TRANSVERSE */
+    default: sx = w - 1 - y; sy = x; break;            /* 8: ROTATE_90 */
+    }
+    return (size_t)sy * (size_t)w + (size_t)sx;
+}
+
+static inline void swap3(uint8_t *a, uint8_t *b)
+{
+    uint8_t t0 = a[0], t1 = a[1], t2 = a[2];
+    a[0] = b[0], a[1] = b[1], a[2] = b[2];
+    b[0] = t0, b[1] = t1, b[2] = t2;
+}
+
+/* In place, so a rotated photo never needs a second full-size buffer: the flips (2, 3, 4)
+ * swap pixel pairs; the transposing orientations (5..8) move every pixel along the cycles of
+ * the permutation, with one bit per pixel marking those already placed (w * h / 8 bytes).
+ * The pipeline does not even do this: it resizes straight from the stored pixels
+ * (img_preprocess_oriented). */
 int img_orient(ae_image *img, int orientation, const char *name)
 {
     if (orientation < 2 || orientation > 8) return AE_OK;
     const int32_t w = img->width, h = img->height;
-    const int swap = orientation >= 5; /* 5..8 exchange width and height */
-    const int32_t ow = swap ? h : w, oh = swap ? w : h;
-    uint8_t *dst = malloc((size_t)w * (size_t)h * 3);
-    if (!dst) return ae_fail(AE_ERR_NOMEM, "%s: out of memory rotating %d x %d", name, w, h);
-    const uint8_t *src = img->rgb;
-    for (int32_t y = 0; y < oh; y++) {
-        uint8_t *d = dst + (size_t)y * ow * 3;
-        for (int32_t x = 0; x < ow; x++, d += 3) {
-            int32_t sx, sy;
-            switch (orientation) {
-            case 2: sx = w - 1 - x; sy = y; break;             /* FLIP_LEFT_RIGHT */
-            case 3: sx = w - 1 - x; sy = h - 1 - y; break;     /* ROTATE_180 */
-            case 4: sx = x; sy = h - 1 - y; break;             /* FLIP_TOP_BOTTOM */
-            case 5: sx = y; sy = x; break;                     /* TRANSPOSE */
-            case 6: sx = y; sy = h - 1 - x; break;             /* ROTATE_270 (clockwise) */
-            case 7: sx = w - 1 - y; sy = h - 1 - x; break;     /* TRANSVERSE */
-            default: sx = w - 1 - y; sy = x; break;            /* 8: ROTATE_90 */
+    uint8_t *a = img->rgb;
+    if (orientation <= 4) {
+        for (int32_t y = 0; y < h; y++)
+            for (int32_t x = 0; x < w; x++) {
+                size_t d = (size_t)y * (size_t)w + (size_t)x, s = orient_src(orientation, w, h, x, y);
+                /* a flip is its own inverse: each pair (d, s) is swapped once, from d < s */
+                if (s > d) swap3(a + d * 3, a + s * 3);
             }
-            const uint8_t *s = src + ((size_t)sy * w + sx) * 3;
-            d[0] = s[0];
-            d[1] = s[1];
-            d[2] = s[2];
+        return AE_OK;
+    }
+    const int32_t ow = h; /* oriented width (5..8 exchange width and height) */
+    const size_t n = (size_t)w * (size_t)h;
+    uint8_t *seen = calloc(n / 8 + 1, 1);
+    if (!seen) return ae_fail(AE_ERR_NOMEM, "%s: out of memory rotating %d x %d", name, w, h);
+    for (size_t i = 0; i < n; i++) {
+        if (seen[i >> 3] >> (i & 7) & 1) continue;
+        /* the cycle through i: position j receives the pixel at orient_src(j) */
+        uint8_t t[3] = {a[i * 3], a[i * 3 + 1], a[i * 3 + 2]};
+        size_t j = i;
+        for (;;) {
+            seen[j >> 3] |= (uint8_t)(1u << (j & 7));
+            size_t k = orient_src(orientation, w, h, (int32_t)(j % (size_t)ow), (int32_t)(j / (size_t)ow));
+            if (k == i) {
+                a[j * 3] = t[0], a[j * 3 + 1] = t[1], a[j * 3 + 2] = t[2];
+                break;
+            }
+            a[j * 3] = a[k * 3], a[j * 3 + 1] = a[k * 3 + 1], a[j * 3 + 2] = a[k * 3 + 2];
+            j = k;
         }
     }
-    free(img->rgb);
-    img->rgb = dst;
+    free(seen);
     img->width = ow;
-    img->height = oh;
+    img->height = w;
     return AE_OK;
 }
 
@@ -155,14 +189,15 @@ static img_decoder sniff(const uint8_t *d, size_t n)
     return NULL;
 }
 
-int ae_image_decode(const void *data, size_t size, const char *name,
-                    const ae_image_params *params, ae_image *out)
+int img_decode_oriented(const void *data, size_t size, const char *name,
+                        const ae_image_params *params, ae_image *out, int *orientation)
 {
+    *orientation = 1;
     if (!name) name = "image";
     if (!out) return ae_fail(AE_ERR_INVALID, "%s: no output image", name);
     memset(out, 0, sizeof *out);
-    ae_image_params defaults = ae_image_default_params();
-    if (!params) params = &defaults;
+    ae_image_params p = params ? *params : ae_image_default_params();
+    if (p.fast_decode && p.fast_decode_side <= 0) p.fast_decode_side = 224;
     if (!data && size) return ae_fail(AE_ERR_INVALID, "%s: no data", name);
     if (size == 0) return ae_fail(AE_ERR_FORMAT, "%s: empty file", name);
 
@@ -172,19 +207,25 @@ int ae_image_decode(const void *data, size_t size, const char *name,
                        "%s: unknown image format (not JPEG, PNG, WebP, GIF, BMP, HEIF or AVIF)",
                        name);
     img_exif exif = {NULL, 0, NULL};
-    int rc = dec(data, size, name, params, out, &exif);
-    if (rc == AE_OK && params->exif_rotate) {
-        int o = img_exif_orientation(exif.data, exif.len);
-        rc = img_orient(out, o, name);
-        if (rc != AE_OK) ae_image_free(out);
-    }
+    int rc = dec(data, size, name, &p, out, &exif);
+    if (rc == AE_OK && p.exif_rotate) *orientation = img_exif_orientation(exif.data, exif.len);
     free(exif.owned);
     return rc;
 }
 
-int ae_image_load(const char *path, const ae_image_params *params, ae_image *out)
+int ae_image_decode(const void *data, size_t size, const char *name,
+                    const ae_image_params *params, ae_image *out)
 {
-    if (out) memset(out, 0, sizeof *out);
+    int o;
+    int rc = img_decode_oriented(data, size, name, params, out, &o);
+    if (rc == AE_OK && (rc = img_orient(out, o, name ? name : "image")) != AE_OK) ae_image_free(out);
+    return rc;
+}
+
+int img_read_file(const char *path, void **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
     if (!path) return ae_fail(AE_ERR_INVALID, "image: no path");
     FILE *f = ae_file_fopen(path);
     if (!f) return ae_fail(AE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -222,7 +263,23 @@ int ae_image_load(const char *path, const ae_image_params *params, ae_image *out
         }
     }
     fclose(f);
-    if (rc == AE_OK) rc = ae_image_decode(buf, n, path, params, out);
+    if (rc != AE_OK) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *size = n;
+    return AE_OK;
+}
+
+int ae_image_load(const char *path, const ae_image_params *params, ae_image *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    void *buf;
+    size_t n;
+    int rc = img_read_file(path, &buf, &n);
+    if (rc != AE_OK) return rc;
+    rc = ae_image_decode(buf, n, path, params, out);
     free(buf);
     return rc;
 }

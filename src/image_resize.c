@@ -127,17 +127,28 @@ typedef int32_t v8si __attribute__((vector_size(32), aligned(4))); /* GCC/Clang 
 #define AE_CLONES
 #endif
 AE_CLONES
-static void hpass_rows8(const uint8_t *const *src, int nr, const coeffs *c, int64_t n,
-                        int64_t cmin, int64_t ncols, int32_t *T, uint8_t *const *dst)
+static void hpass_rows8(const uint8_t *const *src, ptrdiff_t dx, int nr, const coeffs *c,
+                        int64_t n, int64_t cmin, int64_t ncols, int32_t *T, uint8_t *const *dst)
 {
     int32_t *t0 = T, *t1 = T + (size_t)ncols * 8, *t2 = T + (size_t)ncols * 16;
     const uint8_t *s[8];
-    for (int l = 0; l < 8; l++) s[l] = src[l < nr ? l : 0] + cmin * 3; /* extra lanes: row 0 */
-    for (int64_t x = 0; x < ncols; x++) {
-        for (int l = 0; l < 8; l++) {
-            t0[x * 8 + l] = s[l][3 * x];
-            t1[x * 8 + l] = s[l][3 * x + 1];
-            t2[x * 8 + l] = s[l][3 * x + 2];
+    for (int l = 0; l < 8; l++) s[l] = src[l < nr ? l : 0] + cmin * dx; /* extra lanes: row 0 */
+    if (dx == 3) { /* the common case, unrotated: constant stride */
+        for (int64_t x = 0; x < ncols; x++) {
+            for (int l = 0; l < 8; l++) {
+                t0[x * 8 + l] = s[l][3 * x];
+                t1[x * 8 + l] = s[l][3 * x + 1];
+                t2[x * 8 + l] = s[l][3 * x + 2];
+            }
+        }
+    } else {
+        for (int64_t x = 0; x < ncols; x++) {
+            for (int l = 0; l < 8; l++) {
+                const uint8_t *q = s[l] + x * dx;
+                t0[x * 8 + l] = q[0];
+                t1[x * 8 + l] = q[1];
+                t2[x * 8 + l] = q[2];
+            }
         }
     }
     for (int64_t o = 0; o < n; o++) {
@@ -175,9 +186,40 @@ static void vpass_row(const uint8_t *const *rows, const int32_t *k, int cnt, int
 
 static int64_t floordiv2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 
-/* Horizontal pass over input rows [r0, r1) into out rows (out + (r - r0) * ostride), only
- * the n outputs described by c. T is scratch for hpass_rows8. */
-static int hpass_rows(const ae_image *img, int64_t r0, int64_t r1, const coeffs *c, int64_t n,
+/* The image as its EXIF orientation shows it, over the stored pixels: oriented pixel (x, y)
+ * is at o + x * dx + y * dy (bytes; dx, dy may be negative or a whole row). */
+typedef struct view {
+    const uint8_t *o;
+    ptrdiff_t dx, dy;
+    int64_t w, h; /* oriented size */
+} view;
+
+static view make_view(const ae_image *img, int orientation)
+{
+    const ptrdiff_t W = img->width, H = img->height, px = 3, row = W * 3;
+    const uint8_t *b = img->rgb;
+    view v = {b, px, row, W, H};
+    switch (orientation) {
+    case 2: v = (view){b + (W - 1) * px, -px, row, W, H}; break;
+    case 3: v = (view){b + (H - 1) * row + (W - 1) * px, -px, -row, W, H}; break;
+    case 4: v = (view){b + (H - 1) * row, px, -row, W, H}; break;
+    case 5: v = (view){b, row, px, H, W}; break;
+    case 6: v = (view){b + (H - 1) * row, -row, px, H, W}; break;
+    case 7: v = (view){b + (H - 1) * row + (W - 1) * px, -row, -px, H, W}; break;
+    case 8: v = (view){b + (W - 1) * px, row, -px, H, W}; break;
+    default: break;
+    }
+    return v;
+}
+
+static inline const uint8_t *view_at(const view *v, int64_t x, int64_t y)
+{
+    return v->o + (ptrdiff_t)x * v->dx + (ptrdiff_t)y * v->dy;
+}
+
+/* Horizontal pass over oriented rows [r0, r1) into out rows (out + (r - r0) * ostride),
+ * only the n outputs described by c. */
+static int hpass_rows(const view *v, int64_t r0, int64_t r1, const coeffs *c, int64_t n,
                       uint8_t *out, size_t ostride)
 {
     /* input columns the outputs read: [cmin, cmax) */
@@ -189,29 +231,45 @@ static int hpass_rows(const ae_image *img, int64_t r0, int64_t r1, const coeffs 
     if (cmax <= cmin) cmax = cmin + 1;
     int32_t *T = malloc(sizeof(int32_t) * 8 * 3 * (size_t)(cmax - cmin));
     if (!T) return AE_ERR_NOMEM;
-    const size_t istride = (size_t)img->width * 3;
     for (int64_t r = r0; r < r1; r += 8) {
         const uint8_t *src[8];
         uint8_t *dst[8];
         const int nr = r1 - r < 8 ? (int)(r1 - r) : 8;
         for (int l = 0; l < nr; l++) {
-            src[l] = img->rgb + (size_t)(r + l) * istride;
+            src[l] = view_at(v, 0, r + l);
             dst[l] = out + (size_t)(r + l - r0) * ostride;
         }
-        hpass_rows8(src, nr, c, n, cmin, cmax - cmin, T, dst);
+        hpass_rows8(src, v->dx, nr, c, n, cmin, cmax - cmin, T, dst);
     }
     free(T);
     return AE_OK;
 }
 
+/* Copies oriented columns [c0, c0 + nx) of rows [r0, r1) into out (nx * 3 bytes a row). */
+static void copy_rows(const view *v, int64_t r0, int64_t r1, int64_t c0, int64_t nx, uint8_t *out,
+                      size_t ostride)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        uint8_t *d = out + (size_t)(r - r0) * ostride;
+        if (v->dx == 3) {
+            memcpy(d, view_at(v, c0, r), (size_t)nx * 3);
+            continue;
+        }
+        for (int64_t x = 0; x < nx; x++, d += 3) {
+            const uint8_t *q = view_at(v, c0 + x, r);
+            d[0] = q[0], d[1] = q[1], d[2] = q[2];
+        }
+    }
+}
+
 /* Resized, cropped window. The resized image is rw x rh; crop output pixel (x, y) is
  * resized pixel (x + ox, y + oy); only [x0, x1) x [y0, y1) of the crop lies inside the
  * resized image (the rest stays zero). dst is the cw-wide crop (zeroed by the caller). */
-static int resample_window(const ae_image *img, int64_t rw, int64_t rh, int64_t ox, int64_t oy,
+static int resample_window(const view *v, int64_t rw, int64_t rh, int64_t ox, int64_t oy,
                            int64_t x0, int64_t x1, int64_t y0, int64_t y1, int32_t cw,
                            uint8_t *dst)
 {
-    const int64_t w = img->width, h = img->height;
+    const int64_t w = v->w, h = v->h;
     const int need_h = rw != w, need_v = rh != h;
     const int64_t nx = x1 - x0, ny = y1 - y0;
     const size_t dstride = (size_t)cw * 3, nb = (size_t)nx * 3;
@@ -226,14 +284,8 @@ static int resample_window(const ae_image *img, int64_t rw, int64_t rh, int64_t 
     if (need_v && coeffs_make(&vc, h, rh, y0 + oy, ny) != AE_OK) goto done;
 
     if (!need_v) { /* rows map one to one: resample (or copy) straight into the crop */
-        if (need_h) {
-            rc = hpass_rows(img, y0 + oy, y1 + oy, &hc, nx, drow0, dstride);
-        } else {
-            for (int64_t y = 0; y < ny; y++)
-                memcpy(drow0 + (size_t)y * dstride,
-                       img->rgb + ((size_t)(y + y0 + oy) * (size_t)w + (size_t)(x0 + ox)) * 3, nb);
-            rc = AE_OK;
-        }
+        if (need_h) rc = hpass_rows(v, y0 + oy, y1 + oy, &hc, nx, drow0, dstride);
+        else copy_rows(v, y0 + oy, y1 + oy, x0 + ox, nx, drow0, dstride), rc = AE_OK;
         goto done;
     }
 
@@ -245,10 +297,17 @@ static int resample_window(const ae_image *img, int64_t rw, int64_t rh, int64_t 
     }
     if (r1 < r0) r1 = r0;
     /* Intermediate: the horizontally resampled rows r0..r1-1, only the crop's columns. Without
-     * a horizontal pass the vertical pass reads the input rows in place. */
-    if (need_h) {
+     * a horizontal pass the vertical pass reads the input rows in place when they are
+     * contiguous (unrotated), else a copy of the crop's columns of those rows. */
+    const int in_place = !need_h && v->dx == 3;
+    if (!in_place) {
         tmp = malloc(nb * (size_t)(r1 - r0 ? r1 - r0 : 1));
-        if (!tmp || hpass_rows(img, r0, r1, &hc, nx, tmp, nb) != AE_OK) goto done;
+        if (!tmp) goto done;
+        if (need_h) {
+            if (hpass_rows(v, r0, r1, &hc, nx, tmp, nb) != AE_OK) goto done;
+        } else {
+            copy_rows(v, r0, r1, x0 + ox, nx, tmp, nb);
+        }
     }
     rows = malloc(sizeof *rows * (size_t)vc.ksize);
     acc = malloc(sizeof *acc * nb);
@@ -257,8 +316,7 @@ static int resample_window(const ae_image *img, int64_t rw, int64_t rh, int64_t 
         const int cnt = vc.count[t];
         for (int j = 0; j < cnt; j++) {
             int64_t r = vc.start[t] + j;
-            rows[j] = need_h ? tmp + (size_t)(r - r0) * nb
-                             : img->rgb + ((size_t)r * (size_t)w + (size_t)(x0 + ox)) * 3;
+            rows[j] = in_place ? view_at(v, x0 + ox, r) : tmp + (size_t)(r - r0) * nb;
         }
         vpass_row(rows, vc.k + (size_t)t * vc.ksize, cnt, (int64_t)nb, acc,
                   drow0 + (size_t)t * dstride);
@@ -275,12 +333,19 @@ done:
 
 int img_preprocess(const clip_preproc *p, const ae_image *img, float *pixels, uint8_t *crop_rgb)
 {
+    return img_preprocess_oriented(p, img, 1, pixels, crop_rgb);
+}
+
+int img_preprocess_oriented(const clip_preproc *p, const ae_image *img, int orientation,
+                            float *pixels, uint8_t *crop_rgb)
+{
     if (!p || !img || !img->rgb || img->width <= 0 || img->height <= 0)
         return ae_fail(AE_ERR_INVALID, "preprocess: empty image");
+    const view v = make_view(img, orientation);
     const int32_t cw = p->crop_w, ch = p->crop_h;
     if (cw <= 0 || ch <= 0 || (int64_t)cw * ch > (1 << 26))
         return ae_fail(AE_ERR_INVALID, "preprocess: invalid crop size %d x %d", cw, ch);
-    const int64_t w = img->width, h = img->height;
+    const int64_t w = v.w, h = v.h;
     int64_t rw = w, rh = h;
     if (p->do_resize) {
         if (p->resample != 3)
@@ -314,7 +379,7 @@ int img_preprocess(const clip_preproc *p, const ae_image *img, float *pixels, ui
     uint8_t *crop = crop_rgb ? crop_rgb : malloc(n * 3);
     if (!crop) return ae_fail(AE_ERR_NOMEM, "preprocess: out of memory");
     if (x0 > 0 || y0 > 0 || x1 < cw || y1 < ch) memset(crop, 0, n * 3);
-    int rc = resample_window(img, rw, rh, ox, oy, x0, x1, y0, y1, cw, crop);
+    int rc = resample_window(&v, rw, rh, ox, oy, x0, x1, y0, y1, cw, crop);
     if (rc != AE_OK) {
         if (crop != crop_rgb) free(crop);
         return ae_fail(rc, "preprocess: out of memory resizing %lld x %lld", (long long)w,

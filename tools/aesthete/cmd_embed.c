@@ -23,6 +23,7 @@ static void help(void)
            "  --threads N       worker threads (default: 0 = all cores)\n"
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
+           "  --fast-decode     decode JPEGs by DCT scaling (faster, embeddings differ slightly)\n"
            "  --help            this text\n"
            "  --                end of options (a text may start with '-')\n\n"
            "Texts longer than the context (77 tokens) are truncated with a warning, as CLIP does.\n"
@@ -137,6 +138,7 @@ int cmd_embed(int argc, char **argv)
         {"model", required_argument, 0, 'm'},  {"text", no_argument, 0, 't'},
         {"threads", required_argument, 0, 'j'}, {"no-exif-rotate", no_argument, 0, 'E'},
         {"max-pixels", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {"fast-decode", no_argument, 0, 'F'},
         {0, 0, 0, 0}};
     const char *model = NULL;
     int text = 0;
@@ -151,6 +153,7 @@ int cmd_embed(int argc, char **argv)
         case 't': text = 1; break;
         case 'j': if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
         case 'E': ip.exif_rotate = 0; break;
+        case 'F': ip.fast_decode = 1; break;
         case 'P':
             if (cli_parse_int("embed", "--max-pixels", optarg, 1, 1L << 40, &maxpix)) return EXIT_USAGE;
             ip.max_pixels = (uint64_t)maxpix;
