@@ -10,7 +10,8 @@
 # $AE_PEERS_CACHE/e2e/, never into the repository): 1mp = N_1MP (200) distinct JPEGs of about
 # 1 MP, 12mp = N_12MP (50) of about 12 MP. Engines (rows): aesthete (default kernels),
 # aesthete-avx2 (AE_KERNELS=avx2, where the default is avx512), aesthete-fast-decode (when
-# `aesthete rank --help` lists --fast-decode), article (bench/article_rank.py). Round r runs
+# `aesthete rank --help` lists --fast-decode), aesthete-bf16 / -int8 (when it lists --precision;
+# AE_PRECISIONS), article (bench/article_rank.py). Round r runs
 # each (engine, set) once in a fixed order under /usr/bin/time -v; the table gives the wall
 # seconds' median and range, the article's time over aesthete's (per round, then the median),
 # and peak RSS. Round 1 also checks that both rank alike (scores of the same file compared).
@@ -70,6 +71,9 @@ engines=("aesthete|ae|")
 kern=$("$AE" info --model "$MODEL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["kernels"])')
 [ "$kern" = avx512 ] && engines+=("aesthete-avx2|ae|AE_KERNELS=avx2")
 "$AE" rank --help 2>&1 | grep -q -- --fast-decode && engines+=("aesthete-fast-decode|ae|--fast-decode")
+if "$AE" rank --help 2>&1 | grep -q -- --precision; then # hook: reduced-precision rows
+  for p in ${AE_PRECISIONS:-bf16 int8}; do engines+=("aesthete-$p|ae|--precision $p"); done
+fi
 engines+=("article|py|")
 if [ -n "${ENGINES:-}" ]; then
   keep=()
