@@ -62,7 +62,7 @@ def cmd_record(out, engine, case, rnd, timefile, stdoutfile, unit=None):
     with open(out, "a") as f:
         f.write(json.dumps(rec) + "\n")
     shown = f"{value:10.2f} {unit}" if value is not None else f"FAILED (exit {rc})"
-    print(f"  r{rnd} {engine:<18} {case:<6} {shown:<22} peak RSS {rss or 0:7.0f} MiB, {wall or 0:6.1f} s",
+    print(f"  r{rnd} {engine:<20} {case:<6} {shown:<22} peak RSS {rss or 0:7.0f} MiB, {wall or 0:6.1f} s",
           flush=True)
 
 
