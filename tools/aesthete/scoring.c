@@ -255,10 +255,10 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
             return EXIT_USAGE;
         }
     } else if (!s->bank) {
-        /* banks are kept beside the embedding cache, also with --no-cache (which is about
-         * image embeddings): they depend on the weights and the prompts only */
+        /* banks are kept beside the embedding cache (not with --no-cache: nothing is read
+         * from or written to the cache folder then) */
         char path[4600];
-        int cached = bank_cache_path(o, s->model, path, sizeof path) == 0;
+        int cached = s->cache && bank_cache_path(o, s->model, path, sizeof path) == 0;
         if (!cached || ae_bank_load(path, &s->bank) != AE_OK ||
             ae_bank_check_model(s->bank, s->model) != AE_OK) {
             ae_bank_free(s->bank);
