@@ -32,7 +32,8 @@ void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
  * at init into the layout of the selected kernel; the source may be freed afterwards. */
 typedef struct nn_linear {
     int32_t n_out, n_in;
-    float *w;      /* kernel-specific packed layout, owned */
+    float *w;      /* kernel-specific packed layout, owned (its own mapping, see linear.c) */
+    size_t w_bytes;
     float *bias;   /* [n_out] owned copy, or NULL */
 } nn_linear;
 
