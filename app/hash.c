@@ -5,7 +5,12 @@
  */
 #include "hash.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+static atomic_uint_fast64_t bytes_hashed; /* for ae_sha256_bytes_hashed (tests) */
+
+uint64_t ae_sha256_bytes_hashed(void) { return atomic_load_explicit(&bytes_hashed, memory_order_relaxed); }
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -55,6 +60,7 @@ void ae_sha256_update(ae_sha256 *c, const void *data, size_t n)
 {
     const uint8_t *p = data;
     c->len += n;
+    atomic_fetch_add_explicit(&bytes_hashed, n, memory_order_relaxed);
     if (c->nbuf) {
         size_t k = 64 - c->nbuf < n ? 64 - c->nbuf : n;
         memcpy(c->buf + c->nbuf, p, k);

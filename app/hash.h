@@ -23,5 +23,8 @@ void ae_sha256_final(ae_sha256 *c, uint8_t out[32]);
 void ae_sha256_tohex(const uint8_t digest[32], char hex[65]);
 /* One shot: hex digest of n bytes. */
 void ae_sha256_hex(const void *data, size_t n, char hex[65]);
+/* Bytes passed to ae_sha256_update by all threads since the start: lets tests check that
+ * work which needs no hash (scoring without a cache) does none. */
+uint64_t ae_sha256_bytes_hashed(void);
 
 #endif

@@ -115,6 +115,7 @@ typedef struct pipe {
     pthread_mutex_t mu, cache_mu;
     pthread_cond_t cv;
     int quit;
+    int32_t released;           /* batches the calling thread has finished: [0, released) */
     slot slots[2];
 } pipe_t;
 
@@ -210,12 +211,13 @@ static void claim_jobs(pipe_t *P, slot *sl)
 }
 
 /* Waits until batch b holds slot b % 2 and is opened, opening it if nobody has. Returns
- * NULL when the pipeline is quitting. Called with the lock held. */
+ * NULL when the pipeline is quitting or batch b is finished already (a producer that fell
+ * behind must not open it again). Called with the lock held. */
 static slot *acquire(pipe_t *P, int32_t b)
 {
     slot *sl = &P->slots[b % 2];
     for (;;) {
-        if (P->quit) return NULL;
+        if (P->quit || b < P->released) return NULL;
         if (sl->batch == b && sl->opened) return sl;
         if (sl->batch == -1) {
             sl->batch = b;
@@ -236,10 +238,12 @@ static void *producer_main(void *arg)
     pipe_t *P = arg;
     for (int32_t b = 0; b < P->nbatch; b++) {
         pthread_mutex_lock(&P->mu);
-        slot *sl = acquire(P, b);
+        if (b < P->released) b = P->released; /* fell behind: skip what is done */
+        slot *sl = b < P->nbatch ? acquire(P, b) : NULL;
+        int quit = P->quit;
         pthread_mutex_unlock(&P->mu);
-        if (!sl) break;
-        claim_jobs(P, sl);
+        if (quit) break;
+        if (sl) claim_jobs(P, sl);
     }
     return NULL;
 }
@@ -391,6 +395,7 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
         pthread_mutex_lock(&P.mu);
         atomic_store(&sl->next, CLOSED);
         sl->batch = -1, sl->opened = 0;
+        P.released = b + 1;
         pthread_cond_broadcast(&P.cv);
         pthread_mutex_unlock(&P.mu);
         if (fn) fn(ctx, out, base, k);
