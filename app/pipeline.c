@@ -146,6 +146,7 @@ static void open_batch(pipe_t *P, slot *sl, int32_t b)
                 else sl->bufs[i] = fr[u].body, memset(&fr[u].body, 0, sizeof fr[u].body);
             }
             ae_fetch_results_free(fr, nurl);
+            free(fr);
         }
     }
     int32_t failed = 0; /* failed downloads are done already */
