@@ -43,7 +43,7 @@ ae_scorer_params ae_scorer_default_params(void)
     memset(&p, 0, sizeof p);
     p.image = ae_image_default_params();
     p.fetch = ae_fetch_default_params();
-    p.batch = 32;
+    p.batch = 16;
     p.max_file_bytes = (int64_t)1 << 30;
     p.producers = -1;
     return p;

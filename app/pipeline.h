@@ -18,7 +18,7 @@ typedef struct ae_scorer_params {
     ae_image_params image;        /* EXIF rotation, pixel limit */
     ae_fetch_params fetch;        /* limits for URL inputs */
     ae_cache *cache;              /* NULL: no cache */
-    int32_t batch;                /* images decoded and encoded per batch (default 32) */
+    int32_t batch;                /* images decoded and encoded per batch (default 16) */
     int64_t max_file_bytes;       /* refuse local files over this size (default 1 GiB) */
     int32_t producers;            /* threads decoding ahead of the forward pass: -1 (default)
                                      one per core the session leaves free, or one at idle
