@@ -24,8 +24,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "nn/nn_internal.h"
 
@@ -37,29 +37,6 @@ static void *alloc_aligned(size_t n_floats)
     return aligned_alloc(NN_ALIGN, bytes ? bytes : NN_ALIGN);
 }
 
-/* The packed weights get a mapping of their own, aligned to 2 MiB and (Linux) marked for
- * transparent huge pages: a model's 300-600 MB are then faulted in 2 MiB at a time instead
- * of 4 KiB (page faults were most of a model load, and cost several times more in a VM), and
- * the weight streams of the forward pass need a few TLB entries instead of thousands. The
- * mapping is exactly `bytes` long, so the tail past the last whole 2 MiB uses small pages and
- * no memory is wasted. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static float *alloc_weights(size_t bytes)
-{
-    size_t span = bytes + HUGE_PAGE;
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    char *a = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    size_t page = 4096, end = ((size_t)(a - p) + bytes + page - 1) & ~(page - 1);
-    if (a > p) munmap(p, (size_t)(a - p));
-    if (end < span) munmap(p + end, span - end);
-#ifdef MADV_HUGEPAGE
-    if (bytes >= HUGE_PAGE) madvise(a, bytes & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
-#endif
-    return (float *)(void *)a;
-}
-
 int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias)
 {
     memset(l, 0, sizeof *l);
@@ -69,10 +46,12 @@ int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, co
     if (n_panels * (size_t)n_in > SIZE_MAX / sizeof(float) / NN_NR)
         return ae_fail(AE_ERR_TOO_LARGE, "linear layer: [%d, %d] too large", (int)n_out, (int)n_in);
     size_t w_bytes = n_panels * (size_t)n_in * NN_NR * sizeof(float);
-    float *pw = alloc_weights(w_bytes);
+    /* in 2 MiB pages: loading is mostly page faults otherwise, and the weight streams of
+     * the forward pass need few TLB entries (bigbuf.c) */
+    float *pw = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
     float *pb = bias ? alloc_aligned(n_panels * NN_NR) : NULL;
     if (!pw || (bias && !pb)) {
-        if (pw) munmap(pw, w_bytes);
+        ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
         free(pb);
         return ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory", (int)n_out, (int)n_in);
     }
@@ -110,7 +89,7 @@ int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, co
 void nn_linear_free(nn_linear *l)
 {
     if (!l) return;
-    if (l->w) munmap(l->w, l->w_bytes);
+    ae_big_free(l->w, l->w_bytes, AE_BIG_WEIGHTS);
     free(l->bias);
     l->w = l->bias = NULL;
     l->w_bytes = 0;

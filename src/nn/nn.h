@@ -32,7 +32,7 @@ void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
  * at init into the layout of the selected kernel; the source may be freed afterwards. */
 typedef struct nn_linear {
     int32_t n_out, n_in;
-    float *w;      /* kernel-specific packed layout, owned (its own mapping, see linear.c) */
+    float *w;      /* kernel-specific packed layout, owned (ae_big_alloc of w_bytes) */
     size_t w_bytes;
     float *bias;   /* [n_out] owned copy, or NULL */
 } nn_linear;
