@@ -284,6 +284,20 @@ static void test_caches(void)
     CHECK_MSG(c.l1d == 32 * 1024 && c.l2 == 512 * 1024 && c.l3 == 4 * 1024 * 1024,
               "AE_CACHES=32K,512K,4M read as %lld, %lld, %lld", (long long)c.l1d, (long long)c.l2,
               (long long)c.l3);
+    nn_caches p = {0, 0, 0, "untouched"};
+    CHECK_EQ_INT(nn_caches_parse("49152,1048576,33554432", &p), 0);
+    CHECK(p.l1d == 49152 && p.l2 == 1048576 && p.l3 == 33554432);
+    CHECK_EQ_INT(nn_caches_parse("48k,1m,32M", &p), 0);
+    CHECK(p.l1d == 49152 && p.l2 == 1048576 && p.l3 == 33554432);
+    static const char *bad[] = {"", "32K", "32K,512K", "32K,512K,4M,", "32K,,4M", "-1,512K,4M",
+                                " 32K,512K,4M", "+32K,512K,4M", "0,512K,4M", "32K,512K,4G",
+                                "99999999999999999999,1,1", "1099511627777,1,1", "9223372036854775807M,1,1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nn_caches q = {1, 2, 3, "untouched"};
+        CHECK_MSG(nn_caches_parse(bad[i], &q) == -1 && q.l1d == 1 && q.l2 == 2 && q.l3 == 3,
+                  "AE_CACHES '%s' refused, nothing written", bad[i]);
+    }
+    CHECK_EQ_INT(nn_caches_parse(NULL, &p), -1);
 }
 
 /* ---- LayerNorm ------------------------------------------------------------------------------ */

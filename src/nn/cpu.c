@@ -9,6 +9,7 @@
  * core (virtual machines report a whole socket's L3). Out-of-range values (a VM reporting 0
  * or absurd sizes) fall back to the defaults one level at a time.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,21 +26,23 @@
 static nn_caches cached;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* A size in bytes, or with a K or M suffix; -1 unless it is a plain number from 0 to 2^40
+ * (nothing larger is a cache, and the product with the suffix must not overflow). */
 static int64_t parse_size(const char *s, const char **end)
 {
+    if (*s < '0' || *s > '9') return -1; /* no sign or space, which strtoll would take */
     char *e;
+    errno = 0;
     long long v = strtoll(s, &e, 10);
-    if (e == s || v < 0) return -1;
+    if (errno || v > (1LL << 40)) return -1;
     if (*e == 'K' || *e == 'k') v *= KIB, e++;
     else if (*e == 'M' || *e == 'm') v *= MIB, e++;
     *end = e;
     return v;
 }
 
-/* "49152,1048576,33554432" or "48K,1M,32M"; 0 on success */
-static int from_env(nn_caches *c)
+int nn_caches_parse(const char *s, nn_caches *out)
 {
-    const char *s = getenv("AE_CACHES");
     if (!s || !*s) return -1;
     int64_t v[3];
     for (int i = 0; i < 3; i++) {
@@ -50,8 +53,8 @@ static int from_env(nn_caches *c)
         if (i == 2 && *e) return -1;
         s = e + 1;
     }
-    c->l1d = v[0], c->l2 = v[1], c->l3 = v[2];
-    c->source = "AE_CACHES";
+    out->l1d = v[0], out->l2 = v[1], out->l3 = v[2];
+    out->source = "AE_CACHES";
     return 0;
 }
 
@@ -113,7 +116,7 @@ static void detect(void)
 {
     nn_caches c = {0, 0, 0, "default"};
     int64_t l3_sharing = 0;
-    if (from_env(&c) == 0) { /* taken as given: per core */
+    if (nn_caches_parse(getenv("AE_CACHES"), &c) == 0) { /* taken as given: per core */
         l3_sharing = 1;
     } else if (from_sysconf(&c) != 0) {
 #if defined(__x86_64__) || defined(__i386__)

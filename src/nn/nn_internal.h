@@ -73,6 +73,10 @@ typedef struct nn_caches {
     const char *source; /* "sysconf", "cpuid", "default" or "AE_CACHES" */
 } nn_caches;
 nn_caches nn_cpu_caches(void);
+/* Reads "L1D,L2,L3" (bytes, or with a K or M suffix: "48K,1M,32M") as AE_CACHES gives them;
+ * 0 on success, -1 (out untouched) for anything else. A malformed AE_CACHES is ignored: the
+ * caches are then detected as without it. */
+int nn_caches_parse(const char *s, nn_caches *out);
 
 /* GEMM blocking of a linear layer with n_in inputs on n_threads threads for a kernel set
  * (derivation in linear.c): kc = depth of a k block, mc = rows of a row block, nc = columns
