@@ -7,8 +7,9 @@
  * work units of (a row block of about mc rows) x (a column block of about nc columns), taken
  * by the threads from a shared counter (a thread that is descheduled on a busy machine simply
  * takes fewer). A unit walks
- *     k blocks of kc -> pack the row block's A[:, k0:k0+kc] -> column slices -> row tiles
- * The packed A block (mc x kc, k-major micro-panels of mr_max rows) stays in L2; each slice of
+ *     k blocks of kc -> column slices -> row tiles
+ * The row block's A[:, k0:k0+kc] (mc x kc, read in place, or copied to a padded stride when
+ * rows of x fall 4 KiB apart) stays in L2; each slice of
  * a weight panel (kc x the set's nr floats) is loaded once from L3 or memory into L1 and used
  * by every row tile of the block while those tiles prefetch the next slice between them; the
  * unit's block of C (mc x nc) stays in L2 across the k blocks. The three sizes follow from the
@@ -270,7 +271,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
 
 static void fwd_run(void *arg, int ith, int nth)
 {
-    (void)nth;
+    (void)nth; /* units come from the shared counter, not from ith/nth */
     fwd_task *f = arg;
     const nn_linear *l = f->l;
     float *abuf = !f->copy ? NULL : f->pool ? nn_pool_scratch(f->pool, ith, abuf_floats(f)) : f->buf;
