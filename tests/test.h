@@ -59,6 +59,8 @@ void *read_file(const char *path, size_t *size);
 float *fixture_f32(const char *rel, size_t want);
 /* A fresh temporary folder under $TMPDIR (removed by test_summary). */
 const char *test_tmpdir(void);
+/* <test_tmpdir()>/<rel> in one of 64 static buffers used in turn (valid for 63 more calls). */
+char *test_tmp(const char *rel);
 int test_summary(void);
 
 #endif

@@ -27,15 +27,6 @@ static const char *repo(const char *rel)
     return b;
 }
 
-static const char *tmp(const char *name)
-{
-    static char buf[4][4096];
-    static int slot;
-    char *b = buf[slot++ & 3];
-    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return b;
-}
-
 static void write_bytes(const char *path, const void *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -343,7 +334,7 @@ static void test_limits(void)
     p.max_bytes = 8;
     CHECK_ERR(parse_str("abc\ndefgh\n", "c.txt", &p, &cl), AE_ERR_TOO_LARGE,
               "c.txt: 10 bytes, larger than the limit of 8 bytes");
-    const char *path = tmp("ten.txt");
+    const char *path = test_tmp("ten.txt");
     write_bytes(path, "abc\ndefgh\n", 10);
     char want[4200];
     snprintf(want, sizeof want, "%s: 10 bytes, larger than the limit of 8 bytes", path);
@@ -353,8 +344,8 @@ static void test_limits(void)
     CHECK_ERR(parse_str("abc\ndefgh", "c.txt", &p, &cl), AE_ERR_TOO_LARGE,
               "c.txt: line 2: the class names total more than 9 bytes (the limit)");
 
-    snprintf(want, sizeof want, "%s: No such file or directory", tmp("missing.csv"));
-    CHECK_ERR(ae_classlist_load(tmp("missing.csv"), NULL, &cl), AE_ERR_NOT_FOUND, want);
+    snprintf(want, sizeof want, "%s: No such file or directory", test_tmp("missing.csv"));
+    CHECK_ERR(ae_classlist_load(test_tmp("missing.csv"), NULL, &cl), AE_ERR_NOT_FOUND, want);
     snprintf(want, sizeof want, "%s: is a directory", test_tmpdir());
     CHECK_ERR(ae_classlist_load(test_tmpdir(), NULL, &cl), AE_ERR_IO, want);
     CHECK_ERR(ae_classlist_parse(NULL, 3, "x.txt", NULL, &cl), AE_ERR_INVALID, "x.txt: data is NULL");
@@ -382,7 +373,7 @@ static int store_entries; /* 1: make_zip stores instead of deflating */
 /* Writes a zip of (name, text) pairs, NULL-terminated; a NULL text skips the entry. */
 static const char *make_zip(const char *file, const char *const *entries)
 {
-    const char *path = tmp(file);
+    const char *path = test_tmp(file);
     int err;
     zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
     if (!z) { fprintf(stderr, "zip_open %s: %d\n", path, err); exit(2); }
@@ -679,7 +670,7 @@ static const char *make_bomb(const char *file, int blocks, uint32_t declared)
     deflateEnd(&zs);
     static const unsigned char final_block[] = {0x03, 0x00}; /* an empty final fixed block */
     size_t comp = nfirst + (size_t)(blocks - 1) * nrep + 2;
-    FILE *f = fopen(tmp(file), "wb");
+    FILE *f = fopen(test_tmp(file), "wb");
     unsigned char h[46];
     memset(h, 0, sizeof h);
     put32(h, 0x04034b50);
@@ -717,7 +708,7 @@ static const char *make_bomb(const char *file, int blocks, uint32_t declared)
     fclose(f);
     free(first);
     free(rep);
-    return tmp(file);
+    return test_tmp(file);
 }
 
 static void test_zip_bomb(void)

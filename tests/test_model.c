@@ -23,16 +23,6 @@
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 /* Paths stay valid for the whole run (64 slots, fewer calls than that). */
-static const char *tmp(const char *rel)
-{
-    static char buf[64][512];
-    static int slot;
-    AE_ASSERT(slot < 64);
-    char *b = buf[slot++];
-    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), rel);
-    return b;
-}
-
 static void write_bytes(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -56,7 +46,7 @@ static void write_text(const char *path, const char *s) { write_bytes(path, s, s
 /* A fresh folder tmp/<name> with the tokenizer files (and config.json if config != NULL). */
 static const char *model_dir(const char *name, const char *config)
 {
-    const char *d = tmp(name);
+    const char *d = test_tmp(name);
     mkdir(d, 0755);
     char p[4200];
     snprintf(p, sizeof p, "%s/vocab.json", d);
@@ -762,7 +752,7 @@ static void test_micro(void)
                      "config.json: text_config.vocab_size 1000 is smaller than the CLIP tokenizer's 49408");
 
     /* not a directory, not a model name */
-    expect_load_fail(tmp("nowhere/at/all"), 1, 1, AE_ERR_INVALID, "not a directory");
+    expect_load_fail(test_tmp("nowhere/at/all"), 1, 1, AE_ERR_INVALID, "not a directory");
     expect_load_fail("someone/not-downloaded-model-xyz", 1, 1, AE_ERR_NOT_FOUND,
                      "download it with: aesthete fetch-model someone/not-downloaded-model-xyz");
     CHECK_EQ_INT(ae_model_load(dir, NULL, NULL), AE_ERR_INVALID);

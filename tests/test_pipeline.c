@@ -32,15 +32,6 @@ static ae_session *sess;
 static ae_bank *bank;
 static int32_t dim;
 
-static char *tmp(const char *name)
-{
-    static char buf[8][4200];
-    static int slot;
-    char *b = buf[slot++ & 7];
-    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return b;
-}
-
 static void write_file(const char *path, const void *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -98,7 +89,7 @@ static void make_inputs(void)
     static char paths[8][4200];
     for (int i = 0; i < 8; i++) snprintf(paths[i], sizeof paths[i], "%s", fixture(good[i]));
     /* bad inputs: not an image, empty, truncated JPEG, missing, NULL */
-    const char *txt = tmp("notes.txt"), *empty = tmp("empty.jpg"), *cut = tmp("cut.jpg");
+    const char *txt = test_tmp("notes.txt"), *empty = test_tmp("empty.jpg"), *cut = test_tmp("cut.jpg");
     write_file(txt, "just some text\n", 15);
     write_file(empty, "", 0);
     size_t n;
@@ -106,7 +97,7 @@ static void make_inputs(void)
     if (d) write_file(cut, d, n / 2);
     free(d);
     const char *list[] = {paths[0], txt, paths[1], paths[2], NULL, paths[3], empty, paths[4],
-                          tmp("absent.jpg"), paths[5], cut, paths[6], paths[7], paths[0]};
+                          test_tmp("absent.jpg"), paths[5], cut, paths[6], paths[7], paths[0]};
     n_inputs = (int)(sizeof list / sizeof list[0]);
     memcpy(inputs, list, sizeof list);
 }
@@ -179,7 +170,7 @@ static void test_hash_only_with_cache(void)
               (unsigned long long)(ae_sha256_bytes_hashed() - h0));
 
     ae_cache *c = NULL;
-    const char *path = tmp("pipe-cache.sqlite3");
+    const char *path = test_tmp("pipe-cache.sqlite3");
     remove(path);
     CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
     if (!c) return;

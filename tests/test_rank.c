@@ -19,15 +19,6 @@
 
 static char TINY[4096], GELU[4096], CACHE[4200];
 
-static char *tmp(const char *name)
-{
-    static char buf[8][4200];
-    static int slot;
-    char *b = buf[slot++ & 7];
-    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return b;
-}
-
 static void copy_file(const char *from, const char *to, const void *extra, size_t extra_len)
 {
     size_t n;
@@ -81,7 +72,7 @@ static void test_score_values(void)
         const char *cls = NULL;
         CHECK_EQ_INT(lib_score(TINY, img, (ae_method)method, &want, &cls), AE_OK);
         char classes[4200];
-        snprintf(classes, sizeof classes, "%s", tmp("three.txt"));
+        snprintf(classes, sizeof classes, "%s", test_tmp("three.txt"));
         FILE *f = fopen(classes, "w");
         if (f) fputs("dog\nhotel lobby\nrocket\n", f), fclose(f);
         run_result r = RUN("score", "--model", TINY, "--cache", CACHE, "--method", ae_method_name((ae_method)method),
@@ -140,17 +131,17 @@ static void test_formats(void)
 static void test_rank_and_cache(void)
 {
     char dir[4200], sub[4300], CACHE[4200]; /* a cache of its own: counts below are exact */
-    snprintf(CACHE, sizeof CACHE, "%s", tmp("rank.sqlite3"));
-    snprintf(dir, sizeof dir, "%s", tmp("photos"));
+    snprintf(CACHE, sizeof CACHE, "%s", test_tmp("rank.sqlite3"));
+    snprintf(dir, sizeof dir, "%s", test_tmp("photos"));
     snprintf(sub, sizeof sub, "%s/sub", dir);
     mkdir(dir, 0755);
     mkdir(sub, 0755);
     /* images named without extensions, a text file, and one image in a subfolder */
-    copy_file(fixture("images/photo_rocket.jpg"), tmp("photos/IMG_0001"), NULL, 0);
-    copy_file(fixture("images/photo_astronaut.png"), tmp("photos/b.png"), NULL, 0);
-    copy_file(fixture("images/photo_coffee.gif"), tmp("photos/c.gif"), NULL, 0);
-    copy_file(fixture("images/photo_garden_lossy.webp"), tmp("photos/sub/d.webp"), NULL, 0);
-    copy_file(fixture("images/index.json"), tmp("photos/notes.txt"), NULL, 0);
+    copy_file(fixture("images/photo_rocket.jpg"), test_tmp("photos/IMG_0001"), NULL, 0);
+    copy_file(fixture("images/photo_astronaut.png"), test_tmp("photos/b.png"), NULL, 0);
+    copy_file(fixture("images/photo_coffee.gif"), test_tmp("photos/c.gif"), NULL, 0);
+    copy_file(fixture("images/photo_garden_lossy.webp"), test_tmp("photos/sub/d.webp"), NULL, 0);
+    copy_file(fixture("images/index.json"), test_tmp("photos/notes.txt"), NULL, 0);
     run_result r = RUN("rank", "--model", TINY, "--cache", CACHE, "--verbose", dir);
     CHECK_EQ_INT(r.code, 0);
     CHECK_EQ_INT(count_lines(r.out), 3); /* not recursive, notes.txt is no image */
@@ -187,7 +178,7 @@ static void test_rank_and_cache(void)
     run_free(&r);
 
     /* cache clear never removes a file that is not an SQLite database */
-    const char *notes = tmp("notes.md");
+    const char *notes = test_tmp("notes.md");
     copy_file(fixture("images/index.json"), notes, NULL, 0);
     r = RUN("cache", "clear", "--cache", notes);
     CHECK_EQ_INT(r.code, 2);
@@ -195,7 +186,7 @@ static void test_rank_and_cache(void)
     CHECK(access(notes, F_OK) == 0);
     run_free(&r);
     /* ... but a damaged one is removed, so the next run starts afresh */
-    const char *broken = tmp("broken.sqlite3");
+    const char *broken = test_tmp("broken.sqlite3");
     FILE *bf = fopen(broken, "wb");
     if (bf) {
         fwrite("SQLite format 3\0", 1, 16, bf);
@@ -214,14 +205,14 @@ static void test_rank_and_cache(void)
     run_free(&r);
 
     /* a list on stdin with a missing file, an unreachable URL and a corrupt image */
-    copy_file(fixture("images/photo_rocket.jpg"), tmp("trunc.jpg"), NULL, 0);
-    if (truncate(tmp("trunc.jpg"), 5000) != 0) CHECK(0);
+    copy_file(fixture("images/photo_rocket.jpg"), test_tmp("trunc.jpg"), NULL, 0);
+    if (truncate(test_tmp("trunc.jpg"), 5000) != 0) CHECK(0);
     char list[4200];
-    snprintf(list, sizeof list, "%s", tmp("list.txt"));
+    snprintf(list, sizeof list, "%s", test_tmp("list.txt"));
     FILE *f = fopen(list, "w");
     if (f) {
         fprintf(f, "# photos\n%s\n\n%s\nhttp://127.0.0.1:9/none.jpg\r\n%s\n", fixture("images/photo_rocket.jpg"),
-                tmp("nope.jpg"), tmp("trunc.jpg"));
+                test_tmp("nope.jpg"), test_tmp("trunc.jpg"));
         fclose(f);
     }
     r = run_cli(NULL, list, (const char *const[]){"rank", "--model", TINY, "--cache", CACHE, "-", NULL});
@@ -237,12 +228,12 @@ static void test_rank_and_cache(void)
     run_free(&r);
 
     /* an empty folder */
-    mkdir(tmp("empty"), 0755);
-    r = RUN("rank", "--model", TINY, "--cache", CACHE, tmp("empty"));
+    mkdir(test_tmp("empty"), 0755);
+    r = RUN("rank", "--model", TINY, "--cache", CACHE, test_tmp("empty"));
     CHECK_EQ_INT(r.code, 1);
     CHECK_STR_CONTAINS(r.err, "no images found in");
     run_free(&r);
-    r = RUN("rank", "--model", TINY, tmp("does-not-exist"));
+    r = RUN("rank", "--model", TINY, test_tmp("does-not-exist"));
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "does-not-exist: No such file or directory");
     run_free(&r);
@@ -262,15 +253,15 @@ static int cache_entries(const char *cache)
 static void test_kill_resume(void)
 {
     char dir[4200], cache[4200];
-    snprintf(dir, sizeof dir, "%s", tmp("many"));
-    snprintf(cache, sizeof cache, "%s", tmp("kill.sqlite3"));
+    snprintf(dir, sizeof dir, "%s", test_tmp("many"));
+    snprintf(cache, sizeof cache, "%s", test_tmp("kill.sqlite3"));
     mkdir(dir, 0755);
     const int B = 16, N = 96; /* the CLI's batch (ae_scorer_default_params); six batches */
     for (int i = 0; i < N; i++) {
         char name[64], tag[16];
         snprintf(name, sizeof name, "many/p%03d.jpg", i);
         snprintf(tag, sizeof tag, "%d", i); /* bytes after the JPEG end: a new file, same pixels */
-        copy_file(fixture("images/photo_landscape.jpg"), tmp(name), tag, strlen(tag));
+        copy_file(fixture("images/photo_landscape.jpg"), test_tmp(name), tag, strlen(tag));
     }
     pid_t pid = fork();
     if (pid == 0) {
@@ -307,7 +298,7 @@ static void test_hostile_inputs(void)
 {
     FILE *f;
     const char *a = fixture("images/photo_rocket.jpg");
-    const char *fifo = tmp("in.fifo");
+    const char *fifo = test_tmp("in.fifo");
     CHECK(mkfifo(fifo, 0600) == 0);
     char pre[64];
     snprintf(pre, sizeof pre, "timeout 60");
@@ -319,14 +310,14 @@ static void test_hostile_inputs(void)
     run_free(&r);
 
     /* names with a tab, a newline, a backslash: TSV escapes them; errors stay one line */
-    mkdir(tmp("odd"), 0700);
-    copy_file(a, tmp("odd/a\tb\nc\\d.jpg"), NULL, 0);
-    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "tsv", tmp("odd"));
+    mkdir(test_tmp("odd"), 0700);
+    copy_file(a, test_tmp("odd/a\tb\nc\\d.jpg"), NULL, 0);
+    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "tsv", test_tmp("odd"));
     CHECK_EQ_INT(r.code, 0);
     CHECK_STR_CONTAINS(r.out, "/odd/a\\tb\\nc\\\\d.jpg\n");
     CHECK_EQ_INT(count_lines(r.out), 2);
     run_free(&r);
-    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "table", tmp("odd"));
+    r = RUN("rank", "--model", TINY, "--no-cache", "--format", "table", test_tmp("odd"));
     CHECK_STR_CONTAINS(r.out, "/odd/a?b?c\\d.jpg\n");
     run_free(&r);
     r = RUN("score", "--model", TINY, "--no-cache", "", "no\nsuch.jpg", a);
@@ -343,7 +334,7 @@ static void test_hostile_inputs(void)
     strcpy(longt, "{class} {adjective}");
     for (size_t i = strlen(longt); i < 8998; i++) longt[i] = ' ';
     longt[8998] = 'x', longt[8999] = 0;
-    const char *ca = tmp("dog.txt"), *cb = tmp("cat.txt"), *bc = tmp("bankcache.sqlite3");
+    const char *ca = test_tmp("dog.txt"), *cb = test_tmp("cat.txt"), *bc = test_tmp("bankcache.sqlite3");
     if ((f = fopen(ca, "w"))) {
         fputs("dog\n", f);
         fclose(f);
@@ -362,7 +353,7 @@ static void test_hostile_inputs(void)
     run_free(&r);
     free(longt);
     /* a class list through a pipe is read once, by the class list reader (not by the cache) */
-    const char *cfifo = tmp("classes.fifo");
+    const char *cfifo = test_tmp("classes.fifo");
     CHECK(mkfifo(cfifo, 0600) == 0);
     char feed[9000];
     snprintf(feed, sizeof feed, "(cat '%s' > '%s' &); timeout 60", cb, cfifo);
@@ -378,10 +369,10 @@ static void test_hostile_inputs(void)
     CHECK_EQ_INT(r.code, 0);
     run_free(&r);
     struct stat bst;
-    CHECK(stat(tmp("banks"), &bst) == 0 && S_ISDIR(bst.st_mode));
+    CHECK(stat(test_tmp("banks"), &bst) == 0 && S_ISDIR(bst.st_mode));
 
     /* a list through a pipe (as `<(find ...)` gives): every line kept */
-    const char *list = tmp("list.txt"), *lfifo = tmp("list.fifo");
+    const char *list = test_tmp("list.txt"), *lfifo = test_tmp("list.fifo");
     if ((f = fopen(list, "w"))) {
         fprintf(f, "%s\n%s\n", a, fixture("images/photo_astronaut.png"));
         fclose(f);
@@ -397,7 +388,7 @@ static void test_hostile_inputs(void)
     run_free(&r);
 
     /* surrounding blanks are trimmed, not taken for a NUL byte; a real NUL skips the line */
-    const char *blanks = tmp("blanks.txt");
+    const char *blanks = test_tmp("blanks.txt");
     if ((f = fopen(blanks, "wb"))) {
         fprintf(f, "  %s \t\n", a);
         fwrite("x\0y.jpg\n", 1, 8, f);
@@ -412,7 +403,7 @@ static void test_hostile_inputs(void)
     run_free(&r);
 
     /* bank import: a damaged .npy is an error, never taken for raw floats */
-    const char *npy = tmp("bad.npy");
+    const char *npy = test_tmp("bad.npy");
     unsigned char b[64 + 16];
     memset(b, ' ', sizeof b);
     memcpy(b, "\x93NUMPY\x01\x00\x36\x00{'descr': '<i4', 'fortran_order': False, 'shape': (4,), }", 64);
@@ -421,17 +412,17 @@ static void test_hostile_inputs(void)
         fwrite(b, 1, sizeof b, f);
         fclose(f);
     }
-    r = RUN("bank", "import", "--positive", npy, "--negative", npy, "-o", tmp("npy.bank"));
+    r = RUN("bank", "import", "--positive", npy, "--negative", npy, "-o", test_tmp("npy.bank"));
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "bad.npy: dtype '<i4' is not supported");
     run_free(&r);
     /* a raw centroid whose size is no whole number of floats */
-    const char *raw = tmp("odd.f32");
+    const char *raw = test_tmp("odd.f32");
     if ((f = fopen(raw, "wb"))) {
         fwrite("abcdefg", 1, 7, f);
         fclose(f);
     }
-    r = RUN("bank", "import", "--positive", raw, "--negative", raw, "-o", tmp("odd.bank"));
+    r = RUN("bank", "import", "--positive", raw, "--negative", raw, "-o", test_tmp("odd.bank"));
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "odd.f32: 7 bytes is not a whole number of float32 values");
     CHECK_EQ_INT(count_lines(r.err), 1);
@@ -441,7 +432,7 @@ static void test_hostile_inputs(void)
 static void test_banks_cli(void)
 {
     /* the article's hotel centroids, imported, scoring the real CLIP vectors */
-    const char *hotel = tmp("hotel.bank");
+    const char *hotel = test_tmp("hotel.bank");
     run_result r = RUN("bank", "import", "--positive", fixture("seed-hotel-bank/positive.f32"), "--negative",
                        fixture("seed-hotel-bank/negative.f32"), "--model-id", "openai/clip-vit-base-patch32", "-o", hotel);
     CHECK_EQ_INT(r.code, 0);
@@ -476,7 +467,7 @@ static void test_banks_cli(void)
     /* a context bank from the shipped hotel list; info and scores carry its classes */
     char classes[4200];
     snprintf(classes, sizeof classes, "%s/examples/hotel_classes.txt", AE_SOURCE_DIR);
-    const char *ctx = tmp("hotel-ctx.bank");
+    const char *ctx = test_tmp("hotel-ctx.bank");
     r = RUN("bank", "build", "--model", TINY, "--method", "context", "--classes", classes, "-o", ctx);
     CHECK_EQ_INT(r.code, 0);
     CHECK_STR_CONTAINS(r.out, "context bank");
@@ -499,7 +490,7 @@ static void test_banks_cli(void)
     CHECK_STR_CONTAINS(r.err, "40-dimensional embeddings but the model");
     run_free(&r);
     /* a damaged bank file */
-    const char *bad = tmp("bad.bank");
+    const char *bad = test_tmp("bad.bank");
     copy_file(ctx, bad, NULL, 0);
     if (truncate(bad, 1000) != 0) CHECK(0);
     r = RUN("score", "--model", TINY, "--bank", bad, fixture("images/photo_rocket.jpg"));
@@ -520,7 +511,7 @@ static void test_pipeline_null_input(void)
     CHECK_EQ_INT(ae_session_new(m, &sp, &s), AE_OK);
     ae_bank_params bp = ae_bank_default_params();
     CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &b), AE_OK);
-    const char *inputs[3] = {fixture("images/photo_rocket.jpg"), NULL, tmp("absent.jpg")};
+    const char *inputs[3] = {fixture("images/photo_rocket.jpg"), NULL, test_tmp("absent.jpg")};
     ae_scored rows[3];
     CHECK_EQ_INT(ae_score_inputs(s, b, inputs, 3, NULL, rows, NULL, NULL, NULL), 2);
     CHECK_EQ_INT(rows[0].rc, AE_OK);

@@ -35,16 +35,6 @@
 #define FP_TINY "86159f324fc55ac4"
 #define FP_TINY_F16 "d843a8ae0c83c99e"
 
-static const char *tmp(const char *rel)
-{
-    static char buf[32][512];
-    static int slot;
-    AE_ASSERT(slot < 32);
-    char *b = buf[slot++];
-    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), rel);
-    return b;
-}
-
 static void copy_file(const char *src, const char *dst)
 {
     size_t n;
@@ -64,7 +54,7 @@ static void copy_file(const char *src, const char *dst)
  * tensors). */
 static const char *copy_model(const char *rel, const char *name, off_t tail)
 {
-    const char *d = tmp(name);
+    const char *d = test_tmp(name);
     mkdir(d, 0755);
     const char *files[] = {"config.json", "preprocessor_config.json", "vocab.json",
                            "merges.txt", "model.safetensors"};
@@ -346,7 +336,7 @@ static void test_header_reader(const char *rel, const char *cut_name)
     st_close(&a);
     st_close(&b);
     /* the same validation: a truncated header, a truncated data section */
-    const char *cut = tmp(cut_name);
+    const char *cut = test_tmp(cut_name);
     size_t n;
     uint8_t *raw = read_file(path, &n);
     FILE *f = fopen(cut, "wb");
@@ -369,7 +359,7 @@ static void test_header_reader(const char *rel, const char *cut_name)
         fclose(f);
     }
     free(raw);
-    CHECK_EQ_INT(st_open_header(&b, tmp("no/such.safetensors")), AE_ERR_NOT_FOUND);
+    CHECK_EQ_INT(st_open_header(&b, test_tmp("no/such.safetensors")), AE_ERR_NOT_FOUND);
     st_close(&b); /* safe on an empty struct */
 }
 

@@ -56,6 +56,15 @@ float *fixture_f32(const char *rel, size_t want)
     return p;
 }
 
+char *test_tmp(const char *rel)
+{
+    static char buf[64][4200];
+    static int slot;
+    char *b = buf[slot++ & 63];
+    snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), rel);
+    return b;
+}
+
 const char *test_tmpdir(void)
 {
     if (!tmpdir[0]) {
