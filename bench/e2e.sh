@@ -20,41 +20,18 @@
 # N_1MP, N_12MP, BUILD (build), AE_B32_DIR, AE_PEERS_CACHE, AE_FIXTURES, as bench/peers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-MODEL=${AE_B32_DIR:-$HOME/.cache/aesthete-b32}
-CACHE=${AE_PEERS_CACHE:-$HOME/.cache/aesthete-peers}
-FIXTURES=${AE_FIXTURES:-$ROOT/../shared/fixtures}
-ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-2}
+. bench/peers/common.sh
 SETS=${SETS:-1mp 12mp}
 N_1MP=${N_1MP:-200}
 N_12MP=${N_12MP:-50}
-PY=/usr/bin/python3
-REPORT=(/usr/bin/python3 "$ROOT/bench/peers/report.py")
-TUNED=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE
-       GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296)
 
 missing=()
 "$PY" -c 'import torch' 2>/dev/null || missing+=(python3-torch)
 "$PY" -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
 "$PY" -c 'import PIL' 2>/dev/null || missing+=(python3-pil)
 [ -x /usr/bin/time ] || missing+=(time)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "${AE_INSTALL:-0}" = 1 ]; then apt-get install -y "${missing[@]}"
-  else echo "e2e.sh: missing packages; run: apt-get install -y ${missing[*]} (or AE_INSTALL=1 $0)" >&2; exit 2
-  fi
-fi
-if [ ! -x "$BUILD/aesthete" ] || [ ! -x "$BUILD/bench_make_model" ]; then
-  echo "building aesthete, bench_make_model in $BUILD"
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" -j"$THREADS" --target aesthete_cli bench_make_model >/dev/null
-fi
-AE="$BUILD/aesthete"
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  echo "generating the B/32 recipe model in $MODEL (605 MB, once)"
-  mkdir -p "$MODEL" && "$BUILD/bench_make_model" "$MODEL" >/dev/null
-fi
+need_packages e2e.sh ${missing[@]+"${missing[@]}"}
+build_targets aesthete_cli bench_make_model
 set_dir() { case $1 in 1mp) echo "$CACHE/e2e/1mp-$N_1MP" ;; 12mp) echo "$CACHE/e2e/12mp-$N_12MP" ;; esac; }
 photos=("$FIXTURES"/images/photo_*.jpg)
 for s in $SETS; do

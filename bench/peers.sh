@@ -36,23 +36,11 @@
 # GEMMs to OpenBLAS), torch-fp32-mkldnn (Linear/Conv2d through oneDNN), ort-fp32, ort-int8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-MODEL=${AE_B32_DIR:-$HOME/.cache/aesthete-b32}
-CACHE=${AE_PEERS_CACHE:-$HOME/.cache/aesthete-peers}
-FIXTURES=${AE_FIXTURES:-$ROOT/../shared/fixtures}
-ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-2}
+. bench/peers/common.sh
 CASES=${CASES:-img1 img8 img32 text}
 REPS=${REPS:-3}
 TEXT_REPS=${TEXT_REPS:-1}
 N_PROMPTS=${N_PROMPTS:-2000}
-PY=/usr/bin/python3 # Debian's: python3-torch lives there, not in a pyenv python3
-REPORT=(/usr/bin/python3 "$ROOT/bench/peers/report.py")
-# PyTorch's tuned environment (shared/bench-peers/README.md): OpenBLAS picks its own kernel,
-# glibc malloc keeps freed memory (no mmap/munmap churn per op), idle OpenMP threads sleep.
-TUNED=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE
-       GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296)
 export NODE_PATH=$CACHE/ortnode/node_modules
 
 # ---- prerequisites: Debian packages, onnxruntime-node, our binaries, the model ----
@@ -64,11 +52,7 @@ missing=()
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || [ -n "$(ls /usr/lib/*/libopenblas.so.0 2>/dev/null)" ] ||
   missing+=(libopenblas-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "${AE_INSTALL:-0}" = 1 ]; then apt-get install -y "${missing[@]}"
-  else echo "peers.sh: missing packages; run: apt-get install -y ${missing[*]} (or AE_INSTALL=1 $0)" >&2; exit 2
-  fi
-fi
+need_packages peers.sh ${missing[@]+"${missing[@]}"}
 mkdir -p "$CACHE"
 if [ ! -f "$NODE_PATH/onnxruntime-node/package.json" ]; then
   echo "installing onnxruntime-node into $CACHE/ortnode (npm, --ignore-scripts: no CUDA download)"
@@ -76,18 +60,7 @@ if [ ! -f "$NODE_PATH/onnxruntime-node/package.json" ]; then
   (cd "$CACHE/ortnode" && { [ -f package.json ] || npm init -y >/dev/null; } &&
    npm install --no-audit --no-fund --ignore-scripts onnxruntime-node >/dev/null)
 fi
-need=()
-for t in bench_encode bench_make_model bench_peak aesthete; do [ -x "$BUILD/$t" ] || need+=("$t"); done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "building ${need[*]} in $BUILD"
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" -j"$THREADS" --target bench_encode bench_make_model bench_peak aesthete_cli >/dev/null
-fi
-AE="$BUILD/aesthete"
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  echo "generating the B/32 recipe model in $MODEL (605 MB, once)"
-  mkdir -p "$MODEL" && "$BUILD/bench_make_model" "$MODEL" >/dev/null
-fi
+build_targets bench_encode bench_make_model bench_peak aesthete_cli
 fp=$("$AE" info --model "$MODEL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
 ONNX=$CACHE/onnx-$fp # exports of this model's weights
 mkdir -p "$ONNX"
