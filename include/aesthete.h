@@ -77,6 +77,24 @@ const char *ae_last_error(void);
 
 typedef struct ae_model ae_model;
 
+/* The arithmetic of the encoders' big matrix products (the q/k/v, out, fc1 and fc2 layers of
+ * every encoder layer, ~97% of the work; the patch embedding, attention, LayerNorm,
+ * activations and the final projections always stay float32):
+ *   FP32  float32, what transformers computes (the default);
+ *   INT8  weights int8 per output channel, activations int8 per row at run time, int32 sums,
+ *         outlier input columns kept in float32; 4x less weight memory, 2-4x faster;
+ *   BF16  bfloat16 weights and activations, float32 sums; needs a CPU with AVX512_BF16.
+ * Reduced precision changes embeddings slightly (cosine to FP32 ~0.999+ on CLIP-like
+ * models): check it on your own model and photos with `aesthete verify` once per model. */
+typedef enum { AE_PRECISION_FP32 = 0, AE_PRECISION_INT8 = 1, AE_PRECISION_BF16 = 2 } ae_precision;
+
+/* "fp32", "int8", "bf16"; ae_precision_parse returns -1 for anything else. */
+const char *ae_precision_name(ae_precision p);
+int ae_precision_parse(const char *name);
+/* AE_OK if this CPU can run precision p, else AE_ERR_UNSUPPORTED with a message saying why
+ * ("bf16 needs a CPU with AVX512_BF16; this one has avx512vnni kernels"). */
+int ae_precision_check(ae_precision p);
+
 typedef struct ae_model_params {
     int32_t load_text;      /* 1: load the text tower and the tokenizer (default 1) */
     int32_t load_vision;    /* 1: load the vision tower (default 1) */
@@ -85,6 +103,7 @@ typedef struct ae_model_params {
     int32_t no_fingerprint; /* 1: read no more of model.safetensors than its header: the
                                fingerprint is "" (default 0). Only without towers (tokenizing,
                                describing); ae_model_set_towers computes it when it loads one. */
+    ae_precision precision; /* of the towers loaded, now and by ae_model_set_towers (FP32) */
 } ae_model_params;
 
 ae_model_params ae_model_default_params(void);
@@ -145,6 +164,7 @@ typedef struct ae_model_info {
     float image_mean[3], image_std[3];
     char fingerprint[17];      /* 64-bit hash of all of model.safetensors, 16 hex; "" if
                                   loaded with no_fingerprint */
+    ae_precision precision;    /* as loaded (ae_model_params.precision) */
 } ae_model_info;
 
 /* Fills *info; pointers inside point into the model (valid until ae_model_free). */
@@ -205,8 +225,10 @@ void ae_image_free(ae_image *img);
  * crop_rgb: crop_height * crop_width * 3 bytes HWC (the uint8 crop), may be NULL. */
 int ae_preprocess(const ae_model *model, const ae_image *img, float *pixels, uint8_t *crop_rgb);
 
-/* The compute kernels in use: "avx512", "avx2" or "scalar" (chosen from the CPU once;
- * AE_KERNELS=scalar|avx2|avx512 in the environment forces a set the CPU supports). */
+/* The compute kernels in use: "avx512vnni", "avx512", "avxvnni", "avx2" or "scalar" (the
+ * best the CPU has, chosen once; AE_KERNELS=<name> in the environment forces a set the CPU
+ * supports: "avx512" and "avx2" are the sets of CPUs without VNNI, whose int8 products use
+ * pmaddubsw instead). */
 const char *ae_kernels(void);
 
 /* ---- sessions and encoders --------------------------------------------------------------- */

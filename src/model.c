@@ -167,6 +167,7 @@ typedef struct loader {
     size_t block_floats; /* floats used so far (pass 0: the size to allocate) */
     float *tmp;          /* linear weights + biases before nn_linear_init */
     size_t tmp_floats;   /* pass 0: the size to allocate */
+    nn_precision prec;   /* of the encoder layers' linear layers */
 } loader;
 
 static int is_float(st_dtype dt) { return dt == ST_F32 || dt == ST_F16 || dt == ST_BF16; }
@@ -216,8 +217,9 @@ static int plain(loader *L, const char *name, int64_t d0, int64_t d1, const floa
  * weight tensor is "<prefix>.weight" with the shape given by w_ndim/w_shape (the patch
  * convolution is 4-D), the bias "<prefix>.bias". The parts are read into L->tmp (the one
  * float32 copy, as large as the largest layer), then packed by nn_linear_init. */
-static int linear(loader *L, nn_linear *lin, int n_parts, const char *const *names, int has_bias,
-                  int32_t w_ndim, const int64_t *w_shape, int64_t n_out, int64_t n_in)
+static int linear(loader *L, nn_linear *lin, nn_precision prec, int n_parts,
+                  const char *const *names, int has_bias, int32_t w_ndim, const int64_t *w_shape,
+                  int64_t n_out, int64_t n_in)
 {
     const st_tensor *w[3], *b[3] = {NULL, NULL, NULL};
     char nm[256];
@@ -240,7 +242,8 @@ static int linear(loader *L, nn_linear *lin, int n_parts, const char *const *nam
         if ((rc = st_read_f32(L->st, w[i], tw + (size_t)i * (size_t)(n_out * n_in)))) return rc;
         if (has_bias && (rc = st_read_f32(L->st, b[i], tb + (size_t)i * (size_t)n_out))) return rc;
     }
-    rc = nn_linear_init(lin, (int32_t)(n_parts * n_out), (int32_t)n_in, tw, has_bias ? tb : NULL);
+    rc = nn_linear_init_prec(lin, (int32_t)(n_parts * n_out), (int32_t)n_in, tw,
+                             has_bias ? tb : NULL, prec);
     if (rc) return ae_fail_prefix(rc, "%s: %s: ", L->label, names[0]);
     return AE_OK;
 }
@@ -265,10 +268,10 @@ static int layer(loader *L, clip_layer *ly, const char *prefix, int64_t D, int64
     snprintf(n[5], sizeof n[5], "%s.mlp.fc2", prefix);
     const char *qkv[] = {n[0], n[1], n[2]}, *out[] = {n[3]}, *fc1[] = {n[4]}, *fc2[] = {n[5]};
     int64_t dd[2] = {D, D}, id[2] = {I, D}, di[2] = {D, I};
-    if ((rc = linear(L, &ly->qkv, 3, qkv, 1, 2, dd, D, D)) ||
-        (rc = linear(L, &ly->out, 1, out, 1, 2, dd, D, D)) ||
-        (rc = linear(L, &ly->fc1, 1, fc1, 1, 2, id, I, D)) ||
-        (rc = linear(L, &ly->fc2, 1, fc2, 1, 2, di, D, I)))
+    if ((rc = linear(L, &ly->qkv, L->prec, 3, qkv, 1, 2, dd, D, D)) ||
+        (rc = linear(L, &ly->out, L->prec, 1, out, 1, 2, dd, D, D)) ||
+        (rc = linear(L, &ly->fc1, L->prec, 1, fc1, 1, 2, id, I, D)) ||
+        (rc = linear(L, &ly->fc2, L->prec, 1, fc2, 1, 2, di, D, I)))
         return rc;
     return AE_OK;
 }
@@ -289,7 +292,7 @@ static int tower(loader *L, clip_tower *tw, int text, int64_t proj)
         const char *pn[] = {"vision_model.embeddings.patch_embedding"};
         if ((rc = plain(L, "vision_model.embeddings.class_embedding", D, 0,
                         &tw->class_embedding)) ||
-            (rc = linear(L, &tw->patch, 1, pn, 0, 4, ws, D, c->channels * P * P)) ||
+            (rc = linear(L, &tw->patch, NN_F32, 1, pn, 0, 4, ws, D, c->channels * P * P)) ||
             (rc = plain(L, "vision_model.pre_layrnorm.weight", D, 0, &tw->pre_ln_w)) ||
             (rc = plain(L, "vision_model.pre_layrnorm.bias", D, 0, &tw->pre_ln_b)))
             return rc;
@@ -308,7 +311,7 @@ static int tower(loader *L, clip_tower *tw, int text, int64_t proj)
     if ((rc = plain(L, nm, D, 0, &tw->final_ln_b))) return rc;
     const char *pj[] = {text ? "text_projection" : "visual_projection"};
     int64_t ps[2] = {proj, D};
-    return linear(L, &tw->proj, 1, pj, 0, 2, ps, proj, D);
+    return linear(L, &tw->proj, NN_F32, 1, pj, 0, 2, ps, proj, D);
 }
 
 /* ---- load / free -------------------------------------------------------------------------- */
@@ -372,7 +375,7 @@ static int64_t mtime_ns(const struct stat *sb)
 static int load_tower(ae_model *m, const st_file *st, int text)
 {
     clip_tower *tw = text ? &m->text : &m->vision;
-    loader L = {.st = st, .label = st->label};
+    loader L = {.st = st, .label = st->label, .prec = (nn_precision)m->precision};
     int rc;
     if (!(tw->layers = calloc((size_t)tw->cfg.layers, sizeof(clip_layer)))) goto nomem;
     for (int pass = 0; pass < 2; pass++) {
@@ -506,12 +509,17 @@ int ae_model_set_towers(ae_model *m, int32_t load_text, int32_t load_vision)
 
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out)
 {
+    int rc0;
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_model_load: out is NULL");
     *out = NULL;
     ae_model_params p = params ? *params : ae_model_default_params();
     if (p.no_fingerprint && (p.load_text || p.load_vision))
         return ae_fail(AE_ERR_INVALID, "ae_model_load: no_fingerprint is for a model without "
                        "towers (caches and banks are keyed by the fingerprint)");
+    if (!ae_precision_name(p.precision)[0])
+        return ae_fail(AE_ERR_INVALID, "ae_model_load: precision %d is none of fp32, int8, bf16",
+                       (int)p.precision);
+    if ((rc0 = ae_precision_check(p.precision))) return rc0;
     char dir[DIR_CAP], path[DIR_CAP + 64];
     st_file st;
     memset(&st, 0, sizeof st);
@@ -524,6 +532,7 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
         rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", dir);
         goto fail;
     }
+    m->precision = p.precision;
 
     /* configs */
     if ((rc = join(path, sizeof path, dir, "config.json")) ||
@@ -620,6 +629,32 @@ void ae_model_get_info(const ae_model *m, ae_model_info *info)
     memcpy(info->image_mean, m->pre.mean, sizeof info->image_mean);
     memcpy(info->image_std, m->pre.std, sizeof info->image_std);
     memcpy(info->fingerprint, m->fingerprint, sizeof info->fingerprint);
+    info->precision = m->precision;
+}
+
+const char *ae_precision_name(ae_precision p)
+{
+    return p == AE_PRECISION_FP32 ? "fp32" : p == AE_PRECISION_INT8 ? "int8"
+         : p == AE_PRECISION_BF16 ? "bf16" : "";
+}
+
+int ae_precision_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int p = AE_PRECISION_FP32; p <= AE_PRECISION_BF16; p++)
+        if (!strcmp(name, ae_precision_name((ae_precision)p))) return p;
+    return -1;
+}
+
+int ae_precision_check(ae_precision p)
+{
+    if (!ae_precision_name(p)[0])
+        return ae_fail(AE_ERR_INVALID, "precision %d is none of fp32, int8, bf16", (int)p);
+    if (!nn_precision_supported((nn_precision)p))
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s needs a CPU with AVX512_BF16 (Cooper Lake, "
+                       "Sapphire Rapids, Zen 4 or later); this one has %s kernels: use fp32 or int8",
+                       ae_precision_name(p), nn_kernel_name());
+    return AE_OK;
 }
 
 int32_t ae_model_embed_dim(const ae_model *m) { return m ? m->cfg.proj_dim : 0; }

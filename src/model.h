@@ -59,6 +59,7 @@ struct ae_model {
     int64_t n_params, file_size, header_size;
     int64_t n_params_text, n_params_vision;
     char fingerprint[17];             /* "" if not computed (no_fingerprint) */
+    ae_precision precision;           /* of the encoder layers' products */
 };
 
 /* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats, 64-byte

@@ -302,7 +302,9 @@ static void test_info(void)
     CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "text"), "hidden_act")), "quick_gelu"));
     CHECK_EQ_INT(strlen(json_string_value(json_object_get(j, "fingerprint"))), 16);
     const char *k = json_string_value(json_object_get(j, "kernels"));
-    CHECK(k && !strcmp(k, ae_kernels()) && (!strcmp(k, "avx512") || !strcmp(k, "avx2") || !strcmp(k, "scalar")));
+    CHECK(k && !strcmp(k, ae_kernels()) && (!strcmp(k, "avx512vnni") || !strcmp(k, "avx512") ||
+                                               !strcmp(k, "avxvnni") || !strcmp(k, "avx2") ||
+                                               !strcmp(k, "scalar")));
     json_decref(j);
     run_free(&r);
 }

@@ -551,10 +551,11 @@ int main(void)
     const char *default_name = nn_kernel_name();
     printf("default kernel set: %s\n", default_name);
     CHECK(!strcmp(default_name, "scalar") || !strcmp(default_name, "avx2") ||
-          !strcmp(default_name, "avx512"));
+          !strcmp(default_name, "avxvnni") || !strcmp(default_name, "avx512") ||
+          !strcmp(default_name, "avx512vnni"));
     CHECK_EQ_INT(nn_set_kernels("nonsense"), -1);
-    static const char *sets[] = {"scalar", "avx2", "avx512"};
-    for (int s = 0; s < 3; s++) {
+    static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni"};
+    for (int s = 0; s < 5; s++) {
         if (!nn_kernels_supported(sets[s])) {
             printf("%s: not supported by this CPU, skipped\n", sets[s]);
             CHECK_EQ_INT(nn_set_kernels(sets[s]), -1);

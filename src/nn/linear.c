@@ -38,6 +38,14 @@ static void *alloc_aligned(size_t n_floats)
     return aligned_alloc(NN_ALIGN, bytes ? bytes : NN_ALIGN);
 }
 
+int nn_linear_init_prec(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
+                        const float *bias, nn_precision prec)
+{
+    if (prec == NN_I8) return nn_linear_init_i8(l, n_out, n_in, w, bias);
+    if (prec == NN_BF16) return nn_linear_init_bf16(l, n_out, n_in, w, bias);
+    return nn_linear_init(l, n_out, n_in, w, bias);
+}
+
 int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias)
 {
     memset(l, 0, sizeof *l);
@@ -92,7 +100,11 @@ void nn_linear_free(nn_linear *l)
     if (!l) return;
     ae_big_free(l->w, l->w_bytes, AE_BIG_WEIGHTS);
     free(l->bias);
-    l->w = l->bias = NULL;
+    free(l->w_scale);
+    free(l->w_corr);
+    l->w = NULL;
+    l->bias = l->w_scale = NULL;
+    l->w_corr = NULL;
     l->w_bytes = 0;
 }
 
@@ -139,7 +151,10 @@ void nn_gemm_set_blocking(int32_t kc, int32_t mc, int32_t nc)
 /* ---- forward ------------------------------------------------------------------------------ */
 
 typedef struct fwd_task {
-    const nn_linear *l;
+    const float *w;   /* packed panels of K rows */
+    const float *bias;
+    int32_t N, K;     /* output columns, 32-bit units per row of x */
+    void (*tile)(const nn_tile *t);
     const nn_kernels *kern;
     const float *x;   /* [m, n_in] */
     float *y;         /* [m, n_out] */
@@ -167,7 +182,7 @@ static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32
  * 4 KiB apart (panel-major units copy all of K once, the others a k block at a time). */
 static inline int32_t abuf_ld(const fwd_task *f)
 {
-    return (f->panel_major ? f->l->n_in : f->kc_max) + ROW_PAD;
+    return (f->panel_major ? f->K : f->kc_max) + ROW_PAD;
 }
 
 /* Floats of A copy a thread needs: its largest row block. */
@@ -179,7 +194,7 @@ static size_t abuf_floats(const fwd_task *f)
 /* Copies A[r0:r1, k0:k0+kc] to dst at stride abuf_ld (one memcpy a row). */
 static void copy_a(const fwd_task *f, int32_t r0, int32_t r1, int32_t k0, int32_t kc, float *dst)
 {
-    int32_t K = f->l->n_in, ld = abuf_ld(f);
+    int32_t K = f->K, ld = abuf_ld(f);
     for (int32_t r = r0; r < r1; r++)
         memcpy(dst + (size_t)(r - r0) * ld, f->x + (size_t)r * K + k0, (size_t)kc * sizeof(float));
 }
@@ -217,8 +232,7 @@ static inline step unit_step(const fwd_task *f, int32_t q0, int32_t n_sl, int32_
 static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int32_t q0,
                      int32_t q1, float *abuf)
 {
-    const nn_linear *l = f->l;
-    const int32_t K = l->n_in, N = l->n_out, NR = f->kern->nr, ldb = abuf_ld(f);
+    const int32_t K = f->K, N = f->N, NR = f->kern->nr, ldb = abuf_ld(f);
     const int32_t nt = b1 - b0, n_sl = (q1 - q0) * (NN_NR / NR), n_steps = n_sl * f->n_kb;
     int32_t rs[MAX_RB_TILES + 1]; /* first row of each tile, and the end */
     for (int32_t i = 0; i <= nt; i++) rs[i] = (int32_t)((int64_t)f->m * (b0 + i) / f->m_tiles);
@@ -243,14 +257,14 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
             if (nx.c0 < N) {
                 int32_t nk0, nk1;
                 split(K, f->n_kb, nx.kb, &nk0, &nk1);
-                next = l->w + ((size_t)nx.p * K + nk0) * NN_NR + (nx.c0 - nx.p * NN_NR);
+                next = f->w + ((size_t)nx.p * K + nk0) * NN_NR + (nx.c0 - nx.p * NN_NR);
             }
             t->kc = kc;
             t->first = s.kb == 0;
             t->last = s.kb == f->n_kb - 1;
             t->nr = N - s.c0 < NR ? N - s.c0 : NR;
-            t->b = l->w + ((size_t)s.p * K + k0) * NN_NR + (s.c0 - s.p * NN_NR);
-            t->bias = l->bias ? l->bias + s.c0 : NULL;
+            t->b = f->w + ((size_t)s.p * K + k0) * NN_NR + (s.c0 - s.p * NN_NR);
+            t->bias = f->bias ? f->bias + s.c0 : NULL;
             float *yc = f->y + s.c0;
             const float *rc = f->res ? f->res + s.c0 : NULL;
             const size_t pf_tile = (size_t)kc * t->pf_step;
@@ -262,7 +276,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
                 t->res = rc ? rc + (size_t)r0 * N : NULL;
                 t->pf = next ? next + i * pf_tile : NULL;
                 if (i + 1 < nt) prefetch_c(yc, N, rs[i + 1], rs[i + 2], t->nr);
-                f->kern->tile(t);
+                f->tile(t);
             }
         }
         s = nx;
@@ -273,12 +287,11 @@ static void fwd_run(void *arg, int ith, int nth)
 {
     (void)nth; /* units come from the shared counter, not from ith/nth */
     fwd_task *f = arg;
-    const nn_linear *l = f->l;
     float *abuf = !f->copy ? NULL : f->pool ? nn_pool_scratch(f->pool, ith, abuf_floats(f)) : f->buf;
     nn_tile t;
     memset(&t, 0, sizeof t);
-    t.ldc = l->n_out;
-    t.ldr = l->n_out;
+    t.ldc = f->N;
+    t.ldr = f->N;
     t.act = f->act;
     t.res_init = f->res && f->act == NN_ACT_NONE;
     t.res_final = f->res && f->act != NN_ACT_NONE;
@@ -294,12 +307,17 @@ static void fwd_run(void *arg, int ith, int nth)
     }
 }
 
-void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
-                       const float *residual, nn_pool *pool)
+void nn_gemm_run(const float *w, const float *bias, int32_t n_out, int32_t units,
+                 void (*tile)(const nn_tile *t), const float *x, int32_t m, float *y, nn_act act,
+                 const float *residual, nn_pool *pool)
 {
     if (m <= 0) return;
     fwd_task f;
-    f.l = l;
+    f.w = w;
+    f.bias = bias;
+    f.N = n_out;
+    f.K = units;
+    f.tile = tile;
     f.kern = nn_kernels_get();
     f.x = x;
     f.y = y;
@@ -307,13 +325,13 @@ void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, 
     f.m = m;
     f.act = act;
     int nth = nn_pool_size(pool);
-    nn_blocking bl = nn_gemm_blocking(f.kern, l->n_in, nth);
+    nn_blocking bl = nn_gemm_blocking(f.kern, f.K, nth);
     const int32_t MR = f.kern->mr_max;
-    f.n_panels = (l->n_out + NN_NR - 1) / NN_NR;
+    f.n_panels = (f.N + NN_NR - 1) / NN_NR;
     f.m_tiles = (m + MR - 1) / MR;
     /* an activation before the residual needs the whole sum in one pass (y may be residual) */
-    f.n_kb = residual && act != NN_ACT_NONE ? 1 : (l->n_in + bl.kc - 1) / bl.kc;
-    f.kc_max = (l->n_in + f.n_kb - 1) / f.n_kb;
+    f.n_kb = residual && act != NN_ACT_NONE ? 1 : (f.K + bl.kc - 1) / bl.kc;
+    f.kc_max = (f.K + f.n_kb - 1) / f.n_kb;
     /* row blocks of about mc rows, in whole tiles */
     int32_t tiles_per_rb = bl.mc / MR > 0 ? bl.mc / MR : 1;
     if (tiles_per_rb > MAX_RB_TILES) tiles_per_rb = MAX_RB_TILES;
@@ -331,15 +349,28 @@ void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, 
     f.n_cb = (f.n_panels + f.cb_panels - 1) / f.cb_panels;
     /* Rows of x 4 KiB apart all fall in one L1 set (and thrash it): those are read from a
      * copy with a padded stride. */
-    f.copy = l->n_in % 1024 == 0;
+    f.copy = f.K % 1024 == 0;
     /* One row block whose rows (all of K) stay in L2: the units walk the weights panel by
      * panel, in memory order, each read once (batch 1: they stream from memory). */
     f.panel_major = f.n_rb == 1 &&
-                    (int64_t)m * l->n_in * (int64_t)sizeof(float) <= nn_cpu_caches().l2 * 3 / 4;
+                    (int64_t)m * f.K * (int64_t)sizeof(float) <= nn_cpu_caches().l2 * 3 / 4;
     atomic_init(&f.next_unit, 0);
     f.pool = pool;
     f.buf = NULL;
     if (!pool) f.buf = alloc_aligned(abuf_floats(&f)); /* NULL: unpacked, see run_unit */
     nn_pool_run(pool, fwd_run, &f);
     free(f.buf);
+}
+
+void nn_linear_forward(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
+                       const float *residual, nn_pool *pool)
+{
+    if (l->prec == NN_I8) {
+        nn_linear_forward_i8(l, x, m, y, act, residual, pool);
+    } else if (l->prec == NN_BF16) {
+        nn_linear_forward_bf16(l, x, m, y, act, residual, pool);
+    } else {
+        nn_gemm_run(l->w, l->bias, l->n_out, l->n_in, nn_kernels_get()->tile, x, m, y, act,
+                    residual, pool);
+    }
 }

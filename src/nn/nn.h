@@ -28,16 +28,36 @@ void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
 
 /* ---- linear layers ---------------------------------------------------------------------- */
 
+/* The arithmetic of a linear layer's product (everything else stays float32):
+ *   NN_F32   float32 weights and activations;
+ *   NN_I8    int8 weights quantized per output channel (symmetric, at init), activations
+ *            quantized per row at each call (symmetric), int32 sums, dequantised in the
+ *            epilogue; input columns with outlier magnitudes are taken out of the int8
+ *            product and added in float32 (linear_i8.c);
+ *   NN_BF16  bfloat16 weights and activations (rounded to nearest even), float32 sums
+ *            (linear_bf16.c). */
+typedef enum { NN_F32 = 0, NN_I8 = 1, NN_BF16 = 2 } nn_precision;
+
 /* A linear layer y = x·Wᵀ + b with W [n_out, n_in] (PyTorch layout). The weights are copied
- * at init into the layout of the selected kernel; the source may be freed afterwards. */
+ * at init into the packed layout of their precision (nn_internal.h); the source may be freed
+ * afterwards. */
 typedef struct nn_linear {
     int32_t n_out, n_in;
-    float *w;      /* kernel-specific packed layout, owned (ae_big_alloc of w_bytes) */
+    nn_precision prec;
+    void *w;          /* packed weights, owned (ae_big_alloc of w_bytes) */
     size_t w_bytes;
-    float *bias;   /* [n_out] owned copy, or NULL */
+    float *bias;      /* [n_out] owned copy padded to whole panels, or NULL */
+    float *w_scale;   /* NN_I8: [padded n_out] per-channel scales (W ≈ w_scale[n] * Wq[n]) */
+    int32_t *w_corr;  /* NN_I8: [padded n_out] 128 * Σk Wq[n][k], for unsigned activations */
 } nn_linear;
 
 int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias);
+/* The same in a given precision; NN_BF16 needs nn_precision_supported(NN_BF16). */
+int nn_linear_init_prec(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
+                        const float *bias, nn_precision prec);
+/* 1 if this CPU runs the precision natively: NN_F32 and NN_I8 always (every kernel set has
+ * an int8 kernel), NN_BF16 with AVX512_BF16. */
+int nn_precision_supported(nn_precision prec);
 void nn_linear_free(nn_linear *l);
 
 typedef enum { NN_ACT_NONE, NN_ACT_QUICK_GELU, NN_ACT_GELU } nn_act;

@@ -15,6 +15,22 @@
  *     last: acc = act(acc) (+ residual if res_final)
  * res_init is used for act == NONE (the sum is linear, so the residual can enter first; this
  * is what makes y == residual safe across k blocks); res_final only with a single k block.
+ *
+ * bfloat16 (NN_BF16) uses the same panels and tile contract with 32-bit units that each hold
+ * two bf16 (k even in the low half, k odd in the high half): panel p holds, for every pair
+ * g of k (K rounded up to even), NN_NR pairs W[p*NN_NR + j][2g, 2g+1]; A rows are pairs of
+ * bf16 too, and "kc" counts pairs. The float32 GEMM driver runs them unchanged.
+ *
+ * int8 (NN_I8) panels hold groups of four k (K rounded up to a multiple of 4, zero padded):
+ *     w[((p * KG + g) * NN_NR + j) * 4 + q] = Wq[p*NN_NR + j][4g + q]      (KG = K / 4)
+ * so one 32-bit lane carries the 4 products that vpdpbusd / sdot / pmaddubsw+pmaddwd sum.
+ * An int8 tile call computes C[mr, nr] over all of K at once (no k blocks, the int32 sums
+ * never leave registers):
+ *     acc[r][j] = Σk A[r][k] · Wq[j][k]          (A as s8, or as u8 = s8 + 128, see i8_unsigned)
+ *     v = fmaf((float)(acc - corr[j]), a_scale[r] * w_scale[j], bias[j] or 0)
+ *     v += add[r][j] (if add); v = act(v); v += res[r][j] (if res)
+ * corr is w_corr (128 Σk Wq) for kernels that take unsigned activations, else NULL. The row is
+ * finished before it is stored, so res may alias c.
  */
 #ifndef AE_NN_INTERNAL_H
 #define AE_NN_INTERNAL_H
@@ -45,6 +61,26 @@ typedef struct nn_tile {
     int32_t pf_step;
 } nn_tile;
 
+typedef struct nn_tile_i8 {
+    int32_t mr, nr, kg;       /* rows (1..i8_mr), valid columns (1..NN_NR), k groups of 4 */
+    const uint8_t *a;         /* a[r * lda + k]: quantized rows (s8 or u8 bytes) */
+    ptrdiff_t lda;
+    const int8_t *b;          /* packed panel from the tile's first column: b[(g*NN_NR + j)*4 + q] */
+    const float *a_scale;     /* [mr] */
+    const float *w_scale;     /* [nr] */
+    const int32_t *corr;      /* [nr] or NULL */
+    const float *bias;        /* [nr] or NULL */
+    const float *add;         /* add[r * ldadd + j] or NULL: added before the activation */
+    ptrdiff_t ldadd;
+    const float *res;         /* res[r * ldr + j] or NULL: added after it */
+    ptrdiff_t ldr;
+    float *c;
+    ptrdiff_t ldc;
+    nn_act act;
+    const int8_t *pf;         /* optional: prefetch pf + g * pf_step while computing group g */
+    int32_t pf_step;
+} nn_tile_i8;
+
 typedef struct nn_kernels {
     const char *name;
     int32_t mr_max; /* rows per tile, <= NN_MR_MAX */
@@ -57,14 +93,79 @@ typedef struct nn_kernels {
     /* LayerNorm of rows [r0, r1) (see nn_layernorm) */
     void (*layernorm_rows)(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
                            const float *b, float eps, float *y);
+    /* int8: the tile (contract above), its most rows and the GEMM driver's columns per call
+     * (NN_NR or NN_NR / 2), and whether it takes activations as u8 = s8 + 128 */
+    void (*tile_i8)(const nn_tile_i8 *t);
+    int32_t i8_mr, i8_nr, i8_unsigned;
+    /* bf16 tile (the nn_tile contract on bf16 pairs), NULL if the set has none; see
+     * nn_bf16_kernel */
+    void (*tile_bf16)(const nn_tile *t);
 } nn_kernels;
 
 extern const nn_kernels nn_kernels_scalar;
 #if defined(__x86_64__) || defined(__i386__)
 #define NN_HAVE_X86 1
-extern const nn_kernels nn_kernels_avx2;
-extern const nn_kernels nn_kernels_avx512;
+extern const nn_kernels nn_kernels_avx2;    /* int8: pmaddubsw + pmaddwd (sign trick) */
+extern const nn_kernels nn_kernels_avxvnni; /* avx2 + int8 by AVX-VNNI vpdpbusd */
+extern const nn_kernels nn_kernels_avx512;  /* int8: the avx2 kernel (AVX-512 without VNNI) */
+extern const nn_kernels nn_kernels_avx512vnni; /* avx512 + int8 by AVX512-VNNI vpdpbusd */
 #endif
+
+/* The per-ISA functions the kernel tables of dispatch.c are made of. */
+#ifdef NN_HAVE_X86
+void nn_tile_f32_avx2(const nn_tile *t);
+void nn_softmax_avx2(float *s, int32_t n, float scale);
+void nn_tile_i8_avx2(const nn_tile_i8 *t);     /* i8_avx2.c: 4 x 16, s8 activations */
+void nn_tile_i8_avxvnni(const nn_tile_i8 *t);  /* i8_avxvnni.c: 6 x 16, u8 */
+void nn_tile_f32_avx512(const nn_tile *t);
+void nn_softmax_avx512(float *s, int32_t n, float scale);
+void nn_layernorm_rows_avx512(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
+                              const float *b, float eps, float *y);
+void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 14 x 32, u8 */
+void nn_tile_bf16_avx512bf16(const nn_tile *t);  /* bf16_avx512bf16.c: 14 x 32 */
+#endif
+
+/* int8 reference tile (plain C; the spec of every tile_i8) */
+void nn_tile_i8_ref(const nn_tile_i8 *t);
+/* bf16 reference tile (plain C), and the bf16 tile to use with kernel set k: its own where
+ * the CPU has AVX512_BF16, else the reference */
+void nn_tile_bf16_ref(const nn_tile *t);
+void (*nn_bf16_kernel(const nn_kernels *k))(const nn_tile *t);
+/* float -> bf16, round to nearest even (NaN kept a quiet NaN): the spec of every vector
+ * conversion */
+static inline uint16_t nn_f32_to_bf16(float f)
+{
+    union { float f; uint32_t u; } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40);
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1)) >> 16);
+}
+static inline float nn_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+/* The blocked float32 GEMM driver of linear.c on raw operands: y[m, n_out] =
+ * act(x · Wᵀ + bias) (+ residual) with `units` 32-bit units per row of x (floats, or bf16
+ * pairs), w packed panels of `units` rows, and the tile function `tile` (the set's fp32 tile
+ * or a bf16 one). nn_linear_forward of NN_F32 and NN_BF16 layers ends here. */
+void nn_gemm_run(const float *w, const float *bias, int32_t n_out, int32_t units,
+                 void (*tile)(const nn_tile *t), const float *x, int32_t m, float *y, nn_act act,
+                 const float *residual, nn_pool *pool);
+
+/* Precision-specific parts of nn_linear (linear_i8.c, linear_bf16.c) */
+int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias);
+void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
+                          const float *residual, nn_pool *pool);
+int nn_linear_init_bf16(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
+                        const float *bias);
+void nn_linear_forward_bf16(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
+                            const float *residual, nn_pool *pool);
+
+/* A buffer of the pool shared by all its threads (the quantized activations of a call), at
+ * least `bytes`, 64-byte aligned, kept and grown between calls; the pool's owner may call it
+ * between runs only. pool NULL: NULL (the caller allocates). */
+void *nn_pool_shared(nn_pool *pool, size_t bytes);
 
 /* Per-core cache sizes in bytes (sysconf, else CPUID, else 32 KiB / 512 KiB / 2 MiB): what
  * the GEMM blocking is derived from. l3 is the share of one core. Computed once. */

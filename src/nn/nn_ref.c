@@ -110,5 +110,3 @@ void nn_layernorm_rows_scalar(const float *x, int32_t r0, int32_t r1, int32_t d,
     }
 }
 
-const nn_kernels nn_kernels_scalar = {"scalar", 4, NN_NR, nn_tile_generic, nn_softmax_scalar,
-                                      nn_layernorm_rows_scalar};

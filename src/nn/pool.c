@@ -9,8 +9,9 @@
  * waits for pending to reach 0. A forward pass makes ~100 such calls of a fraction of a millisecond
  * each, so both sides first spin (with a pause) for a short while and only then sleep on a
  * condition variable: back-to-back calls never pay a futex wake-up, an idle pool costs no CPU.
- * Each thread also owns a scratch buffer (nn_pool_scratch) that kernels reuse from call to
- * call, so the forward pass does not allocate once it has run once.
+ * Each thread also owns a scratch buffer (nn_pool_scratch), and the pool one shared by all
+ * (nn_pool_shared), that kernels reuse from call to call, so the forward pass does not
+ * allocate once it has run once.
  * This is the only file in the library that knows about pthreads.
  */
 #define _GNU_SOURCE
@@ -39,6 +40,8 @@ struct nn_pool {
     atomic_uint *claim;      /* [n] the last generation whose part ith was claimed */
     float **scratch;         /* [n] per-thread scratch (nn_pool_scratch), grown on demand */
     size_t *scratch_n;       /* [n] floats in each */
+    void *shared;            /* nn_pool_shared's buffer */
+    size_t shared_n;         /* its bytes */
 };
 
 struct worker_arg {
@@ -184,6 +187,7 @@ void nn_pool_free(nn_pool *p)
     for (int i = 0; p->scratch && i < p->n; i++) free(p->scratch[i]);
     free(p->scratch);
     free(p->scratch_n);
+    free(p->shared);
     free(p->claim);
     free(p->threads);
     free(p->args);
@@ -200,6 +204,18 @@ float *nn_pool_scratch(nn_pool *p, int ith, size_t n_floats)
         p->scratch_n[ith] = p->scratch[ith] ? n_floats : 0;
     }
     return p->scratch[ith];
+}
+
+void *nn_pool_shared(nn_pool *p, size_t bytes)
+{
+    if (!p) return NULL;
+    if (p->shared_n < bytes) {
+        free(p->shared);
+        size_t n = (bytes + 63) & ~(size_t)63;
+        p->shared = aligned_alloc(64, n);
+        p->shared_n = p->shared ? n : 0;
+    }
+    return p->shared;
 }
 
 int nn_pool_size(const nn_pool *p)

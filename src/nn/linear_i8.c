@@ -1,0 +1,395 @@
+/*
+ * linear_i8.c — int8 linear layers (NN_I8): quantization of the weights at init, of the
+ * activations at each call, and the GEMM driver of the int8 tiles.
+ *
+ * Weights: per output channel, symmetric: Wq[n][k] = round(W[n][k] / s[n]) with
+ * s[n] = max_k |W[n][k]| / 127, so Wq is in [-127, 127] (never -128: the AVX2 kernel's sign
+ * trick and the unsigned offset both rely on it), packed in groups of 4 k (nn_internal.h).
+ *
+ * Activations: per row, symmetric, at each call: q[r][k] = round(x[r][k] / a[r]) with
+ * a[r] = max_k |x[r][k]| / 127. One large value in a row would leave the others a few levels
+ * (CLIP's residual stream has a few channels 20-100x the rest, and LayerNorm passes them on),
+ * so first the columns whose largest magnitude over the call's rows exceeds OUTLIER_RATIO times
+ * the mean of those maxima (at most MAX_OUTLIERS, the largest) are taken out of the int8
+ * product — quantized as 0 and left out of a[r] — and their exact float32 contribution,
+ * x[:, O] · (s Wq)[:, O]ᵀ, is added to the sums before the activation (the decomposition of
+ * LLM.int8(), Dettmers et al. 2022). Without such columns that costs one pass over x.
+ *
+ * A call: (1) column maxima of x, per thread, then the outlier columns; (2) each row's scale
+ * and quantized bytes (as s8, or as u8 = s8 + 128 for kernels that multiply unsigned by signed:
+ * the sums are then corrected by 128 Σk Wq[n][k], kept per channel); (3) the outlier
+ * correction, if any; (4) the tiles: work units of a row block x a column block from a shared
+ * counter, column-block major, as in linear.c. A unit runs each column slice of its block over
+ * all its row tiles, each tile over all of K (the int32 sums stay in registers; a slice of
+ * K x 32 bytes fits L1 for K = 768 and L2 for 3072), so there are no k blocks.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bigbuf.h"
+#include "error.h"
+#include "nn/nn_internal.h"
+
+#define MAX_OUTLIERS 32
+#define OUTLIER_RATIO 6.0f
+
+static inline int32_t kgroups(int32_t k) { return (k + 3) / 4; }
+
+/* Row stride of the quantized activations: K rounded up to 64 bytes, plus a line, so rows
+ * never fall 4 KiB apart. */
+static inline ptrdiff_t qa_ld(int32_t k) { return ((ptrdiff_t)kgroups(k) * 4 + 63) / 64 * 64 + 64; }
+
+/* round(v) clamped to [-127, 127]; NaN -> 0 (v = x / scale, so |v| <= 127 but for rounding) */
+static inline int32_t q8(float v)
+{
+    if (!(v == v)) return 0;
+    v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+    return (int32_t)nearbyintf(v);
+}
+
+static void *alloc64(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+}
+
+int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias)
+{
+    memset(l, 0, sizeof *l);
+    if (n_out <= 0 || n_in <= 0 || !w)
+        return ae_fail(AE_ERR_INVALID, "linear layer: bad shape [%d, %d]", (int)n_out, (int)n_in);
+    const size_t n_panels = ((size_t)n_out + NN_NR - 1) / NN_NR, kg = (size_t)kgroups(n_in);
+    if (n_panels * kg > SIZE_MAX / 4 / NN_NR / 2)
+        return ae_fail(AE_ERR_TOO_LARGE, "linear layer: [%d, %d] too large", (int)n_out, (int)n_in);
+    const size_t w_bytes = n_panels * kg * NN_NR * 4, n_pad = n_panels * NN_NR;
+    int8_t *pw = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
+    float *scale = alloc64(n_pad * sizeof(float));
+    int32_t *corr = alloc64(n_pad * sizeof(int32_t));
+    float *pb = bias ? alloc64(n_pad * sizeof(float)) : NULL;
+    if (!pw || !scale || !corr || (bias && !pb)) {
+        ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
+        free(scale);
+        free(corr);
+        free(pb);
+        return ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory", (int)n_out, (int)n_in);
+    }
+    memset(pw, 0, w_bytes);
+    memset(scale, 0, n_pad * sizeof(float));
+    memset(corr, 0, n_pad * sizeof(int32_t));
+    for (int32_t n = 0; n < n_out; n++) {
+        const float *row = w + (size_t)n * n_in;
+        float amax = 0.0f;
+        for (int32_t k = 0; k < n_in; k++) amax = fmaxf(amax, fabsf(row[k]));
+        if (!isfinite(amax)) {
+            ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
+            free(scale);
+            free(corr);
+            free(pb);
+            return ae_fail(AE_ERR_FORMAT, "linear layer: output channel %d has a weight that is "
+                           "not finite", (int)n);
+        }
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int8_t *dst = pw + (size_t)(n / NN_NR) * kg * NN_NR * 4 + (size_t)(n % NN_NR) * 4;
+        int32_t sum = 0;
+        for (int32_t k = 0; k < n_in; k++) {
+            int32_t q = q8(row[k] * inv);
+            dst[(size_t)(k / 4) * NN_NR * 4 + k % 4] = (int8_t)q;
+            sum += q;
+        }
+        scale[n] = amax / 127.0f;
+        corr[n] = 128 * sum;
+    }
+    if (pb) {
+        memset(pb, 0, n_pad * sizeof(float));
+        memcpy(pb, bias, (size_t)n_out * sizeof(float));
+    }
+    l->n_out = n_out;
+    l->n_in = n_in;
+    l->prec = NN_I8;
+    l->w = pw;
+    l->w_bytes = w_bytes;
+    l->bias = pb;
+    l->w_scale = scale;
+    l->w_corr = corr;
+    return AE_OK;
+}
+
+/* ---- the reference tile ------------------------------------------------------------------- */
+
+void nn_tile_i8_ref(const nn_tile_i8 *t)
+{
+    float v[NN_NR];
+    for (int32_t r = 0; r < t->mr; r++) {
+        const uint8_t *a = t->a + r * t->lda;
+        const float as = t->a_scale[r];
+        for (int32_t j = 0; j < t->nr; j++) {
+            int32_t acc = 0;
+            for (int32_t g = 0; g < t->kg; g++)
+                for (int32_t q = 0; q < 4; q++) {
+                    int32_t av = t->corr ? (int32_t)a[4 * g + q] : (int32_t)(int8_t)a[4 * g + q];
+                    acc += av * t->b[((size_t)g * NN_NR + j) * 4 + q];
+                }
+            if (t->corr) acc -= t->corr[j];
+            v[j] = fmaf((float)acc, as * t->w_scale[j], t->bias ? t->bias[j] : 0.0f);
+            if (t->add) v[j] += t->add[r * t->ldadd + j];
+        }
+        nn_epilogue_row(t->act, v, t->res ? t->res + r * t->ldr : NULL, t->nr);
+        memcpy(t->c + r * t->ldc, v, (size_t)t->nr * sizeof(float));
+    }
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+typedef struct i8_task {
+    const nn_linear *l;
+    const nn_kernels *kern;
+    const float *x;
+    int32_t m, K, N, nth;
+    uint8_t *qa;              /* [m][lda] quantized rows */
+    ptrdiff_t lda;
+    float *a_scale;           /* [m] */
+    float *colmax;            /* [nth][K] column maxima per thread (pass 1) */
+    uint8_t *is_out;          /* [K] 1 for an outlier column */
+    int32_t n_o, out_cols[MAX_OUTLIERS];
+    float *xo;                /* [m][n_o] the outlier columns of x */
+    float *wo;                /* [n_o][N] their dequantized weights */
+    float *corr;              /* [m][N] x[:, O] · woᵀ, or NULL */
+    float *y;
+    const float *res;
+    nn_act act;
+    /* GEMM units */
+    int32_t mr, nrs, m_tiles, n_rb, n_cb, cb_panels, n_panels;
+    atomic_int next_unit;
+} i8_task;
+
+static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
+{
+    *lo = (int32_t)((int64_t)n * i / parts);
+    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
+}
+
+static void colmax_run(void *arg, int ith, int nth)
+{
+    i8_task *f = arg;
+    int32_t r0, r1;
+    split(f->m, nth, ith, &r0, &r1);
+    float *cm = f->colmax + (size_t)ith * f->K;
+    for (int32_t k = 0; k < f->K; k++) cm[k] = 0.0f;
+    for (int32_t r = r0; r < r1; r++) {
+        const float *x = f->x + (size_t)r * f->K;
+        for (int32_t k = 0; k < f->K; k++) cm[k] = fmaxf(cm[k], fabsf(x[k]));
+    }
+}
+
+/* The outlier columns from the threads' column maxima (the file comment's rule). */
+static void find_outliers(i8_task *f)
+{
+    const int32_t K = f->K;
+    float *cm = f->colmax;
+    for (int t = 1; t < f->nth; t++)
+        for (int32_t k = 0; k < K; k++) cm[k] = fmaxf(cm[k], cm[(size_t)t * K + k]);
+    double sum = 0.0;
+    for (int32_t k = 0; k < K; k++) sum += cm[k];
+    const float thr = (float)(OUTLIER_RATIO * sum / K);
+    f->n_o = 0;
+    memset(f->is_out, 0, (size_t)(uint32_t)K);
+    for (int32_t k = 0; k < K; k++) {
+        if (!(cm[k] > thr) || !isfinite(cm[k])) continue;
+        if (f->n_o < MAX_OUTLIERS) {
+            f->out_cols[f->n_o++] = k;
+            continue;
+        }
+        int32_t lo = 0; /* full: replace the smallest kept one if this one is larger */
+        for (int32_t i = 1; i < f->n_o; i++)
+            if (cm[f->out_cols[i]] < cm[f->out_cols[lo]]) lo = i;
+        if (cm[k] > cm[f->out_cols[lo]]) f->out_cols[lo] = k;
+    }
+    for (int32_t i = 0; i < f->n_o; i++) f->is_out[f->out_cols[i]] = 1;
+}
+
+static void quant_run(void *arg, int ith, int nth)
+{
+    i8_task *f = arg;
+    int32_t r0, r1;
+    split(f->m, nth, ith, &r0, &r1);
+    const int32_t K = f->K;
+    const uint8_t flip = f->kern->i8_unsigned ? 0x80 : 0;
+    for (int32_t r = r0; r < r1; r++) {
+        const float *x = f->x + (size_t)r * K;
+        uint8_t *q = f->qa + r * f->lda;
+        float amax = 0.0f;
+        if (f->n_o) {
+            for (int32_t k = 0; k < K; k++)
+                if (!f->is_out[k]) amax = fmaxf(amax, fabsf(x[k]));
+            for (int32_t i = 0; i < f->n_o; i++) f->xo[(size_t)r * f->n_o + i] = x[f->out_cols[i]];
+        } else {
+            for (int32_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k]));
+        }
+        const float inv = amax > 0.0f && isfinite(amax) ? 127.0f / amax : 0.0f;
+        f->a_scale[r] = inv > 0.0f ? amax / 127.0f : 0.0f;
+        for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)(int8_t)q8(x[k] * inv) ^ flip);
+        for (int32_t i = 0; i < f->n_o; i++) q[f->out_cols[i]] = flip;
+        if (f->lda > K) memset(q + K, flip, (size_t)(f->lda - K));
+    }
+}
+
+static void corr_run(void *arg, int ith, int nth)
+{
+    i8_task *f = arg;
+    int32_t r0, r1;
+    split(f->m, nth, ith, &r0, &r1);
+    const int32_t N = f->N;
+    for (int32_t r = r0; r < r1; r++) {
+        float *c = f->corr + (size_t)r * N;
+        for (int32_t n = 0; n < N; n++) c[n] = 0.0f;
+        for (int32_t i = 0; i < f->n_o; i++) {
+            const float a = f->xo[(size_t)r * f->n_o + i], *w = f->wo + (size_t)i * N;
+            for (int32_t n = 0; n < N; n++) c[n] += a * w[n];
+        }
+    }
+}
+
+/* Row tiles [b0, b1) x panels [q0, q1): each column slice over all the row tiles. */
+static void i8_unit(const i8_task *f, nn_tile_i8 *t, int32_t b0, int32_t b1, int32_t q0, int32_t q1)
+{
+    const nn_linear *l = f->l;
+    const int32_t N = f->N, NRs = f->nrs, per_panel = NN_NR / NRs, kg = kgroups(f->K);
+    const int32_t nt = b1 - b0, n_sl = (q1 - q0) * per_panel;
+    const int8_t *w = l->w;
+    /* the next slice's lines are spread over the unit's tiles: a whole panel row (128 bytes)
+     * a group for 32-column slices, one line of it for 16-column ones */
+    const int32_t line = NRs == NN_NR ? 64 : 128;
+    for (int32_t sl = 0; sl < n_sl; sl++) {
+        const int32_t p = q0 + sl / per_panel, c0 = p * NN_NR + (sl % per_panel) * NRs;
+        if (c0 >= N) continue;
+        const int8_t *panel = w + (size_t)p * kg * NN_NR * 4;
+        const int8_t *next = NULL;
+        if (sl + 1 < n_sl) {
+            const int32_t np = q0 + (sl + 1) / per_panel, nc0 = np * NN_NR + ((sl + 1) % per_panel) * NRs;
+            if (nc0 < N) next = w + (size_t)np * kg * NN_NR * 4 + (size_t)(nc0 - np * NN_NR) * 4;
+        }
+        t->nr = N - c0 < NRs ? N - c0 : NRs;
+        t->b = panel + (size_t)(c0 - p * NN_NR) * 4;
+        t->w_scale = l->w_scale + c0;
+        t->corr = f->kern->i8_unsigned ? l->w_corr + c0 : NULL;
+        t->bias = l->bias ? l->bias + c0 : NULL;
+        t->pf_step = line * nt;
+        for (int32_t i = 0; i < nt; i++) {
+            const int32_t r0 = (int32_t)((int64_t)f->m * (b0 + i) / f->m_tiles);
+            const int32_t r1 = (int32_t)((int64_t)f->m * (b0 + i + 1) / f->m_tiles);
+            t->mr = r1 - r0;
+            t->a = f->qa + r0 * f->lda;
+            t->a_scale = f->a_scale + r0;
+            t->add = f->corr ? f->corr + (size_t)r0 * N + c0 : NULL;
+            t->res = f->res ? f->res + (size_t)r0 * N + c0 : NULL;
+            t->c = f->y + (size_t)r0 * N + c0;
+            t->pf = next ? next + (size_t)line * i : NULL;
+            f->kern->tile_i8(t);
+        }
+    }
+}
+
+static void gemm_run(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    i8_task *f = arg;
+    nn_tile_i8 t;
+    memset(&t, 0, sizeof t);
+    t.kg = kgroups(f->K);
+    t.lda = f->lda;
+    t.ldadd = t.ldr = t.ldc = f->N;
+    t.act = f->act;
+    const int32_t n_units = f->n_rb * f->n_cb;
+    for (;;) {
+        int32_t u = atomic_fetch_add_explicit(&f->next_unit, 1, memory_order_relaxed);
+        if (u >= n_units) break;
+        int32_t b0, b1, cb = u / f->n_rb, rb = u % f->n_rb;
+        split(f->m_tiles, f->n_rb, rb, &b0, &b1);
+        int32_t q0 = cb * f->cb_panels;
+        int32_t q1 = q0 + f->cb_panels < f->n_panels ? q0 + f->cb_panels : f->n_panels;
+        i8_unit(f, &t, b0, b1, q0, q1);
+    }
+}
+
+void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
+                          const float *residual, nn_pool *pool)
+{
+    if (m <= 0) return;
+    i8_task f;
+    memset(&f, 0, sizeof f);
+    f.l = l;
+    f.kern = nn_kernels_get();
+    f.x = x;
+    f.m = m;
+    f.K = l->n_in;
+    f.N = l->n_out;
+    f.nth = nn_pool_size(pool);
+    f.lda = qa_ld(f.K);
+    f.y = y;
+    f.res = residual;
+    f.act = act;
+    /* one buffer: quantized rows, row scales, column maxima, the outlier mask, and room for
+     * the outlier columns, their weights and the correction */
+    const size_t qa_b = (size_t)m * f.lda, as_b = (size_t)m * sizeof(float);
+    const size_t cm_b = (size_t)f.nth * f.K * sizeof(float), om_b = (size_t)f.K;
+    const size_t xo_b = (size_t)m * MAX_OUTLIERS * sizeof(float);
+    const size_t wo_b = (size_t)MAX_OUTLIERS * f.N * sizeof(float), co_b = (size_t)m * f.N * sizeof(float);
+    size_t off[7], total = 0;
+    const size_t parts[7] = {qa_b, as_b, cm_b, om_b, xo_b, wo_b, co_b};
+    for (int i = 0; i < 7; i++) {
+        off[i] = total;
+        total += (parts[i] + 63) / 64 * 64;
+    }
+    void *own = NULL;
+    uint8_t *buf = pool ? nn_pool_shared(pool, total) : (own = alloc64(total));
+    if (!buf) return; /* out of memory: y is left as it was (the caller's buffers are fine) */
+    f.qa = buf + off[0];
+    f.a_scale = (float *)(buf + off[1]);
+    f.colmax = (float *)(buf + off[2]);
+    f.is_out = buf + off[3];
+    f.xo = (float *)(buf + off[4]);
+    f.wo = (float *)(buf + off[5]);
+
+    nn_pool_run(pool, colmax_run, &f);
+    find_outliers(&f);
+    nn_pool_run(pool, quant_run, &f);
+    if (f.n_o) {
+        const int8_t *w = l->w;
+        const size_t kg = (size_t)kgroups(f.K);
+        for (int32_t i = 0; i < f.n_o; i++) {
+            const int32_t k = f.out_cols[i];
+            for (int32_t n = 0; n < f.N; n++) {
+                int8_t q = w[(size_t)(n / NN_NR) * kg * NN_NR * 4 + ((size_t)(k / 4) * NN_NR + n % NN_NR) * 4 + k % 4];
+                f.wo[(size_t)i * f.N + n] = (float)q * l->w_scale[n];
+            }
+        }
+        f.corr = (float *)(buf + off[6]);
+        nn_pool_run(pool, corr_run, &f);
+    }
+
+    /* blocking: a row block's quantized rows take a quarter of L2; a column block's weights
+     * half the threads' share of L3; at least 4 units a thread when there are threads */
+    const nn_caches c = nn_cpu_caches();
+    f.mr = f.kern->i8_mr;
+    f.nrs = f.kern->i8_nr;
+    f.m_tiles = (m + f.mr - 1) / f.mr;
+    int64_t rb_rows = c.l2 / 4 / f.lda;
+    int32_t tiles_per_rb = (int32_t)(rb_rows / f.mr);
+    if (tiles_per_rb < 4) tiles_per_rb = 4;
+    f.n_rb = (f.m_tiles + tiles_per_rb - 1) / tiles_per_rb;
+    f.n_panels = (f.N + NN_NR - 1) / NN_NR;
+    int64_t panel_b = (int64_t)kgroups(f.K) * NN_NR * 4;
+    int64_t nc_panels = c.l3 * f.nth / 2 / panel_b;
+    if (nc_panels < 1) nc_panels = 1;
+    f.n_cb = (int32_t)((f.n_panels + nc_panels - 1) / nc_panels);
+    int32_t want = f.nth == 1 ? 1 : 4 * f.nth;
+    if (f.n_rb * f.n_cb < want) f.n_cb = (want + f.n_rb - 1) / f.n_rb;
+    if (f.n_cb > f.n_panels) f.n_cb = f.n_panels;
+    f.cb_panels = (f.n_panels + f.n_cb - 1) / f.n_cb;
+    f.n_cb = (f.n_panels + f.cb_panels - 1) / f.cb_panels;
+    atomic_init(&f.next_unit, 0);
+    nn_pool_run(pool, gemm_run, &f);
+    free(own);
+}
