@@ -555,7 +555,7 @@ int main(void)
           !strcmp(default_name, "avx512vnni"));
     CHECK_EQ_INT(nn_set_kernels("nonsense"), -1);
     static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni"};
-    for (int s = 0; s < 5; s++) {
+    for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
         if (!nn_kernels_supported(sets[s])) {
             printf("%s: not supported by this CPU, skipped\n", sets[s]);
             CHECK_EQ_INT(nn_set_kernels(sets[s]), -1);
