@@ -114,16 +114,18 @@ static void run_blas(void *p)
 /* A ViT-B/32 encoder stack at batch `batch` (L = 50): n_layers layers with their own weights
  * (12 distinct layers = 340 MB of packed weights, more than the caches: the weights then
  * stream from memory as in a real forward pass). Returns seconds per layer. */
+static nn_precision prec; /* of the layers timed: AE_BENCH_PRECISION=fp32|int8|bf16 */
+
 static double time_vit_layers(int32_t batch, int n_layers, nn_pool *pool, double budget)
 {
     const int32_t D = 768, L = 50, DI = 3072, M = batch * L;
     nn_linear *lin = calloc((size_t)n_layers * 4, sizeof *lin);
     float *w = rnd((size_t)DI * D), *b = rnd(DI), *lnw = rnd(D), *lnb = rnd(D);
     for (int i = 0; i < n_layers; i++) {
-        nn_linear_init(&lin[4 * i + 0], 3 * D, D, w, b);
-        nn_linear_init(&lin[4 * i + 1], D, D, w, b);
-        nn_linear_init(&lin[4 * i + 2], DI, D, w, b);
-        nn_linear_init(&lin[4 * i + 3], D, DI, w, b);
+        nn_linear_init_prec(&lin[4 * i + 0], 3 * D, D, w, b, prec);
+        nn_linear_init_prec(&lin[4 * i + 1], D, D, w, b, prec);
+        nn_linear_init_prec(&lin[4 * i + 2], DI, D, w, b, prec);
+        nn_linear_init_prec(&lin[4 * i + 3], D, DI, w, b, prec);
     }
     float *x = rnd((size_t)M * D), *h = rnd((size_t)M * D), *q = rnd((size_t)M * 3 * D);
     float *a = rnd((size_t)M * D), *f = rnd((size_t)M * DI);
@@ -202,7 +204,7 @@ static void bench_set(const char *set, double budget, int max_threads)
             int32_t ms[2] = {txt ? 77 : 50, txt ? 77 * 16 : 1600};
             nn_linear l;
             float *w = rnd((size_t)sh->n * sh->k), *b = rnd(sh->n);
-            nn_linear_init(&l, sh->n, sh->k, w, b);
+            nn_linear_init_prec(&l, sh->n, sh->k, w, b, prec);
             printf("    %-26s", sh->name);
             for (int i = 0; i < 2; i++) {
                 int32_t m = ms[i];
@@ -244,6 +246,9 @@ int main(int argc, char **argv)
     double budget = argc > 2 ? atof(argv[2]) : 0.3;
     int max_threads = argc > 3 ? atoi(argv[3]) : 2;
     mode = argc > 4 ? !strcmp(argv[4], "layers") ? 1 : !strcmp(argv[4], "shapes") ? 2 : 0 : 0;
+    const char *pe = getenv("AE_BENCH_PRECISION");
+    prec = pe && !strcmp(pe, "int8") ? NN_I8 : pe && !strcmp(pe, "bf16") ? NN_BF16 : NN_F32;
+    printf("precision: %s\n", prec == NN_I8 ? "int8" : prec == NN_BF16 ? "bf16" : "fp32");
     const char *forced = getenv("AE_GEMM_BLOCKING");
     if (forced) {
         int kc = 0, mc = 0, nc = 0;

@@ -3,7 +3,9 @@
  * (avx512vnni > avx512 > avxvnni > avx2 > scalar), unless AE_KERNELS names another supported
  * set. The sets differ in their float32 kernels (AVX-512 or AVX2+FMA) and in their int8 tile
  * (AVX512-VNNI, AVX-VNNI, or pmaddubsw on AVX2); "avx512" and "avx2" are the sets of CPUs
- * without VNNI, and can be forced on a CPU with it to test those paths. Tests and benchmarks
+ * without VNNI, and can be forced on a CPU with it to test those paths. On AArch64 the sets are
+ * "neondot" and "neon" (NEON float32 kernels; int8 by SDOT where the CPU has the dot-product
+ * extension, else by widening multiplies), neondot > neon > scalar. Tests and benchmarks
  * may switch sets with nn_set_kernels; the packed weight layouts are common to all sets, so a
  * switch is safe between calls.
  */
@@ -12,6 +14,12 @@
 #include <string.h>
 
 #include "nn/nn_internal.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 const nn_kernels nn_kernels_scalar = {
     .name = "scalar", .mr_max = 4, .nr = NN_NR, .tile = nn_tile_generic,
@@ -27,7 +35,7 @@ const nn_kernels nn_kernels_avx2 = {
 const nn_kernels nn_kernels_avxvnni = {
     .name = "avxvnni", .mr_max = 6, .nr = NN_NR / 2, .tile = nn_tile_f32_avx2,
     .softmax = nn_softmax_avx2, .layernorm_rows = nn_layernorm_rows_scalar,
-    .tile_i8 = nn_tile_i8_avxvnni, .i8_mr = 6, .i8_nr = NN_NR / 2, .i8_unsigned = 1,
+    .tile_i8 = nn_tile_i8_avxvnni, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 1,
 };
 const nn_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr_max = 14, .nr = NN_NR, .tile = nn_tile_f32_avx512,
@@ -38,9 +46,38 @@ const nn_kernels nn_kernels_avx512 = {
 const nn_kernels nn_kernels_avx512vnni = {
     .name = "avx512vnni", .mr_max = 14, .nr = NN_NR, .tile = nn_tile_f32_avx512,
     .softmax = nn_softmax_avx512, .layernorm_rows = nn_layernorm_rows_avx512,
-    .tile_i8 = nn_tile_i8_avx512vnni, .i8_mr = 14, .i8_nr = NN_NR, .i8_unsigned = 1,
+    .tile_i8 = nn_tile_i8_avx512vnni, .i8_mr = 8, .i8_nr = NN_NR, .i8_unsigned = 1,
     .tile_bf16 = nn_tile_bf16_avx512bf16,
 };
+#endif
+#ifdef NN_HAVE_NEON
+const nn_kernels nn_kernels_neon = {
+    .name = "neon", .mr_max = 5, .nr = NN_NR / 2, .tile = nn_tile_f32_neon,
+    .softmax = nn_softmax_neon, .layernorm_rows = nn_layernorm_rows_neon,
+    .tile_i8 = nn_tile_i8_neon, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+};
+const nn_kernels nn_kernels_neondot = {
+    .name = "neondot", .mr_max = 5, .nr = NN_NR / 2, .tile = nn_tile_f32_neon,
+    .softmax = nn_softmax_neon, .layernorm_rows = nn_layernorm_rows_neon,
+    .tile_i8 = nn_tile_i8_neondot, .i8_mr = 5, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+};
+
+/* SDOT (FEAT_DotProd, "asimddp" in /proc/cpuinfo), as the kernel reports it */
+static int cpu_has_dotprod(void)
+{
+#if defined(__linux__)
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t n = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &n, NULL, 0) == 0 && v;
+#else
+    return 0;
+#endif
+}
 #endif
 
 static _Atomic(const nn_kernels *) current;
@@ -68,6 +105,10 @@ int nn_kernels_supported(const char *name)
 #ifdef NN_HAVE_X86
     if (strcmp(name, "avx512bf16")) return cpu_has(name); /* (a CPU feature, not a set) */
 #endif
+#ifdef NN_HAVE_NEON
+    if (!strcmp(name, "neon")) return 1; /* Advanced SIMD is part of every AArch64 CPU */
+    if (!strcmp(name, "neondot")) return cpu_has_dotprod();
+#endif
     return 0;
 }
 
@@ -81,6 +122,10 @@ static const nn_kernels *by_name(const char *name)
     if (!strcmp(name, "avx512")) return &nn_kernels_avx512;
     if (!strcmp(name, "avx512vnni")) return &nn_kernels_avx512vnni;
 #endif
+#ifdef NN_HAVE_NEON
+    if (!strcmp(name, "neon")) return &nn_kernels_neon;
+    if (!strcmp(name, "neondot")) return &nn_kernels_neondot;
+#endif
     return NULL;
 }
 
@@ -88,7 +133,11 @@ static const nn_kernels *choose(void)
 {
     const nn_kernels *k = by_name(getenv("AE_KERNELS"));
     if (k) return k;
+#ifdef NN_HAVE_NEON
+    static const char *const best_first[] = {"neondot", "neon"};
+#else
     static const char *const best_first[] = {"avx512vnni", "avx512", "avxvnni", "avx2"};
+#endif
     for (size_t i = 0; i < sizeof best_first / sizeof *best_first; i++)
         if ((k = by_name(best_first[i]))) return k;
     return &nn_kernels_scalar;

@@ -41,12 +41,79 @@ static inline int32_t kgroups(int32_t k) { return (k + 3) / 4; }
  * never fall 4 KiB apart. */
 static inline ptrdiff_t qa_ld(int32_t k) { return ((ptrdiff_t)kgroups(k) * 4 + 63) / 64 * 64 + 64; }
 
-/* round(v) clamped to [-127, 127]; NaN -> 0 (v = x / scale, so |v| <= 127 but for rounding) */
+/* round(v) (to nearest even) clamped to [-127, 127]; NaN -> 0. Written so that -O3
+ * vectorises the loops that call it (selects instead of branches, rounding by adding and
+ * subtracting 1.5 * 2^23, exact for |v| <= 2^22). */
 static inline int32_t q8(float v)
 {
-    if (!(v == v)) return 0;
-    v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-    return (int32_t)nearbyintf(v);
+    v = v > 127.0f ? 127.0f : v;
+    v = v < -127.0f ? -127.0f : v;
+    v = v == v ? v : 0.0f;
+    return (int32_t)((v + 12582912.0f) - 12582912.0f);
+}
+
+/* |x| as the bits of a non-negative float: their integer order is the floats' order (NaN
+ * above infinity), and integer maxima vectorise where float ones may not. */
+static inline int32_t abs_bits(float x)
+{
+    int32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u & 0x7fffffff;
+}
+
+static inline float bits_float(int32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The passes over x below run once per call over all of it; GCC emits AVX-512 and AVX2 copies
+ * of them beside the baseline one and picks one at load time (the library is built for
+ * baseline x86-64). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define AE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AE_CLONES
+#endif
+
+/* cm[k] = max(cm[k], abs_bits(x[r][k])) over rows [r0, r1) */
+AE_CLONES
+static void colmax_rows(const float *x, int32_t r0, int32_t r1, int32_t K, int32_t *cm)
+{
+    for (int32_t r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * K;
+        for (int32_t k = 0; k < K; k++) {
+            int32_t u = abs_bits(xr[k]);
+            cm[k] = cm[k] > u ? cm[k] : u;
+        }
+    }
+}
+
+/* The largest abs_bits of x[0..K) (skipping columns with skip[k] != 0 if skip) */
+AE_CLONES
+static int32_t row_absmax(const float *x, int32_t K, const uint8_t *skip)
+{
+    int32_t ub = 0;
+    if (skip) {
+        for (int32_t k = 0; k < K; k++) {
+            int32_t u = skip[k] ? 0 : abs_bits(x[k]);
+            ub = ub > u ? ub : u;
+        }
+    } else {
+        for (int32_t k = 0; k < K; k++) {
+            int32_t u = abs_bits(x[k]);
+            ub = ub > u ? ub : u;
+        }
+    }
+    return ub;
+}
+
+/* q[k] = q8(x[k] * inv) as a byte, xor flip */
+AE_CLONES
+static void quant_row(const float *x, int32_t K, float inv, uint8_t flip, uint8_t *q)
+{
+    for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)q8(x[k] * inv) ^ flip);
 }
 
 static void *alloc64(size_t bytes)
@@ -80,8 +147,12 @@ int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
     for (int32_t n = 0; n < n_out; n++) {
         const float *row = w + (size_t)n * n_in;
         float amax = 0.0f;
-        for (int32_t k = 0; k < n_in; k++) amax = fmaxf(amax, fabsf(row[k]));
-        if (!isfinite(amax)) {
+        int finite = 1;
+        for (int32_t k = 0; k < n_in; k++) {
+            finite &= isfinite(row[k]) != 0;
+            amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        }
+        if (!finite) {
             ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
             free(scale);
             free(corr);
@@ -149,7 +220,7 @@ typedef struct i8_task {
     uint8_t *qa;              /* [m][lda] quantized rows */
     ptrdiff_t lda;
     float *a_scale;           /* [m] */
-    float *colmax;            /* [nth][K] column maxima per thread (pass 1) */
+    int32_t *colmax;          /* [nth][K] column maxima per thread (pass 1), as abs_bits */
     uint8_t *is_out;          /* [K] 1 for an outlier column */
     int32_t n_o, out_cols[MAX_OUTLIERS];
     float *xo;                /* [m][n_o] the outlier columns of x */
@@ -174,21 +245,23 @@ static void colmax_run(void *arg, int ith, int nth)
     i8_task *f = arg;
     int32_t r0, r1;
     split(f->m, nth, ith, &r0, &r1);
-    float *cm = f->colmax + (size_t)ith * f->K;
-    for (int32_t k = 0; k < f->K; k++) cm[k] = 0.0f;
-    for (int32_t r = r0; r < r1; r++) {
-        const float *x = f->x + (size_t)r * f->K;
-        for (int32_t k = 0; k < f->K; k++) cm[k] = fmaxf(cm[k], fabsf(x[k]));
-    }
+    int32_t *cm = f->colmax + (size_t)ith * f->K;
+    memset(cm, 0, (size_t)(uint32_t)f->K * sizeof *cm);
+    colmax_rows(f->x, r0, r1, f->K, cm);
 }
 
 /* The outlier columns from the threads' column maxima (the file comment's rule). */
 static void find_outliers(i8_task *f)
 {
     const int32_t K = f->K;
-    float *cm = f->colmax;
+    int32_t *cmb = f->colmax;
     for (int t = 1; t < f->nth; t++)
-        for (int32_t k = 0; k < K; k++) cm[k] = fmaxf(cm[k], cm[(size_t)t * K + k]);
+        for (int32_t k = 0; k < K; k++) {
+            int32_t u = cmb[(size_t)t * K + k];
+            cmb[k] = cmb[k] > u ? cmb[k] : u;
+        }
+    float *cm = (float *)cmb; /* the maxima as floats, in place */
+    for (int32_t k = 0; k < K; k++) cm[k] = bits_float(cmb[k]);
     double sum = 0.0;
     for (int32_t k = 0; k < K; k++) sum += cm[k];
     const float thr = (float)(OUTLIER_RATIO * sum / K);
@@ -218,17 +291,11 @@ static void quant_run(void *arg, int ith, int nth)
     for (int32_t r = r0; r < r1; r++) {
         const float *x = f->x + (size_t)r * K;
         uint8_t *q = f->qa + r * f->lda;
-        float amax = 0.0f;
-        if (f->n_o) {
-            for (int32_t k = 0; k < K; k++)
-                if (!f->is_out[k]) amax = fmaxf(amax, fabsf(x[k]));
-            for (int32_t i = 0; i < f->n_o; i++) f->xo[(size_t)r * f->n_o + i] = x[f->out_cols[i]];
-        } else {
-            for (int32_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k]));
-        }
+        const float amax = bits_float(row_absmax(x, K, f->n_o ? f->is_out : NULL));
+        for (int32_t i = 0; i < f->n_o; i++) f->xo[(size_t)r * f->n_o + i] = x[f->out_cols[i]];
         const float inv = amax > 0.0f && isfinite(amax) ? 127.0f / amax : 0.0f;
         f->a_scale[r] = inv > 0.0f ? amax / 127.0f : 0.0f;
-        for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)(int8_t)q8(x[k] * inv) ^ flip);
+        quant_row(x, K, inv, flip, q);
         for (int32_t i = 0; i < f->n_o; i++) q[f->out_cols[i]] = flip;
         if (f->lda > K) memset(q + K, flip, (size_t)(f->lda - K));
     }
@@ -347,7 +414,7 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     if (!buf) return; /* out of memory: y is left as it was (the caller's buffers are fine) */
     f.qa = buf + off[0];
     f.a_scale = (float *)(buf + off[1]);
-    f.colmax = (float *)(buf + off[2]);
+    f.colmax = (int32_t *)(buf + off[2]);
     f.is_out = buf + off[3];
     f.xo = (float *)(buf + off[4]);
     f.wo = (float *)(buf + off[5]);

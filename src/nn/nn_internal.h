@@ -110,19 +110,32 @@ extern const nn_kernels nn_kernels_avxvnni; /* avx2 + int8 by AVX-VNNI vpdpbusd 
 extern const nn_kernels nn_kernels_avx512;  /* int8: the avx2 kernel (AVX-512 without VNNI) */
 extern const nn_kernels nn_kernels_avx512vnni; /* avx512 + int8 by AVX512-VNNI vpdpbusd */
 #endif
+#if defined(__aarch64__)
+#define NN_HAVE_NEON 1
+extern const nn_kernels nn_kernels_neon;    /* int8: vmull_s8 + vpadalq (no dot product) */
+extern const nn_kernels nn_kernels_neondot; /* neon + int8 by SDOT (FEAT_DotProd) */
+#endif
 
 /* The per-ISA functions the kernel tables of dispatch.c are made of. */
 #ifdef NN_HAVE_X86
 void nn_tile_f32_avx2(const nn_tile *t);
 void nn_softmax_avx2(float *s, int32_t n, float scale);
 void nn_tile_i8_avx2(const nn_tile_i8 *t);     /* i8_avx2.c: 4 x 16, s8 activations */
-void nn_tile_i8_avxvnni(const nn_tile_i8 *t);  /* i8_avxvnni.c: 6 x 16, u8 */
+void nn_tile_i8_avxvnni(const nn_tile_i8 *t);  /* i8_avxvnni.c: 4 x 16, u8 */
 void nn_tile_f32_avx512(const nn_tile *t);
 void nn_softmax_avx512(float *s, int32_t n, float scale);
 void nn_layernorm_rows_avx512(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
                               const float *b, float eps, float *y);
-void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 14 x 32, u8 */
+void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 8 x 32, u8 */
 void nn_tile_bf16_avx512bf16(const nn_tile *t);  /* bf16_avx512bf16.c: 14 x 32 */
+#endif
+#ifdef NN_HAVE_NEON
+void nn_tile_f32_neon(const nn_tile *t);        /* gemm_neon.c: 5 x 16 */
+void nn_softmax_neon(float *s, int32_t n, float scale);
+void nn_layernorm_rows_neon(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
+                            const float *b, float eps, float *y);
+void nn_tile_i8_neon(const nn_tile_i8 *t);      /* i8_neon.c: 4 x 16, s8 activations */
+void nn_tile_i8_neondot(const nn_tile_i8 *t);   /* i8_neondot.c: 5 x 16, s8, SDOT */
 #endif
 
 /* int8 reference tile (plain C; the spec of every tile_i8) */

@@ -1,0 +1,517 @@
+/*
+ * test_quant.c — the reduced-precision linear layers (int8, bf16) for every kernel set the CPU
+ * supports, with 1, 2 and 3 threads, on odd sizes:
+ *   - int8 tiles against the plain-C reference tile, bit for bit (the int32 sums and the
+ *     float epilogue without activation), signed and unsigned activations alike;
+ *   - int8 layers against this file's own double-precision model of the quantization (weights
+ *     per output channel, activations per row, outlier columns in float32): the layer must
+ *     compute exactly that model, to float rounding;
+ *   - int8 layers against float32: output rows at cosine >= 0.9999 on random data, and with a
+ *     few input columns 100x the rest (CLIP's outliers), where per-row quantization without
+ *     the outlier columns would be much worse (checked: the model without them is >= 10x
+ *     further from cosine 1);
+ *   - bf16 tiles against their reference and bf16 layers against a double model on the
+ *     bf16-rounded operands, where the CPU has AVX512_BF16 (the reference tile everywhere).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "aesthete.h"
+#include "nn/nn_internal.h"
+#include "test.h"
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+
+static float *rand_vec(size_t n, float scale)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+static double act_ref(nn_act act, double x)
+{
+    if (act == NN_ACT_QUICK_GELU) return x / (1.0 + exp(-1.702 * x));
+    if (act == NN_ACT_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return x;
+}
+
+static const int32_t sizes[] = {1, 2, 3, 5, 7, 13, 31, 33, 47, 50, 64, 65, 100, 129, 257, 769};
+#define N_SIZES ((int)(sizeof sizes / sizeof sizes[0]))
+
+/* ---- int8 tiles ------------------------------------------------------------------------------ */
+
+static void test_i8_tiles(const char *set)
+{
+    const nn_kernels *k = nn_kernels_get();
+    const int32_t kgs[] = {1, 3, 17, 192};
+    int n_cmp = 0, bad = 0;
+    for (size_t g = 0; g < sizeof kgs / sizeof *kgs; g++) {
+        const int32_t kg = kgs[g], K = 4 * kg, lda = K + 64;
+        uint8_t *a_s = malloc((size_t)NN_MR_MAX * lda), *a_u = malloc((size_t)NN_MR_MAX * lda);
+        int8_t *b = malloc((size_t)kg * NN_NR * 4);
+        for (int32_t i = 0; i < NN_MR_MAX * lda; i++) {
+            int32_t q = (int32_t)lrintf(frand() * 127.0f);
+            a_s[i] = (uint8_t)(int8_t)q;
+            a_u[i] = (uint8_t)(q + 128);
+        }
+        /* the extremes too: +-127 everywhere in the first row (the sums' worst case) */
+        for (int32_t i = 0; i < K; i++) {
+            a_s[i] = (uint8_t)(int8_t)(i & 1 ? -127 : 127);
+            a_u[i] = (uint8_t)((i & 1 ? -127 : 127) + 128);
+        }
+        int32_t corr[NN_NR] = {0};
+        for (int32_t i = 0; i < kg * NN_NR * 4; i++) b[i] = (int8_t)lrintf(frand() * 127.0f);
+        for (int32_t j = 0; j < NN_NR; j++) {
+            for (int32_t gg = 0; gg < kg; gg++)
+                for (int q = 0; q < 4; q++) corr[j] += 128 * b[((size_t)gg * NN_NR + j) * 4 + q];
+        }
+        float as[NN_MR_MAX], ws[NN_NR], bias[NN_NR], ones_a[NN_MR_MAX], ones_w[NN_NR];
+        for (int i = 0; i < NN_MR_MAX; i++) as[i] = 0.01f + 0.001f * i, ones_a[i] = 1.0f;
+        for (int j = 0; j < NN_NR; j++) ws[j] = 0.02f - 0.0003f * j, bias[j] = frand(), ones_w[j] = 1.0f;
+        float add[NN_MR_MAX * NN_NR], res[NN_MR_MAX * NN_NR];
+        for (int i = 0; i < NN_MR_MAX * NN_NR; i++) add[i] = frand(), res[i] = frand();
+        const int32_t nrs[] = {1, 5, 16, 17, 31, 32};
+        for (int32_t mr = 1; mr <= k->i8_mr; mr++)
+            for (size_t ni = 0; ni < sizeof nrs / sizeof *nrs; ni++)
+                for (int variant = 0; variant < 3; variant++) {
+                    nn_tile_i8 t;
+                    memset(&t, 0, sizeof t);
+                    t.mr = mr;
+                    t.nr = nrs[ni];
+                    t.kg = kg;
+                    t.lda = lda;
+                    t.b = b;
+                    t.ldadd = t.ldr = t.ldc = NN_NR;
+                    /* variant 0: raw sums (scales 1, nothing added); 1: scales + bias + add +
+                     * res; 2: as 1 with quick_gelu (compared to a tolerance) */
+                    t.a_scale = variant ? as : ones_a;
+                    t.w_scale = variant ? ws : ones_w;
+                    t.bias = variant ? bias : NULL;
+                    t.add = variant ? add : NULL;
+                    t.res = variant ? res : NULL;
+                    t.act = variant == 2 ? NN_ACT_QUICK_GELU : NN_ACT_NONE;
+                    float want[NN_MR_MAX * NN_NR], want_u[NN_MR_MAX * NN_NR], got[NN_MR_MAX * NN_NR];
+                    memset(want, 0, sizeof want);
+                    memset(want_u, 0, sizeof want_u);
+                    for (int i = 0; i < NN_MR_MAX * NN_NR; i++) got[i] = -12345.0f;
+                    t.a = a_s;
+                    t.corr = NULL;
+                    t.c = want;
+                    nn_tile_i8_ref(&t);
+                    t.a = a_u;
+                    t.corr = corr;
+                    t.c = want_u;
+                    nn_tile_i8_ref(&t);
+                    t.a = k->i8_unsigned ? a_u : a_s;
+                    t.corr = k->i8_unsigned ? corr : NULL;
+                    t.c = got;
+                    k->tile_i8(&t);
+                    for (int32_t r = 0; r < mr; r++)
+                        for (int32_t j = 0; j < NN_NR; j++) {
+                            const float w = want[r * NN_NR + j], gv = got[r * NN_NR + j];
+                            n_cmp++;
+                            if (j >= t.nr) { /* columns past nr are never written */
+                                bad += gv != -12345.0f;
+                                continue;
+                            }
+                            bad += memcmp(&w, &want_u[r * NN_NR + j], sizeof w) != 0;
+                            if (variant < 2) bad += memcmp(&w, &gv, sizeof w) != 0;
+                            else bad += !(fabsf(w - gv) <= 2e-6f * (fabsf(w) + 1.0f));
+                        }
+                }
+        free(a_s);
+        free(a_u);
+        free(b);
+    }
+    CHECK_MSG(bad == 0, "%s: int8 tile: %d of %d outputs differ from the reference", set, bad, n_cmp);
+    printf("int8 tile  %-10s mr 1..%d: %d outputs, %d differ\n", set, (int)k->i8_mr, n_cmp, bad);
+}
+
+/* ---- int8 layers ---------------------------------------------------------------------------- */
+
+/* round half to even, clamped to +-127, NaN -> 0: the library's rule */
+static int32_t q8_model(double v)
+{
+    if (v != v) return 0;
+    v = v > 127 ? 127 : v < -127 ? -127 : v;
+    return (int32_t)nearbyint(v);
+}
+
+typedef struct model_out {
+    double *y;   /* [m, n] the quantized layer as the library must compute it */
+    double *mag; /* [m, n] the magnitude of its terms (for relative errors) */
+    int32_t n_outliers;
+} model_out;
+
+/* The int8 layer in double precision: per-channel weights, per-row activations, columns whose
+ * maximum over all rows exceeds 6x the mean of the column maxima (the 32 largest at most)
+ * computed from x as floats. with_outliers 0 quantizes every column (no decomposition). */
+static model_out int8_model(const float *x, const float *w, const float *bias, const float *res,
+                            int32_t m, int32_t n, int32_t k, nn_act act, int with_outliers)
+{
+    model_out o = {calloc((size_t)m * n, sizeof(double)), calloc((size_t)m * n, sizeof(double)), 0};
+    float *sw = malloc((size_t)n * sizeof *sw);
+    int32_t *qw = malloc((size_t)n * k * sizeof *qw), *qx = malloc((size_t)m * k * sizeof *qx);
+    float *sx = malloc((size_t)m * sizeof *sx);
+    uint8_t *out = calloc((size_t)k, 1);
+    for (int32_t j = 0; j < n; j++) {
+        float amax = 0;
+        for (int32_t p = 0; p < k; p++) amax = fabsf(w[(size_t)j * k + p]) > amax ? fabsf(w[(size_t)j * k + p]) : amax;
+        float inv = amax > 0 ? 127.0f / amax : 0.0f;
+        sw[j] = amax / 127.0f;
+        for (int32_t p = 0; p < k; p++) qw[(size_t)j * k + p] = q8_model(w[(size_t)j * k + p] * inv);
+    }
+    if (with_outliers) {
+        float *cm = calloc((size_t)k, sizeof *cm);
+        double sum = 0;
+        for (int32_t p = 0; p < k; p++) {
+            for (int32_t i = 0; i < m; i++) cm[p] = fabsf(x[(size_t)i * k + p]) > cm[p] ? fabsf(x[(size_t)i * k + p]) : cm[p];
+            sum += cm[p];
+        }
+        float thr = (float)(6.0 * sum / k);
+        for (int32_t c = 0; c < 32; c++) { /* the largest above the threshold, one at a time */
+            int32_t best = -1;
+            for (int32_t p = 0; p < k; p++)
+                if (!out[p] && cm[p] > thr && (best < 0 || cm[p] > cm[best])) best = p;
+            if (best < 0) break;
+            out[best] = 1;
+            o.n_outliers++;
+        }
+        free(cm);
+    }
+    for (int32_t i = 0; i < m; i++) {
+        float amax = 0;
+        for (int32_t p = 0; p < k; p++)
+            if (!out[p]) amax = fabsf(x[(size_t)i * k + p]) > amax ? fabsf(x[(size_t)i * k + p]) : amax;
+        float inv = amax > 0 ? 127.0f / amax : 0.0f;
+        sx[i] = inv > 0 ? amax / 127.0f : 0.0f;
+        for (int32_t p = 0; p < k; p++) qx[(size_t)i * k + p] = out[p] ? 0 : q8_model(x[(size_t)i * k + p] * inv);
+    }
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < n; j++) {
+            double acc = 0, mag = 0, fl = 0;
+            for (int32_t p = 0; p < k; p++) {
+                acc += (double)qx[(size_t)i * k + p] * qw[(size_t)j * k + p];
+                if (out[p]) {
+                    double t = (double)x[(size_t)i * k + p] * ((double)qw[(size_t)j * k + p] * sw[j]);
+                    fl += t;
+                    mag += fabs(t);
+                }
+            }
+            double s = acc * ((double)sx[i] * sw[j]) + fl + (bias ? bias[j] : 0);
+            for (int32_t p = 0; p < k; p++) mag += fabs((double)qx[(size_t)i * k + p] * qw[(size_t)j * k + p] * ((double)sx[i] * sw[j]));
+            mag += bias ? fabs(bias[j]) : 0;
+            double yv = act_ref(act, s);
+            if (res) {
+                yv += res[(size_t)i * n + j];
+                mag += fabs(res[(size_t)i * n + j]);
+            }
+            o.y[(size_t)i * n + j] = yv;
+            o.mag[(size_t)i * n + j] = mag;
+        }
+    free(sw);
+    free(qw);
+    free(qx);
+    free(sx);
+    free(out);
+    return o;
+}
+
+/* the float32 product in double, for fidelity */
+static double *fp_model(const float *x, const float *w, const float *bias, const float *res,
+                        int32_t m, int32_t n, int32_t k, nn_act act)
+{
+    double *y = malloc((size_t)m * n * sizeof *y);
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < n; j++) {
+            double s = bias ? bias[j] : 0;
+            for (int32_t p = 0; p < k; p++) s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+            y[(size_t)i * n + j] = act_ref(act, s) + (res ? res[(size_t)i * n + j] : 0);
+        }
+    return y;
+}
+
+/* smallest cosine over rows between a float result and a double one */
+static double min_row_cos(const float *a, const double *b, int32_t m, int32_t n)
+{
+    double worst = 1;
+    for (int32_t i = 0; i < m; i++) {
+        double d = 0, na = 0, nb = 0;
+        for (int32_t j = 0; j < n; j++) {
+            d += a[(size_t)i * n + j] * b[(size_t)i * n + j];
+            na += (double)a[(size_t)i * n + j] * a[(size_t)i * n + j];
+            nb += b[(size_t)i * n + j] * b[(size_t)i * n + j];
+        }
+        double c = na > 0 && nb > 0 ? d / sqrt(na * nb) : (na == nb ? 1 : 0);
+        worst = c < worst ? c : worst;
+    }
+    return worst;
+}
+
+static double min_row_cos_dd(const double *a, const double *b, int32_t m, int32_t n)
+{
+    float *af = malloc((size_t)m * n * sizeof *af);
+    for (size_t i = 0; i < (size_t)m * n; i++) af[i] = (float)a[i];
+    double c = min_row_cos(af, b, m, n);
+    free(af);
+    return c;
+}
+
+typedef struct i8_case {
+    int32_t m, n, k;
+    int bias, res; /* res: 0 none, 1 separate, 2 aliased to y */
+    nn_act act;
+    int outliers;  /* columns of x scaled up 100x */
+} i8_case;
+
+/* One int8 layer call: against the model (exact to float rounding) and against float32. */
+static void check_i8(const char *set, int nth, nn_pool *pool, i8_case c, double *worst_model,
+                     double *worst_cos)
+{
+    float *x = rand_vec((size_t)c.m * c.k, 1.0f);
+    float *w = rand_vec((size_t)c.n * c.k, 3.0f / sqrtf((float)c.k));
+    for (int o = 0; o < c.outliers; o++) {
+        int32_t col = (o * 7919 + 3) % c.k;
+        for (int32_t i = 0; i < c.m; i++) x[(size_t)i * c.k + col] *= 100.0f;
+    }
+    float *bias = c.bias ? rand_vec(c.n, 0.5f) : NULL;
+    float *res = c.res ? rand_vec((size_t)c.m * c.n, 1.0f) : NULL;
+    float *res_copy = res ? malloc((size_t)c.m * c.n * sizeof *res_copy) : NULL;
+    if (res) memcpy(res_copy, res, (size_t)c.m * c.n * sizeof *res);
+    float *y = c.res == 2 ? res : malloc((size_t)c.m * c.n * sizeof *y);
+    nn_linear l;
+    int rc = nn_linear_init_prec(&l, c.n, c.k, w, bias, NN_I8);
+    CHECK_EQ_INT(rc, AE_OK);
+    nn_linear_forward(&l, x, c.m, y, c.act, res, pool);
+    model_out mo = int8_model(x, w, bias, res_copy, c.m, c.n, c.k, c.act, 1);
+    double e = 0;
+    for (size_t i = 0; i < (size_t)c.m * c.n; i++) {
+        double d = fabs(y[i] - mo.y[i]) / (mo.mag[i] + 1e-30);
+        if (!(d <= e)) e = isnan(d) ? 1e9 : d;
+    }
+    CHECK_MSG(e < 2e-6, "%s, %d threads: int8 m=%d n=%d k=%d act=%d res=%d outliers=%d: %.3g off "
+              "the quantization model", set, nth, (int)c.m, (int)c.n, (int)c.k, (int)c.act, c.res,
+              c.outliers, e);
+    *worst_model = e > *worst_model ? e : *worst_model;
+    /* fidelity to float32 (rows of at least 64 outputs: a short row's cosine says little) */
+    if (c.n >= 64 && c.k >= 64) {
+        double *yf = fp_model(x, w, bias, res_copy, c.m, c.n, c.k, c.act);
+        double cs = min_row_cos(y, yf, c.m, c.n);
+        CHECK_MSG(cs >= 0.9999, "%s: int8 m=%d n=%d k=%d outliers=%d: row cosine to fp32 %.6f",
+                  set, (int)c.m, (int)c.n, (int)c.k, c.outliers, cs);
+        *worst_cos = cs < *worst_cos ? cs : *worst_cos;
+        if (c.outliers) {
+            /* the outlier columns were found, and quantizing them with the rest would lose */
+            CHECK_MSG(mo.n_outliers == c.outliers, "%s: %d outlier columns found, %d made", set,
+                      mo.n_outliers, c.outliers);
+            model_out plain = int8_model(x, w, bias, res_copy, c.m, c.n, c.k, c.act, 0);
+            double cp = min_row_cos_dd(plain.y, yf, c.m, c.n);
+            CHECK_MSG(1 - cp > 10 * (1 - cs), "%s: without the outlier columns the cosine is "
+                      "%.6f, not 10x further from 1 than with them (%.6f)", set, cp, cs);
+            free(plain.y);
+            free(plain.mag);
+        }
+        free(yf);
+    }
+    free(mo.y);
+    free(mo.mag);
+    nn_linear_free(&l);
+    free(x);
+    free(w);
+    free(bias);
+    free(res_copy);
+    if (c.res != 2) free(y);
+    free(res);
+}
+
+static void test_i8_layers(const char *set, nn_pool *pool, int nth)
+{
+    double worst_model = 0, worst_cos = 1;
+    int calls = 0;
+    for (int i = 0; i < N_SIZES; i++) {
+        i8_case c = {sizes[i], sizes[(i * 5 + 2 + nth) % N_SIZES], sizes[(i * 7 + 1 + nth) % N_SIZES],
+                     (i + nth) & 1, (i + nth) % 3, (nn_act)((i / 2 + nth) % 3), 0};
+        check_i8(set, nth, pool, c, &worst_model, &worst_cos);
+        calls++;
+    }
+    /* CLIP's shapes at batch 1, with outliers, and a fc2-like one */
+    const i8_case big[] = {
+        {50, 2304, 768, 1, 0, NN_ACT_NONE, 0}, {50, 768, 768, 1, 2, NN_ACT_NONE, 3},
+        {77, 256, 768, 1, 0, NN_ACT_QUICK_GELU, 5}, {50, 96, 3072, 1, 1, NN_ACT_NONE, 2},
+        {129, 65, 257, 0, 2, NN_ACT_GELU, 1},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+        check_i8(set, nth, pool, big[i], &worst_model, &worst_cos);
+        calls++;
+    }
+    printf("int8 layer %-10s threads=%d: %d calls, max rel err to the model %.3g, min row cosine "
+           "to fp32 %.6f\n", set, nth, calls, worst_model, worst_cos);
+}
+
+/* All-zero rows and non-finite inputs: no NaN from the quantization itself, the row's output
+ * is its bias; a NaN in x gives that row's outlier column... nothing: it is quantized as 0. */
+static void test_i8_edges(nn_pool *pool)
+{
+    const int32_t m = 3, n = 40, k = 36;
+    float *x = rand_vec((size_t)m * k, 1.0f), *w = rand_vec((size_t)n * k, 0.3f), *b = rand_vec(n, 1.0f);
+    for (int32_t p = 0; p < k; p++) x[p] = 0.0f; /* row 0: zeros */
+    nn_linear l;
+    CHECK_EQ_INT(nn_linear_init_prec(&l, n, k, w, b, NN_I8), AE_OK);
+    float y[3 * 40];
+    nn_linear_forward(&l, x, m, y, NN_ACT_NONE, NULL, pool);
+    int ok = 1;
+    for (int32_t j = 0; j < n; j++) ok &= y[j] == b[j];
+    CHECK_MSG(ok, "int8: a zero row gives the bias");
+    nn_linear_free(&l);
+    /* a weight that is not finite is refused at init, naming the channel */
+    w[5 * k + 3] = NAN;
+    CHECK_EQ_INT(nn_linear_init_prec(&l, n, k, w, b, NN_I8), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "output channel 5");
+    CHECK(l.w == NULL);
+    free(x);
+    free(w);
+    free(b);
+}
+
+/* ---- bf16 ----------------------------------------------------------------------------------- */
+
+static void test_bf16_rounding(void)
+{
+    CHECK_EQ_INT(nn_f32_to_bf16(1.0f), 0x3f80);
+    CHECK_EQ_INT(nn_f32_to_bf16(-2.0f), 0xc000);
+    /* 1 + 2^-8 is halfway between 1 and 1 + 2^-7: to even (1); a bit above: up */
+    CHECK_EQ_INT(nn_f32_to_bf16(1.00390625f), 0x3f80);
+    CHECK_EQ_INT(nn_f32_to_bf16(1.0039064f), 0x3f81);
+    CHECK_EQ_INT(nn_f32_to_bf16(1.01171875f), 0x3f82); /* halfway, odd below: up to even */
+    CHECK(isnan(nn_bf16_to_f32(nn_f32_to_bf16(NAN))));
+    CHECK(nn_bf16_to_f32(nn_f32_to_bf16(INFINITY)) == INFINITY);
+    CHECK_NEAR(nn_bf16_to_f32(nn_f32_to_bf16(3.14159265f)), 3.140625, 0);
+}
+
+static void check_bf16(const char *set, nn_pool *pool, int32_t m, int32_t n, int32_t k, int v,
+                       double *worst)
+{
+    float *x = rand_vec((size_t)m * k, 1.0f), *w = rand_vec((size_t)n * k, 3.0f / sqrtf((float)k));
+    float *bias = v & 1 ? rand_vec(n, 0.5f) : NULL;
+    int res_mode = v % 3;
+    nn_act act = (nn_act)((v / 3) % 3);
+    float *res = res_mode ? rand_vec((size_t)m * n, 1.0f) : NULL;
+    float *res_copy = res ? malloc((size_t)m * n * sizeof *res_copy) : NULL;
+    if (res) memcpy(res_copy, res, (size_t)m * n * sizeof *res);
+    float *y = res_mode == 2 ? res : malloc((size_t)m * n * sizeof *y);
+    nn_linear l;
+    CHECK_EQ_INT(nn_linear_init_prec(&l, n, k, w, bias, NN_BF16), AE_OK);
+    nn_linear_forward(&l, x, m, y, act, res, pool);
+    double e = 0;
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < n; j++) {
+            double s = bias ? bias[j] : 0, mag = bias ? fabs(bias[j]) : 0;
+            for (int32_t p = 0; p < k; p++) {
+                double t = (double)nn_bf16_to_f32(nn_f32_to_bf16(x[(size_t)i * k + p])) *
+                           nn_bf16_to_f32(nn_f32_to_bf16(w[(size_t)j * k + p]));
+                s += t;
+                mag += fabs(t);
+            }
+            double ref = act_ref(act, s) + (res ? res_copy[(size_t)i * n + j] : 0);
+            mag += res ? fabs(res_copy[(size_t)i * n + j]) : 0;
+            double d = fabs(y[(size_t)i * n + j] - ref) / (mag + 1e-30);
+            if (!(d <= e)) e = isnan(d) ? 1e9 : d;
+        }
+    CHECK_MSG(e < 2e-6, "%s: bf16 m=%d n=%d k=%d: rel err %.3g to the bf16 model", set, (int)m,
+              (int)n, (int)k, e);
+    *worst = e > *worst ? e : *worst;
+    nn_linear_free(&l);
+    free(x);
+    free(w);
+    free(bias);
+    free(res_copy);
+    if (res_mode != 2) free(y);
+    free(res);
+}
+
+static void test_bf16_layers(const char *set, nn_pool *pool, int nth)
+{
+    double worst = 0;
+    for (int i = 0; i < N_SIZES; i++)
+        check_bf16(set, pool, sizes[i], sizes[(i * 5 + 2 + nth) % N_SIZES],
+                   sizes[(i * 7 + 1 + nth) % N_SIZES], i + nth, &worst);
+    check_bf16(set, pool, 50, 2304, 768, 1, &worst);
+    check_bf16(set, pool, 31, 77, 3073, 4, &worst);
+    printf("bf16 layer %-10s threads=%d (%s tile): max rel err %.3g\n", set, nth,
+           nn_bf16_kernel(nn_kernels_get()) == nn_tile_bf16_ref ? "reference" : "AVX512_BF16", worst);
+}
+
+/* The AVX512_BF16 tile against the reference on every row count, bit for bit. */
+static void test_bf16_tiles(const char *set)
+{
+    void (*tile)(const nn_tile *) = nn_bf16_kernel(nn_kernels_get());
+    if (tile == nn_tile_bf16_ref) return;
+    const int32_t kc = 37;
+    uint16_t *a = malloc((size_t)NN_MR_MAX * (kc + 8) * 2 * sizeof *a), *b = malloc((size_t)kc * NN_NR * 2 * sizeof *b);
+    for (int32_t i = 0; i < NN_MR_MAX * (kc + 8) * 2; i++) a[i] = nn_f32_to_bf16(frand());
+    for (int32_t i = 0; i < kc * NN_NR * 2; i++) b[i] = nn_f32_to_bf16(frand());
+    float bias[NN_NR], res[NN_MR_MAX * NN_NR];
+    for (int j = 0; j < NN_NR; j++) bias[j] = frand();
+    for (int i = 0; i < NN_MR_MAX * NN_NR; i++) res[i] = frand();
+    int bad = 0, n = 0;
+    for (int32_t mr = 1; mr <= nn_kernels_get()->mr_max; mr++)
+        for (int32_t nr = 1; nr <= NN_NR; nr += 15) {
+            nn_tile t;
+            memset(&t, 0, sizeof t);
+            t.mr = mr;
+            t.nr = nr;
+            t.kc = kc;
+            t.a = (const float *)a;
+            t.lda = kc + 8;
+            t.b = (const float *)b;
+            t.ldc = t.ldr = NN_NR;
+            t.bias = bias;
+            t.res = res;
+            t.first = t.last = t.res_init = 1;
+            float want[NN_MR_MAX * NN_NR], got[NN_MR_MAX * NN_NR];
+            t.c = want;
+            nn_tile_bf16_ref(&t);
+            t.c = got;
+            tile(&t);
+            for (int32_t r = 0; r < mr; r++)
+                for (int32_t j = 0; j < nr; j++, n++)
+                    bad += !(fabsf(want[r * NN_NR + j] - got[r * NN_NR + j]) <= 1e-6f * (fabsf(want[r * NN_NR + j]) + 8.0f));
+        }
+    CHECK_MSG(bad == 0, "%s: bf16 tile: %d of %d outputs differ from the reference", set, bad, n);
+    printf("bf16 tile  %-10s: %d outputs, %d differ\n", set, n, bad);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    test_bf16_rounding();
+    static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni", "neon", "neondot"};
+    for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
+        if (nn_set_kernels(sets[s])) {
+            printf("%s: not supported by this CPU, skipped\n", sets[s]);
+            continue;
+        }
+        test_i8_tiles(sets[s]);
+        test_bf16_tiles(sets[s]);
+        for (int nth = 1; nth <= 3; nth++) {
+            nn_pool *pool = nth == 1 ? NULL : nn_pool_new(nth);
+            test_i8_layers(sets[s], pool, nth);
+            test_bf16_layers(sets[s], pool, nth);
+            if (nth == 2) test_i8_edges(pool);
+            nn_pool_free(pool);
+        }
+    }
+    printf("bf16 on this CPU: %s\n", nn_precision_supported(NN_BF16) ? "native" : "refused by the library");
+    return test_summary();
+}
