@@ -77,12 +77,12 @@ const char *ae_last_error(void);
 
 typedef struct ae_model ae_model;
 
-/* The arithmetic of the encoders' big matrix products (the q/k/v, out, fc1 and fc2 layers of
- * every encoder layer, ~97% of the work; the patch embedding, attention, LayerNorm,
- * activations and the final projections always stay float32):
+/* The arithmetic of the encoders' matrix products with weights (the patch embedding and the
+ * q/k/v, out, fc1 and fc2 layers of every encoder layer, 99% of the work; attention,
+ * LayerNorm, activations and the final projections always stay float32):
  *   FP32  float32, what transformers computes (the default);
  *   INT8  weights int8 per output channel, activations int8 per row at run time, int32 sums,
- *         outlier input columns kept in float32; 4x less weight memory, 2-4x faster;
+ *         outlier input columns kept in float32; 4x less weight memory, 2-3x faster;
  *   BF16  bfloat16 weights and activations, float32 sums; needs a CPU with AVX512_BF16.
  * Reduced precision changes embeddings slightly (cosine to FP32 ~0.999+ on CLIP-like
  * models): check it on your own model and photos with `aesthete verify` once per model. */

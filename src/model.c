@@ -292,7 +292,7 @@ static int tower(loader *L, clip_tower *tw, int text, int64_t proj)
         const char *pn[] = {"vision_model.embeddings.patch_embedding"};
         if ((rc = plain(L, "vision_model.embeddings.class_embedding", D, 0,
                         &tw->class_embedding)) ||
-            (rc = linear(L, &tw->patch, NN_F32, 1, pn, 0, 4, ws, D, c->channels * P * P)) ||
+            (rc = linear(L, &tw->patch, L->prec, 1, pn, 0, 4, ws, D, c->channels * P * P)) ||
             (rc = plain(L, "vision_model.pre_layrnorm.weight", D, 0, &tw->pre_ln_w)) ||
             (rc = plain(L, "vision_model.pre_layrnorm.bias", D, 0, &tw->pre_ln_b)))
             return rc;

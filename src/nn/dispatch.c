@@ -46,7 +46,7 @@ const nn_kernels nn_kernels_avx512 = {
 const nn_kernels nn_kernels_avx512vnni = {
     .name = "avx512vnni", .mr_max = 14, .nr = NN_NR, .tile = nn_tile_f32_avx512,
     .softmax = nn_softmax_avx512, .layernorm_rows = nn_layernorm_rows_avx512,
-    .tile_i8 = nn_tile_i8_avx512vnni, .i8_mr = 8, .i8_nr = NN_NR, .i8_unsigned = 1,
+    .tile_i8 = nn_tile_i8_avx512vnni, .i8_mr = 14, .i8_nr = NN_NR, .i8_unsigned = 1,
     .tile_bf16 = nn_tile_bf16_avx512bf16,
 };
 #endif

@@ -126,7 +126,7 @@ void nn_tile_f32_avx512(const nn_tile *t);
 void nn_softmax_avx512(float *s, int32_t n, float scale);
 void nn_layernorm_rows_avx512(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
                               const float *b, float eps, float *y);
-void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 8 x 32, u8 */
+void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 14 x 32, u8 */
 void nn_tile_bf16_avx512bf16(const nn_tile *t);  /* bf16_avx512bf16.c: 14 x 32 */
 #endif
 #ifdef NN_HAVE_NEON
