@@ -75,8 +75,9 @@ static int in_list(const char *list, const char *name)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_encode [--threads N] [--reps N] [--only images|texts] [--cases LIST]\n"
-               "                    [--batch LIST] [--texts N] [model_dir]\n"
+               "                    [--batch LIST] [--texts N] [--precision P] [model_dir]\n"
                "  --threads N    session threads (default 2)\n"
+               "  --precision P  fp32 (default), int8 or bf16\n"
                "  --reps N       timed repetitions (default 5; batch 1: 4x, texts: at most 3)\n"
                "  --only W       images (= --cases tensor,jpeg) or texts (= strings,ids,bank)\n"
                "  --cases LIST   tensor, jpeg, strings, ids, bank (default: all)\n"
@@ -110,7 +111,7 @@ static void remove_tmp_model(void)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, reps = 5, ntext = 2000;
+    int threads = 2, reps = 5, ntext = 2000, precision = AE_PRECISION_FP32;
     const char *dir = NULL, *cases = NULL, *batches = "1,32";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -122,6 +123,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batches = argv[++i];
         else if (!strcmp(argv[i], "--texts") && i + 1 < argc) ntext = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if ((precision = ae_precision_parse(argv[++i])) < 0) {
+                fprintf(stderr, "bench_encode: --precision: fp32, int8 or bf16, not %s\n", argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
@@ -164,6 +171,7 @@ int main(int argc, char **argv)
 
     ae_model *m;
     ae_model_params mp = ae_model_default_params();
+    mp.precision = (ae_precision)precision;
     if (ae_model_load(dir, &mp, &m)) die(dir);
     ae_session *s;
     ae_session_params sp = ae_session_default_params();
@@ -171,8 +179,9 @@ int main(int argc, char **argv)
     if (ae_session_new(m, &sp, &s)) die("session");
     ae_model_info info;
     ae_model_get_info(m, &info);
-    printf("# aesthete %s, model %s (%lld params), kernels %s, %d threads, median of %d\n",
-           AE_VERSION, dir, (long long)info.n_params, nn_kernel_name(), threads, reps);
+    printf("# aesthete %s, model %s (%lld params), kernels %s, precision %s, %d threads, median of "
+           "%d\n", AE_VERSION, dir, (long long)info.n_params, nn_kernel_name(),
+           ae_precision_name((ae_precision)precision), threads, reps);
 
     /* inputs: preprocessed tensors (from the JPEG photos), the photos' paths */
     enum { B = 32, NTEXT = 2000 };

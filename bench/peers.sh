@@ -84,14 +84,21 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
         grep -xE 'avx2|fma|avx512f|avx512_bf16|avx512_vnni|avx_vnni|amx_bf16|amx_int8' | tr '\n' ' ')
 "$BUILD/bench_peak" --threads "$THREADS" >"$PEAK"
-engines=() # name|kind|option: the rows, in the order every round runs them
-for k in avx512 avx2; do
-  got=$(AE_KERNELS=$k "$AE" info --model "$MODEL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["kernels"])')
-  [ "$got" = "$k" ] && engines+=("aesthete-$k|ae|AE_KERNELS=$k")
+engines=() # name|kind|options (VAR=value words go to the environment): the rows, in the order every round runs them
+kernels_ok() { [ "$(AE_KERNELS=$1 "$AE" info --model "$MODEL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["kernels"])')" = "$1" ]; }
+for k in avx512 avx2; do kernels_ok $k && engines+=("aesthete-$k|ae|AE_KERNELS=$k"); done
+# reduced precision: bf16 where the CPU has it; int8 on the best set, and on the non-VNNI
+# sets (pmaddubsw) and AVX-VNNI where the CPU has better, so every int8 kernel gets a row
+for p in ${AE_PRECISIONS:-bf16 int8}; do
+  if [ "$p" = bf16 ] && ! grep -qw avx512_bf16 /proc/cpuinfo; then continue; fi
+  engines+=("aesthete-$p|ae|--precision $p")
+  if [ "$p" = int8 ]; then
+    best=$("$AE" info --model "$MODEL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["kernels"])')
+    for k in avxvnni avx2; do
+      [ "$k" != "$best" ] && kernels_ok $k && engines+=("aesthete-int8-$k|ae|AE_KERNELS=$k --precision int8")
+    done
+  fi
 done
-if "$BUILD/bench_encode" --help 2>&1 | grep -q -- --precision; then # hook: reduced-precision rows
-  for p in ${AE_PRECISIONS:-bf16 int8}; do engines+=("aesthete-$p|ae|--precision $p"); done
-fi
 engines+=("torch-fp32|torch|blas" "torch-fp32-mkldnn|torch|mkldnn" "ort-fp32|ort|" "ort-int8|ort|_int8")
 if [ -n "${ENGINES:-}" ]; then
   keep=()
@@ -138,8 +145,8 @@ cmd_for() {
   [ "$c" = text ] && reps=$TEXT_REPS
   case $kind in
   ae)
-    local pre=(env) args=()
-    case $opt in AE_KERNELS=*) pre=(env "$opt") ;; ?*) read -ra args <<<"$opt" ;; esac
+    local pre=(env) args=() w
+    for w in $opt; do case $w in *=*) pre+=("$w") ;; *) args+=("$w") ;; esac; done
     if [ "$c" = text ]; then sel=(--cases ids --texts "$N_PROMPTS"); else sel=(--cases tensor --batch "${c#img}"); fi
     cmd=("${pre[@]}" "$BUILD/bench_encode" --threads "$THREADS" --reps "$reps" "${sel[@]}" "${args[@]}" "$MODEL") ;;
   torch)

@@ -15,9 +15,9 @@
  * x[:, O] · (s Wq)[:, O]ᵀ, is added to the sums before the activation (the decomposition of
  * LLM.int8(), Dettmers et al. 2022). Without such columns that costs one pass over x.
  *
- * A call: (1) column maxima of x, per thread, then the outlier columns; (2) each row's scale
- * and quantized bytes (as s8, or as u8 = s8 + 128 for kernels that multiply unsigned by signed:
- * the sums are then corrected by 128 Σk Wq[n][k], kept per channel); (3) the outlier
+ * A call: (1) column maxima of x, per thread, and row maxima, then the outlier columns; (2)
+ * each row's scale and quantized bytes (as s8, or as u8 = s8 + 128 for kernels that multiply
+ * unsigned by signed: the sums are then corrected by 128 Σk Wq[n][k], kept per channel); (3) the outlier
  * correction, if any; (4) the tiles: work units of a row block x a column block from a shared
  * counter, column-block major, as in linear.c. A unit runs each column slice of its block over
  * all its row tiles, each tile over all of K (the int32 sums stay in registers; a slice of
@@ -77,34 +77,31 @@ static inline float bits_float(int32_t u)
 #define AE_CLONES
 #endif
 
-/* cm[k] = max(cm[k], abs_bits(x[r][k])) over rows [r0, r1) */
+/* cm[k] = max(cm[k], abs_bits(x[r][k])) over rows [r0, r1), and rm[r] = the row's largest
+ * abs_bits */
 AE_CLONES
-static void colmax_rows(const float *x, int32_t r0, int32_t r1, int32_t K, int32_t *cm)
+static void colmax_rows(const float *x, int32_t r0, int32_t r1, int32_t K, int32_t *cm, int32_t *rm)
 {
     for (int32_t r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * K;
+        int32_t ub = 0;
         for (int32_t k = 0; k < K; k++) {
             int32_t u = abs_bits(xr[k]);
             cm[k] = cm[k] > u ? cm[k] : u;
+            ub = ub > u ? ub : u;
         }
+        rm[r] = ub;
     }
 }
 
-/* The largest abs_bits of x[0..K) (skipping columns with skip[k] != 0 if skip) */
+/* The largest abs_bits of x[0..K) but in columns with skip[k] != 0 */
 AE_CLONES
 static int32_t row_absmax(const float *x, int32_t K, const uint8_t *skip)
 {
     int32_t ub = 0;
-    if (skip) {
-        for (int32_t k = 0; k < K; k++) {
-            int32_t u = skip[k] ? 0 : abs_bits(x[k]);
-            ub = ub > u ? ub : u;
-        }
-    } else {
-        for (int32_t k = 0; k < K; k++) {
-            int32_t u = abs_bits(x[k]);
-            ub = ub > u ? ub : u;
-        }
+    for (int32_t k = 0; k < K; k++) {
+        int32_t u = skip[k] ? 0 : abs_bits(x[k]);
+        ub = ub > u ? ub : u;
     }
     return ub;
 }
@@ -221,6 +218,7 @@ typedef struct i8_task {
     ptrdiff_t lda;
     float *a_scale;           /* [m] */
     int32_t *colmax;          /* [nth][K] column maxima per thread (pass 1), as abs_bits */
+    int32_t *rowmax;          /* [m] row maxima (pass 1), as abs_bits */
     uint8_t *is_out;          /* [K] 1 for an outlier column */
     int32_t n_o, out_cols[MAX_OUTLIERS];
     float *xo;                /* [m][n_o] the outlier columns of x */
@@ -247,7 +245,7 @@ static void colmax_run(void *arg, int ith, int nth)
     split(f->m, nth, ith, &r0, &r1);
     int32_t *cm = f->colmax + (size_t)ith * f->K;
     memset(cm, 0, (size_t)(uint32_t)f->K * sizeof *cm);
-    colmax_rows(f->x, r0, r1, f->K, cm);
+    colmax_rows(f->x, r0, r1, f->K, cm, f->rowmax);
 }
 
 /* The outlier columns from the threads' column maxima (the file comment's rule). */
@@ -291,7 +289,7 @@ static void quant_run(void *arg, int ith, int nth)
     for (int32_t r = r0; r < r1; r++) {
         const float *x = f->x + (size_t)r * K;
         uint8_t *q = f->qa + r * f->lda;
-        const float amax = bits_float(row_absmax(x, K, f->n_o ? f->is_out : NULL));
+        const float amax = bits_float(f->n_o ? row_absmax(x, K, f->is_out) : f->rowmax[r]);
         for (int32_t i = 0; i < f->n_o; i++) f->xo[(size_t)r * f->n_o + i] = x[f->out_cols[i]];
         const float inv = amax > 0.0f && isfinite(amax) ? 127.0f / amax : 0.0f;
         f->a_scale[r] = inv > 0.0f ? amax / 127.0f : 0.0f;
@@ -403,9 +401,9 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     const size_t cm_b = (size_t)f.nth * f.K * sizeof(float), om_b = (size_t)f.K;
     const size_t xo_b = (size_t)m * MAX_OUTLIERS * sizeof(float);
     const size_t wo_b = (size_t)MAX_OUTLIERS * f.N * sizeof(float), co_b = (size_t)m * f.N * sizeof(float);
-    size_t off[7], total = 0;
-    const size_t parts[7] = {qa_b, as_b, cm_b, om_b, xo_b, wo_b, co_b};
-    for (int i = 0; i < 7; i++) {
+    size_t off[8], total = 0;
+    const size_t parts[8] = {qa_b, as_b, cm_b, om_b, xo_b, wo_b, co_b, as_b};
+    for (int i = 0; i < 8; i++) {
         off[i] = total;
         total += (parts[i] + 63) / 64 * 64;
     }
@@ -418,6 +416,7 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     f.is_out = buf + off[3];
     f.xo = (float *)(buf + off[4]);
     f.wo = (float *)(buf + off[5]);
+    f.rowmax = (int32_t *)(buf + off[7]);
 
     nn_pool_run(pool, colmax_run, &f);
     find_outliers(&f);
