@@ -2,7 +2,8 @@
  * b32_recipe.c — the generator of the full-size random ViT-B/32 model folder described in
  * fixtures/models/b32-recipe/RECIPE.md (see b32_recipe.h). The stream is written straight
  * into one output buffer, so 151M parameters take well under a second; the sha256 check
- * of 605 MB costs a few seconds more.
+ * of 605 MB costs a few seconds more. The stress variant (massive activations, heavy-tailed
+ * weights: b32_recipe.h) is the same stream with a few tensors changed after generation.
  */
 #define _GNU_SOURCE
 #include "b32_recipe.h"
@@ -60,7 +61,12 @@ static void rule(const char *name, double *mean, int *lg)
     else *lg = -4;
 }
 
-int b32_recipe_fill(const char *name, float *out, size_t n)
+/* The recipe's stream for tensor `name`. heavy != 0 (the stress variant): where the low 8 bits
+ * of an output are 0 (1 element in 256), the value becomes sign(k) * f * std instead, with
+ * std = scale / sqrt(3) the standard deviation of the uniform values and f = 10..30 from the
+ * next 16 bits; the top 24 bits that make the recipe's value are not touched, so every other
+ * element keeps its recipe value. */
+static int fill(const char *name, float *out, size_t n, int heavy)
 {
     if (!strcmp(name, "logit_scale")) {
         if (n != 1) return -1;
@@ -72,7 +78,7 @@ int b32_recipe_fill(const char *name, float *out, size_t n)
     int lg;
     rule(name, &mean, &lg);
     /* (k - 2^23) / 2^23 * 2^lg = (k - 2^23) * 2^(lg - 23): exact in double */
-    double step = ldexp(1.0, lg - 23);
+    double step = ldexp(1.0, lg - 23), std = ldexp(1.0, lg) / sqrt(3.0);
     uint64_t s = b32_fnv1a(name);
     for (size_t i = 0; i < n; i++) { /* hot loop: splitmix64 */
         s += 0x9E3779B97F4A7C15ull;
@@ -81,10 +87,18 @@ int b32_recipe_fill(const char *name, float *out, size_t n)
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         z ^= z >> 31;
         int64_t k = (int64_t)(z >> 40) - 8388608;
-        out[i] = (float)(mean + (double)k * step);
+        if (heavy && (z & 0xff) == 0) {
+            double f = B32_STRESS_TAIL_MIN +
+                       (B32_STRESS_TAIL_MAX - B32_STRESS_TAIL_MIN) * (double)((z >> 8) & 0xffff) / 65535.0;
+            out[i] = (float)((k < 0 ? -f : f) * std);
+        } else {
+            out[i] = (float)(mean + (double)k * step);
+        }
     }
     return 0;
 }
+
+int b32_recipe_fill(const char *name, float *out, size_t n) { return fill(name, out, n, 0); }
 
 /* ---- the recipe's tensor list ------------------------------------------------------------ */
 
@@ -185,7 +199,72 @@ static int copy_side_files(const char *dir)
     return 0;
 }
 
-int b32_recipe_write(const char *dir)
+/* ---- the stress variant ------------------------------------------------------------------ */
+
+const b32_massive b32_stress_vision[B32_STRESS_N_VISION] = {
+    {83, 20}, {219, 30}, {402, 45}, {561, 70}, {736, 100}};
+const b32_massive b32_stress_text[B32_STRESS_N_TEXT] = {{45, 20}, {190, 40}, {333, 60}, {470, 100}};
+
+int b32_stress_heavy(const char *name)
+{
+    if (!strstr(name, ".encoder.layers.")) return 0;
+    static const char *const kinds[] = {".q_proj.weight", ".k_proj.weight", ".v_proj.weight",
+                                        ".out_proj.weight", ".fc1.weight", ".fc2.weight"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (ends_with(name, kinds[i])) return 1;
+    return 0;
+}
+
+/* The massive channels: offsets on the position embeddings (every position, so the class
+ * token and every patch or token carries them from the start) and pushes on each layer's fc2
+ * bias (so they keep their size against the stream the layers add). What reads them is
+ * divided by the ratio at those channels, as a trained model's weights are in effect: the
+ * q/k/v and fc1 weight columns (whose inputs, LayerNorm's outputs, keep the channels
+ * massive), so each adds an ordinary-sized per-token constant instead of drowning the image,
+ * and the final LayerNorm weight, so the embeddings still come from the image or text.
+ * Without that the random model's embeddings of all photos agree to cosine 0.9993.
+ * Returns 1 if tensor t was changed. */
+static int stress_channels(const rtensor *t, float *p)
+{
+    int text = !strncmp(t->name, "text_model.", 11);
+    if (!text && strncmp(t->name, "vision_model.", 13)) return 0;
+    const b32_massive *mc = text ? b32_stress_text : b32_stress_vision;
+    int nm = text ? B32_STRESS_N_TEXT : B32_STRESS_N_VISION;
+    double emb = text ? B32_STRESS_EMB_TEXT : B32_STRESS_EMB_VISION;
+    /* layer 0's push also covers the step from the embeddings to the stream of the layers
+     * (the text tower's embeddings are 13x smaller than its residual stream after layer 0) */
+    const char *lp = strstr(t->name, ".layers.");
+    int first = lp && !strncmp(lp, ".layers.0.", 10);
+    double push = text ? (first ? B32_STRESS_FC2_TEXT0 : B32_STRESS_FC2_TEXT)
+                       : (first ? B32_STRESS_FC2_VISION0 : B32_STRESS_FC2_VISION);
+    int changed = 0;
+    for (int j = 0; j < nm; j++) {
+        double sign = j % 2 ? -1 : 1, a = mc[j].ratio;
+        int32_t c = mc[j].channel;
+        if (ends_with(t->name, ".embeddings.position_embedding.weight")) {
+            for (int64_t r = 0; r < t->shape[0]; r++)
+                p[r * t->shape[1] + c] += (float)(sign * a * emb);
+            changed = 1;
+        } else if (ends_with(t->name, ".mlp.fc2.bias")) {
+            p[c] += (float)(sign * a * push);
+            changed = 1;
+        } else if (ends_with(t->name, ".q_proj.weight") || ends_with(t->name, ".k_proj.weight") ||
+                   ends_with(t->name, ".v_proj.weight") || ends_with(t->name, ".fc1.weight")) {
+            for (int64_t r = 0; r < t->shape[0]; r++)
+                p[r * t->shape[1] + c] = (float)(p[r * t->shape[1] + c] / a);
+            changed = 1;
+        } else if (ends_with(t->name, "post_layernorm.weight") ||
+                   ends_with(t->name, "final_layer_norm.weight")) {
+            p[c] = (float)(p[c] / a);
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* Writes the recipe (stress 0: every tensor's sha256 checked) or its stress variant (only the
+ * tensors it leaves unchanged are checked). */
+static int write_model(const char *dir, int stress)
 {
     recipe r;
     int rc = -1, bad = 0;
@@ -202,13 +281,16 @@ int b32_recipe_write(const char *dir)
     for (int32_t i = 0; i < r.n; i++) {
         rtensor *t = &r.t[i];
         float *p = buf + off;
-        if (b32_recipe_fill(t->name, p, t->numel)) {
+        int heavy = stress && b32_stress_heavy(t->name);
+        if (fill(t->name, p, t->numel, heavy)) {
             fprintf(stderr, "b32 recipe: tensor %s: bad shape for a scalar\n", t->name);
             goto done;
         }
+        int changed = heavy;
+        if (stress) changed |= stress_channels(t, p);
         char hex[65];
         ae_sha256_hex(p, t->numel * sizeof *p, hex); /* float32 LE: this is a little-endian host */
-        if (strcmp(hex, t->sha)) {
+        if (!changed && strcmp(hex, t->sha)) {
             fprintf(stderr, "b32 recipe: tensor %s: sha256 %s, expected %s\n", t->name, hex, t->sha);
             bad++;
         }
@@ -233,6 +315,9 @@ done:
     recipe_free(&r);
     return rc;
 }
+
+int b32_recipe_write(const char *dir) { return write_model(dir, 0); }
+int b32_recipe_write_stress(const char *dir) { return write_model(dir, 1); }
 
 int b32_recipe_check(const char *dir)
 {
@@ -294,4 +379,35 @@ int b32_recipe_dir(char *buf, size_t cap, int verify)
         return 1;
     }
     return b32_recipe_write(buf) != 0;
+}
+
+int b32_recipe_stress_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("AE_B32_STRESS_DIR");
+    if (env && *env) {
+        /* the stamp names the variant's version: a folder of an older variant is rewritten */
+        char stamp[4096], have[64] = "";
+        snprintf(buf, cap, "%s", env);
+        snprintf(stamp, sizeof stamp, "%s/.b32-stress-complete", env);
+        FILE *f = fopen(stamp, "r");
+        if (f) {
+            if (!fgets(have, sizeof have, f)) have[0] = 0;
+            fclose(f);
+        }
+        if (!strcmp(have, B32_STRESS_VERSION "\n")) return 0;
+        mkdir(env, 0755);
+        remove(stamp);
+        if (b32_recipe_write_stress(buf) != 0) return 1;
+        if ((f = fopen(stamp, "w"))) {
+            fputs(B32_STRESS_VERSION "\n", f);
+            fclose(f);
+        }
+        return 0;
+    }
+    snprintf(buf, cap, "%s/b32-stress", test_tmpdir());
+    if (mkdir(buf, 0755) != 0 && !(stat(buf, &(struct stat){0}) == 0)) {
+        fprintf(stderr, "b32 recipe: cannot create %s\n", buf);
+        return 1;
+    }
+    return b32_recipe_write_stress(buf) != 0;
 }
