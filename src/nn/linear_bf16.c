@@ -65,8 +65,8 @@ void nn_tile_bf16_ref(const nn_tile *t)
         float *c = t->c + r * t->ldc;
         for (int32_t j = 0; j < NN_NR; j++) acc[j] = 0.0f;
         if (t->first) {
-            if (t->bias)
-                for (int32_t j = 0; j < NN_NR; j++) acc[j] = t->bias[j];
+            if (t->bias) /* (nr columns: a 16-column slice of a panel is only half a panel) */
+                for (int32_t j = 0; j < t->nr; j++) acc[j] = t->bias[j];
             if (t->res_init)
                 for (int32_t j = 0; j < t->nr; j++) acc[j] += t->res[r * t->ldr + j];
         } else {
