@@ -46,5 +46,6 @@ int cmd_bank(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_fetch_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

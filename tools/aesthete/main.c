@@ -21,6 +21,7 @@ static const struct {
     {"cache", cmd_cache, "the embedding cache: stats, clear"},
     {"fetch-model", cmd_fetch_model, "download a model from the Hugging Face hub"},
     {"serve", cmd_serve, "the web page and JSON API over HTTP"},
+    {"verify", cmd_verify, "how much int8 or bf16 changes embeddings and rankings of your photos"},
 };
 
 static void usage(FILE *f)
