@@ -326,8 +326,10 @@ int ae_bank_from_centroids(const float *positive, const float *negative, int32_t
                            const char *model_id, ae_bank **out);
 
 /* Saves as safetensors (tensors "positive" and "negative" [N, dim], or "weight"/"bias" for
- * laion; metadata: method, template, adjectives, classes as a JSON array, model id and
- * fingerprint) and loads it back, validating everything. */
+ * laion; metadata: method, template, adjectives, classes as a JSON array, model id,
+ * fingerprint and, for banks built by ae_bank_build, the precision of the text tower) and
+ * loads it back, validating everything. Banks saved before the precision was recorded load
+ * as fp32 (the only precision there was). */
 int ae_bank_save(const ae_bank *b, const char *path);
 int ae_bank_load(const char *path, ae_bank **out);
 void ae_bank_free(ae_bank *b);
@@ -338,6 +340,11 @@ typedef struct ae_bank_info {
     const char *template_text, *positive, *negative; /* "" when not applicable */
     const char *model_id, *fingerprint;              /* "" when unknown (imported banks) */
     const char *laion_head;                          /* "" unless laion */
+    const char *precision;  /* "fp32", "int8", "bf16": the text tower's when the bank was
+                               built; "" when none encoded it (imported centroids, laion).
+                               Informative: ae_bank_check_model accepts a bank of any precision
+                               (score with a bank built at the precision you encode at to get
+                               what `score --precision` computes) */
 } ae_bank_info;
 void ae_bank_get_info(const ae_bank *b, ae_bank_info *info);
 /* Class name i (context / ensemble), or NULL. */

@@ -9,7 +9,9 @@
  *   "weight" [dim], "bias" [1]           laion banks instead
  *   __metadata__: format "aesthete-bank/1", method, template, positive, negative,
  *                 classes (JSON array), model, fingerprint, normalize_prompts, laion_head,
- *                 prompts (number encoded).
+ *                 prompts (number encoded), precision (of the text tower: "fp32", "int8",
+ *                 "bf16"; written by banks built since reduced precision exists, a key the
+ *                 loaders before it ignore; a built bank without it is fp32).
  */
 #include <jansson.h>
 #include <math.h>
@@ -40,7 +42,8 @@ ae_bank *bank_alloc(void)
         ae_fail(AE_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    char **s[] = {&b->template_text, &b->positive, &b->negative, &b->model_id, &b->fingerprint, &b->laion_head};
+    char **s[] = {&b->template_text, &b->positive, &b->negative, &b->model_id, &b->fingerprint, &b->laion_head,
+                  &b->precision};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
         if (!(*s[i] = bank_strdup(""))) {
             ae_bank_free(b);
@@ -92,7 +95,7 @@ void ae_bank_free(ae_bank *b)
     for (int32_t i = 0; i < b->n_classes; i++) free(b->classes[i]);
     free(b->classes);
     free(b->template_text), free(b->positive), free(b->negative);
-    free(b->model_id), free(b->fingerprint), free(b->laion_head);
+    free(b->model_id), free(b->fingerprint), free(b->laion_head), free(b->precision);
     free(b);
 }
 
@@ -229,6 +232,7 @@ int ae_bank_build(ae_session *s, const ae_bank_params *p,
         if (rc == AE_OK) rc = set_str(&b->negative, neg);
         if (rc == AE_OK) rc = set_str(&b->model_id, info.dir);
         if (rc == AE_OK) rc = set_str(&b->fingerprint, info.fingerprint);
+        if (rc == AE_OK) rc = set_str(&b->precision, ae_precision_name(info.precision));
     }
     for (int64_t i = 0; prompts && i < total; i++) free(prompts[i]);
     free(prompts);
@@ -285,9 +289,11 @@ int ae_bank_save(const ae_bank *b, const char *path)
     snprintf(norm, sizeof norm, "%d", b->normalize_prompts);
     snprintf(prompts, sizeof prompts, "%d", b->n_prompts);
     const char *keys[] = {"format", "method", "template", "positive", "negative", "classes", "model",
-                          "fingerprint", "normalize_prompts", "laion_head", "dim", "prompts"};
+                          "fingerprint", "normalize_prompts", "laion_head", "dim", "prompts", "precision"};
     const char *vals[] = {BANK_FORMAT, ae_method_name(b->method), b->template_text, b->positive, b->negative,
-                          cls_json, b->model_id, b->fingerprint, norm, b->laion_head, dim, prompts};
+                          cls_json, b->model_id, b->fingerprint, norm, b->laion_head, dim, prompts, b->precision};
+    /* no precision key where no text tower encoded the bank */
+    int32_t n_meta = (int32_t)(sizeof keys / sizeof keys[0]) - !b->precision[0];
     st_out_tensor t[2];
     memset(t, 0, sizeof t);
     if (b->method == AE_METHOD_LAION) {
@@ -297,7 +303,7 @@ int ae_bank_save(const ae_bank *b, const char *path)
         t[0] = (st_out_tensor){.name = "positive", .ndim = 2, .shape = {b->rows, b->dim}, .data = b->pos};
         t[1] = (st_out_tensor){.name = "negative", .ndim = 2, .shape = {b->rows, b->dim}, .data = b->neg};
     }
-    int rc = st_write(path, t, 2, keys, vals, (int32_t)(sizeof keys / sizeof keys[0]));
+    int rc = st_write(path, t, 2, keys, vals, n_meta);
     free(cls_json);
     return rc;
 }
@@ -350,6 +356,12 @@ int ae_bank_load(const char *path, ae_bank **out)
         const char *keys[] = {"template", "positive", "negative", "model", "fingerprint", "laion_head"};
         char **dst[] = {&b->template_text, &b->positive, &b->negative, &b->model_id, &b->fingerprint, &b->laion_head};
         for (int i = 0; rc == AE_OK && i < 6; i++) rc = set_str(dst[i], meta(&f, keys[i]));
+        /* a bank built before the key existed was encoded at fp32, the only precision then */
+        const char *prec = meta(&f, "precision");
+        if (!*prec && b->fingerprint[0] && b->method != AE_METHOD_LAION) prec = "fp32";
+        if (rc == AE_OK && *prec && ae_precision_parse(prec) < 0)
+            rc = ae_fail(AE_ERR_FORMAT, "%s: unknown precision \"%.64s\" (fp32, int8 or bf16)", path, prec);
+        if (rc == AE_OK) rc = set_str(&b->precision, prec);
     }
     if (rc == AE_OK && b->method == AE_METHOD_LAION) {
         float *bias = NULL;
@@ -416,6 +428,7 @@ void ae_bank_get_info(const ae_bank *b, ae_bank_info *i)
     i->model_id = b->model_id;
     i->fingerprint = b->fingerprint;
     i->laion_head = b->laion_head;
+    i->precision = b->precision;
 }
 
 const char *ae_bank_class(const ae_bank *b, int32_t i)

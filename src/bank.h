@@ -22,6 +22,7 @@ struct ae_bank {
     int32_t n_prompts;      /* prompts encoded to build the bank */
     int32_t normalize_prompts;
     char *template_text, *positive, *negative, *model_id, *fingerprint, *laion_head;
+    char *precision;        /* of the text tower that built it ("fp32", ...), "" if none did */
 };
 
 /* Allocates an empty bank with all strings "" (NULL on out of memory). */

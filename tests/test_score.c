@@ -42,6 +42,11 @@ static void test_real_vectors(void)
     ae_bank *b = NULL, *laion = NULL;
     CHECK_EQ_INT(ae_bank_from_centroids(pos, neg, 512, "openai/clip-vit-base-patch32", &b), AE_OK);
     CHECK_EQ_INT(ae_bank_laion("vit-b-32", NULL, &laion), AE_OK);
+    if (b && laion) { /* no text tower encoded either */
+        ae_bank_info bi, li;
+        ae_bank_get_info(b, &bi), ae_bank_get_info(laion, &li);
+        CHECK(!strcmp(bi.precision, "") && !strcmp(li.precision, ""));
+    }
     ae_score s[10], l[10];
     CHECK_EQ_INT(ae_bank_score(b, emb, 10, s), AE_OK);
     CHECK_EQ_INT(ae_bank_score(laion, emb, 10, l), AE_OK);
@@ -141,6 +146,11 @@ static void test_methods_tiny(void)
     bp.n_classes = nc;
     ae_bank *ctx = NULL, *ens = NULL, *ensn = NULL, *fix = NULL;
     CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &ctx), AE_OK);
+    if (ctx) { /* the text tower's precision is recorded */
+        ae_bank_info bi;
+        ae_bank_get_info(ctx, &bi);
+        CHECK(!strcmp(bi.precision, "fp32"));
+    }
     bp.method = AE_METHOD_ENSEMBLE;
     CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &ens), AE_OK);
     bp.normalize_prompts = 1;
@@ -322,6 +332,31 @@ static void test_bank_files(void)
     CHECK_EQ_INT(ae_bank_save(b, path), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "latin1.bank: class name 1 is not valid UTF-8");
     ae_bank_free(b);
+    /* the precision in the metadata: absent from imported banks; a built bank saved before the
+     * key existed (fingerprint, no precision) loads as fp32; int8 round-trips; an unknown name
+     * is refused */
+    static const struct { const char *fp, *saved, *loaded; int rc; } pc[] = {
+        {"", "", "", AE_OK}, {"86159f324fc55ac4", "", "fp32", AE_OK}, {"86159f324fc55ac4", "int8", "int8", AE_OK},
+        {"86159f324fc55ac4", "fp64", NULL, AE_ERR_FORMAT}};
+    for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
+        ae_bank *pb = NULL, *back = NULL;
+        CHECK_EQ_INT(ae_bank_from_centroids(o, o, 4, "m", &pb), AE_OK);
+        if (!pb) continue;
+        free(pb->fingerprint), free(pb->precision);
+        pb->fingerprint = strdup(pc[i].fp), pb->precision = strdup(pc[i].saved);
+        snprintf(path, sizeof path, "%s/prec%zu.bank", test_tmpdir(), i);
+        CHECK_EQ_INT(ae_bank_save(pb, path), AE_OK);
+        CHECK_EQ_INT(ae_bank_load(path, &back), pc[i].rc);
+        if (pc[i].rc != AE_OK) {
+            CHECK_STR_CONTAINS(ae_last_error(), "unknown precision \"fp64\"");
+            CHECK_STR_CONTAINS(ae_last_error(), path);
+        } else if (back) {
+            ae_bank_info bi;
+            ae_bank_get_info(back, &bi);
+            CHECK_MSG(!strcmp(bi.precision, pc[i].loaded), "case %zu: precision \"%s\"", i, bi.precision);
+        }
+        ae_bank_free(pb), ae_bank_free(back);
+    }
     /* centroids wider than a bank file may hold are refused when made, not when loaded */
     float *wide = calloc(70000, sizeof(float));
     wide[0] = 1;
