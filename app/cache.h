@@ -5,8 +5,8 @@
  * Location: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3, else
  * ~/.cache/aesthete/embeddings.sqlite3 (folders created), or any path given to ae_cache_open.
  * An entry is keyed by (key, dim): key is ae_cache_key()'s SHA-256 over the image file's bytes,
- * the model fingerprint and the preprocessing options, so that any change of either gives a
- * new key; the value is dim float32 (little-endian). Several aesthete processes may use one
+ * the model fingerprint and the options string (the pipeline's: the preprocessing options and,
+ * when not fp32, the precision), so that any change of either gives a new key; the value is dim float32 (little-endian). Several aesthete processes may use one
  * database at once (WAL mode, a busy timeout, writes in IMMEDIATE transactions); a process
  * killed mid-write loses at most its current batch and never corrupts the file.
  * A handle is used by one thread at a time.

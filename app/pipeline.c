@@ -4,7 +4,7 @@
  * Inputs go in batches of B through two slots (double buffering). Filling a slot is the
  * producers' work: the batch's URLs are downloaded together, then each input is one job —
  * read the file, its cache key (SHA-256 of the bytes + model fingerprint + preprocessing
- * options, only when a cache is in use) and lookup, then decode + resize + crop + normalise
+ * options + the precision when not fp32, only when a cache is in use) and lookup, then decode + resize + crop + normalise
  * into the slot's 224 x 224 tensor. The calling thread meanwhile runs the forward pass of the
  * previous slot on the session's threads, writes its new embeddings to the cache in one
  * transaction (a kill -9 loses at most the batches in flight) and scores them, in input
@@ -312,6 +312,9 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
              p->image.fast_decode ? ",fast=1" : "");
     if (p->image.fast_decode && p->image.fast_decode_side > 0)
         snprintf(opts + strlen(opts), sizeof opts - strlen(opts), ",fastside=%d", p->image.fast_decode_side);
+    /* int8 and bf16 embeddings differ from fp32 ones: kept apart, fp32 keys unchanged */
+    if (info.precision != AE_PRECISION_FP32)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), ",precision=%s", ae_precision_name(info.precision));
 
     pipe_t P;
     memset(&P, 0, sizeof P);

@@ -187,6 +187,83 @@ static void test_hash_only_with_cache(void)
     free(ea), free(eb);
 }
 
+/* ---- precisions in one cache ------------------------------------------------------------- */
+
+/* int8 and fp32 runs share a cache without seeing each other's embeddings; the fp32 keys are
+ * those of the versions before precisions existed (their entries stay valid), int8 ones add
+ * ",precision=int8" to the options */
+static void test_precision_cache(void)
+{
+    make_inputs();
+    ae_model_params mp = ae_model_default_params();
+    mp.load_text = 0;
+    mp.precision = AE_PRECISION_INT8;
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = 2;
+    ae_model *m8 = NULL;
+    ae_session *s8 = NULL;
+    CHECK_EQ_INT(ae_model_load(fixture("models/tiny-quickgelu"), &mp, &m8), AE_OK);
+    CHECK_EQ_INT(m8 ? ae_session_new(m8, &sp, &s8) : AE_ERR_INVALID, AE_OK);
+    if (!s8) return;
+    ae_scored a[16], b[16], c8[16];
+    float *e32 = calloc((size_t)n_inputs * dim, sizeof(float)), *e8 = calloc((size_t)n_inputs * dim, sizeof(float));
+    float *got = calloc((size_t)n_inputs * dim, sizeof(float));
+    ae_scorer_params p = ae_scorer_default_params();
+    p.batch = 4;
+    CHECK_EQ_INT(ae_score_inputs(sess, bank, inputs, n_inputs, &p, a, e32, NULL, NULL), 5);
+    CHECK_EQ_INT(ae_score_inputs(s8, bank, inputs, n_inputs, &p, c8, e8, NULL, NULL), 5);
+    double worst = 1;
+    for (int i = 0; i < n_inputs; i++) {
+        if (a[i].rc != AE_OK) continue;
+        const float *x = e32 + (size_t)i * dim, *y = e8 + (size_t)i * dim;
+        double xy = 0, xx = 0, yy = 0;
+        for (int k = 0; k < dim; k++) xy += (double)x[k] * y[k], xx += (double)x[k] * x[k], yy += (double)y[k] * y[k];
+        if (xy / sqrt(xx * yy) < worst) worst = xy / sqrt(xx * yy);
+        CHECK_MSG(memcmp(x, y, sizeof(float) * (size_t)dim) != 0, "input %d: int8 embedding is fp32's", i);
+    }
+    CHECK_MSG(worst >= 0.99, "int8 vs fp32: worst cosine %.6f", worst);
+    printf("pipeline int8 vs fp32: worst cosine %.6f\n", worst);
+
+    ae_cache *c = NULL;
+    const char *path = test_tmp("prec-cache.sqlite3");
+    remove(path);
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (c) {
+        p.cache = c;
+        /* int8 first, then fp32 on the same cache: each computes its own */
+        memset(b, 0, sizeof b);
+        CHECK_EQ_INT(ae_score_inputs(s8, bank, inputs, n_inputs, &p, b, got, NULL, NULL), 5);
+        CHECK_MSG(same_rows(c8, e8, b, got, -1), "int8 with a cache differs from int8 without");
+        memset(b, 0, sizeof b);
+        CHECK_EQ_INT(ae_score_inputs(sess, bank, inputs, n_inputs, &p, b, got, NULL, NULL), 5);
+        CHECK_MSG(same_rows(a, e32, b, got, -1), "fp32 after int8 on one cache: not the fp32 embeddings");
+        CHECK(!b[0].cached && b[13].cached); /* only its own duplicate was a hit */
+        memset(b, 0, sizeof b);
+        CHECK_EQ_INT(ae_score_inputs(s8, bank, inputs, n_inputs, &p, b, got, NULL, NULL), 5);
+        CHECK_MSG(same_rows(c8, e8, b, got, 1), "int8 again: not its own entries");
+        /* the keys: fp32 as before precisions, int8 apart */
+        ae_model_info info;
+        ae_model_get_info(model, &info);
+        size_t n;
+        char *bytes = read_file(inputs[0], &n), key[65], opts[128];
+        float v[64];
+        snprintf(opts, sizeof opts, "exif=1,edge=%d,crop=%dx%d", info.resize_shortest_edge, info.crop_width,
+                 info.crop_height);
+        ae_cache_key(bytes, n, info.fingerprint, opts, key);
+        CHECK_EQ_INT(ae_cache_get(c, key, v, dim), 1);
+        CHECK(memcmp(v, e32, sizeof(float) * (size_t)dim) == 0);
+        strcat(opts, ",precision=int8");
+        ae_cache_key(bytes, n, info.fingerprint, opts, key);
+        CHECK_EQ_INT(ae_cache_get(c, key, v, dim), 1);
+        CHECK(memcmp(v, e8, sizeof(float) * (size_t)dim) == 0);
+        free(bytes);
+        ae_cache_close(c);
+    }
+    free(e32), free(e8), free(got);
+    ae_session_free(s8);
+    ae_model_free(m8);
+}
+
 /* ---- EXIF orientation without the rotated copy -------------------------------------------- */
 
 static clip_preproc preproc(int s)
@@ -363,6 +440,7 @@ int main(void)
     dim = ae_model_embed_dim(model);
     test_producers_same();
     test_hash_only_with_cache();
+    test_precision_cache();
     test_orientation_view();
     test_fast_scale_rule();
     test_fast_exact_when_small();
