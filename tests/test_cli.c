@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "test.h"
 #include "aesthete.h"
@@ -326,6 +327,252 @@ static void test_model_errors(void)
     run_free(&r);
 }
 
+/* ---- --precision ---- */
+
+/* cosine of two JSON arrays of numbers (-2 when they are not arrays of one length) */
+static double jcos(json_t *a, json_t *b)
+{
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || !json_is_array(b) || n == 0 || json_array_size(b) != n) return -2;
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = json_number_value(json_array_get(a, i)), y = json_number_value(json_array_get(b, i));
+        ab += x * y, aa += x * x, bb += y * y;
+    }
+    return ab / sqrt(aa * bb);
+}
+
+/* 1 if the two arrays hold the same numbers, bit for bit as printed (%.9g round-trips) */
+static int jsame(json_t *a, json_t *b)
+{
+    if (!json_is_array(a) || json_array_size(a) != json_array_size(b)) return 0;
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (json_number_value(json_array_get(a, i)) != json_number_value(json_array_get(b, i))) return 0;
+    return 1;
+}
+
+/* The embedding of one input ("embed" + args, with env), or NULL; *code gets the exit status. */
+static json_t *embed_one(const char *env, const char *const *args, int *code)
+{
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = "embed";
+    for (int i = 0; args[i] && k < 15; i++) argv[k++] = args[i];
+    argv[k] = NULL;
+    run_result r = run_cli(env, NULL, argv);
+    *code = r.code;
+    json_t *l = r.code == 0 ? jline(r.out, 0) : NULL;
+    json_t *e = json_incref(json_object_get(l, "embedding"));
+    json_decref(l);
+    run_free(&r);
+    return e;
+}
+
+/* The "score" of `score --format jsonl` + args on one image, NAN if it failed; stderr kept. */
+static double score_one(const char *const *args, char *err, size_t cap)
+{
+    const char *argv[20] = {"score", "--format", "jsonl"};
+    int k = 3;
+    for (int i = 0; args[i] && k < 19; i++) argv[k++] = args[i];
+    argv[k] = NULL;
+    run_result r = run_cli(NULL, NULL, argv);
+    json_t *l = r.code == 0 ? jline(r.out, 0) : NULL;
+    double v = json_is_number(json_object_get(l, "score")) ? json_number_value(json_object_get(l, "score")) : NAN;
+    if (err) snprintf(err, cap, "%s", r.err ? r.err : "");
+    json_decref(l);
+    run_free(&r);
+    return v;
+}
+
+/* int8 (and bf16 where the CPU has it) on both tiny models, images and texts: close to fp32
+ * (cosine >= 0.99) but not the same numbers; bf16 without AVX512_BF16 refused in one line */
+static void test_precision_embed(void)
+{
+    const char *img = fixture("images/photo_rocket.jpg");
+    const int bf16 = ae_precision_check(AE_PRECISION_BF16) == AE_OK;
+    const char *models[2] = {TINY, TINY_GELU};
+    for (int mi = 0; mi < 2; mi++)
+        for (int text = 0; text < 2; text++) {
+            const char *in = text ? "a outstanding picture" : img, *mode = text ? "--text" : "--threads";
+            const char *mode_arg = text ? "--" : "2"; /* images: a fixed thread count */
+            int code;
+            json_t *ref = embed_one(NULL, (const char *const[]){"--model", models[mi], mode, mode_arg, in, NULL}, &code);
+            CHECK_EQ_INT(code, 0);
+            json_t *f32 = embed_one(NULL, (const char *const[]){"--model", models[mi], "--precision", "fp32", mode,
+                                                                mode_arg, in, NULL}, &code);
+            CHECK_MSG(ref && jsame(ref, f32), "--precision fp32 is the default");
+            json_decref(f32);
+            for (int p = AE_PRECISION_INT8; p <= AE_PRECISION_BF16; p++) {
+                const char *name = ae_precision_name((ae_precision)p);
+                const char *args[] = {"--model", models[mi], "--precision", name, mode, mode_arg, in, NULL};
+                if (p == AE_PRECISION_BF16 && !bf16) {
+                    run_result r = run_cli(NULL, NULL, (const char *const[]){"embed", "--model", models[mi],
+                                                                             "--precision", "bf16", in, NULL});
+                    CHECK_EQ_INT(r.code, 2); /* as a model that fails to load */
+                    CHECK_EQ_INT(count_lines(r.err), 1);
+                    CHECK_STR_CONTAINS(r.err, "aesthete: bf16 needs a CPU with AVX512_BF16");
+                    CHECK_EQ_INT(count_lines(r.out), 0);
+                    run_free(&r);
+                    continue;
+                }
+                json_t *e = embed_one(NULL, args, &code);
+                CHECK_EQ_INT(code, 0);
+                double c = jcos(ref, e);
+                CHECK_MSG(c >= 0.99, "%s %s %s: cosine to fp32 %.6f", models[mi], text ? "text" : "image", name, c);
+                CHECK_MSG(!jsame(ref, e), "%s %s %s: bit-identical to fp32", models[mi], text ? "text" : "image", name);
+                printf("embed --precision %s (%s, %s): cosine to fp32 %.6f\n", name, mi ? "tiny-gelu" : "tiny-quickgelu",
+                       text ? "text" : "image", c);
+                json_decref(e);
+            }
+            json_decref(ref);
+        }
+
+    /* $AESTHETE_PRECISION is the default, as $AESTHETE_MODEL is the model's; --precision wins */
+    int code;
+    const char *base[] = {"--model", TINY, "--threads", "2", img, NULL};
+    json_t *f32 = embed_one(NULL, base, &code);
+    json_t *i8 = embed_one(NULL, (const char *const[]){"--model", TINY, "--threads", "2", "--precision", "int8", img,
+                                                       NULL}, &code);
+    json_t *env8 = embed_one("AESTHETE_PRECISION=int8", base, &code);
+    CHECK_MSG(i8 && jsame(i8, env8), "AESTHETE_PRECISION=int8 differs from --precision int8");
+    json_t *env32 = embed_one("AESTHETE_PRECISION=int8", (const char *const[]){"--model", TINY, "--threads", "2",
+                                                                               "--precision", "fp32", img, NULL}, &code);
+    CHECK_MSG(f32 && jsame(f32, env32), "--precision fp32 does not override AESTHETE_PRECISION");
+    json_t *empty = embed_one("AESTHETE_PRECISION=", base, &code);
+    CHECK_MSG(f32 && jsame(f32, empty), "an empty AESTHETE_PRECISION is not fp32");
+    json_decref(f32), json_decref(i8), json_decref(env8), json_decref(env32), json_decref(empty);
+    run_result r = run_cli("AESTHETE_PRECISION=fp16", NULL, (const char *const[]){"embed", "--model", TINY, img, NULL});
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_EQ_INT(count_lines(r.err), 1);
+    CHECK_STR_CONTAINS(r.err, "aesthete: $AESTHETE_PRECISION: 'fp16' is not fp32, int8 or bf16");
+    run_free(&r);
+}
+
+/* every command that runs an encoder takes --precision, shows it in --help, and names a bad
+ * value; info reports what the CPU runs */
+static void test_precision_usage(void)
+{
+    const char *img = fixture("images/photo_rocket.jpg");
+    static const char *const cmds[][3] = {{"embed", NULL}, {"score", NULL}, {"rank", NULL},
+                                           {"bank", "build"}, {"serve", NULL}, {"info", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *name = cmds[i][0], *sub = cmds[i][1];
+        const char *help[4] = {name, sub ? sub : "--help", sub ? "--help" : NULL, NULL};
+        run_result r = run_cli(NULL, NULL, help);
+        CHECK_EQ_INT(r.code, 0);
+        CHECK_MSG(r.out && strstr(r.out, "--precision"), "'%s --help' lacks --precision", name);
+        CHECK_MSG(r.out && (strstr(r.out, "$AESTHETE_PRECISION") || (sub && strstr(r.out, "as for 'score'"))),
+                  "'%s --help' lacks the default", name);
+        run_free(&r);
+        const char *args[10];
+        int k = 0;
+        args[k++] = name;
+        if (sub) args[k++] = sub;
+        args[k++] = "--model", args[k++] = TINY, args[k++] = "--precision", args[k++] = "nonsense";
+        if (!strcmp(name, "embed") || !strcmp(name, "score") || !strcmp(name, "rank")) args[k++] = img;
+        if (sub) args[k++] = "-o", args[k++] = test_tmp("never.bank");
+        args[k] = NULL;
+        r = run_cli(NULL, NULL, args);
+        CHECK_EQ_INT(r.code, 2);
+        char want[128];
+        snprintf(want, sizeof want, "aesthete %s: --precision: 'nonsense' is not fp32, int8 or bf16\n", name);
+        CHECK_STR_CONTAINS(r.err, want);
+        snprintf(want, sizeof want, "Try 'aesthete %s --help'.", name);
+        CHECK_STR_CONTAINS(r.err, want);
+        CHECK_EQ_INT(count_lines(r.err), 2);
+        run_free(&r);
+    }
+    run_result r = RUN("score", "--model", TINY, img, "--precision");
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "unknown or incomplete option '--precision'");
+    run_free(&r);
+
+    const int bf16 = ae_precision_check(AE_PRECISION_BF16) == AE_OK;
+    r = RUN("info", "--model", TINY, "--json");
+    json_t *j = json_loads(r.out ? r.out : "", 0, NULL);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")), "fp32"));
+    json_t *ps = json_object_get(j, "precisions");
+    CHECK_EQ_INT(json_array_size(ps), bf16 ? 3 : 2);
+    CHECK(!strcmp(json_string_value(json_array_get(ps, 1)), "int8"));
+    if (bf16) CHECK(!strcmp(json_string_value(json_array_get(ps, 2)), "bf16"));
+    json_decref(j);
+    run_free(&r);
+    r = RUN("info", "--model", TINY);
+    CHECK_STR_CONTAINS(r.out, bf16 ? "precision fp32 (this CPU runs fp32 int8 bf16)\n"
+                                   : "precision fp32 (this CPU runs fp32 int8; bf16 needs AVX512_BF16)\n");
+    run_free(&r);
+    r = run_cli("AESTHETE_PRECISION=int8", NULL, (const char *const[]){"info", "--model", TINY, NULL});
+    CHECK_STR_CONTAINS(r.out, "precision int8 (");
+    run_free(&r);
+    r = RUN("info", "--model", TINY, "--precision", "bf16");
+    CHECK_EQ_INT(r.code, bf16 ? 0 : 2);
+    if (bf16) CHECK_STR_CONTAINS(r.out, "precision bf16 (");
+    else CHECK_STR_CONTAINS(r.err, "bf16 needs a CPU with AVX512_BF16");
+    run_free(&r);
+}
+
+static int count_files(const char *dir)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p && fscanf(p, "%d", &n) != 1) n = -1;
+    if (p) pclose(p);
+    return n;
+}
+
+/* One cache for both precisions: each run gets its own embeddings and banks, never the other's */
+static void test_precision_cache(void)
+{
+    const char *img = fixture("images/photo_rocket.jpg");
+    mkdir(test_tmp("prec"), 0755);
+    char cache[4200], banks[4200], err[8192];
+    snprintf(cache, sizeof cache, "%s", test_tmp("prec/embeddings.sqlite3"));
+    snprintf(banks, sizeof banks, "%s", test_tmp("prec/banks"));
+    double f32 = score_one((const char *const[]){"--model", TINY, "--no-cache", img, NULL}, NULL, 0);
+    double i8 = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", img, NULL}, NULL, 0);
+    CHECK(!isnan(f32) && !isnan(i8) && f32 != i8);
+    printf("score: fp32 %.6f, int8 %.6f\n", f32, i8);
+    const char *const runs[][2] = {{"int8", "1 encoded, 0 from the cache"}, {"fp32", "1 encoded, 0 from the cache"},
+                                   {"int8", "0 encoded, 1 from the cache"}, {"fp32", "0 encoded, 1 from the cache"}};
+    for (int i = 0; i < 4; i++) {
+        double v = score_one((const char *const[]){"--model", TINY, "--cache", cache, "--verbose", "--precision",
+                                                   runs[i][0], img, NULL}, err, sizeof err);
+        double want = !strcmp(runs[i][0], "int8") ? i8 : f32;
+        CHECK_MSG(v == want, "run %d (%s): score %.9g, expected %.9g", i, runs[i][0], v, want);
+        CHECK_STR_CONTAINS(err, runs[i][1]);
+    }
+    CHECK_EQ_INT(count_files(banks), 2); /* the fixed bank at each precision */
+    /* rank agrees: it shares the cache and the banks */
+    run_result r = RUN("rank", "--model", TINY, "--cache", cache, "--verbose", img);
+    json_t *l = jline(r.out, 0);
+    CHECK(json_number_value(json_object_get(l, "score")) == f32);
+    CHECK_STR_CONTAINS(r.err, "0 encoded, 1 from the cache");
+    json_decref(l);
+    run_free(&r);
+
+    /* a bank records the precision of the text tower that built it; any precision may use it */
+    const char *b8 = test_tmp("prec/int8.bank"), *b32 = test_tmp("prec/fp32.bank");
+    r = RUN("bank", "build", "--model", TINY, "--precision", "int8", "-o", b8);
+    CHECK_EQ_INT(r.code, 0);
+    run_free(&r);
+    r = RUN("bank", "build", "--model", TINY, "-o", b32);
+    CHECK_EQ_INT(r.code, 0);
+    run_free(&r);
+    r = RUN("bank", "info", b8);
+    CHECK_STR_CONTAINS(r.out, "precision    int8");
+    run_free(&r);
+    r = RUN("bank", "info", b32);
+    CHECK_STR_CONTAINS(r.out, "precision    fp32");
+    run_free(&r);
+    double v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", "--bank", b8, img,
+                                               NULL}, NULL, 0);
+    CHECK_MSG(v == i8, "--bank of int8 prompts at int8: %.9g, expected %.9g", v, i8);
+    v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--bank", b8, img, NULL}, NULL, 0);
+    CHECK_MSG(!isnan(v) && v != f32 && v != i8, "an int8 bank with fp32 images: %.9g", v);
+}
+
 int main(void)
 {
     static char t1[4096], t2[4096];
@@ -340,5 +587,8 @@ int main(void)
     test_preprocess();
     test_info();
     test_model_errors();
+    test_precision_embed();
+    test_precision_usage();
+    test_precision_cache();
     return test_summary();
 }

@@ -18,7 +18,8 @@ static void help(void)
            "build   encodes the prompts of a method once (text tower) and saves them:\n"
            "  --method M           fixed (default), context, ensemble or laion\n"
            "  --model M, --positive ADJ, --negative ADJ, --template T, --classes FILE,\n"
-           "  --column NAME, --normalize-prompts, --laion-head H, --threads N: as for 'score'\n"
+           "  --column NAME, --normalize-prompts, --laion-head H, --threads N,\n"
+           "  --precision P: as for 'score' (the text tower's precision is recorded in the bank)\n"
            "  -o, --output FILE    where to write the bank (safetensors; NumPy/PyTorch can read it)\n"
            "info    prints what a bank holds: method, prompts, classes, model\n"
            "import  makes an ensemble bank from two precomputed centroids:\n"
@@ -55,6 +56,7 @@ static int bank_info(int argc, char **argv)
     }
     printf("model        %s\n", i.model_id[0] ? i.model_id : "(unknown)");
     printf("fingerprint  %s\n", i.fingerprint[0] ? i.fingerprint : "(none: any model of this dimension)");
+    if (i.precision[0]) printf("precision    %s (of the text tower)\n", i.precision);
     ae_bank_free(b);
     return EXIT_ALL_OK;
 }
@@ -142,7 +144,7 @@ static int bank_build(int argc, char **argv)
     scorer s = {0};
     /* prompts need the text tower only; a LAION head is chosen from the configs alone */
     int laion = o.method == AE_METHOD_LAION;
-    if (!(s.model = cli_load_model(o.model, !laion, 0))) return EXIT_USAGE;
+    if (!(s.model = cli_load_model(o.model, !laion, 0, o.precision))) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();
     sp.n_threads = (int32_t)o.threads;
     int ret = EXIT_USAGE;

@@ -13,11 +13,15 @@ static void help(void)
 {
     printf("usage: aesthete info [OPTIONS]\n\n"
            "Describes a model: where it is, weights dtype and size, the architecture of both\n"
-           "towers, preprocessing and the kernels in use. It reads the configs and the header of\n"
-           "model.safetensors, and the whole file once for the fingerprint; no weights are loaded.\n\n"
-           "  --model M   model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
-           "  --json      one JSON object instead of text\n"
-           "  --help      this text\n",
+           "towers, preprocessing, the kernels in use and the precisions this CPU runs. It reads\n"
+           "the configs and the header of model.safetensors, and the whole file once for the\n"
+           "fingerprint; no weights are loaded.\n\n"
+           "  --model M       model directory or Hugging Face repo id (default: $AESTHETE_MODEL or\n"
+           "                  %s)\n"
+           "  --precision P   the precision the other commands would use, checked against this CPU\n"
+           "                  (an error if it cannot run it) (default: $AESTHETE_PRECISION or fp32)\n"
+           "  --json          one JSON object instead of text\n"
+           "  --help          this text\n",
            DEFAULT_MODEL);
 }
 
@@ -41,26 +45,31 @@ int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"precision", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *model = NULL;
-    int json = 0, c;
+    int json = 0, precision = -1, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'J': json = 1; break;
+        case 'p': if ((precision = cli_parse_precision("info", optarg)) < 0) return EXIT_USAGE; break;
         case 'h': help(); return EXIT_ALL_OK;
         default: return cli_usage_error("info", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc) return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
-    /* no towers: configs, the safetensors header (dtypes, shapes, sizes), the fingerprint */
-    ae_model *m = cli_load_model(model, 0, 0);
+    /* no towers: configs, the safetensors header (dtypes, shapes, sizes), the fingerprint;
+     * the precision is checked as a load with towers would (bf16 needs AVX512_BF16) */
+    ae_model *m = cli_load_model(model, 0, 0, precision);
     if (!m) return EXIT_USAGE;
     ae_model_info i;
     ae_model_get_info(m, &i);
+    int runs[3]; /* the precisions this CPU runs */
+    for (int p = AE_PRECISION_FP32; p <= AE_PRECISION_BF16; p++) runs[p] = ae_precision_check((ae_precision)p) == AE_OK;
     if (json) {
         printf("{\"dir\": ");
         put_json_string(stdout, i.dir, strlen(i.dir));
@@ -72,6 +81,10 @@ int cmd_info(int argc, char **argv)
                "\"context_length\": %d, \"vocab_size\": %d, \"kernels\": \"%s\", ",
                i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint,
                i.embed_dim, i.image_size, i.patch_size, i.context_length, i.vocab_size, ae_kernels());
+        printf("\"precision\": \"%s\", \"precisions\": [", ae_precision_name(i.precision));
+        for (int p = AE_PRECISION_FP32, k = 0; p <= AE_PRECISION_BF16; p++)
+            if (runs[p]) printf(k++ ? ", \"%s\"" : "\"%s\"", ae_precision_name((ae_precision)p));
+        printf("], ");
         tower_json("text", &i.text);
         printf(", ");
         tower_json("vision", &i.vision);
@@ -95,6 +108,10 @@ int cmd_info(int argc, char **argv)
                (i.image_size / i.patch_size) * (i.image_size / i.patch_size) + 1);
         printf("embed    %d dimensions\n", i.embed_dim);
         printf("kernels  %s\n", ae_kernels());
+        printf("precision %s (this CPU runs", ae_precision_name(i.precision));
+        for (int p = AE_PRECISION_FP32; p <= AE_PRECISION_BF16; p++)
+            if (runs[p]) printf(" %s", ae_precision_name((ae_precision)p));
+        printf("%s)\n", runs[AE_PRECISION_BF16] ? "" : "; bf16 needs AVX512_BF16");
         printf("input    resize shortest side to %d, centre crop %dx%d, bicubic, mean [%.8g %.8g %.8g], "
                "std [%.8g %.8g %.8g]\n",
                i.resize_shortest_edge, i.crop_width, i.crop_height, (double)i.image_mean[0],

@@ -31,6 +31,9 @@ const char score_options_help[] =
     "  --column NAME        the column of a CSV/TSV/XLSX class list (default: the first)\n"
     "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"
     "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"
+    "  --precision P        the encoders' arithmetic: fp32, int8 or bf16 (bf16 needs a CPU\n"
+    "                       with AVX512_BF16); faster, embeddings differ slightly: see\n"
+    "                       README (default: $AESTHETE_PRECISION or fp32)\n"
     "  --threads N          worker threads (default: 0 = all cores)\n"
     "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"
     "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
@@ -43,6 +46,7 @@ void score_opts_init(score_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->method = -1;
+    o->precision = -1;
     o->format = FMT_AUTO;
     o->image = ae_image_default_params();
 }
@@ -77,6 +81,7 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
     case 313: o->no_cache = 1; return 0;
     case 314: o->cache_path = arg; return 0;
     case 316: o->verbose = 1; return 0;
+    case 317: return (o->precision = cli_parse_precision(cmd, arg)) < 0 ? -1 : 0;
     case 315: {
         static const char *names[] = {"table", "csv", "tsv", "jsonl", "json"};
         for (int i = 0; i < 5; i++)
@@ -170,10 +175,13 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
     snprintf(norm, sizeof norm, "%d", o->normalize_prompts);
     const char *fields[] = {"bank/1", info.fingerprint, method, o->template_text ? o->template_text : "",
                             o->positive ? o->positive : "", o->negative ? o->negative : "", norm,
-                            classes_hash, o->column ? o->column : ""};
+                            classes_hash, o->column ? o->column : "", ae_precision_name(info.precision)};
+    /* the text tower's precision changes the prompt embeddings: a bank built at int8 or bf16
+     * is kept apart; fp32 adds no field, so the banks kept before precisions existed stay */
+    size_t n_fields = sizeof fields / sizeof fields[0] - (info.precision == AE_PRECISION_FP32);
     ae_sha256 h;
     ae_sha256_init(&h);
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    for (size_t i = 0; i < n_fields; i++) {
         char len[24];
         snprintf(len, sizeof len, "%zu:", strlen(fields[i]));
         ae_sha256_update(&h, len, strlen(len));
@@ -243,7 +251,7 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
     int prompts = !s->bank && o->method != AE_METHOD_LAION;
     int serve = !strcmp(cmd, "serve");
     int rc;
-    if (!(s->model = cli_load_model(o->model, serve, serve || !prompts))) return EXIT_USAGE;
+    if (!(s->model = cli_load_model(o->model, serve, serve || !prompts, o->precision))) return EXIT_USAGE;
     if (!o->no_cache && ae_cache_open(o->cache_path, &s->cache) != AE_OK) {
         /* a broken cache never stops scoring: warn and go on without it */
         cli_error("warning: %s (continuing without the cache)", ae_last_error());

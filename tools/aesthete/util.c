@@ -61,11 +61,32 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
     return 0;
 }
 
-ae_model *cli_load_model(const char *spec, int load_text, int load_vision)
+int cli_parse_precision(const char *cmd, const char *s)
+{
+    int p = ae_precision_parse(s);
+    if (p < 0) cli_usage_error(cmd, "--precision: '%s' is not fp32, int8 or bf16", s);
+    return p;
+}
+
+int cli_precision(int p)
+{
+    if (p >= 0) return p;
+    /* the default, as $AESTHETE_MODEL is the model's: one setting for every command */
+    const char *env = getenv("AESTHETE_PRECISION");
+    if (!env || !*env) return AE_PRECISION_FP32;
+    if ((p = ae_precision_parse(env)) < 0)
+        cli_error("$AESTHETE_PRECISION: '%s' is not fp32, int8 or bf16", env);
+    return p;
+}
+
+ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int precision)
 {
     ae_model_params mp = ae_model_default_params();
     mp.load_text = load_text;
     mp.load_vision = load_vision;
+    int p = cli_precision(precision);
+    if (p < 0) return NULL;
+    mp.precision = (ae_precision)p;
     return cli_load_model_params(spec, &mp);
 }
 
