@@ -328,8 +328,9 @@ static json_t *handle_image(ae_server *s, const api_request *r, form *f, int emb
     } else if (embed_only) {
         json_t *a = json_array();
         for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
-        out = json_pack("{s:o, s:i, s:s, s:s, s:f}", "embedding", a, "dim", (int)s->dim, "model", s->model_name,
-                        "file", name, "elapsed_ms", elapsed_ms(r));
+        /* the precision too: a client keeping its own index must not mix fp32 and int8 vectors */
+        out = json_pack("{s:o, s:i, s:s, s:s, s:s, s:f}", "embedding", a, "dim", (int)s->dim, "model", s->model_name,
+                        "precision", ae_precision_name(s->info.precision), "file", name, "elapsed_ms", elapsed_ms(r));
     } else {
         out = score_json(b, &sc);
         json_object_set_new(out, "file", json_string(name));
@@ -521,6 +522,7 @@ json_t *api_info(ae_server *s)
                               mi->fingerprint, "embed_dim", (int)mi->embed_dim, "image_size", (int)mi->image_size,
                               "patch_size", (int)mi->patch_size, "dtype", mi->weights_dtype, "params",
                               (json_int_t)mi->n_params);
+    json_object_set_new(model, "precision", json_string(ae_precision_name(mi->precision)));
     json_t *limits = json_pack(
         "{s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "max_upload_bytes", (json_int_t)s->p.max_upload_bytes,
         "max_pixels", (json_int_t)s->p.image.max_pixels, "max_inflight", s->p.max_inflight, "max_parts",

@@ -203,6 +203,7 @@ json_t *banks_json(ae_server *s)
             json_object_set_new(o, "positive", json_string(bi.positive));
             json_object_set_new(o, "negative", json_string(bi.negative));
             json_object_set_new(o, "template", json_string(bi.template_text));
+            if (bi.precision[0]) json_object_set_new(o, "precision", json_string(bi.precision));
         } else {
             json_object_set_new(o, "laion_head", json_string(bi.laion_head));
         }

@@ -407,6 +407,8 @@ static void test_pages(const server *s)
     CHECK_EQ_INT(jnum(lim, "timeout_s"), 2);
     json_t *b0 = json_array_get(json_object_get(j, "banks"), 0);
     CHECK(b0 && !strcmp(jstr(b0, "id"), "fixed") && json_is_true(json_object_get(b0, "default")));
+    CHECK(j && !strcmp(jstr(json_object_get(j, "model"), "precision"), "fp32"));
+    CHECK(b0 && jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "fp32"));
     CHECK(json_is_false(json_object_get(j, "allow_urls")));
     resp_free(&r);
 }
@@ -1153,6 +1155,55 @@ static void test_sigterm(server *s)
     if (fd >= 0) close(fd);
 }
 
+/* `serve --precision int8`: the model is loaded at int8, /api/info and /api/embed say so, and
+ * the answers are those of `score/embed --precision int8` */
+static void test_precision(void)
+{
+    server s;
+    const char *args[] = {"--precision", "int8", "--quiet", NULL};
+    if (server_start(&s, args) != 0) {
+        CHECK(0);
+        return;
+    }
+    resp r = get(&s, "/api/info");
+    CHECK_STATUS(r, 200, NULL);
+    json_t *model = r.json ? json_object_get(r.json, "model") : NULL;
+    CHECK(jstr(model, "precision") && !strcmp(jstr(model, "precision"), "int8"));
+    json_t *b0 = json_array_get(json_object_get(r.json, "banks"), 0);
+    CHECK(jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "int8"));
+    resp_free(&r);
+
+    const char *boats = fixture("images/photo_boats.jpg");
+    r = post_file(&s, "/api/embed", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && jstr(r.json, "precision") && !strcmp(jstr(r.json, "precision"), "int8"));
+    json_t *e = r.json ? json_object_get(r.json, "embedding") : NULL;
+    run_result r8 = RUN("embed", "--model", fixture("models/tiny-quickgelu"), "--precision", "int8", boats);
+    run_result r32 = RUN("embed", "--model", fixture("models/tiny-quickgelu"), boats);
+    json_t *l8 = jline(r8.out, 0), *l32 = jline(r32.out, 0);
+    json_t *e8 = json_object_get(l8, "embedding"), *e32 = json_object_get(l32, "embedding");
+    double md8 = 0, md32 = 0;
+    for (size_t i = 0; i < 40; i++) {
+        double v = json_number_value(json_array_get(e, i));
+        md8 = fmax(md8, fabs(v - json_number_value(json_array_get(e8, i))));
+        md32 = fmax(md32, fabs(v - json_number_value(json_array_get(e32, i))));
+    }
+    printf("int8 server embedding vs embed --precision int8: max |diff| %.3g (vs fp32: %.3g)\n", md8, md32);
+    CHECK(json_array_size(e) == 40 && json_array_size(e8) == 40 && md8 <= 1e-5);
+    CHECK(md32 > md8); /* it is the int8 model, not the fp32 one */
+    json_decref(l8), json_decref(l32);
+    run_free(&r8), run_free(&r32);
+    resp_free(&r);
+
+    json_t *ref = cli_scores((const char *const[]){"--precision", "int8", NULL}, &boats, 1);
+    r = post_file(&s, "/api/score", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    same_score(r.json, json_array_get(ref, 0), "int8 server");
+    resp_free(&r);
+    json_decref(ref);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1176,6 +1227,7 @@ int main(void)
     test_sigterm(&s);
     test_urls();
     test_budget();
+    test_precision();
     printf("test_server: %.1f s\n", now() - t0);
     curl_global_cleanup();
     return test_summary();
