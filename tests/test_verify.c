@@ -28,10 +28,25 @@ static void test_usage(void)
     CHECK_STR_CONTAINS(r.out, "verify");
     run_free(&r);
 
-    r = RUN("verify", "--model", TINY, "a.jpg", "b.jpg");
+    r = run_cli("AESTHETE_PRECISION=", NULL, (const char *const[]){"verify", "--model", TINY, "a.jpg", "b.jpg", NULL});
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "--precision int8|bf16 is required");
     CHECK_STR_CONTAINS(r.err, "Try 'aesthete verify --help'");
+    run_free(&r);
+
+    /* $AESTHETE_PRECISION is the default, as for the other commands */
+    r = run_cli("AESTHETE_PRECISION=int8", NULL,
+                (const char *const[]){"verify", "--model", TINY, fixture("images/photo_rocket.jpg"), NULL});
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "needs at least 2 images"); /* got past the precision */
+    run_free(&r);
+    r = run_cli("AESTHETE_PRECISION=fp32", NULL, (const char *const[]){"verify", "a.jpg", "b.jpg", NULL});
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--precision int8|bf16 is required");
+    run_free(&r);
+    r = run_cli("AESTHETE_PRECISION=int3", NULL, (const char *const[]){"verify", "a.jpg", "b.jpg", NULL});
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "$AESTHETE_PRECISION: 'int3'");
     run_free(&r);
 
     r = RUN("verify", "--precision", "fp32", "a.jpg", "b.jpg");

@@ -45,7 +45,8 @@ static void help(void)
            "would; the ensemble encodes 2 prompts per class at both precisions.\n\n"
            "Gates: cosine min >= %g PASS, >= %g WARN, below FAIL; per method Spearman >= %g and\n"
            "the same top %d PASS, else FAIL. The verdict is the worst of the three.\n\n"
-           "  --precision P        int8 or bf16 (required; bf16 needs a CPU with AVX512_BF16)\n"
+           "  --precision P        int8 or bf16 (default: $AESTHETE_PRECISION when it is one of\n"
+           "                       them, else required; bf16 needs a CPU with AVX512_BF16)\n"
            "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
            "                       (default: $AESTHETE_MODEL or %s)\n"
            "  --classes FILE       class list of the ensemble: TXT, CSV, TSV or XLSX\n"
@@ -267,7 +268,10 @@ int cmd_verify(int argc, char **argv)
         default: return cli_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (prec < 0) return cli_usage_error("verify", "--precision int8|bf16 is required");
+    if (prec < 0 && (prec = cli_precision(-1)) < 0) return EXIT_USAGE; /* $AESTHETE_PRECISION */
+    if (prec == AE_PRECISION_FP32)
+        return cli_usage_error("verify", "--precision int8|bf16 is required (or $AESTHETE_PRECISION "
+                                         "set to one of them)");
     int n = argc - optind;
     if (n == 0) return cli_usage_error("verify", "no IMAGE given");
     if (n < 2)
