@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 
     ae_model *m;
     ae_model_params mp = ae_model_default_params();
-    mp.precision = (ae_precision)precision;
+    mp.precision = mp.text_precision = (ae_precision)precision; /* both encoders are timed */
     if (ae_model_load(dir, &mp, &m)) die(dir);
     ae_session *s;
     ae_session_params sp = ae_session_default_params();

@@ -232,7 +232,7 @@ int ae_bank_build(ae_session *s, const ae_bank_params *p,
         if (rc == AE_OK) rc = set_str(&b->negative, neg);
         if (rc == AE_OK) rc = set_str(&b->model_id, info.dir);
         if (rc == AE_OK) rc = set_str(&b->fingerprint, info.fingerprint);
-        if (rc == AE_OK) rc = set_str(&b->precision, ae_precision_name(info.precision));
+        if (rc == AE_OK) rc = set_str(&b->precision, ae_precision_name(info.text_precision));
     }
     for (int64_t i = 0; prompts && i < total; i++) free(prompts[i]);
     free(prompts);

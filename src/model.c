@@ -375,7 +375,8 @@ static int64_t mtime_ns(const struct stat *sb)
 static int load_tower(ae_model *m, const st_file *st, int text)
 {
     clip_tower *tw = text ? &m->text : &m->vision;
-    loader L = {.st = st, .label = st->label, .prec = (nn_precision)m->precision};
+    loader L = {.st = st, .label = st->label,
+                .prec = (nn_precision)(text ? m->text_precision : m->precision)};
     int rc;
     if (!(tw->layers = calloc((size_t)tw->cfg.layers, sizeof(clip_layer)))) goto nomem;
     for (int pass = 0; pass < 2; pass++) {
@@ -516,10 +517,8 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
     if (p.no_fingerprint && (p.load_text || p.load_vision))
         return ae_fail(AE_ERR_INVALID, "ae_model_load: no_fingerprint is for a model without "
                        "towers (caches and banks are keyed by the fingerprint)");
-    if (!ae_precision_name(p.precision)[0])
-        return ae_fail(AE_ERR_INVALID, "ae_model_load: precision %d is none of fp32, int8, bf16",
-                       (int)p.precision);
-    if ((rc0 = ae_precision_check(p.precision))) return rc0;
+    if ((rc0 = ae_precision_check(p.precision)) || (rc0 = ae_precision_check(p.text_precision)))
+        return rc0;
     char dir[DIR_CAP], path[DIR_CAP + 64];
     st_file st;
     memset(&st, 0, sizeof st);
@@ -533,6 +532,7 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
         goto fail;
     }
     m->precision = p.precision;
+    m->text_precision = p.text_precision;
 
     /* configs */
     if ((rc = join(path, sizeof path, dir, "config.json")) ||
@@ -630,6 +630,7 @@ void ae_model_get_info(const ae_model *m, ae_model_info *info)
     memcpy(info->image_std, m->pre.std, sizeof info->image_std);
     memcpy(info->fingerprint, m->fingerprint, sizeof info->fingerprint);
     info->precision = m->precision;
+    info->text_precision = m->text_precision;
 }
 
 const char *ae_precision_name(ae_precision p)

@@ -59,7 +59,8 @@ struct ae_model {
     int64_t n_params, file_size, header_size;
     int64_t n_params_text, n_params_vision;
     char fingerprint[17];             /* "" if not computed (no_fingerprint) */
-    ae_precision precision;           /* of the encoder layers' products */
+    ae_precision precision;           /* of the image tower's products */
+    ae_precision text_precision;      /* of the text tower's */
 };
 
 /* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats, 64-byte

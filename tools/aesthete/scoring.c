@@ -175,10 +175,10 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
     snprintf(norm, sizeof norm, "%d", o->normalize_prompts);
     const char *fields[] = {"bank/1", info.fingerprint, method, o->template_text ? o->template_text : "",
                             o->positive ? o->positive : "", o->negative ? o->negative : "", norm,
-                            classes_hash, o->column ? o->column : "", ae_precision_name(info.precision)};
+                            classes_hash, o->column ? o->column : "", ae_precision_name(info.text_precision)};
     /* the text tower's precision changes the prompt embeddings: a bank built at int8 or bf16
      * is kept apart; fp32 adds no field, so the banks kept before precisions existed stay */
-    size_t n_fields = sizeof fields / sizeof fields[0] - (info.precision == AE_PRECISION_FP32);
+    size_t n_fields = sizeof fields / sizeof fields[0] - (info.text_precision == AE_PRECISION_FP32);
     ae_sha256 h;
     ae_sha256_init(&h);
     for (size_t i = 0; i < n_fields; i++) {
