@@ -554,7 +554,8 @@ int main(void)
           !strcmp(default_name, "avxvnni") || !strcmp(default_name, "avx512") ||
           !strcmp(default_name, "avx512vnni"));
     CHECK_EQ_INT(nn_set_kernels("nonsense"), -1);
-    static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni"};
+    static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni",
+                                 "neon", "neondot"};
     for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
         if (!nn_kernels_supported(sets[s])) {
             printf("%s: not supported by this CPU, skipped\n", sets[s]);
