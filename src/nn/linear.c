@@ -102,6 +102,8 @@ void nn_linear_free(nn_linear *l)
     free(l->bias);
     free(l->w_scale);
     free(l->w_corr);
+    nn_i8_exact_free(l->exact);
+    l->exact = NULL;
     l->w = NULL;
     l->bias = l->w_scale = NULL;
     l->w_corr = NULL;

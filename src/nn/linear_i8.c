@@ -32,8 +32,13 @@
 #include "error.h"
 #include "nn/nn_internal.h"
 
-#define MAX_OUTLIERS 32
-#define OUTLIER_RATIO 6.0f
+#define MAX_OUTLIERS 32    /* activation outlier columns per call */
+#define OUTLIER_RATIO 6.0f  /* ... over this many times the mean column maximum */
+#define SPARSE_SIGMAS 6.0   /* weights beyond this many (tail-free) RMS of their row are exact */
+#define SPARSE_MAX_SHARE 16 /* ... unless more than 1 in this many of the row's are */
+#define COL_MIN_LEVELS 2    /* input columns with 15/16 of their weights within this many int8
+                               steps of zero are exact, */
+#define COL_MIN_ROWS 64     /* in layers of this many outputs at least */
 
 static inline int32_t kgroups(int32_t k) { return (k + 3) / 4; }
 
@@ -113,9 +118,54 @@ static void quant_row(const float *x, int32_t K, float inv, uint8_t flip, uint8_
     for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)q8(x[k] * inv) ^ flip);
 }
 
+/* c[n] = Σi xo[i] · wo[i][n] (a row of the outlier columns' product) */
+AE_CLONES
+static void outlier_row(const float *xo, const float *wo, int32_t n_o, int32_t N, float *c)
+{
+    for (int32_t n = 0; n < N; n++) c[n] = 0.0f;
+    for (int32_t i = 0; i < n_o; i++) {
+        const float a = xo[i], *w = wo + (size_t)i * N;
+        for (int32_t n = 0; n < N; n++) c[n] += a * w[n];
+    }
+}
+
 static void *alloc64(size_t bytes)
 {
     return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+}
+
+void nn_i8_exact_free(nn_i8_exact *e)
+{
+    if (!e) return;
+    free(e->sp_start);
+    free(e->sp_col);
+    free(e->sp_val);
+    free(e->col_w);
+    free(e);
+}
+
+/* Appends (k, v) to the sparse weights, growing the arrays; -1 when out of memory. */
+static int sparse_push(nn_i8_exact *e, int32_t *cap, int32_t k, float v)
+{
+    if (e->n_sparse == *cap) {
+        int32_t c = *cap ? 2 * *cap : 1024;
+        int32_t *col = realloc(e->sp_col, (size_t)c * sizeof *col);
+        if (col) e->sp_col = col;
+        float *val = realloc(e->sp_val, (size_t)c * sizeof *val);
+        if (val) e->sp_val = val;
+        if (!col || !val) return -1;
+        *cap = c;
+    }
+    e->sp_col[e->n_sparse] = k;
+    e->sp_val[e->n_sparse++] = v;
+    return 0;
+}
+
+static int init_fail(nn_linear *l, int rc)
+{
+    nn_linear_free(l);
+    memset(l, 0, sizeof *l);
+    return rc;
 }
 
 int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias)
@@ -127,59 +177,147 @@ int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
     if (n_panels * kg > SIZE_MAX / 4 / NN_NR / 2)
         return ae_fail(AE_ERR_TOO_LARGE, "linear layer: [%d, %d] too large", (int)n_out, (int)n_in);
     const size_t w_bytes = n_panels * kg * NN_NR * 4, n_pad = n_panels * NN_NR;
-    int8_t *pw = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
-    float *scale = alloc64(n_pad * sizeof(float));
-    int32_t *corr = alloc64(n_pad * sizeof(int32_t));
-    float *pb = bias ? alloc64(n_pad * sizeof(float)) : NULL;
-    if (!pw || !scale || !corr || (bias && !pb)) {
-        ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
-        free(scale);
-        free(corr);
-        free(pb);
-        return ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory", (int)n_out, (int)n_in);
+    l->n_out = n_out;
+    l->n_in = n_in;
+    l->prec = NN_I8;
+    l->w_bytes = w_bytes;
+    int8_t *pw = l->w = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
+    float *scale = l->w_scale = alloc64(n_pad * sizeof(float));
+    int32_t *corr = l->w_corr = alloc64(n_pad * sizeof(int32_t));
+    float *pb = l->bias = bias ? alloc64(n_pad * sizeof(float)) : NULL;
+    nn_i8_exact *e = l->exact = calloc(1, sizeof *e);
+    int32_t *colsmall = calloc((size_t)n_in, sizeof *colsmall); /* rows with |Wq| <= 2 */
+    if (e) e->sp_start = malloc(((size_t)n_out + 1) * sizeof *e->sp_start);
+    if (!pw || !scale || !corr || (bias && !pb) || !e || !e->sp_start || !colsmall) {
+        free(colsmall);
+        return init_fail(l, ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory",
+                                    (int)n_out, (int)n_in));
     }
     memset(pw, 0, w_bytes);
     memset(scale, 0, n_pad * sizeof(float));
     memset(corr, 0, n_pad * sizeof(int32_t));
+    int32_t cap = 0;
     for (int32_t n = 0; n < n_out; n++) {
         const float *row = w + (size_t)n * n_in;
-        float amax = 0.0f;
+        /* the row's spread without its tail: the RMS of the weights within 4 RMS */
+        double s2 = 0.0, t2 = 0.0;
         int finite = 1;
         for (int32_t k = 0; k < n_in; k++) {
             finite &= isfinite(row[k]) != 0;
-            amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+            s2 += (double)row[k] * row[k];
         }
         if (!finite) {
-            ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
-            free(scale);
-            free(corr);
-            free(pb);
-            return ae_fail(AE_ERR_FORMAT, "linear layer: output channel %d has a weight that is "
-                           "not finite", (int)n);
+            free(colsmall);
+            return init_fail(l, ae_fail(AE_ERR_FORMAT, "linear layer: output channel %d has a "
+                                        "weight that is not finite", (int)n));
+        }
+        const double rms = sqrt(s2 / n_in);
+        int32_t nt = 0;
+        for (int32_t k = 0; k < n_in; k++)
+            if (fabs(row[k]) <= 4.0 * rms) t2 += (double)row[k] * row[k], nt++;
+        const float thr = nt ? (float)(SPARSE_SIGMAS * sqrt(t2 / nt)) : INFINITY;
+        /* the tail goes to the sparse part unless it is not sparse (then the row stays whole) */
+        int32_t n_tail = 0;
+        for (int32_t k = 0; k < n_in; k++) n_tail += fabsf(row[k]) > thr;
+        const int sparse = n_tail > 0 && n_tail <= n_in / SPARSE_MAX_SHARE;
+        e->sp_start[n] = e->n_sparse;
+        float amax = 0.0f;
+        for (int32_t k = 0; k < n_in; k++) {
+            const float a = fabsf(row[k]);
+            if (sparse && a > thr) {
+                if (sparse_push(e, &cap, k, row[k])) {
+                    free(colsmall);
+                    return init_fail(l, ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of "
+                                                "memory", (int)n_out, (int)n_in));
+                }
+            } else {
+                amax = a > amax ? a : amax;
+            }
         }
         const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         int8_t *dst = pw + (size_t)(n / NN_NR) * kg * NN_NR * 4 + (size_t)(n % NN_NR) * 4;
         int32_t sum = 0;
         for (int32_t k = 0; k < n_in; k++) {
-            int32_t q = q8(row[k] * inv);
+            int32_t q = sparse && fabsf(row[k]) > thr ? 0 : q8(row[k] * inv);
             dst[(size_t)(k / 4) * NN_NR * 4 + k % 4] = (int8_t)q;
             sum += q;
+            colsmall[k] += q >= -COL_MIN_LEVELS && q <= COL_MIN_LEVELS;
         }
         scale[n] = amax / 127.0f;
         corr[n] = 128 * sum;
+    }
+    e->sp_start[n_out] = e->n_sparse;
+    /* columns int8 cannot carry: 15 in 16 of their weights within COL_MIN_LEVELS steps of
+     * zero, where the layer's median column has at most a quarter such (at most
+     * NN_I8_MAX_COLS, the weakest) */
+    int32_t *sorted = malloc((size_t)n_in * sizeof *sorted);
+    if (!sorted) {
+        free(colsmall);
+        return init_fail(l, ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory",
+                                    (int)n_out, (int)n_in));
+    }
+    memcpy(sorted, colsmall, (size_t)n_in * sizeof *sorted);
+    int32_t med; /* the median by selection (Hoare) */
+    {
+        int32_t lo = 0, hi = n_in - 1, kth = n_in / 2;
+        while (lo < hi) {
+            int32_t piv = sorted[(lo + hi) / 2], a = lo, b = hi;
+            while (a <= b) {
+                while (sorted[a] < piv) a++;
+                while (sorted[b] > piv) b--;
+                if (a <= b) {
+                    int32_t t = sorted[a];
+                    sorted[a++] = sorted[b];
+                    sorted[b--] = t;
+                }
+            }
+            if (kth <= b) hi = b;
+            else if (kth >= a) lo = a;
+            else break;
+        }
+        med = sorted[kth];
+    }
+    free(sorted);
+    if (n_out >= COL_MIN_ROWS && med <= n_out / 4) {
+        for (int32_t k = 0; k < n_in; k++) {
+            if (colsmall[k] < n_out - n_out / 16) continue;
+            if (e->n_cols < NN_I8_MAX_COLS) {
+                e->cols[e->n_cols++] = k;
+                continue;
+            }
+            int32_t lo = 0; /* full: replace the least weak kept one if this one is weaker */
+            for (int32_t i = 1; i < e->n_cols; i++)
+                if (colsmall[e->cols[i]] < colsmall[e->cols[lo]]) lo = i;
+            if (colsmall[k] > colsmall[e->cols[lo]]) e->cols[lo] = k;
+        }
+        for (int32_t i = 1; i < e->n_cols; i++) /* ascending */
+            for (int32_t j2 = i; j2 > 0 && e->cols[j2 - 1] > e->cols[j2]; j2--) {
+                int32_t t = e->cols[j2];
+                e->cols[j2] = e->cols[j2 - 1];
+                e->cols[j2 - 1] = t;
+            }
+    }
+    free(colsmall);
+    if (e->n_cols) {
+        if (!(e->col_w = malloc((size_t)e->n_cols * n_out * sizeof *e->col_w)))
+            return init_fail(l, ae_fail(AE_ERR_NOMEM, "linear layer [%d, %d]: out of memory",
+                                        (int)n_out, (int)n_in));
+        for (int32_t i = 0; i < e->n_cols; i++)
+            for (int32_t n = 0; n < n_out; n++) {
+                float v = w[(size_t)n * n_in + e->cols[i]];
+                for (int32_t s2i = e->sp_start[n]; s2i < e->sp_start[n + 1]; s2i++)
+                    if (e->sp_col[s2i] == e->cols[i]) v = 0.0f; /* (the sparse part has it) */
+                e->col_w[(size_t)i * n_out + n] = v;
+            }
+    }
+    if (!e->n_sparse && !e->n_cols) {
+        nn_i8_exact_free(e);
+        l->exact = NULL;
     }
     if (pb) {
         memset(pb, 0, n_pad * sizeof(float));
         memcpy(pb, bias, (size_t)n_out * sizeof(float));
     }
-    l->n_out = n_out;
-    l->n_in = n_in;
-    l->prec = NN_I8;
-    l->w = pw;
-    l->w_bytes = w_bytes;
-    l->bias = pb;
-    l->w_scale = scale;
-    l->w_corr = corr;
     return AE_OK;
 }
 
@@ -220,10 +358,10 @@ typedef struct i8_task {
     int32_t *colmax;          /* [nth][K] column maxima per thread (pass 1), as abs_bits */
     int32_t *rowmax;          /* [m] row maxima (pass 1), as abs_bits */
     uint8_t *is_out;          /* [K] 1 for an outlier column */
-    int32_t n_o, out_cols[MAX_OUTLIERS];
+    int32_t n_o, out_cols[NN_I8_MAX_COLS + MAX_OUTLIERS]; /* the exact columns, then outliers */
     float *xo;                /* [m][n_o] the outlier columns of x */
-    float *wo;                /* [n_o][N] their dequantized weights */
-    float *corr;              /* [m][N] x[:, O] · woᵀ, or NULL */
+    float *wo;                /* [n_o][N] their weights: exact ones, then dequantized ones */
+    float *corr;              /* [m][N] x[:, O] · woᵀ + the sparse weights' part, or NULL */
     float *y;
     const float *res;
     nn_act act;
@@ -260,23 +398,27 @@ static void find_outliers(i8_task *f)
         }
     float *cm = (float *)cmb; /* the maxima as floats, in place */
     for (int32_t k = 0; k < K; k++) cm[k] = bits_float(cmb[k]);
-    double sum = 0.0;
-    for (int32_t k = 0; k < K; k++) sum += cm[k];
-    const float thr = (float)(OUTLIER_RATIO * sum / K);
-    f->n_o = 0;
+    /* the layer's exact columns first, always; then this call's outliers among the others */
+    const nn_i8_exact *e = f->l->exact;
+    const int32_t n_s = e ? e->n_cols : 0;
     memset(f->is_out, 0, (size_t)(uint32_t)K);
+    for (int32_t i = 0; i < n_s; i++) f->is_out[f->out_cols[i] = e->cols[i]] = 1;
+    f->n_o = n_s;
+    double sum = 0.0;
+    for (int32_t k = 0; k < K; k++) sum += f->is_out[k] ? 0.0 : cm[k];
+    const float thr = K > n_s ? (float)(OUTLIER_RATIO * sum / (K - n_s)) : INFINITY;
     for (int32_t k = 0; k < K; k++) {
-        if (!(cm[k] > thr) || !isfinite(cm[k])) continue;
-        if (f->n_o < MAX_OUTLIERS) {
+        if (f->is_out[k] || !(cm[k] > thr) || !isfinite(cm[k])) continue;
+        if (f->n_o < n_s + MAX_OUTLIERS) {
             f->out_cols[f->n_o++] = k;
             continue;
         }
-        int32_t lo = 0; /* full: replace the smallest kept one if this one is larger */
-        for (int32_t i = 1; i < f->n_o; i++)
+        int32_t lo = n_s; /* full: replace the smallest kept one if this one is larger */
+        for (int32_t i = n_s + 1; i < f->n_o; i++)
             if (cm[f->out_cols[i]] < cm[f->out_cols[lo]]) lo = i;
         if (cm[k] > cm[f->out_cols[lo]]) f->out_cols[lo] = k;
     }
-    for (int32_t i = 0; i < f->n_o; i++) f->is_out[f->out_cols[i]] = 1;
+    for (int32_t i = n_s; i < f->n_o; i++) f->is_out[f->out_cols[i]] = 1;
 }
 
 static void quant_run(void *arg, int ith, int nth)
@@ -305,12 +447,18 @@ static void corr_run(void *arg, int ith, int nth)
     int32_t r0, r1;
     split(f->m, nth, ith, &r0, &r1);
     const int32_t N = f->N;
+    const nn_i8_exact *e = f->l->exact;
     for (int32_t r = r0; r < r1; r++) {
         float *c = f->corr + (size_t)r * N;
-        for (int32_t n = 0; n < N; n++) c[n] = 0.0f;
-        for (int32_t i = 0; i < f->n_o; i++) {
-            const float a = f->xo[(size_t)r * f->n_o + i], *w = f->wo + (size_t)i * N;
-            for (int32_t n = 0; n < N; n++) c[n] += a * w[n];
+        outlier_row(f->xo + (size_t)r * f->n_o, f->wo, f->n_o, N, c);
+        if (e && e->n_sparse) {
+            const float *x = f->x + (size_t)r * f->K;
+            for (int32_t n = 0; n < N; n++) {
+                float v = 0.0f;
+                for (int32_t i = e->sp_start[n]; i < e->sp_start[n + 1]; i++)
+                    v += x[e->sp_col[i]] * e->sp_val[i];
+                c[n] += v;
+            }
         }
     }
 }
@@ -399,8 +547,8 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
      * the outlier columns, their weights and the correction */
     const size_t qa_b = (size_t)m * f.lda, as_b = (size_t)m * sizeof(float);
     const size_t cm_b = (size_t)f.nth * f.K * sizeof(float), om_b = (size_t)f.K;
-    const size_t xo_b = (size_t)m * MAX_OUTLIERS * sizeof(float);
-    const size_t wo_b = (size_t)MAX_OUTLIERS * f.N * sizeof(float), co_b = (size_t)m * f.N * sizeof(float);
+    const size_t max_o = NN_I8_MAX_COLS + MAX_OUTLIERS, xo_b = (size_t)m * max_o * sizeof(float);
+    const size_t wo_b = max_o * f.N * sizeof(float), co_b = (size_t)m * f.N * sizeof(float);
     size_t off[8], total = 0;
     const size_t parts[8] = {qa_b, as_b, cm_b, om_b, xo_b, wo_b, co_b, as_b};
     for (int i = 0; i < 8; i++) {
@@ -421,10 +569,14 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     nn_pool_run(pool, colmax_run, &f);
     find_outliers(&f);
     nn_pool_run(pool, quant_run, &f);
-    if (f.n_o) {
+    const nn_i8_exact *e = l->exact;
+    if (f.n_o || (e && e->n_sparse)) {
         const int8_t *w = l->w;
         const size_t kg = (size_t)kgroups(f.K);
-        for (int32_t i = 0; i < f.n_o; i++) {
+        const int32_t n_s = e ? e->n_cols : 0;
+        for (int32_t i = 0; i < n_s; i++)
+            memcpy(f.wo + (size_t)i * f.N, e->col_w + (size_t)i * f.N, (size_t)f.N * sizeof(float));
+        for (int32_t i = n_s; i < f.n_o; i++) {
             const int32_t k = f.out_cols[i];
             for (int32_t n = 0; n < f.N; n++) {
                 int8_t q = w[(size_t)(n / NN_NR) * kg * NN_NR * 4 + ((size_t)(k / 4) * NN_NR + n % NN_NR) * 4 + k % 4];

@@ -49,6 +49,7 @@ typedef struct nn_linear {
     float *bias;      /* [n_out] owned copy padded to whole panels, or NULL */
     float *w_scale;   /* NN_I8: [padded n_out] per-channel scales (W ≈ w_scale[n] * Wq[n]) */
     int32_t *w_corr;  /* NN_I8: [padded n_out] 128 * Σk Wq[n][k], for unsigned activations */
+    struct nn_i8_exact *exact; /* NN_I8: the weights kept in float32 (linear_i8.c), or NULL */
 } nn_linear;
 
 int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias);

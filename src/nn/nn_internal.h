@@ -166,6 +166,21 @@ void nn_gemm_run(const float *w, const float *bias, int32_t n_out, int32_t units
                  void (*tile)(const nn_tile *t), const float *x, int32_t m, float *y, nn_act act,
                  const float *residual, nn_pool *pool);
 
+/* The weights of an int8 layer that int8 cannot carry, kept in float32 (linear_i8.c):
+ * single weights far out in the tail of their row (sparse, by output channel), and whole
+ * input columns whose weights all sit within a couple of int8 steps of zero. */
+#define NN_I8_MAX_COLS 16
+typedef struct nn_i8_exact {
+    int32_t n_sparse;
+    int32_t *sp_start;  /* [n_out + 1]: the weights of channel n are sp_start[n] .. [n + 1] */
+    int32_t *sp_col;    /* [n_sparse] input column */
+    float *sp_val;      /* [n_sparse] weight */
+    int32_t n_cols;
+    int32_t cols[NN_I8_MAX_COLS]; /* input columns, ascending */
+    float *col_w;       /* [n_cols][n_out] their weights (0 where a weight is sparse) */
+} nn_i8_exact;
+void nn_i8_exact_free(nn_i8_exact *e);
+
 /* Precision-specific parts of nn_linear (linear_i8.c, linear_bf16.c) */
 int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, const float *bias);
 void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *y, nn_act act,
