@@ -522,7 +522,10 @@ json_t *api_info(ae_server *s)
                               mi->fingerprint, "embed_dim", (int)mi->embed_dim, "image_size", (int)mi->image_size,
                               "patch_size", (int)mi->patch_size, "dtype", mi->weights_dtype, "params",
                               (json_int_t)mi->n_params);
+    /* of the image tower (the embeddings, /api/embed) and of the text tower (banks built on
+     * request; each bank reports its own) */
     json_object_set_new(model, "precision", json_string(ae_precision_name(mi->precision)));
+    json_object_set_new(model, "text_precision", json_string(ae_precision_name(mi->text_precision)));
     json_t *limits = json_pack(
         "{s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "max_upload_bytes", (json_int_t)s->p.max_upload_bytes,
         "max_pixels", (json_int_t)s->p.image.max_pixels, "max_inflight", s->p.max_inflight, "max_parts",

@@ -349,8 +349,8 @@ typedef struct ae_bank_info {
     const char *precision;  /* "fp32", "int8", "bf16": the text tower's when the bank was
                                built; "" when none encoded it (imported centroids, laion).
                                Informative: ae_bank_check_model accepts a bank of any precision
-                               (score with a bank built at the precision you encode at to get
-                               what `score --precision` computes) */
+                               (score with a bank built at your model's text_precision to get
+                               what `score --text-precision` computes; fp32 by default) */
 } ae_bank_info;
 void ae_bank_get_info(const ae_bank *b, ae_bank_info *info);
 /* Class name i (context / ensemble), or NULL. */

@@ -385,7 +385,9 @@ static double score_one(const char *const *args, char *err, size_t cap)
 }
 
 /* int8 (and bf16 where the CPU has it) on both tiny models, images and texts: close to fp32
- * (cosine >= 0.99) but not the same numbers; bf16 without AVX512_BF16 refused in one line */
+ * (cosine >= 0.99) but not the same numbers, each tower at its own option (images --precision,
+ * texts --text-precision) and untouched by the other's; bf16 without AVX512_BF16 refused in
+ * one line */
 static void test_precision_embed(void)
 {
     const char *img = fixture("images/photo_rocket.jpg");
@@ -404,10 +406,11 @@ static void test_precision_embed(void)
             json_decref(f32);
             for (int p = AE_PRECISION_INT8; p <= AE_PRECISION_BF16; p++) {
                 const char *name = ae_precision_name((ae_precision)p);
-                const char *args[] = {"--model", models[mi], "--precision", name, mode, mode_arg, in, NULL};
+                const char *own = text ? "--text-precision" : "--precision", *other = text ? "--precision" : "--text-precision";
+                const char *args[] = {"--model", models[mi], own, name, mode, mode_arg, in, NULL};
                 if (p == AE_PRECISION_BF16 && !bf16) {
                     run_result r = run_cli(NULL, NULL, (const char *const[]){"embed", "--model", models[mi],
-                                                                             "--precision", "bf16", in, NULL});
+                                                                             own, "bf16", in, NULL});
                     CHECK_EQ_INT(r.code, 2); /* as a model that fails to load */
                     CHECK_EQ_INT(count_lines(r.err), 1);
                     CHECK_STR_CONTAINS(r.err, "aesthete: bf16 needs a CPU with AVX512_BF16");
@@ -420,8 +423,14 @@ static void test_precision_embed(void)
                 double c = jcos(ref, e);
                 CHECK_MSG(c >= 0.99, "%s %s %s: cosine to fp32 %.6f", models[mi], text ? "text" : "image", name, c);
                 CHECK_MSG(!jsame(ref, e), "%s %s %s: bit-identical to fp32", models[mi], text ? "text" : "image", name);
-                printf("embed --precision %s (%s, %s): cosine to fp32 %.6f\n", name, mi ? "tiny-gelu" : "tiny-quickgelu",
+                printf("embed %s %s (%s, %s): cosine to fp32 %.6f\n", own, name, mi ? "tiny-gelu" : "tiny-quickgelu",
                        text ? "text" : "image", c);
+                json_decref(e);
+                /* the other tower's option leaves this one at fp32 */
+                args[2] = other;
+                e = embed_one(NULL, args, &code);
+                CHECK_EQ_INT(code, 0);
+                CHECK_MSG(jsame(ref, e), "%s %s %s %s: not fp32", models[mi], text ? "text" : "image", other, name);
                 json_decref(e);
             }
             json_decref(ref);
@@ -448,8 +457,8 @@ static void test_precision_embed(void)
     run_free(&r);
 }
 
-/* every command that runs an encoder takes --precision, shows it in --help, and names a bad
- * value; info reports what the CPU runs */
+/* every command that runs an encoder takes --precision and --text-precision, shows them in
+ * --help, and names a bad value; info reports both and what the CPU runs */
 static void test_precision_usage(void)
 {
     const char *img = fixture("images/photo_rocket.jpg");
@@ -463,24 +472,29 @@ static void test_precision_usage(void)
         CHECK_MSG(r.out && strstr(r.out, "--precision"), "'%s --help' lacks --precision", name);
         CHECK_MSG(r.out && (strstr(r.out, "$AESTHETE_PRECISION") || (sub && strstr(r.out, "as for 'score'"))),
                   "'%s --help' lacks the default", name);
+        CHECK_MSG(r.out && strstr(r.out, "--text-precision P"), "'%s --help' lacks --text-precision", name);
+        CHECK_MSG(r.out && strstr(r.out, "fp32"), "'%s --help' lacks --text-precision's default", name);
         run_free(&r);
-        const char *args[10];
-        int k = 0;
-        args[k++] = name;
-        if (sub) args[k++] = sub;
-        args[k++] = "--model", args[k++] = TINY, args[k++] = "--precision", args[k++] = "nonsense";
-        if (!strcmp(name, "embed") || !strcmp(name, "score") || !strcmp(name, "rank")) args[k++] = img;
-        if (sub) args[k++] = "-o", args[k++] = test_tmp("never.bank");
-        args[k] = NULL;
-        r = run_cli(NULL, NULL, args);
-        CHECK_EQ_INT(r.code, 2);
-        char want[128];
-        snprintf(want, sizeof want, "aesthete %s: --precision: 'nonsense' is not fp32, int8 or bf16\n", name);
-        CHECK_STR_CONTAINS(r.err, want);
-        snprintf(want, sizeof want, "Try 'aesthete %s --help'.", name);
-        CHECK_STR_CONTAINS(r.err, want);
-        CHECK_EQ_INT(count_lines(r.err), 2);
-        run_free(&r);
+        for (int t = 0; t < 2; t++) {
+            const char *opt = t ? "--text-precision" : "--precision";
+            const char *args[10];
+            int k = 0;
+            args[k++] = name;
+            if (sub) args[k++] = sub;
+            args[k++] = "--model", args[k++] = TINY, args[k++] = opt, args[k++] = "nonsense";
+            if (!strcmp(name, "embed") || !strcmp(name, "score") || !strcmp(name, "rank")) args[k++] = img;
+            if (sub) args[k++] = "-o", args[k++] = test_tmp("never.bank");
+            args[k] = NULL;
+            r = run_cli(NULL, NULL, args);
+            CHECK_EQ_INT(r.code, 2);
+            char want[128];
+            snprintf(want, sizeof want, "aesthete %s: %s: 'nonsense' is not fp32, int8 or bf16\n", name, opt);
+            CHECK_STR_CONTAINS(r.err, want);
+            snprintf(want, sizeof want, "Try 'aesthete %s --help'.", name);
+            CHECK_STR_CONTAINS(r.err, want);
+            CHECK_EQ_INT(count_lines(r.err), 2);
+            run_free(&r);
+        }
     }
     run_result r = RUN("score", "--model", TINY, img, "--precision");
     CHECK_EQ_INT(r.code, 2);
@@ -491,6 +505,7 @@ static void test_precision_usage(void)
     r = RUN("info", "--model", TINY, "--json");
     json_t *j = json_loads(r.out ? r.out : "", 0, NULL);
     CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")), "fp32"));
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "text_precision")) ?: "", "fp32"));
     json_t *ps = json_object_get(j, "precisions");
     CHECK_EQ_INT(json_array_size(ps), bf16 ? 3 : 2);
     CHECK(!strcmp(json_string_value(json_array_get(ps, 1)), "int8"));
@@ -498,15 +513,28 @@ static void test_precision_usage(void)
     json_decref(j);
     run_free(&r);
     r = RUN("info", "--model", TINY);
-    CHECK_STR_CONTAINS(r.out, bf16 ? "precision fp32 (this CPU runs fp32 int8 bf16)\n"
-                                   : "precision fp32 (this CPU runs fp32 int8; bf16 needs AVX512_BF16)\n");
+    CHECK_STR_CONTAINS(r.out, bf16 ? "precision fp32 (images), fp32 (texts) (this CPU runs fp32 int8 bf16)\n"
+                                   : "precision fp32 (images), fp32 (texts) (this CPU runs fp32 int8; bf16 needs "
+                                     "AVX512_BF16)\n");
     run_free(&r);
+    /* $AESTHETE_PRECISION is the image tower's: the texts stay fp32 */
     r = run_cli("AESTHETE_PRECISION=int8", NULL, (const char *const[]){"info", "--model", TINY, NULL});
-    CHECK_STR_CONTAINS(r.out, "precision int8 (");
+    CHECK_STR_CONTAINS(r.out, "precision int8 (images), fp32 (texts) (");
+    run_free(&r);
+    r = RUN("info", "--model", TINY, "--text-precision", "int8", "--json");
+    j = json_loads(r.out ? r.out : "", 0, NULL);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")) ?: "", "fp32"));
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "text_precision")) ?: "", "int8"));
+    json_decref(j);
     run_free(&r);
     r = RUN("info", "--model", TINY, "--precision", "bf16");
     CHECK_EQ_INT(r.code, bf16 ? 0 : 2);
-    if (bf16) CHECK_STR_CONTAINS(r.out, "precision bf16 (");
+    if (bf16) CHECK_STR_CONTAINS(r.out, "precision bf16 (images), fp32 (texts) (");
+    else CHECK_STR_CONTAINS(r.err, "bf16 needs a CPU with AVX512_BF16");
+    run_free(&r);
+    r = RUN("info", "--model", TINY, "--text-precision", "bf16");
+    CHECK_EQ_INT(r.code, bf16 ? 0 : 2);
+    if (bf16) CHECK_STR_CONTAINS(r.out, "precision fp32 (images), bf16 (texts) (");
     else CHECK_STR_CONTAINS(r.err, "bf16 needs a CPU with AVX512_BF16");
     run_free(&r);
 }
@@ -522,7 +550,8 @@ static int count_files(const char *dir)
     return n;
 }
 
-/* One cache for both precisions: each run gets its own embeddings and banks, never the other's */
+/* One cache for every precision: each run gets its own embeddings and banks, never the
+ * other's; the banks follow the text tower (--text-precision), not --precision */
 static void test_precision_cache(void)
 {
     const char *img = fixture("images/photo_rocket.jpg");
@@ -532,8 +561,10 @@ static void test_precision_cache(void)
     snprintf(banks, sizeof banks, "%s", test_tmp("prec/banks"));
     double f32 = score_one((const char *const[]){"--model", TINY, "--no-cache", img, NULL}, NULL, 0);
     double i8 = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", img, NULL}, NULL, 0);
-    CHECK(!isnan(f32) && !isnan(i8) && f32 != i8);
-    printf("score: fp32 %.6f, int8 %.6f\n", f32, i8);
+    double t8 = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8",
+                                                "--text-precision", "int8", img, NULL}, NULL, 0);
+    CHECK(!isnan(f32) && !isnan(i8) && !isnan(t8) && f32 != i8 && t8 != i8);
+    printf("score: fp32 %.6f, int8 images %.6f, int8 images and texts %.6f\n", f32, i8, t8);
     const char *const runs[][2] = {{"int8", "1 encoded, 0 from the cache"}, {"fp32", "1 encoded, 0 from the cache"},
                                    {"int8", "0 encoded, 1 from the cache"}, {"fp32", "0 encoded, 1 from the cache"}};
     for (int i = 0; i < 4; i++) {
@@ -543,7 +574,13 @@ static void test_precision_cache(void)
         CHECK_MSG(v == want, "run %d (%s): score %.9g, expected %.9g", i, runs[i][0], v, want);
         CHECK_STR_CONTAINS(err, runs[i][1]);
     }
-    CHECK_EQ_INT(count_files(banks), 2); /* the fixed bank at each precision */
+    CHECK_EQ_INT(count_files(banks), 1); /* one fixed bank: fp32 texts at both precisions */
+    /* int8 texts: a bank of their own, the image embeddings of the int8 runs */
+    double v = score_one((const char *const[]){"--model", TINY, "--cache", cache, "--verbose", "--precision", "int8",
+                                               "--text-precision", "int8", img, NULL}, err, sizeof err);
+    CHECK_MSG(v == t8, "int8 texts with the cache: score %.9g, expected %.9g", v, t8);
+    CHECK_STR_CONTAINS(err, "0 encoded, 1 from the cache");
+    CHECK_EQ_INT(count_files(banks), 2);
     /* rank agrees: it shares the cache and the banks */
     run_result r = RUN("rank", "--model", TINY, "--cache", cache, "--verbose", img);
     json_t *l = jline(r.out, 0);
@@ -552,25 +589,29 @@ static void test_precision_cache(void)
     json_decref(l);
     run_free(&r);
 
-    /* a bank records the precision of the text tower that built it; any precision may use it */
-    const char *b8 = test_tmp("prec/int8.bank"), *b32 = test_tmp("prec/fp32.bank");
-    r = RUN("bank", "build", "--model", TINY, "--precision", "int8", "-o", b8);
+    /* a bank records the precision of the text tower that built it (--text-precision; not
+     * --precision, the image tower's); any precision may use it */
+    const char *b8 = test_tmp("prec/int8.bank"), *bi8 = test_tmp("prec/images-int8.bank");
+    r = RUN("bank", "build", "--model", TINY, "--text-precision", "int8", "-o", b8);
     CHECK_EQ_INT(r.code, 0);
     run_free(&r);
-    r = RUN("bank", "build", "--model", TINY, "-o", b32);
+    r = RUN("bank", "build", "--model", TINY, "--precision", "int8", "-o", bi8);
     CHECK_EQ_INT(r.code, 0);
     run_free(&r);
     r = RUN("bank", "info", b8);
     CHECK_STR_CONTAINS(r.out, "precision    int8");
     run_free(&r);
-    r = RUN("bank", "info", b32);
+    r = RUN("bank", "info", bi8);
     CHECK_STR_CONTAINS(r.out, "precision    fp32");
     run_free(&r);
-    double v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", "--bank", b8, img,
-                                               NULL}, NULL, 0);
-    CHECK_MSG(v == i8, "--bank of int8 prompts at int8: %.9g, expected %.9g", v, i8);
+    v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", "--bank", b8, img,
+                                        NULL}, NULL, 0);
+    CHECK_MSG(v == t8, "--bank of int8 prompts, int8 images: %.9g, expected %.9g", v, t8);
+    v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--precision", "int8", "--bank", bi8, img,
+                                        NULL}, NULL, 0);
+    CHECK_MSG(v == i8, "--bank built with --precision int8 (fp32 prompts), int8 images: %.9g, expected %.9g", v, i8);
     v = score_one((const char *const[]){"--model", TINY, "--no-cache", "--bank", b8, img, NULL}, NULL, 0);
-    CHECK_MSG(!isnan(v) && v != f32 && v != i8, "an int8 bank with fp32 images: %.9g", v);
+    CHECK_MSG(!isnan(v) && v != f32 && v != i8 && v != t8, "an int8 bank with fp32 images: %.9g", v);
 }
 
 int main(void)

@@ -408,6 +408,8 @@ static void test_pages(const server *s)
     json_t *b0 = json_array_get(json_object_get(j, "banks"), 0);
     CHECK(b0 && !strcmp(jstr(b0, "id"), "fixed") && json_is_true(json_object_get(b0, "default")));
     CHECK(j && !strcmp(jstr(json_object_get(j, "model"), "precision"), "fp32"));
+    CHECK(j && jstr(json_object_get(j, "model"), "text_precision") &&
+          !strcmp(jstr(json_object_get(j, "model"), "text_precision"), "fp32"));
     CHECK(b0 && jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "fp32"));
     CHECK(json_is_false(json_object_get(j, "allow_urls")));
     resp_free(&r);
@@ -1155,8 +1157,10 @@ static void test_sigterm(server *s)
     if (fd >= 0) close(fd);
 }
 
-/* `serve --precision int8`: the model is loaded at int8, /api/info and /api/embed say so, and
- * the answers are those of `score/embed --precision int8` */
+/* `serve --precision int8`: the image tower is loaded at int8, the text tower at fp32 (its
+ * banks are fp32), /api/info and /api/embed say so, and the answers are those of
+ * `score/embed --precision int8`; with --text-precision int8 the banks are int8 too, and the
+ * scores those of `score --precision int8 --text-precision int8` */
 static void test_precision(void)
 {
     server s;
@@ -1169,8 +1173,9 @@ static void test_precision(void)
     CHECK_STATUS(r, 200, NULL);
     json_t *model = r.json ? json_object_get(r.json, "model") : NULL;
     CHECK(jstr(model, "precision") && !strcmp(jstr(model, "precision"), "int8"));
+    CHECK(jstr(model, "text_precision") && !strcmp(jstr(model, "text_precision"), "fp32"));
     json_t *b0 = json_array_get(json_object_get(r.json, "banks"), 0);
-    CHECK(jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "int8"));
+    CHECK(jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "fp32"));
     resp_free(&r);
 
     const char *boats = fixture("images/photo_boats.jpg");
@@ -1200,7 +1205,31 @@ static void test_precision(void)
     CHECK_STATUS(r, 200, NULL);
     same_score(r.json, json_array_get(ref, 0), "int8 server");
     resp_free(&r);
-    json_decref(ref);
+    CHECK_EQ_INT(server_stop(&s), 0);
+
+    const char *args8[] = {"--precision", "int8", "--text-precision", "int8", "--quiet", NULL};
+    if (server_start(&s, args8) != 0) {
+        CHECK(0);
+        json_decref(ref);
+        return;
+    }
+    r = get(&s, "/api/info");
+    CHECK_STATUS(r, 200, NULL);
+    model = r.json ? json_object_get(r.json, "model") : NULL;
+    CHECK(jstr(model, "precision") && !strcmp(jstr(model, "precision"), "int8"));
+    CHECK(jstr(model, "text_precision") && !strcmp(jstr(model, "text_precision"), "int8"));
+    b0 = json_array_get(json_object_get(r.json, "banks"), 0);
+    CHECK(jstr(b0, "precision") && !strcmp(jstr(b0, "precision"), "int8"));
+    resp_free(&r);
+    json_t *ref8 = cli_scores((const char *const[]){"--precision", "int8", "--text-precision", "int8", NULL}, &boats, 1);
+    r = post_file(&s, "/api/score", "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    same_score(r.json, json_array_get(ref8, 0), "int8 server, int8 texts");
+    double d = fabs(jnum(r.json, "score") - jnum(json_array_get(ref, 0), "score"));
+    printf("int8 server: int8 texts move the score by %.4f\n", d);
+    CHECK(d > 1e-4); /* the int8 banks, not the fp32 ones */
+    resp_free(&r);
+    json_decref(ref), json_decref(ref8);
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 

@@ -3,7 +3,9 @@
  * codes, a bad image reported and left out, the JSON report against the same figures
  * computed through the library (tests/support/fidelity.c: cosine within 1e-6, Spearman
  * within 1e-9, the same top 3 and worst image), the gates and the exit status following the
- * figures, the text report, --classes. The figures at full size are test_fidelity's.
+ * figures, the text report, --classes; by default only the image tower is reduced (the banks
+ * stay fp32, as `score --precision P` runs), with --text-precision the text tower too, and
+ * the reports say which. The figures at full size are test_fidelity's.
  */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -19,7 +21,7 @@ static void test_usage(void)
 {
     run_result r = RUN("verify", "--help");
     CHECK_EQ_INT(r.code, 0);
-    const char *want[] = {"--precision", "--model", "--classes", "--column", "--threads",
+    const char *want[] = {"--precision", "--text-precision", "--model", "--classes", "--column", "--threads",
                           "--json", "0.999", "0.995", "0.99", "openai/clip-vit-base-patch32"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) CHECK_STR_CONTAINS(r.out, want[i]);
     run_free(&r);
@@ -59,6 +61,12 @@ static void test_usage(void)
     CHECK_STR_CONTAINS(r.err, "'int4' is not int8 or bf16");
     run_free(&r);
 
+    r = RUN("verify", "--precision", "int8", "--text-precision", "int4", "a.jpg", "b.jpg");
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "aesthete verify: --text-precision: 'int4' is not fp32, int8 or bf16\n");
+    CHECK_STR_CONTAINS(r.err, "Try 'aesthete verify --help'");
+    run_free(&r);
+
     r = RUN("verify", "--precision", "int8", "--model", TINY);
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "no IMAGE given");
@@ -93,6 +101,10 @@ static void test_usage(void)
         CHECK_EQ_INT(r.code, 2);
         CHECK_STR_CONTAINS(r.err, "bf16");
         run_free(&r);
+        r = RUN("verify", "--precision", "int8", "--text-precision", "bf16", "--model", TINY, "a.jpg", "b.jpg");
+        CHECK_EQ_INT(r.code, 2);
+        CHECK_STR_CONTAINS(r.err, "bf16");
+        run_free(&r);
     }
 }
 
@@ -100,11 +112,12 @@ static const char *json_name(json_t *a, size_t i) { return json_string_value(jso
 
 /* The command's JSON against the library's figures for the same images. */
 static void check_report(json_t *j, const fid_figures *f, const char *const *paths, int32_t n,
-                         ae_precision p, int code)
+                         ae_precision p, ae_precision tp, int code)
 {
     static const char *const gate[] = {"PASS", "WARN", "FAIL"};
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "images")), n);
     CHECK(!strcmp(json_string_value(json_object_get(j, "precision")) ?: "", ae_precision_name(p)));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "text_precision")) ?: "", ae_precision_name(tp)));
     json_t *c = json_object_get(j, "cosine");
     CHECK_NEAR(json_real_value(json_object_get(c, "min")), f->cos_min, 1e-6);
     CHECK_NEAR(json_real_value(json_object_get(c, "mean")), f->cos_mean, 1e-6);
@@ -133,9 +146,9 @@ static void check_report(json_t *j, const fid_figures *f, const char *const *pat
     CHECK_EQ_INT(json_array_size(json_object_get(j, "per_image")), n);
     CHECK(!strcmp(json_string_value(json_object_get(j, "verdict")) ?: "", gate[verdict]));
     CHECK_EQ_INT(code, verdict == 2 ? 1 : 0);
-    printf("  %s: cosine min %.6f mean %.6f, Spearman fixed %.4f ensemble %.4f, verdict %s (exit %d)\n",
-           ae_precision_name(p), f->cos_min, f->cos_mean, f->spearman[0], f->spearman[1],
-           gate[verdict], code);
+    printf("  images %s, texts %s: cosine min %.6f mean %.6f, Spearman fixed %.4f ensemble %.4f, verdict %s "
+           "(exit %d)\n", ae_precision_name(p), ae_precision_name(tp), f->cos_min, f->cos_mean, f->spearman[0],
+           f->spearman[1], gate[verdict], code);
 }
 
 static void test_report(void)
@@ -148,15 +161,22 @@ static void test_report(void)
     if (f) fputs("hello\n", f), fclose(f);
 
     fid_run ref, red;
-    CHECK_EQ_INT(fid_encode(TINY, AE_PRECISION_FP32, (const char *const *)photos, n, &ref), 0);
-    for (ae_precision p = AE_PRECISION_INT8; p <= AE_PRECISION_BF16; p++) {
+    CHECK_EQ_INT(fid_encode(TINY, AE_PRECISION_FP32, AE_PRECISION_FP32, (const char *const *)photos, n, &ref), 0);
+    /* images int8 or bf16 with fp32 texts (the default), then both towers at int8 */
+    static const ae_precision cases[][2] = {{AE_PRECISION_INT8, AE_PRECISION_FP32},
+                                            {AE_PRECISION_BF16, AE_PRECISION_FP32},
+                                            {AE_PRECISION_INT8, AE_PRECISION_INT8}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        ae_precision p = cases[ci][0], tp = cases[ci][1];
         if (ae_precision_check(p) != AE_OK) continue;
-        CHECK_EQ_INT(fid_encode(TINY, p, (const char *const *)photos, n, &red), 0);
+        CHECK_EQ_INT(fid_encode(TINY, p, tp, (const char *const *)photos, n, &red), 0);
         fid_figures fg;
         fid_compare(&ref, &red, &fg);
-        /* the bad file in the middle: reported, left out, the rest compared */
+        /* the bad file in the middle: reported, left out, the rest compared; --text-precision
+         * given only where it is not the default */
         const char *args[32] = {"verify", "--json", "--precision", ae_precision_name(p), "--model", TINY};
         int k = 6;
+        if (tp != AE_PRECISION_FP32) args[k++] = "--text-precision", args[k++] = ae_precision_name(tp);
         for (int32_t i = 0; i < n; i++) {
             if (i == 2) args[k++] = bad;
             args[k++] = photos[i];
@@ -174,7 +194,7 @@ static void test_report(void)
                                "not-an-image.jpg");
             CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(sk, 0), "error")),
                                "unknown image format");
-            check_report(j, &fg, (const char *const *)photos, n, p, r.code);
+            check_report(j, &fg, (const char *const *)photos, n, p, tp, r.code);
         }
         json_decref(j);
         run_free(&r);
@@ -187,9 +207,24 @@ static void test_report(void)
         args[5] = "--model";
         args[6] = TINY;
         k = 7;
+        if (tp != AE_PRECISION_FP32) args[k++] = "--text-precision", args[k++] = ae_precision_name(tp);
         for (int32_t i = 0; i < n; i++) args[k++] = photos[i];
         args[k] = NULL;
         r = run_cli(NULL, NULL, args);
+        /* which towers were reduced */
+        char towers[160];
+        if (tp == AE_PRECISION_FP32)
+            snprintf(towers, sizeof towers, "%s against fp32: model", ae_precision_name(p));
+        else
+            snprintf(towers, sizeof towers, "%s images and texts against fp32: model", ae_precision_name(p));
+        CHECK_STR_CONTAINS(r.out, towers);
+        if (tp == AE_PRECISION_FP32)
+            snprintf(towers, sizeof towers, "reduced: the image tower (%s); the text tower stays fp32",
+                     ae_precision_name(p));
+        else
+            snprintf(towers, sizeof towers, "reduced: the image tower (%s) and the text tower (%s)",
+                     ae_precision_name(p), ae_precision_name(tp));
+        CHECK_STR_CONTAINS(r.out, towers);
         char want[64];
         snprintf(want, sizeof want, "min %.6f", fg.cos_min);
         CHECK_STR_CONTAINS(r.out, want);

@@ -23,8 +23,8 @@ void fid_run_free(fid_run *r)
     memset(r, 0, sizeof *r);
 }
 
-int fid_encode(const char *model_dir, ae_precision p, const char *const *paths, int32_t n,
-               fid_run *out)
+int fid_encode(const char *model_dir, ae_precision p, ae_precision text_p, const char *const *paths,
+               int32_t n, fid_run *out)
 {
     memset(out, 0, sizeof *out);
     ae_model *m = NULL;
@@ -37,10 +37,12 @@ int fid_encode(const char *model_dir, ae_precision p, const char *const *paths, 
     int rc = -1;
     ae_model_params mp = ae_model_default_params();
     mp.precision = p;
+    mp.text_precision = text_p;
     ae_session_params sp = ae_session_default_params();
     if (!st || !sc) goto fail;
     if (ae_model_load(model_dir, &mp, &m) != AE_OK || ae_session_new(m, &sp, &s) != AE_OK) {
-        fprintf(stderr, "fidelity: %s (%s)\n", ae_last_error(), ae_precision_name(p));
+        fprintf(stderr, "fidelity: %s (images %s, texts %s)\n", ae_last_error(), ae_precision_name(p),
+                ae_precision_name(text_p));
         goto fail;
     }
     out->n = n;

@@ -20,10 +20,12 @@ typedef struct fid_run {
     double *score[2]; /* n scores: [0] fixed, [1] ensemble over the 1000 ImageNet classes */
 } fid_run;
 
-/* Loads model_dir at precision p (both towers), embeds the n images (all must decode) in one
- * batch and scores them. Returns 0, or -1 with the reason on stderr. */
-int fid_encode(const char *model_dir, ae_precision p, const char *const *paths, int32_t n,
-               fid_run *out);
+/* Loads model_dir with the image tower at precision p and the text tower at text_p (fp32 is
+ * what `score --precision P` and `verify` run by default), embeds the n images (all must
+ * decode) in one batch and scores them with banks built by that text tower. Returns 0, or -1
+ * with the reason on stderr. */
+int fid_encode(const char *model_dir, ae_precision p, ae_precision text_p, const char *const *paths,
+               int32_t n, fid_run *out);
 void fid_run_free(fid_run *r);
 
 typedef struct fid_figures {

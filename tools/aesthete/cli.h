@@ -24,17 +24,24 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Parses a positive integer option value in [lo, hi]; on error prints and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 
-/* --precision's value as an ae_precision (fp32, int8, bf16); anything else is a usage error
- * ("--precision: 'x' is not fp32, int8 or bf16", printed): returns -1. */
-int cli_parse_precision(const char *cmd, const char *s);
-/* The precision to load with: p when >= 0 (from --precision), else $AESTHETE_PRECISION when
- * set and not empty, else fp32. A variable naming no precision is printed: returns -1. */
+/* The value of option opt (--precision, --text-precision) as an ae_precision (fp32, int8,
+ * bf16); anything else is a usage error ("--precision: 'x' is not fp32, int8 or bf16",
+ * printed): returns -1. */
+int cli_parse_precision(const char *cmd, const char *opt, const char *s);
+/* The image tower's precision to load with: p when >= 0 (from --precision), else
+ * $AESTHETE_PRECISION when set and not empty, else fp32. A variable naming no precision is
+ * printed: returns -1. The text tower's (--text-precision) has no variable: it is fp32 unless
+ * a command is told otherwise, whatever the images' (a bank is encoded once and kept, and
+ * int8 text noise reorders scores: see ae_model_params.text_precision), so a setting for the
+ * whole machine would only put reduced banks under every run for no lasting speed. */
 int cli_precision(int p);
 
 /* Loads the model (spec from --model, or $AESTHETE_MODEL, or the default) with the towers
- * asked for, at precision (as cli_precision takes it: -1 for the default). Prints the error
- * (bf16 on a CPU without AVX512_BF16: the library's one line) and returns NULL on failure. */
-ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int precision);
+ * asked for, the image tower at precision (as cli_precision takes it: -1 for the default),
+ * the text tower at text_precision (-1: fp32). Prints the error (bf16 on a CPU without
+ * AVX512_BF16: the library's one line) and returns NULL on failure. */
+ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int precision,
+                         int text_precision);
 /* The same with all the parameters (no towers: tokenize, info). */
 ae_model *cli_load_model_params(const char *spec, const ae_model_params *params);
 

@@ -18,8 +18,10 @@ static void help(void)
            "build   encodes the prompts of a method once (text tower) and saves them:\n"
            "  --method M           fixed (default), context, ensemble or laion\n"
            "  --model M, --positive ADJ, --negative ADJ, --template T, --classes FILE,\n"
-           "  --column NAME, --normalize-prompts, --laion-head H, --threads N,\n"
-           "  --precision P: as for 'score' (the text tower's precision is recorded in the bank)\n"
+           "  --column NAME, --normalize-prompts, --laion-head H, --threads N: as for 'score'\n"
+           "  --text-precision P   the text encoder's arithmetic: fp32 (default), int8 or bf16,\n"
+           "                       recorded in the bank (--precision, the image encoder's, is\n"
+           "                       accepted as for 'score' and does not change a bank)\n"
            "  -o, --output FILE    where to write the bank (safetensors; NumPy/PyTorch can read it)\n"
            "info    prints what a bank holds: method, prompts, classes, model\n"
            "import  makes an ensemble bank from two precomputed centroids:\n"
@@ -144,7 +146,7 @@ static int bank_build(int argc, char **argv)
     scorer s = {0};
     /* prompts need the text tower only; a LAION head is chosen from the configs alone */
     int laion = o.method == AE_METHOD_LAION;
-    if (!(s.model = cli_load_model(o.model, !laion, 0, o.precision))) return EXIT_USAGE;
+    if (!(s.model = cli_load_model(o.model, !laion, 0, o.precision, o.text_precision))) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();
     sp.n_threads = (int32_t)o.threads;
     int ret = EXIT_USAGE;

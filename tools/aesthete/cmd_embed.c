@@ -20,9 +20,11 @@ static void help(void)
            "  --model M         model directory or Hugging Face repo id org/name[@revision]\n"
            "                    (default: $AESTHETE_MODEL or %s)\n"
            "  --text            the arguments are texts, not image files\n"
-           "  --precision P     the encoder's arithmetic: fp32, int8 or bf16 (bf16 needs a CPU\n"
-           "                    with AVX512_BF16); faster, embeddings differ slightly: see\n"
-           "                    README (default: $AESTHETE_PRECISION or fp32)\n"
+           "  --precision P     the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"
+           "                    a CPU with AVX512_BF16); faster, embeddings differ slightly:\n"
+           "                    see README (default: $AESTHETE_PRECISION or fp32)\n"
+           "  --text-precision P  the text encoder's (--text): fp32, int8 or bf16 (default:\n"
+           "                    fp32, whatever --precision is)\n"
            "  --threads N       worker threads (default: 0 = all cores)\n"
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
@@ -142,9 +144,9 @@ int cmd_embed(int argc, char **argv)
         {"threads", required_argument, 0, 'j'}, {"no-exif-rotate", no_argument, 0, 'E'},
         {"max-pixels", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
         {"fast-decode", no_argument, 0, 'F'}, {"precision", required_argument, 0, 'p'},
-        {0, 0, 0, 0}};
+        {"text-precision", required_argument, 0, 'T'}, {0, 0, 0, 0}};
     const char *model = NULL;
-    int text = 0, precision = -1;
+    int text = 0, precision = -1, text_precision = -1;
     long threads = 0, maxpix = 0;
     ae_image_params ip = ae_image_default_params();
     int c;
@@ -154,7 +156,10 @@ int cmd_embed(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case 't': text = 1; break;
-        case 'p': if ((precision = cli_parse_precision("embed", optarg)) < 0) return EXIT_USAGE; break;
+        case 'p': if ((precision = cli_parse_precision("embed", "--precision", optarg)) < 0) return EXIT_USAGE; break;
+        case 'T':
+            if ((text_precision = cli_parse_precision("embed", "--text-precision", optarg)) < 0) return EXIT_USAGE;
+            break;
         case 'j': if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
         case 'E': ip.exif_rotate = 0; break;
         case 'F': ip.fast_decode = 1; break;
@@ -168,7 +173,7 @@ int cmd_embed(int argc, char **argv)
     }
     int n = argc - optind;
     if (n == 0) return cli_usage_error("embed", text ? "no TEXT given" : "no IMAGE given");
-    ae_model *m = cli_load_model(model, text, !text, precision);
+    ae_model *m = cli_load_model(model, text, !text, precision, text_precision);
     if (!m) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();
     sp.n_threads = (int32_t)threads;

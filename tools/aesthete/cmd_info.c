@@ -18,8 +18,10 @@ static void help(void)
            "fingerprint; no weights are loaded.\n\n"
            "  --model M       model directory or Hugging Face repo id (default: $AESTHETE_MODEL or\n"
            "                  %s)\n"
-           "  --precision P   the precision the other commands would use, checked against this CPU\n"
-           "                  (an error if it cannot run it) (default: $AESTHETE_PRECISION or fp32)\n"
+           "  --precision P   the image tower's precision the other commands would use, checked\n"
+           "                  against this CPU (an error if it cannot run it) (default:\n"
+           "                  $AESTHETE_PRECISION or fp32)\n"
+           "  --text-precision P  the text tower's, checked the same way (default: fp32)\n"
            "  --json          one JSON object instead of text\n"
            "  --help          this text\n",
            DEFAULT_MODEL);
@@ -46,25 +48,29 @@ int cmd_info(int argc, char **argv)
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"json", no_argument, 0, 'J'},
                                          {"precision", required_argument, 0, 'p'},
+                                         {"text-precision", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *model = NULL;
-    int json = 0, precision = -1, c;
+    int json = 0, precision = -1, text_precision = -1, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'J': json = 1; break;
-        case 'p': if ((precision = cli_parse_precision("info", optarg)) < 0) return EXIT_USAGE; break;
+        case 'p': if ((precision = cli_parse_precision("info", "--precision", optarg)) < 0) return EXIT_USAGE; break;
+        case 'T':
+            if ((text_precision = cli_parse_precision("info", "--text-precision", optarg)) < 0) return EXIT_USAGE;
+            break;
         case 'h': help(); return EXIT_ALL_OK;
         default: return cli_usage_error("info", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc) return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
     /* no towers: configs, the safetensors header (dtypes, shapes, sizes), the fingerprint;
-     * the precision is checked as a load with towers would (bf16 needs AVX512_BF16) */
-    ae_model *m = cli_load_model(model, 0, 0, precision);
+     * the precisions are checked as a load with towers would (bf16 needs AVX512_BF16) */
+    ae_model *m = cli_load_model(model, 0, 0, precision, text_precision);
     if (!m) return EXIT_USAGE;
     ae_model_info i;
     ae_model_get_info(m, &i);
@@ -81,7 +87,8 @@ int cmd_info(int argc, char **argv)
                "\"context_length\": %d, \"vocab_size\": %d, \"kernels\": \"%s\", ",
                i.weights_dtype, (long long)i.n_params, (long long)i.file_size, i.fingerprint,
                i.embed_dim, i.image_size, i.patch_size, i.context_length, i.vocab_size, ae_kernels());
-        printf("\"precision\": \"%s\", \"precisions\": [", ae_precision_name(i.precision));
+        printf("\"precision\": \"%s\", \"text_precision\": \"%s\", \"precisions\": [",
+               ae_precision_name(i.precision), ae_precision_name(i.text_precision));
         for (int p = AE_PRECISION_FP32, k = 0; p <= AE_PRECISION_BF16; p++)
             if (runs[p]) printf(k++ ? ", \"%s\"" : "\"%s\"", ae_precision_name((ae_precision)p));
         printf("], ");
@@ -108,7 +115,8 @@ int cmd_info(int argc, char **argv)
                (i.image_size / i.patch_size) * (i.image_size / i.patch_size) + 1);
         printf("embed    %d dimensions\n", i.embed_dim);
         printf("kernels  %s\n", ae_kernels());
-        printf("precision %s (this CPU runs", ae_precision_name(i.precision));
+        printf("precision %s (images), %s (texts) (this CPU runs", ae_precision_name(i.precision),
+               ae_precision_name(i.text_precision));
         for (int p = AE_PRECISION_FP32; p <= AE_PRECISION_BF16; p++)
             if (runs[p]) printf(" %s", ae_precision_name((ae_precision)p));
         printf("%s)\n", runs[AE_PRECISION_BF16] ? "" : "; bf16 needs AVX512_BF16");

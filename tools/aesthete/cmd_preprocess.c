@@ -56,7 +56,7 @@ int cmd_preprocess(int argc, char **argv)
     if (!out) return cli_usage_error("preprocess", "missing -o FILE");
     const char *path = argv[optind];
     /* pixels only, no encoder runs: $AESTHETE_PRECISION does not apply */
-    ae_model *m = cli_load_model(model, 0, 1, AE_PRECISION_FP32);
+    ae_model *m = cli_load_model(model, 0, 1, AE_PRECISION_FP32, AE_PRECISION_FP32);
     if (!m) return EXIT_USAGE;
     ae_model_info info;
     ae_model_get_info(m, &info);

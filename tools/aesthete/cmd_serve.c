@@ -146,7 +146,7 @@ int cmd_serve(int argc, char **argv)
         /* the text tower is loaded anyway: requests may ask for other methods */
         if (o.bank_path && (o.method >= 0 || o.classes_path || o.template_text || o.positive || o.negative))
             return cli_usage_error("serve", "--bank already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
-        if (!(sc.model = cli_load_model(o.model, 1, 1, o.precision))) return EXIT_USAGE;
+        if (!(sc.model = cli_load_model(o.model, 1, 1, o.precision, o.text_precision))) return EXIT_USAGE;
         ae_session_params ssp = ae_session_default_params();
         ssp.n_threads = (int32_t)o.threads;
         if (ae_session_new(sc.model, &ssp, &sc.session) != AE_OK) {

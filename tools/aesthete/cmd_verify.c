@@ -1,9 +1,11 @@
 /*
  * cmd_verify.c — `aesthete verify`: how much a reduced precision (int8, bf16) changes what a
  * model says about the user's own photos. The model is loaded twice, at float32 (the
- * reference) and at the precision asked for; each side builds its own `fixed` and `ensemble`
- * banks (the same bank code as `score`: build_bank) and embeds the same decoded images, so the
- * reduced side is exactly what `score --precision P` computes. It prints the image-embedding
+ * reference) and with the image tower at the precision asked for (--precision) and the text
+ * tower at fp32 or at --text-precision; the `fixed` and `ensemble` banks are built with the
+ * same bank code as `score` (build_bank), once when the text tower is fp32 on both sides,
+ * else by each side, and both sides embed the same decoded images, so the reduced side is
+ * exactly what `score --precision P [--text-precision T]` computes. It prints the image-embedding
  * cosine to float32 (min, mean, the worst image), per method the Spearman rank correlation of
  * the images' scores and whether the top 3 are the same images, and a verdict against gates:
  *
@@ -35,18 +37,23 @@ static const char *const gate_name[] = {"PASS", "WARN", "FAIL"};
 
 static void help(void)
 {
-    printf("usage: aesthete verify --precision int8|bf16 [OPTIONS] IMAGE...\n\n"
+    printf("usage: aesthete verify --precision int8|bf16 [--text-precision P] [OPTIONS] IMAGE...\n\n"
            "Checks a reduced precision on your own photos, once per model: loads the model at\n"
-           "fp32 and at the precision given, embeds the images with both and compares\n"
+           "fp32 and with the image tower at the precision given, embeds the images with both\n"
+           "and compares\n"
            "  - the image embeddings: cosine to fp32 (min, mean, the worst image);\n"
            "  - the fixed and ensemble scores: Spearman rank correlation of the images' scores\n"
            "    fp32 vs reduced, and whether the top %d are the same images.\n"
-           "Each side builds its own banks (text tower at its precision), as 'score --precision'\n"
-           "would; the ensemble encodes 2 prompts per class at both precisions.\n\n"
+           "The text tower stays fp32, as 'score --precision P' runs it: both sides score with\n"
+           "the same banks. With --text-precision int8|bf16 the reduced side encodes its own\n"
+           "banks at it (the ensemble: 2 prompts per class), and the scores' figures include\n"
+           "the text side.\n\n"
            "Gates: cosine min >= %g PASS, >= %g WARN, below FAIL; per method Spearman >= %g and\n"
            "the same top %d PASS, else FAIL. The verdict is the worst of the three.\n\n"
-           "  --precision P        int8 or bf16 (default: $AESTHETE_PRECISION when it is one of\n"
-           "                       them, else required; bf16 needs a CPU with AVX512_BF16)\n"
+           "  --precision P        the image tower's: int8 or bf16 (default: $AESTHETE_PRECISION\n"
+           "                       when it is one of them, else required; bf16 needs a CPU with\n"
+           "                       AVX512_BF16)\n"
+           "  --text-precision P   the text tower's: fp32 (default), int8 or bf16\n"
            "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
            "                       (default: $AESTHETE_MODEL or %s)\n"
            "  --classes FILE       class list of the ensemble: TXT, CSV, TSV or XLSX\n"
@@ -66,18 +73,19 @@ static void help(void)
 }
 
 /* One side of the comparison: a model (vision tower after the banks are built), its session
- * and its two banks. */
+ * and its two banks (another side's when shared). */
 typedef struct side {
     ae_model *model;
     ae_session *session;
     ae_bank *bank[2]; /* fixed, ensemble */
+    int shared;       /* the banks belong to another side */
 } side;
 
 static const ae_method methods[2] = {AE_METHOD_FIXED, AE_METHOD_ENSEMBLE};
 
 static void side_free(side *s)
 {
-    for (int i = 0; i < 2; i++) ae_bank_free(s->bank[i]);
+    for (int i = 0; i < 2 && !s->shared; i++) ae_bank_free(s->bank[i]);
     ae_session_free(s->session);
     ae_model_free(s->model);
     memset(s, 0, sizeof *s);
@@ -92,17 +100,26 @@ static int new_session(side *s, long threads)
     return EXIT_USAGE;
 }
 
-/* Loads the text tower at precision p, builds both banks with build_bank (score's code),
- * then swaps the text tower for the vision tower (never both held at once). */
-static int side_open(side *s, const char *model, ae_precision p, const score_opts *base)
+/* Loads the text tower at tp, builds both banks with build_bank (score's code), then swaps
+ * the text tower for the vision tower at p (never both held at once). With `banks` (a side
+ * whose text tower ran at tp too), its banks are taken instead: the same numbers, and 2000
+ * ensemble prompts not encoded again. */
+static int side_open(side *s, const char *model, ae_precision p, ae_precision tp,
+                     const score_opts *base, const side *banks)
 {
     memset(s, 0, sizeof *s);
     ae_model_params mp = ae_model_default_params();
-    mp.load_text = 1;
-    mp.load_vision = 0;
+    mp.load_text = !banks;
+    mp.load_vision = !!banks;
     mp.precision = p;
+    mp.text_precision = tp;
     int rc;
     if (!(s->model = cli_load_model_params(model, &mp))) return EXIT_USAGE;
+    if (banks) {
+        s->bank[0] = banks->bank[0], s->bank[1] = banks->bank[1];
+        s->shared = 1;
+        return new_session(s, base->threads);
+    }
     if ((rc = new_session(s, base->threads))) return rc;
     scorer sc = {s->model, s->session, NULL, NULL};
     for (int i = 0; i < 2; i++) {
@@ -236,13 +253,14 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},     {"precision", required_argument, 0, 'p'},
+        {"text-precision", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 'j'},   {"classes", required_argument, 0, 'c'},
         {"column", required_argument, 0, 'C'},    {"no-exif-rotate", no_argument, 0, 'E'},
         {"max-pixels", required_argument, 0, 'P'}, {"json", no_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
-    int json = 0, prec = -1, c;
+    int json = 0, prec = -1, tprec = AE_PRECISION_FP32, c; /* tprec: no variable, as elsewhere */
     long v;
     optind = 1;
     opterr = 0;
@@ -254,6 +272,9 @@ int cmd_verify(int argc, char **argv)
             if (prec == AE_PRECISION_FP32)
                 return cli_usage_error("verify", "--precision: fp32 is the reference; give int8 or bf16");
             if (prec < 0) return cli_usage_error("verify", "--precision: '%s' is not int8 or bf16", optarg);
+            break;
+        case 'T':
+            if ((tprec = cli_parse_precision("verify", "--text-precision", optarg)) < 0) return EXIT_USAGE;
             break;
         case 'j': if (cli_parse_int("verify", "--threads", optarg, 0, 1024, &o.threads)) return EXIT_USAGE; break;
         case 'c': o.classes_path = optarg; break;
@@ -277,7 +298,7 @@ int cmd_verify(int argc, char **argv)
     if (n < 2)
         return cli_usage_error("verify", "needs at least 2 images: the Spearman rank correlation "
                                          "compares the order of their scores (1 given)");
-    if (ae_precision_check((ae_precision)prec) != AE_OK) {
+    if (ae_precision_check((ae_precision)prec) != AE_OK || ae_precision_check((ae_precision)tprec) != AE_OK) {
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
     }
@@ -292,8 +313,9 @@ int cmd_verify(int argc, char **argv)
     enum { MSG = 512 };
     char *msgs = malloc((size_t)CHUNK * MSG);
     if (!err || !msgs) goto oom;
-    if ((rc = side_open(&ref, o.model, AE_PRECISION_FP32, &o)) ||
-        (rc = side_open(&red, o.model, (ae_precision)prec, &o)))
+    if ((rc = side_open(&ref, o.model, AE_PRECISION_FP32, AE_PRECISION_FP32, &o, NULL)) ||
+        (rc = side_open(&red, o.model, (ae_precision)prec, (ae_precision)tprec, &o,
+                        tprec == AE_PRECISION_FP32 ? &ref : NULL)))
         goto done;
     rc = EXIT_USAGE;
 
@@ -374,12 +396,18 @@ int cmd_verify(int argc, char **argv)
     ae_model_get_info(ref.model, &info);
     ae_bank_info bi;
     ae_bank_get_info(ref.bank[1], &bi);
-    const char *pname = ae_precision_name((ae_precision)prec);
+    const char *pname = ae_precision_name((ae_precision)prec), *tname = ae_precision_name((ae_precision)tprec);
+    /* what was reduced, in the words of the report: "int8", "int8 images and texts",
+     * "int8 images, bf16 texts" */
+    char what[64];
+    if (tprec == AE_PRECISION_FP32) snprintf(what, sizeof what, "%s", pname);
+    else if (tprec == prec) snprintf(what, sizeof what, "%s images and texts", pname);
+    else snprintf(what, sizeof what, "%s images, %s texts", pname, tname);
     if (json) {
         printf("{\"model\": ");
         put_str(info.dir);
-        printf(", \"precision\": \"%s\", \"reference\": \"fp32\", \"kernels\": \"%s\", "
-               "\"images\": %d, \"skipped\": [", pname, ae_kernels(), (int)n_ok);
+        printf(", \"precision\": \"%s\", \"text_precision\": \"%s\", \"reference\": \"fp32\", "
+               "\"kernels\": \"%s\", \"images\": %d, \"skipped\": [", pname, tname, ae_kernels(), (int)n_ok);
         for (int i = 0, k = 0; i < n; i++) {
             if (!err[i]) continue;
             printf("%s{\"input\": ", k++ ? ", " : "");
@@ -410,9 +438,16 @@ int cmd_verify(int argc, char **argv)
         }
         printf("],\n \"verdict\": \"%s\"}\n", gate_name[verdict]);
     } else {
-        printf("%s against fp32: model %s, kernels %s, %d images", pname, info.dir, ae_kernels(),
+        printf("%s against fp32: model %s, kernels %s, %d images", what, info.dir, ae_kernels(),
                (int)n_ok);
         if (n_ok < n) printf(" (%d could not be read)", n - (int)n_ok);
+        if (tprec == AE_PRECISION_FP32)
+            printf("\nreduced: the image tower (%s); the text tower stays fp32, both sides score with "
+                   "the same banks (as 'score --precision %s')", pname, pname);
+        else
+            printf("\nreduced: the image tower (%s) and the text tower (%s): the reduced side scores with "
+                   "banks it encoded at %s (as 'score --precision %s --text-precision %s')", pname, tname, tname,
+                   pname, tname);
         printf("\n\nimage embeddings: cosine to fp32 min %.6f (%s), mean %.6f  %s (PASS >= %g, "
                "WARN >= %g)\n",
                cmin, names[worst], cmean, gate_name[cgate], GATE_COS_PASS, GATE_COS_WARN);
@@ -425,14 +460,14 @@ int cmd_verify(int argc, char **argv)
                    gate_name[mr[m].gate], GATE_SPEARMAN, TOP);
             printf("  top %d fp32: ", mr[m].k);
             text_top(mr[m].top_ref, mr[m].k, names);
-            printf("\n  top %d %s: ", mr[m].k, pname);
+            printf("\n  top %d %s: ", mr[m].k, what);
             text_top(mr[m].top_red, mr[m].k, names);
             printf("\n");
         }
         printf("\nverdict: %s", gate_name[verdict]);
-        if (verdict == PASS) printf(" (%s keeps these images' embeddings and rankings)\n", pname);
+        if (verdict == PASS) printf(" (%s keeps these images' embeddings and rankings)\n", what);
         else if (verdict == WARN) printf(" (rankings kept, embeddings moved: check the scores you rely on)\n");
-        else printf(" (%s changes what this model says about these images: use fp32)\n", pname);
+        else printf(" (%s changes what this model says about these images: use fp32)\n", what);
     }
     free(names);
     rc = verdict == FAIL ? EXIT_SOME_FAILED : EXIT_ALL_OK;

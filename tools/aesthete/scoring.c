@@ -31,9 +31,12 @@ const char score_options_help[] =
     "  --column NAME        the column of a CSV/TSV/XLSX class list (default: the first)\n"
     "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"
     "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"
-    "  --precision P        the encoders' arithmetic: fp32, int8 or bf16 (bf16 needs a CPU\n"
-    "                       with AVX512_BF16); faster, embeddings differ slightly: see\n"
+    "  --precision P        the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"
+    "                       a CPU with AVX512_BF16); faster, embeddings differ slightly: see\n"
     "                       README (default: $AESTHETE_PRECISION or fp32)\n"
+    "  --text-precision P   the text encoder's, for the prompts of the banks built: fp32,\n"
+    "                       int8 or bf16 (default: fp32 whatever --precision is: banks are\n"
+    "                       encoded once, and int8 prompts reorder close scores; see README)\n"
     "  --threads N          worker threads (default: 0 = all cores)\n"
     "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"
     "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
@@ -47,6 +50,7 @@ void score_opts_init(score_opts *o)
     memset(o, 0, sizeof *o);
     o->method = -1;
     o->precision = -1;
+    o->text_precision = -1;
     o->format = FMT_AUTO;
     o->image = ae_image_default_params();
 }
@@ -81,7 +85,8 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
     case 313: o->no_cache = 1; return 0;
     case 314: o->cache_path = arg; return 0;
     case 316: o->verbose = 1; return 0;
-    case 317: return (o->precision = cli_parse_precision(cmd, arg)) < 0 ? -1 : 0;
+    case 317: return (o->precision = cli_parse_precision(cmd, "--precision", arg)) < 0 ? -1 : 0;
+    case 318: return (o->text_precision = cli_parse_precision(cmd, "--text-precision", arg)) < 0 ? -1 : 0;
     case 315: {
         static const char *names[] = {"table", "csv", "tsv", "jsonl", "json"};
         for (int i = 0; i < 5; i++)
@@ -251,7 +256,7 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
     int prompts = !s->bank && o->method != AE_METHOD_LAION;
     int serve = !strcmp(cmd, "serve");
     int rc;
-    if (!(s->model = cli_load_model(o->model, serve, serve || !prompts, o->precision))) return EXIT_USAGE;
+    if (!(s->model = cli_load_model(o->model, serve, serve || !prompts, o->precision, o->text_precision))) return EXIT_USAGE;
     if (!o->no_cache && ae_cache_open(o->cache_path, &s->cache) != AE_OK) {
         /* a broken cache never stops scoring: warn and go on without it */
         cli_error("warning: %s (continuing without the cache)", ae_last_error());

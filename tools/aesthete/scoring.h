@@ -18,7 +18,9 @@ typedef struct score_opts {
     const char *model, *bank_path, *template_text, *positive, *negative;
     const char *classes_path, *column, *laion_head, *cache_path;
     int method;            /* ae_method, -1 when not given (fixed, or the bank's) */
-    int precision;         /* ae_precision, -1 when not given ($AESTHETE_PRECISION or fp32) */
+    int precision;         /* of the image tower: ae_precision, -1 when not given
+                              ($AESTHETE_PRECISION or fp32) */
+    int text_precision;    /* of the text tower (the banks): -1 when not given (fp32) */
     int normalize_prompts, no_cache, verbose;
     long threads;
     out_format format;
@@ -35,7 +37,8 @@ typedef struct score_opts {
     {"threads", required_argument, 0, 310}, {"no-exif-rotate", no_argument, 0, 311},       \
     {"max-pixels", required_argument, 0, 312}, {"no-cache", no_argument, 0, 313},          \
     {"cache", required_argument, 0, 314}, {"format", required_argument, 0, 315},          \
-    {"verbose", no_argument, 0, 316}, {"precision", required_argument, 0, 317}
+    {"verbose", no_argument, 0, 316}, {"precision", required_argument, 0, 317},           \
+    {"text-precision", required_argument, 0, 318}
 
 /* Help text of SCORE_OPTIONS. */
 extern const char score_options_help[];

@@ -61,10 +61,10 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
     return 0;
 }
 
-int cli_parse_precision(const char *cmd, const char *s)
+int cli_parse_precision(const char *cmd, const char *opt, const char *s)
 {
     int p = ae_precision_parse(s);
-    if (p < 0) cli_usage_error(cmd, "--precision: '%s' is not fp32, int8 or bf16", s);
+    if (p < 0) cli_usage_error(cmd, "%s: '%s' is not fp32, int8 or bf16", opt, s);
     return p;
 }
 
@@ -79,7 +79,8 @@ int cli_precision(int p)
     return p;
 }
 
-ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int precision)
+ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int precision,
+                         int text_precision)
 {
     ae_model_params mp = ae_model_default_params();
     mp.load_text = load_text;
@@ -87,6 +88,7 @@ ae_model *cli_load_model(const char *spec, int load_text, int load_vision, int p
     int p = cli_precision(precision);
     if (p < 0) return NULL;
     mp.precision = (ae_precision)p;
+    if (text_precision >= 0) mp.text_precision = (ae_precision)text_precision;
     return cli_load_model_params(spec, &mp);
 }
 
