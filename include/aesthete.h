@@ -234,7 +234,8 @@ int ae_preprocess(const ae_model *model, const ae_image *img, float *pixels, uin
 /* The compute kernels in use: "avx512vnni", "avx512", "avxvnni", "avx2" or "scalar" (the
  * best the CPU has, chosen once; AE_KERNELS=<name> in the environment forces a set the CPU
  * supports: "avx512" and "avx2" are the sets of CPUs without VNNI, whose int8 products use
- * pmaddubsw instead). */
+ * pmaddubsw instead). On AArch64: "neondot" (int8 by SDOT) or "neon" (CPUs without the
+ * dot-product extension). */
 const char *ae_kernels(void);
 
 /* ---- sessions and encoders --------------------------------------------------------------- */
