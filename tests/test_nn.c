@@ -552,7 +552,8 @@ int main(void)
     printf("default kernel set: %s\n", default_name);
     CHECK(!strcmp(default_name, "scalar") || !strcmp(default_name, "avx2") ||
           !strcmp(default_name, "avxvnni") || !strcmp(default_name, "avx512") ||
-          !strcmp(default_name, "avx512vnni"));
+          !strcmp(default_name, "avx512vnni") || !strcmp(default_name, "neon") ||
+          !strcmp(default_name, "neondot"));
     CHECK_EQ_INT(nn_set_kernels("nonsense"), -1);
     static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni",
                                  "neon", "neondot"};

@@ -100,8 +100,9 @@ void nn_attention_prefix(const float *kv, int32_t Lp, const float *qkv, const in
 void nn_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a, int32_t lda, const float *b,
                  int32_t ldb, const float *bias, float *c, int32_t ldc);
 
-/* Name of the kernel set in use: "avx512", "avx2" or "scalar". AE_KERNELS=scalar|avx2|avx512
- * in the environment forces a set the CPU supports (for tests and benchmarks). */
+/* Name of the kernel set in use: "avx512vnni", "avx512", "avxvnni", "avx2", "neondot", "neon"
+ * or "scalar" (dispatch.c). AE_KERNELS=<name> in the environment forces a set the CPU
+ * supports (for tests and benchmarks). */
 const char *nn_kernel_name(void);
 
 #endif

@@ -220,7 +220,7 @@ void nn_gemm_set_blocking(int32_t kc, int32_t mc, int32_t nc);
 
 /* The kernel set in use (chosen once from the CPU and AE_KERNELS). */
 const nn_kernels *nn_kernels_get(void);
-/* Switches to "scalar", "avx2" or "avx512"; 0 on success, -1 if unknown or unsupported by
+/* Switches to a set by name (see nn_kernel_name); 0 on success, -1 if unknown or unsupported by
  * this CPU (the set in use is then unchanged). For tests and benchmarks. */
 int nn_set_kernels(const char *name);
 /* 1 if the CPU (and OS) can run the named set. */
