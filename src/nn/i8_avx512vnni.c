@@ -26,13 +26,6 @@
 #define MR 14
 #define MR_INTRIN 8 /* rows up to which the intrinsics tile is used */
 
-static inline int32_t load4(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* acc += u8 a · s8 w per 32-bit lane, in place. GCC 12's intrinsic copies the accumulator
  * through other registers (and the stack) around every vpdpbusd of a 28-accumulator loop,
  * which cost 4x here; the instruction itself, written out, keeps each accumulator in one
@@ -141,7 +134,7 @@ static inline __attribute__((always_inline)) void tile_rows(const nn_tile_i8 *t,
         const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
-            const __m512i ar = _mm512_set1_epi32(load4(a + r * lda));
+            const __m512i ar = _mm512_set1_epi32(nn_i8_group(a + r * lda));
             c0[r] = dpbusd(c0[r], ar, b0);
             c1[r] = dpbusd(c1[r], ar, b1);
         }

@@ -13,19 +13,11 @@
  * Epilogue as in nn_internal.h (fmaf of the dequantisation is one vfmaq, bit for bit).
  */
 #include <arm_neon.h>
-#include <string.h>
 
 #include "nn/nn_internal.h"
 #include "nn/vmath_neon.h"
 
 #define MR 4
-
-static inline int32_t load4(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 static inline __attribute__((always_inline)) void tile_rows(const nn_tile_i8 *t, const int R)
 {
@@ -44,7 +36,7 @@ static inline __attribute__((always_inline)) void tile_rows(const nn_tile_i8 *t,
         for (int i = 0; i < 4; i++) bv[i] = vld1q_s8(b + 16 * i);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const int8x16_t ar = vreinterpretq_s8_s32(vdupq_n_s32(load4(a + r * lda)));
+            const int8x16_t ar = vreinterpretq_s8_s32(vdupq_n_s32(nn_i8_group(a + r * lda)));
             const int8x8_t al = vget_low_s8(ar);
             for (int i = 0; i < 4; i++) {
                 int16x8_t lo = vmull_s8(vget_low_s8(bv[i]), al), hi = vmull_high_s8(bv[i], ar);

@@ -15,19 +15,11 @@
  * are s8 (i8_unsigned = 0): corr is NULL and not read. Epilogue as in nn_internal.h.
  */
 #include <arm_neon.h>
-#include <string.h>
 
 #include "nn/nn_internal.h"
 #include "nn/vmath_neon.h"
 
 #define MR 5
-
-static inline int32_t load4(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 static inline __attribute__((always_inline)) void tile_rows(const nn_tile_i8 *t, const int R)
 {
@@ -71,7 +63,7 @@ static inline __attribute__((always_inline)) void tile_rows(const nn_tile_i8 *t,
         for (int i = 0; i < 4; i++) bv[i] = vld1q_s8(b + 16 * i);
 #pragma GCC unroll 5
         for (int r = 0; r < R; r++) {
-            const int8x16_t ar = vreinterpretq_s8_s32(vdupq_n_s32(load4(a + r * lda)));
+            const int8x16_t ar = vreinterpretq_s8_s32(vdupq_n_s32(nn_i8_group(a + r * lda)));
             for (int i = 0; i < 4; i++) acc[r][i] = vdotq_s32(acc[r][i], bv[i], ar);
         }
     }

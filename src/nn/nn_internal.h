@@ -138,6 +138,14 @@ void nn_tile_i8_neon(const nn_tile_i8 *t);      /* i8_neon.c: 4 x 16, s8 activat
 void nn_tile_i8_neondot(const nn_tile_i8 *t);   /* i8_neondot.c: 5 x 16, s8, SDOT */
 #endif
 
+/* The 4 activation bytes of one k group of an int8 row (p needs no alignment), for a broadcast */
+static inline int32_t nn_i8_group(const uint8_t *p)
+{
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
 /* int8 reference tile (plain C; the spec of every tile_i8) */
 void nn_tile_i8_ref(const nn_tile_i8 *t);
 /* bf16 reference tile (plain C), and the bf16 tile to use with kernel set k: its own where
