@@ -10,31 +10,8 @@
 
 #include "aesthete.h"
 #include "nn/nn_internal.h"
+#include "support/nn_test.h"
 #include "test.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
-}
-
-static float *rand_vec(size_t n, float scale)
-{
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
-    return v;
-}
-
-static double act_ref(nn_act act, double x)
-{
-    if (act == NN_ACT_QUICK_GELU) return x / (1.0 + exp(-1.702 * x));
-    if (act == NN_ACT_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    return x;
-}
 
 static const char *act_name[] = {"none", "quick_gelu", "gelu"};
 
@@ -59,7 +36,7 @@ static void test_activations(void)
 static void test_gemm_ref(void)
 {
     int32_t m = 5, n = 7, k = 13;
-    float *a = rand_vec((size_t)m * 20, 1), *b = rand_vec((size_t)n * 16, 1), *bias = rand_vec(n, 1);
+    float *a = nn_test_rand_vec((size_t)m * 20, 1), *b = nn_test_rand_vec((size_t)n * 16, 1), *bias = nn_test_rand_vec(n, 1);
     float c[5 * 9];
     nn_gemm_ref(m, n, k, a, 20, b, 16, bias, c, 9);
     double maxd = 0;
@@ -128,10 +105,10 @@ enum { RES_NONE, RES_SEPARATE, RES_ALIASED };
 static double check_linear(int32_t m, int32_t n, int32_t k, int with_bias, nn_act act, int res_mode,
                            nn_pool *pool)
 {
-    float *x = rand_vec((size_t)m * k, 1.0f);
-    float *w = rand_vec((size_t)n * k, 3.0f / sqrtf((float)k)); /* pre-activations span ±~5 */
-    float *bias = with_bias ? rand_vec(n, 0.5f) : NULL;
-    float *res = res_mode != RES_NONE ? rand_vec((size_t)m * n, 1.0f) : NULL;
+    float *x = nn_test_rand_vec((size_t)m * k, 1.0f);
+    float *w = nn_test_rand_vec((size_t)n * k, 3.0f / sqrtf((float)k)); /* pre-activations span ±~5 */
+    float *bias = with_bias ? nn_test_rand_vec(n, 0.5f) : NULL;
+    float *res = res_mode != RES_NONE ? nn_test_rand_vec((size_t)m * n, 1.0f) : NULL;
     float *res_copy = NULL;
     if (res) {
         res_copy = malloc((size_t)m * n * sizeof(float));
@@ -152,7 +129,7 @@ static double check_linear(int32_t m, int32_t n, int32_t k, int with_bias, nn_ac
                 s += t;
                 mag += fabs(t);
             }
-            double ref = act_ref(act, s);
+            double ref = nn_test_act(act, s);
             if (res) {
                 ref += res_copy[(size_t)i * n + j];
                 mag += fabs(res_copy[(size_t)i * n + j]);
@@ -261,7 +238,7 @@ static void test_act_grid(const char *kern, nn_pool *pool)
         nn_linear_forward(&l, x, m, y, (nn_act)act, NULL, pool);
         double worst = 0;
         for (int32_t i = 0; i < m * n; i++) {
-            double e = fabs(y[i] - act_ref((nn_act)act, x[i])) / (fabs(x[i]) + 1e-30);
+            double e = fabs(y[i] - nn_test_act((nn_act)act, x[i])) / (fabs(x[i]) + 1e-30);
             if (!(e <= worst)) worst = isnan(e) ? 1e9 : e;
         }
         printf("%-10s %-6s: max err / |x| %.3g over [-12, 12)\n", act_name[act], kern, worst);
@@ -309,7 +286,7 @@ static void test_layernorm_set(const char *kern, nn_pool *pool, int nth)
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 5; b++) {
             int32_t m = ms[a], d = ds[b];
-            float *x = rand_vec((size_t)m * d, 2.0f), *w = rand_vec(d, 1.0f), *bb = rand_vec(d, 1.0f);
+            float *x = nn_test_rand_vec((size_t)m * d, 2.0f), *w = nn_test_rand_vec(d, 1.0f), *bb = nn_test_rand_vec(d, 1.0f);
             for (size_t i = 0; i < (size_t)m * d; i++) x[i] += 3.0f; /* a mean far from 0 */
             float *x0 = malloc((size_t)m * d * sizeof(float));
             memcpy(x0, x, (size_t)m * d * sizeof(float));
@@ -351,7 +328,7 @@ static double check_attention(int32_t batch, int32_t L, int32_t D, int32_t heads
 {
     int32_t dh = D / heads;
     size_t ld = 3 * (size_t)D;
-    float *qkv = rand_vec((size_t)batch * L * ld, 2.0f);
+    float *qkv = nn_test_rand_vec((size_t)batch * L * ld, 2.0f);
     float *out = malloc((size_t)batch * L * D * sizeof(float));
     float *scratch = malloc(nn_attention_scratch(L, pool) * sizeof(float));
     double *p = malloc((size_t)L * sizeof(double));
@@ -423,8 +400,8 @@ static double check_attention_prefix(int32_t Lp, const int32_t *lens, int32_t ba
         rows += (size_t)lens[b];
         maxl = lens[b] > maxl ? lens[b] : maxl;
     }
-    float *pre = rand_vec((size_t)(Lp ? Lp : 1) * ld, 2.0f); /* the prefix tokens' qkv */
-    float *suf = rand_vec(rows * ld, 2.0f);                   /* the suffixes' qkv, packed */
+    float *pre = nn_test_rand_vec((size_t)(Lp ? Lp : 1) * ld, 2.0f); /* the prefix tokens' qkv */
+    float *suf = nn_test_rand_vec(rows * ld, 2.0f);                   /* the suffixes' qkv, packed */
     float *kv = malloc((size_t)(Lp ? Lp : 1) * 2 * D * sizeof(float));
     for (int32_t j = 0; j < Lp; j++)
         memcpy(kv + (size_t)j * 2 * D, pre + (size_t)j * ld + D, (size_t)2 * D * sizeof(float));
@@ -541,6 +518,7 @@ static void test_linear_errors(void)
 
 int main(void)
 {
+    nn_test_seed(0x9E3779B97F4A7C15ull);
     /* a Zen 3-like hierarchy, whatever this machine has: the blocking tests then follow it */
     setenv("AE_CACHES", "32K,512K,4M", 1);
     test_activations();

@@ -20,31 +20,8 @@
 
 #include "aesthete.h"
 #include "nn/nn_internal.h"
+#include "support/nn_test.h"
 #include "test.h"
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
-}
-
-static float *rand_vec(size_t n, float scale)
-{
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
-    return v;
-}
-
-static double act_ref(nn_act act, double x)
-{
-    if (act == NN_ACT_QUICK_GELU) return x / (1.0 + exp(-1.702 * x));
-    if (act == NN_ACT_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    return x;
-}
 
 static const int32_t sizes[] = {1, 2, 3, 5, 7, 13, 31, 33, 47, 50, 64, 65, 100, 129, 257, 769};
 #define N_SIZES ((int)(sizeof sizes / sizeof sizes[0]))
@@ -61,7 +38,7 @@ static void test_i8_tiles(const char *set)
         uint8_t *a_s = malloc((size_t)NN_MR_MAX * lda), *a_u = malloc((size_t)NN_MR_MAX * lda);
         int8_t *b = malloc((size_t)kg * NN_NR * 4);
         for (int32_t i = 0; i < NN_MR_MAX * lda; i++) {
-            int32_t q = (int32_t)lrintf(frand() * 127.0f);
+            int32_t q = (int32_t)lrintf(nn_test_frand() * 127.0f);
             a_s[i] = (uint8_t)(int8_t)q;
             a_u[i] = (uint8_t)(q + 128);
         }
@@ -71,16 +48,16 @@ static void test_i8_tiles(const char *set)
             a_u[i] = (uint8_t)((i & 1 ? -127 : 127) + 128);
         }
         int32_t corr[NN_NR] = {0};
-        for (int32_t i = 0; i < kg * NN_NR * 4; i++) b[i] = (int8_t)lrintf(frand() * 127.0f);
+        for (int32_t i = 0; i < kg * NN_NR * 4; i++) b[i] = (int8_t)lrintf(nn_test_frand() * 127.0f);
         for (int32_t j = 0; j < NN_NR; j++) {
             for (int32_t gg = 0; gg < kg; gg++)
                 for (int q = 0; q < 4; q++) corr[j] += 128 * b[((size_t)gg * NN_NR + j) * 4 + q];
         }
         float as[NN_MR_MAX], ws[NN_NR], bias[NN_NR], ones_a[NN_MR_MAX], ones_w[NN_NR];
         for (int i = 0; i < NN_MR_MAX; i++) as[i] = 0.01f + 0.001f * i, ones_a[i] = 1.0f;
-        for (int j = 0; j < NN_NR; j++) ws[j] = 0.02f - 0.0003f * j, bias[j] = frand(), ones_w[j] = 1.0f;
+        for (int j = 0; j < NN_NR; j++) ws[j] = 0.02f - 0.0003f * j, bias[j] = nn_test_frand(), ones_w[j] = 1.0f;
         float add[NN_MR_MAX * NN_NR], res[NN_MR_MAX * NN_NR];
-        for (int i = 0; i < NN_MR_MAX * NN_NR; i++) add[i] = frand(), res[i] = frand();
+        for (int i = 0; i < NN_MR_MAX * NN_NR; i++) add[i] = nn_test_frand(), res[i] = nn_test_frand();
         const int32_t nrs[] = {1, 5, 16, 17, 31, 32};
         for (int32_t mr = 1; mr <= k->i8_mr; mr++)
             for (size_t ni = 0; ni < sizeof nrs / sizeof *nrs; ni++)
@@ -260,7 +237,7 @@ static model_out int8_model(const float *x, const float *w, const float *bias, c
             double s = acc * ((double)sx[i] * sw[j]) + fl + (bias ? bias[j] : 0);
             for (int32_t p = 0; p < k; p++) mag += fabs((double)qx[(size_t)i * k + p] * qw[(size_t)j * k + p] * ((double)sx[i] * sw[j]));
             mag += bias ? fabs(bias[j]) : 0;
-            double yv = act_ref(act, s);
+            double yv = nn_test_act(act, s);
             if (res) {
                 yv += res[(size_t)i * n + j];
                 mag += fabs(res[(size_t)i * n + j]);
@@ -288,7 +265,7 @@ static double *fp_model(const float *x, const float *w, const float *bias, const
         for (int32_t j = 0; j < n; j++) {
             double s = bias ? bias[j] : 0;
             for (int32_t p = 0; p < k; p++) s += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
-            y[(size_t)i * n + j] = act_ref(act, s) + (res ? res[(size_t)i * n + j] : 0);
+            y[(size_t)i * n + j] = nn_test_act(act, s) + (res ? res[(size_t)i * n + j] : 0);
         }
     return y;
 }
@@ -333,8 +310,8 @@ typedef struct i8_case {
 static void check_i8(const char *set, int nth, nn_pool *pool, i8_case c, double *worst_model,
                      double *worst_cos)
 {
-    float *x = rand_vec((size_t)c.m * c.k, 1.0f);
-    float *w = rand_vec((size_t)c.n * c.k, 3.0f / sqrtf((float)c.k));
+    float *x = nn_test_rand_vec((size_t)c.m * c.k, 1.0f);
+    float *w = nn_test_rand_vec((size_t)c.n * c.k, 3.0f / sqrtf((float)c.k));
     for (int o = 0; o < c.outliers; o++) {
         int32_t col = (o * 7919 + 3) % c.k;
         for (int32_t i = 0; i < c.m; i++) x[(size_t)i * c.k + col] *= 100.0f;
@@ -347,8 +324,8 @@ static void check_i8(const char *set, int nth, nn_pool *pool, i8_case c, double 
         for (int32_t i = 0; i < c.m; i++) x[(size_t)i * c.k + col] *= 100.0f;
         for (int32_t j = 0; j < c.n; j++) w[(size_t)j * c.k + col] *= 0.01f;
     }
-    float *bias = c.bias ? rand_vec(c.n, 0.5f) : NULL;
-    float *res = c.res ? rand_vec((size_t)c.m * c.n, 1.0f) : NULL;
+    float *bias = c.bias ? nn_test_rand_vec(c.n, 0.5f) : NULL;
+    float *res = c.res ? nn_test_rand_vec((size_t)c.m * c.n, 1.0f) : NULL;
     float *res_copy = res ? malloc((size_t)c.m * c.n * sizeof *res_copy) : NULL;
     if (res) memcpy(res_copy, res, (size_t)c.m * c.n * sizeof *res);
     float *y = c.res == 2 ? res : malloc((size_t)c.m * c.n * sizeof *y);
@@ -433,7 +410,7 @@ static void test_i8_layers(const char *set, nn_pool *pool, int nth)
 static void test_i8_edges(nn_pool *pool)
 {
     const int32_t m = 3, n = 40, k = 36;
-    float *x = rand_vec((size_t)m * k, 1.0f), *w = rand_vec((size_t)n * k, 0.3f), *b = rand_vec(n, 1.0f);
+    float *x = nn_test_rand_vec((size_t)m * k, 1.0f), *w = nn_test_rand_vec((size_t)n * k, 0.3f), *b = nn_test_rand_vec(n, 1.0f);
     for (int32_t p = 0; p < k; p++) x[p] = 0.0f; /* row 0: zeros */
     nn_linear l;
     CHECK_EQ_INT(nn_linear_init_prec(&l, n, k, w, b, NN_I8), AE_OK);
@@ -471,11 +448,11 @@ static void test_bf16_rounding(void)
 static void check_bf16(const char *set, nn_pool *pool, int32_t m, int32_t n, int32_t k, int v,
                        double *worst)
 {
-    float *x = rand_vec((size_t)m * k, 1.0f), *w = rand_vec((size_t)n * k, 3.0f / sqrtf((float)k));
-    float *bias = v & 1 ? rand_vec(n, 0.5f) : NULL;
+    float *x = nn_test_rand_vec((size_t)m * k, 1.0f), *w = nn_test_rand_vec((size_t)n * k, 3.0f / sqrtf((float)k));
+    float *bias = v & 1 ? nn_test_rand_vec(n, 0.5f) : NULL;
     int res_mode = v % 3;
     nn_act act = (nn_act)((v / 3) % 3);
-    float *res = res_mode ? rand_vec((size_t)m * n, 1.0f) : NULL;
+    float *res = res_mode ? nn_test_rand_vec((size_t)m * n, 1.0f) : NULL;
     float *res_copy = res ? malloc((size_t)m * n * sizeof *res_copy) : NULL;
     if (res) memcpy(res_copy, res, (size_t)m * n * sizeof *res);
     float *y = res_mode == 2 ? res : malloc((size_t)m * n * sizeof *y);
@@ -492,7 +469,7 @@ static void check_bf16(const char *set, nn_pool *pool, int32_t m, int32_t n, int
                 s += t;
                 mag += fabs(t);
             }
-            double ref = act_ref(act, s) + (res ? res_copy[(size_t)i * n + j] : 0);
+            double ref = nn_test_act(act, s) + (res ? res_copy[(size_t)i * n + j] : 0);
             mag += res ? fabs(res_copy[(size_t)i * n + j]) : 0;
             double d = fabs(y[(size_t)i * n + j] - ref) / (mag + 1e-30);
             if (!(d <= e)) e = isnan(d) ? 1e9 : d;
@@ -528,11 +505,11 @@ static void test_bf16_tiles(const char *set)
     if (tile == nn_tile_bf16_ref) return;
     const int32_t kc = 37;
     uint16_t *a = malloc((size_t)NN_MR_MAX * (kc + 8) * 2 * sizeof *a), *b = malloc((size_t)kc * NN_NR * 2 * sizeof *b);
-    for (int32_t i = 0; i < NN_MR_MAX * (kc + 8) * 2; i++) a[i] = nn_f32_to_bf16(frand());
-    for (int32_t i = 0; i < kc * NN_NR * 2; i++) b[i] = nn_f32_to_bf16(frand());
+    for (int32_t i = 0; i < NN_MR_MAX * (kc + 8) * 2; i++) a[i] = nn_f32_to_bf16(nn_test_frand());
+    for (int32_t i = 0; i < kc * NN_NR * 2; i++) b[i] = nn_f32_to_bf16(nn_test_frand());
     float bias[NN_NR], res[NN_MR_MAX * NN_NR];
-    for (int j = 0; j < NN_NR; j++) bias[j] = frand();
-    for (int i = 0; i < NN_MR_MAX * NN_NR; i++) res[i] = frand();
+    for (int j = 0; j < NN_NR; j++) bias[j] = nn_test_frand();
+    for (int i = 0; i < NN_MR_MAX * NN_NR; i++) res[i] = nn_test_frand();
     int bad = 0, n = 0;
     for (int32_t mr = 1; mr <= nn_kernels_get()->mr_max; mr++)
         for (int32_t nr = 1; nr <= NN_NR; nr += 15) {
@@ -565,6 +542,7 @@ static void test_bf16_tiles(const char *set)
 
 int main(void)
 {
+    nn_test_seed(0x2545F4914F6CDD1Dull);
     test_bf16_rounding();
     static const char *sets[] = {"scalar", "avx2", "avxvnni", "avx512", "avx512vnni", "neon", "neondot"};
     for (size_t s = 0; s < sizeof sets / sizeof *sets; s++) {
