@@ -32,9 +32,9 @@
 
 #define ROW_PAD 16 /* floats added to the row stride of copied A blocks */
 
-static void *alloc_aligned(size_t n_floats)
+void *nn_alloc64(size_t bytes)
 {
-    size_t bytes = (n_floats * sizeof(float) + NN_ALIGN - 1) & ~(size_t)(NN_ALIGN - 1);
+    bytes = (bytes + NN_ALIGN - 1) & ~(size_t)(NN_ALIGN - 1);
     return aligned_alloc(NN_ALIGN, bytes ? bytes : NN_ALIGN);
 }
 
@@ -58,7 +58,7 @@ int nn_linear_init(nn_linear *l, int32_t n_out, int32_t n_in, const float *w, co
     /* in 2 MiB pages: loading is mostly page faults otherwise, and the weight streams of
      * the forward pass need few TLB entries (bigbuf.c) */
     float *pw = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
-    float *pb = bias ? alloc_aligned(n_panels * NN_NR) : NULL;
+    float *pb = bias ? nn_alloc64(n_panels * NN_NR * sizeof(float)) : NULL;
     if (!pw || (bias && !pb)) {
         ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
         free(pb);
@@ -173,13 +173,6 @@ typedef struct fwd_task {
     float *buf;       /* the A buffer when there is no pool */
 } fwd_task;
 
-/* [lo, hi) of part i of n split in parts as even as possible */
-static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
-{
-    *lo = (int32_t)((int64_t)n * i / parts);
-    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
-}
-
 /* Row stride of the copied A: the columns copied at once plus a line, so rows never fall
  * 4 KiB apart (panel-major units copy all of K once, the others a k block at a time). */
 static inline int32_t abuf_ld(const fwd_task *f)
@@ -247,7 +240,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
         const step nx = st + 1 < n_steps ? unit_step(f, q0, n_sl, st + 1) : (step){0, N, 0};
         if (s.c0 < N) { /* (the second half of a partial last panel has no columns) */
             int32_t k0, k1;
-            split(K, f->n_kb, s.kb, &k0, &k1);
+            nn_split(K, f->n_kb, s.kb, &k0, &k1);
             const int32_t kc = k1 - k0;
             if (abuf && !f->panel_major && s.kb != copied_kb) {
                 copy_a(f, rs[0], rs[nt], k0, kc, abuf);
@@ -258,7 +251,7 @@ static void run_unit(const fwd_task *f, nn_tile *t, int32_t b0, int32_t b1, int3
             const float *next = NULL;
             if (nx.c0 < N) {
                 int32_t nk0, nk1;
-                split(K, f->n_kb, nx.kb, &nk0, &nk1);
+                nn_split(K, f->n_kb, nx.kb, &nk0, &nk1);
                 next = f->w + ((size_t)nx.p * K + nk0) * NN_NR + (nx.c0 - nx.p * NN_NR);
             }
             t->kc = kc;
@@ -302,7 +295,7 @@ static void fwd_run(void *arg, int ith, int nth)
         int32_t u = atomic_fetch_add_explicit(&f->next_unit, 1, memory_order_relaxed);
         if (u >= n_units) break;
         int32_t b0, b1, cb = u / f->n_rb, rb = u % f->n_rb;
-        split(f->m_tiles, f->n_rb, rb, &b0, &b1);
+        nn_split(f->m_tiles, f->n_rb, rb, &b0, &b1);
         int32_t q0 = cb * f->cb_panels;
         int32_t q1 = q0 + f->cb_panels < f->n_panels ? q0 + f->cb_panels : f->n_panels;
         run_unit(f, &t, b0, b1, q0, q1, abuf);
@@ -359,7 +352,7 @@ void nn_gemm_run(const float *w, const float *bias, int32_t n_out, int32_t units
     atomic_init(&f.next_unit, 0);
     f.pool = pool;
     f.buf = NULL;
-    if (!pool) f.buf = alloc_aligned(abuf_floats(&f)); /* NULL: unpacked, see run_unit */
+    if (!pool) f.buf = nn_alloc64(abuf_floats(&f) * sizeof(float)); /* NULL: unpacked, see run_unit */
     nn_pool_run(pool, fwd_run, &f);
     free(f.buf);
 }

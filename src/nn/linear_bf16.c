@@ -28,7 +28,7 @@ int nn_linear_init_bf16(nn_linear *l, int32_t n_out, int32_t n_in, const float *
         return ae_fail(AE_ERR_TOO_LARGE, "linear layer: [%d, %d] too large", (int)n_out, (int)n_in);
     const size_t w_bytes = n_panels * kp * NN_NR * 4, n_pad = n_panels * NN_NR;
     uint16_t *pw = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
-    float *pb = bias ? aligned_alloc(64, (n_pad * sizeof(float) + 63) / 64 * 64) : NULL;
+    float *pb = bias ? nn_alloc64(n_pad * sizeof(float)) : NULL;
     if (!pw || (bias && !pb)) {
         ae_big_free(pw, w_bytes, AE_BIG_WEIGHTS);
         free(pb);
@@ -94,7 +94,8 @@ typedef struct cvt_task {
 static void cvt_run(void *arg, int ith, int nth)
 {
     cvt_task *c = arg;
-    int32_t r0 = (int32_t)((int64_t)c->m * ith / nth), r1 = (int32_t)((int64_t)c->m * (ith + 1) / nth);
+    int32_t r0, r1;
+    nn_split(c->m, nth, ith, &r0, &r1);
     for (int32_t r = r0; r < r1; r++) {
         const float *x = c->x + (size_t)r * c->k;
         uint16_t *d = c->xb + (size_t)r * c->kp * 2;
@@ -110,7 +111,7 @@ void nn_linear_forward_bf16(const nn_linear *l, const float *x, int32_t m, float
     cvt_task c = {x, NULL, m, l->n_in, pairs(l->n_in)};
     size_t bytes = (size_t)m * c.kp * 4;
     void *own = NULL;
-    c.xb = pool ? nn_pool_shared(pool, bytes) : (own = aligned_alloc(64, (bytes + 63) / 64 * 64));
+    c.xb = pool ? nn_pool_shared(pool, bytes) : (own = nn_alloc64(bytes));
     if (!c.xb) return; /* out of memory: y is left as it was */
     nn_pool_run(pool, cvt_run, &c);
     nn_gemm_run(l->w, l->bias, l->n_out, c.kp, nn_bf16_kernel(nn_kernels_get()),

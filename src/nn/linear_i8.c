@@ -129,11 +129,6 @@ static void outlier_row(const float *xo, const float *wo, int32_t n_o, int32_t N
     }
 }
 
-static void *alloc64(size_t bytes)
-{
-    return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-}
-
 void nn_i8_exact_free(nn_i8_exact *e)
 {
     if (!e) return;
@@ -182,9 +177,9 @@ int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
     l->prec = NN_I8;
     l->w_bytes = w_bytes;
     int8_t *pw = l->w = ae_big_alloc(w_bytes, AE_BIG_WEIGHTS);
-    float *scale = l->w_scale = alloc64(n_pad * sizeof(float));
-    int32_t *corr = l->w_corr = alloc64(n_pad * sizeof(int32_t));
-    float *pb = l->bias = bias ? alloc64(n_pad * sizeof(float)) : NULL;
+    float *scale = l->w_scale = nn_alloc64(n_pad * sizeof(float));
+    int32_t *corr = l->w_corr = nn_alloc64(n_pad * sizeof(int32_t));
+    float *pb = l->bias = bias ? nn_alloc64(n_pad * sizeof(float)) : NULL;
     nn_i8_exact *e = l->exact = calloc(1, sizeof *e);
     int32_t *colsmall = calloc((size_t)n_in, sizeof *colsmall); /* rows with |Wq| <= 2 */
     if (e) e->sp_start = malloc(((size_t)n_out + 1) * sizeof *e->sp_start);
@@ -370,17 +365,11 @@ typedef struct i8_task {
     atomic_int next_unit;
 } i8_task;
 
-static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
-{
-    *lo = (int32_t)((int64_t)n * i / parts);
-    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
-}
-
 static void colmax_run(void *arg, int ith, int nth)
 {
     i8_task *f = arg;
     int32_t r0, r1;
-    split(f->m, nth, ith, &r0, &r1);
+    nn_split(f->m, nth, ith, &r0, &r1);
     int32_t *cm = f->colmax + (size_t)ith * f->K;
     memset(cm, 0, (size_t)(uint32_t)f->K * sizeof *cm);
     colmax_rows(f->x, r0, r1, f->K, cm, f->rowmax);
@@ -425,7 +414,7 @@ static void quant_run(void *arg, int ith, int nth)
 {
     i8_task *f = arg;
     int32_t r0, r1;
-    split(f->m, nth, ith, &r0, &r1);
+    nn_split(f->m, nth, ith, &r0, &r1);
     const int32_t K = f->K;
     const uint8_t flip = f->kern->i8_unsigned ? 0x80 : 0;
     for (int32_t r = r0; r < r1; r++) {
@@ -445,7 +434,7 @@ static void corr_run(void *arg, int ith, int nth)
 {
     i8_task *f = arg;
     int32_t r0, r1;
-    split(f->m, nth, ith, &r0, &r1);
+    nn_split(f->m, nth, ith, &r0, &r1);
     const int32_t N = f->N;
     const nn_i8_exact *e = f->l->exact;
     for (int32_t r = r0; r < r1; r++) {
@@ -519,7 +508,7 @@ static void gemm_run(void *arg, int ith, int nth)
         int32_t u = atomic_fetch_add_explicit(&f->next_unit, 1, memory_order_relaxed);
         if (u >= n_units) break;
         int32_t b0, b1, cb = u / f->n_rb, rb = u % f->n_rb;
-        split(f->m_tiles, f->n_rb, rb, &b0, &b1);
+        nn_split(f->m_tiles, f->n_rb, rb, &b0, &b1);
         int32_t q0 = cb * f->cb_panels;
         int32_t q1 = q0 + f->cb_panels < f->n_panels ? q0 + f->cb_panels : f->n_panels;
         i8_unit(f, &t, b0, b1, q0, q1);
@@ -556,7 +545,7 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
         total += (parts[i] + 63) / 64 * 64;
     }
     void *own = NULL;
-    uint8_t *buf = pool ? nn_pool_shared(pool, total) : (own = alloc64(total));
+    uint8_t *buf = pool ? nn_pool_shared(pool, total) : (own = nn_alloc64(total));
     if (!buf) return; /* out of memory: y is left as it was (the caller's buffers are fine) */
     f.qa = buf + off[0];
     f.a_scale = (float *)(buf + off[1]);

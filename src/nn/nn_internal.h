@@ -138,6 +138,16 @@ void nn_tile_i8_neon(const nn_tile_i8 *t);      /* i8_neon.c: 4 x 16, s8 activat
 void nn_tile_i8_neondot(const nn_tile_i8 *t);   /* i8_neondot.c: 5 x 16, s8, SDOT */
 #endif
 
+/* [lo, hi) of part i of n split in parts as even as possible (threads' rows, row blocks) */
+static inline void nn_split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
+{
+    *lo = (int32_t)((int64_t)n * i / parts);
+    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
+}
+
+/* bytes (rounded up to whole lines) 64-byte aligned, free() to release; NULL when out of memory */
+void *nn_alloc64(size_t bytes);
+
 /* The 4 activation bytes of one k group of an int8 row (p needs no alignment), for a broadcast */
 static inline int32_t nn_i8_group(const uint8_t *p)
 {

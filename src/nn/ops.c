@@ -30,12 +30,6 @@ static inline int32_t round_nr(int32_t n)
     return (n + NN_NR - 1) / NN_NR * NN_NR;
 }
 
-static inline void split(int32_t n, int32_t parts, int32_t i, int32_t *lo, int32_t *hi)
-{
-    *lo = (int32_t)((int64_t)n * i / parts);
-    *hi = (int32_t)((int64_t)n * (i + 1) / parts);
-}
-
 /* ---- LayerNorm ------------------------------------------------------------------------------ */
 
 #define LN_CHUNK 16 /* rows per work unit */
@@ -113,7 +107,7 @@ static void attn_head(const nn_kernels *kern, const float *q, const float *k, co
         t.last = d0 + DCHUNK >= dh;
         for (int32_t ti = 0; ti < n_tiles; ti++) {
             int32_t i0, i1;
-            split(L, n_tiles, ti, &i0, &i1);
+            nn_split(L, n_tiles, ti, &i0, &i1);
             t.mr = i1 - i0;
             t.a = q + i0 * ld + d0;
             for (int32_t p = 0; p < lp / NN_NR; p++) {
@@ -151,7 +145,7 @@ static void attn_head(const nn_kernels *kern, const float *q, const float *k, co
         t.first = t.last = 1;
         for (int32_t ti = 0; ti < n_tiles; ti++) {
             int32_t i0, i1;
-            split(L, n_tiles, ti, &i0, &i1);
+            nn_split(L, n_tiles, ti, &i0, &i1);
             t.mr = i1 - i0;
             t.kc = causal ? i1 : L; /* P is zero past the diagonal */
             t.a = S + (size_t)i0 * lp;
