@@ -291,7 +291,7 @@ static int producers_for(const ae_scorer_params *p, int threads)
     return spare < 1 ? 0 : spare > 8 ? 8 : (int)spare;
 }
 
-int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *inputs, int32_t n,
+int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *inputs, int32_t n,
                         const ae_scorer_params *params, ae_scored *out, float *embeds_out,
                         ae_scored_fn fn, void *ctx)
 {
@@ -300,7 +300,7 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
     if (!s || !bank || n < 0 || (n > 0 && (!inputs || !out)))
         return ae_fail(AE_ERR_INVALID, "ae_score_inputs: invalid arguments");
     const ae_model *m = session_model(s);
-    int rc = ae_bank_check_model(bank, m);
+    int rc = ae_head_check_model(bank, m);
     if (rc != AE_OK) return rc;
     ae_model_info info;
     ae_model_get_info(m, &info);
@@ -386,7 +386,7 @@ int32_t ae_score_inputs(ae_session *s, const ae_bank *bank, const char *const *i
                 failed++;
                 continue;
             }
-            if ((rc = ae_bank_score(bank, sl->emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
+            if ((rc = ae_head_score(bank, sl->emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
                 set_error(&r[i], rc, ae_last_error());
                 failed++;
                 continue;

@@ -461,10 +461,8 @@ int ae_server_new(const ae_model *model, ae_session *session, const ae_server_pa
     s->psz = ae_model_pixels_size(model);
     s->dim = s->info.embed_dim;
     if (s->p.model_name && *s->p.model_name) snprintf(s->model_name, sizeof s->model_name, "%s", s->p.model_name);
-    else {
-        const char *slash = strrchr(s->info.dir, '/');
-        snprintf(s->model_name, sizeof s->model_name, "%s", slash && slash[1] ? slash + 1 : s->info.dir);
-    }
+    else /* as users name it: a hub model's repo id, not its snapshot's commit hash */
+        snprintf(s->model_name, sizeof s->model_name, "%s", s->info.id);
     s->p.model_name = s->model_name;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

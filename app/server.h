@@ -50,7 +50,8 @@ typedef struct ae_server_params {
     int32_t allow_urls;         /* 1: ?url= inputs are fetched (public addresses only) */
     ae_image_params image;      /* EXIF rotation, pixel cap (checked from the header) */
     ae_fetch_params fetch;      /* limits of URL fetching */
-    const char *model_name;     /* shown in answers (default: the model folder's name) */
+    const char *model_name;     /* shown in answers (default: ae_model_info.id, the repo id
+                                   of a hub model, never a path) */
     int32_t quiet;              /* 1: no request log on stderr */
 } ae_server_params;
 
@@ -64,15 +65,11 @@ int ae_server_new(const ae_model *model, ae_session *session, const ae_server_pa
                   ae_server **out);
 
 /* Offers a bank under `name` (ownership passes to the server, also on failure). key (may be
- * NULL) is ae_server_bank_key() of what it was built from, so that requests asking for the
+ * NULL) is the ae_recipe key of what it was built from, so that requests asking for the
  * same method and prompts reuse it. is_default: requests without method/bank use it (the
  * first bank added is the default until another is marked). */
-int ae_server_add_bank(ae_server *s, const char *name, ae_bank *bank, const char *key,
+int ae_server_add_bank(ae_server *s, const char *name, ae_head *bank, const char *key,
                        int32_t is_default);
-
-/* The key of a bank built from bp with classes identified by classes_id ("imagenet" for the
- * built-in list, else a hash of the uploaded file and column). */
-void ae_server_bank_key(const ae_bank_params *bp, const char *classes_id, char key[65]);
 
 /* Binds and starts serving. AE_ERR_IO (address in use, ...) with the reason. */
 int ae_server_start(ae_server *s);

@@ -21,6 +21,7 @@
 #include "classlist.h"
 #include "hash.h"
 #include "netguard.h"
+#include "recipe.h"
 #include "server_internal.h"
 
 #define MAX_PARAM 1024
@@ -122,16 +123,16 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
         return b;
     }
     int m = AE_METHOD_FIXED;
-    if (method && (m = ae_method_parse(method)) < 0) {
-        *status = 400, *err = api_error("method '%s' is not fixed, context, ensemble or laion", method);
+    if (method && ((m = ae_method_parse(method)) < 0 || m == AE_METHOD_HEAD)) {
+        *status = 400, *err = api_error("method '%s' is not fixed, context, ensemble, laion or laion-v2 (a head: bank=ID)", method);
         return NULL;
     }
     if (!method) { /* adjectives alone: the default bank's method, if it is a prompt method */
         bank_ref *d = banks_get_default(s);
         if (d) {
-            ae_bank_info bi;
-            ae_bank_get_info(d->bank, &bi);
-            if (bi.method != AE_METHOD_LAION) m = (int)bi.method;
+            ae_head_info bi;
+            ae_head_get_info(d->bank, &bi);
+            if (bi.kind == AE_HEAD_PROMPTS) m = (int)bi.method;
             banks_release(s, d);
         }
     }
@@ -139,19 +140,16 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
     bp.method = (ae_method)m;
     bp.positive = pos, bp.negative = neg, bp.template_text = tmpl, bp.laion_head = head;
     bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
-    ae_classlist cl = {0};
-    if (m == AE_METHOD_CONTEXT || m == AE_METHOD_ENSEMBLE) {
-        if (ae_classlist_imagenet(&cl) != AE_OK) {
-            *status = 503, *err = api_error("out of memory");
-            return NULL;
-        }
-        bp.classes = (const char *const *)cl.names, bp.n_classes = cl.n;
+    ae_recipe rec;
+    char msg[512];
+    if (ae_recipe_init(&rec, &bp, NULL, s->model) != AE_OK) {
+        *status = 400, *err = api_error("%s", ae_last_error());
+        ae_recipe_free(&rec);
+        return NULL;
     }
-    char key[65], msg[512];
-    ae_server_bank_key(&bp, "imagenet", key);
     bank_ref *b = NULL;
-    int rc = banks_get_or_build(s, key, &bp, r->deadline, &b, msg, sizeof msg);
-    ae_classlist_free(&cl);
+    int rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    ae_recipe_free(&rec);
     if (rc == 1) *status = 503, *err = api_error("request budget of %d s exhausted while waiting to build the bank", s->p.request_timeout_s);
     else if (rc != 0) *status = rc == AE_ERR_NOMEM ? 503 : 400, *err = api_error("%s", msg);
     return b;
@@ -159,9 +157,9 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
 
 static json_t *bank_desc(const bank_ref *b)
 {
-    ae_bank_info bi;
-    ae_bank_get_info(b->bank, &bi);
-    return json_pack("{s:s, s:s}", "method", ae_method_name(bi.method), "bank", b->id);
+    ae_head_info bi;
+    ae_head_get_info(b->bank, &bi);
+    return json_pack("{s:s, s:s, s:s}", "method", ae_method_name(bi.method), "bank", b->id, "head", bi.name);
 }
 
 /* ---- images ---- */
@@ -292,7 +290,7 @@ static int one_image(ae_server *s, const api_request *r, form *f, const uint8_t 
 
 static json_t *score_json(const bank_ref *b, const ae_score *sc)
 {
-    const char *cls = sc->class_index >= 0 ? ae_bank_class(b->bank, sc->class_index) : NULL;
+    const char *cls = sc->class_index >= 0 ? ae_head_class(b->bank, sc->class_index) : NULL;
     json_t *o = json_object();
     json_object_set_new(o, "score", json_real(sc->score));
     json_object_set_new(o, "probability", isnan(sc->probability) ? json_null() : json_real(sc->probability));
@@ -319,7 +317,7 @@ static json_t *handle_image(ae_server *s, const api_request *r, form *f, int emb
     if (!st) st = encode(s, r, pixels, 1, emb, &err);
     ae_score sc;
     if (!st && !embed_only) {
-        int rc = ae_bank_score(b->bank, emb, 1, &sc);
+        int rc = ae_head_score(b->bank, emb, 1, &sc);
         if (rc != AE_OK) st = 400, err = api_error("%s", ae_last_error());
     }
     if (st) {
@@ -410,7 +408,7 @@ static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *sta
         }
         for (int j = 0; j < k; j++) {
             ok[nok].part = chunk[j];
-            if (ae_bank_score(b->bank, emb + (size_t)j * s->dim, 1, &ok[nok].sc) == AE_OK) nok++;
+            if (ae_head_score(b->bank, emb + (size_t)j * s->dim, 1, &ok[nok].sc) == AE_OK) nok++;
         }
     }
     if (fatal) {
@@ -478,20 +476,14 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
     bp.negative = neg && *neg ? neg : NULL;
     bp.template_text = tmpl && *tmpl ? tmpl : NULL;
     bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
-    bp.classes = (const char *const *)cl.names;
-    bp.n_classes = cl.n;
     /* the list is identified by its names (not its bytes: the same list saved as CSV or TXT
-       is the same bank) */
-    ae_sha256 h;
-    ae_sha256_init(&h);
-    for (int32_t i = 0; i < cl.n; i++) ae_sha256_update(&h, cl.names[i], strlen(cl.names[i]) + 1);
-    uint8_t d[32];
-    char classes_id[80], key[65], msg[512];
-    ae_sha256_final(&h, d);
-    ae_sha256_tohex(d, classes_id);
-    ae_server_bank_key(&bp, classes_id, key);
+       is the same bank); the recipe takes it over */
+    ae_recipe rec;
+    char msg[512];
     bank_ref *b = NULL;
-    rc = banks_get_or_build(s, key, &bp, r->deadline, &b, msg, sizeof msg);
+    rc = ae_recipe_init(&rec, &bp, &cl, s->model);
+    if (rc == AE_OK) rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    else snprintf(msg, sizeof msg, "%s", ae_last_error());
     json_t *out;
     if (rc == 1) {
         *status = 503;
@@ -500,10 +492,10 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
         *status = rc == AE_ERR_NOMEM ? 503 : 400;
         out = api_error("%s", msg);
     } else {
-        ae_bank_info bi;
-        ae_bank_get_info(b->bank, &bi);
+        ae_head_info bi;
+        ae_head_get_info(b->bank, &bi);
         json_t *names = json_array();
-        for (int32_t i = 0; i < cl.n && i < 50; i++) json_array_append_new(names, json_string(cl.names[i]));
+        for (int32_t i = 0; i < rec.classes.n && i < 50; i++) json_array_append_new(names, json_string(rec.classes.names[i]));
         out = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:o, s:s}", "id", b->id, "method",
                         ae_method_name(bi.method), "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts,
                         "positive", bi.positive, "negative", bi.negative, "template", bi.template_text, "classes",
@@ -511,14 +503,14 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
         json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
     }
     banks_release(s, b);
-    ae_classlist_free(&cl);
+    ae_recipe_free(&rec);
     return out;
 }
 
 json_t *api_info(ae_server *s)
 {
     const ae_model_info *mi = &s->info;
-    json_t *model = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", s->model_name, "fingerprint",
+    json_t *model = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", s->model_name, "id", mi->id, "fingerprint",
                               mi->fingerprint, "embed_dim", (int)mi->embed_dim, "image_size", (int)mi->image_size,
                               "patch_size", (int)mi->patch_size, "dtype", mi->weights_dtype, "params",
                               (json_int_t)mi->n_params);
@@ -537,8 +529,16 @@ json_t *api_info(ae_server *s)
     json_t *stats = json_pack("{s:i, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
                               "rejected_busy", (json_int_t)s->n_rejected);
     pthread_mutex_unlock(&s->mu);
-    return json_pack("{s:s, s:o, s:[ssss], s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
-                     "model", model, "methods", "fixed", "context", "ensemble", "laion", "banks", banks_json(s),
+    /* the methods this model can score with: LAION heads only where one fits it */
+    json_t *methods = json_pack("[sss]", "fixed", "context", "ensemble");
+    const char *laion[2][2] = {{"laion", NULL}, {"laion-v2", "v2-vit-l-14"}};
+    for (int i = 0; i < 2; i++) {
+        ae_head *h = NULL;
+        if (ae_head_laion(laion[i][1], s->model, &h) == AE_OK) json_array_append_new(methods, json_string(laion[i][0]));
+        ae_head_free(h);
+    }
+    return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
+                     "model", model, "methods", methods, "banks", banks_json(s),
                      "defaults", "positive", AE_DEFAULT_POSITIVE, "negative", AE_DEFAULT_NEGATIVE, "laion_heads",
                      "vit-b-32", "vit-b-16", "vit-l-14", "limits", limits, "allow_urls", s->p.allow_urls != 0,
                      "stats", stats);

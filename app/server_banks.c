@@ -10,47 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "server_internal.h"
-
-void ae_server_bank_key(const ae_bank_params *bp, const char *classes_id, char key[65])
-{
-    ae_method m = bp->method;
-    int classes = m == AE_METHOD_CONTEXT || m == AE_METHOD_ENSEMBLE;
-    const char *tmpl = bp->template_text ? bp->template_text : classes ? AE_DEFAULT_TEMPLATE_CLASS : AE_DEFAULT_TEMPLATE_FIXED;
-    ae_sha256 h;
-    ae_sha256_init(&h);
-    char head[64];
-    snprintf(head, sizeof head, "bank/1\n%d\n%d\n", (int)m, m == AE_METHOD_ENSEMBLE ? bp->normalize_prompts : 0);
-    ae_sha256_update(&h, head, strlen(head));
-    const char *fields[5] = {"", "", "", "", ""};
-    if (m == AE_METHOD_LAION) fields[0] = bp->laion_head ? bp->laion_head : "";
-    else {
-        fields[1] = tmpl;
-        fields[2] = bp->positive ? bp->positive : AE_DEFAULT_POSITIVE;
-        fields[3] = bp->negative ? bp->negative : AE_DEFAULT_NEGATIVE;
-        if (classes) fields[4] = classes_id ? classes_id : "imagenet";
-    }
-    for (int i = 0; i < 5; i++) ae_sha256_update(&h, fields[i], strlen(fields[i]) + 1); /* NUL separates */
-    uint8_t d[32];
-    ae_sha256_final(&h, d);
-    ae_sha256_tohex(d, key);
-}
 
 static void unref_locked(ae_server *s, bank_ref *b)
 {
     if (--b->refs == 0 && !b->cached) {
-        ae_bank_free(b->bank);
+        ae_head_free(b->bank);
         free(b);
     }
 }
 
-int ae_server_add_bank(ae_server *s, const char *name, ae_bank *bank, const char *key, int32_t is_default)
+int ae_server_add_bank(ae_server *s, const char *name, ae_head *bank, const char *key, int32_t is_default)
 {
     bank_ref *b = calloc(1, sizeof *b);
     if (!b || !bank || !name) {
         free(b);
-        ae_bank_free(bank);
+        ae_head_free(bank);
         return AE_ERR_INVALID;
     }
     snprintf(b->id, sizeof b->id, "%s", name);
@@ -71,7 +46,7 @@ void banks_free_all(ae_server *s)
 {
     for (bank_ref *b = s->banks, *next; b; b = next) {
         next = b->next;
-        ae_bank_free(b->bank);
+        ae_head_free(b->bank);
         free(b);
     }
     s->banks = NULL;
@@ -157,15 +132,15 @@ int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, 
         snprintf(err, errcap, "%s", j.error);
         return j.rc;
     }
-    int rc = ae_bank_check_model(j.bank, s->model);
+    int rc = ae_head_check_model(j.bank, s->model);
     if (rc != AE_OK) {
         snprintf(err, errcap, "%s", ae_last_error());
-        ae_bank_free(j.bank);
+        ae_head_free(j.bank);
         return rc;
     }
     b = calloc(1, sizeof *b);
     if (!b) {
-        ae_bank_free(j.bank);
+        ae_head_free(j.bank);
         snprintf(err, errcap, "out of memory");
         return AE_ERR_NOMEM;
     }
@@ -175,7 +150,7 @@ int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, 
     pthread_mutex_lock(&s->mu);
     bank_ref *other = find_key_locked(s, key); /* built meanwhile by another request */
     if (other) {
-        ae_bank_free(b->bank);
+        ae_head_free(b->bank);
         free(b);
         b = other;
     } else {
@@ -193,18 +168,19 @@ json_t *banks_json(ae_server *s)
     json_t *a = json_array();
     pthread_mutex_lock(&s->mu);
     for (bank_ref *b = s->banks; b; b = b->next) {
-        ae_bank_info bi;
-        ae_bank_get_info(b->bank, &bi);
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:b, s:b}", "id", b->id, "method", ae_method_name(bi.method),
-                              "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts, "loaded",
-                              b->permanent, "default", b == s->default_bank);
+        ae_head_info bi;
+        ae_head_get_info(b->bank, &bi);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:b}", "id", b->id, "name", bi.name, "kind",
+                              ae_head_kind_name(bi.kind), "method", ae_method_name(bi.method), "n_classes",
+                              (int)bi.n_classes, "n_prompts", (int)bi.n_prompts, "loaded", b->permanent, "default",
+                              b == s->default_bank);
         if (!o) continue;
-        if (bi.method != AE_METHOD_LAION) {
+        if (bi.kind == AE_HEAD_PROMPTS) {
             json_object_set_new(o, "positive", json_string(bi.positive));
             json_object_set_new(o, "negative", json_string(bi.negative));
             json_object_set_new(o, "template", json_string(bi.template_text));
             if (bi.precision[0]) json_object_set_new(o, "precision", json_string(bi.precision));
-        } else {
+        } else if (bi.laion_head[0]) {
             json_object_set_new(o, "laion_head", json_string(bi.laion_head));
         }
         json_array_append_new(a, o);

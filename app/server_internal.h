@@ -45,7 +45,7 @@ void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap);
 typedef struct bank_ref {
     char key[65];          /* ae_server_bank_key, "" for banks without one */
     char id[64];           /* public name: a loaded bank's name or "b-<16 hex>" */
-    ae_bank *bank;
+    ae_head *bank;
     int refs;              /* requests using it */
     int cached;            /* 1: in the server's list */
     int permanent;         /* 1: added at start, never evicted */
@@ -64,7 +64,7 @@ typedef struct job {
     const float *pixels;          /* encode: n * pixels_size floats */
     float *embeds;                /* encode: n * dim floats out */
     const ae_bank_params *bp;     /* bank: what to build */
-    ae_bank *bank;                /* bank: the result */
+    ae_head *bank;                /* bank: the result */
     int rc;
     char error[512];
     struct job *next;

@@ -156,6 +156,11 @@ typedef struct ae_tower_info {
 
 typedef struct ae_model_info {
     const char *dir;           /* resolved model directory */
+    const char *id;            /* the model as its users name it, never a local path: the
+                                  repo id of a hub spec ("openai/clip-vit-base-patch32", no
+                                  @revision), the repo of a Hugging Face cache snapshot
+                                  directory, else config.json's _name_or_path when it is a
+                                  repo id, else the directory's name */
     const char *weights_dtype; /* "F32", "F16", "BF16" or "mixed" as stored in the file */
     int64_t n_params;          /* parameters in model.safetensors */
     int64_t file_size;         /* bytes of model.safetensors */
@@ -280,28 +285,45 @@ int32_t ae_decode_images(ae_session *s, const void *const *bufs, const size_t *s
                          const char *const *names, int32_t n, const ae_image_params *params,
                          float *pixels, int32_t *status, char *messages, size_t msg_cap);
 
-/* ---- aesthetic scoring: prompt banks and scores ------------------------------------------ */
+/* ---- aesthetic scoring: heads ------------------------------------------------------------ */
 
-/* The methods of "CLIP knows image aesthetics" (Hentschel, Kobs, Hotho 2022), plus LAION's
- * linear aesthetic predictor (V1) as a fourth:
- *   FIXED     one positive and one negative prompt ("a outstanding picture" / "a horrible
- *             picture");
- *   CONTEXT   one positive and one negative prompt per class; the best-matching prompt of all
- *             2N decides the label and the class, the score uses that class's pair;
- *   ENSEMBLE  the same 2N prompts, averaged per side into two centroids;
- *   LAION     w · (i / |i|) + b, shipped heads for ViT-B/32, B/16 and L/14 (about 1..10).
- * For the prompt methods score = 1000 * (cos(i, pos) - cos(i, neg)) (the article's scale) and
- * probability = softmax(100 * [cos_pos, cos_neg])[0] (the paper's fixed logit scale). */
-typedef enum { AE_METHOD_FIXED, AE_METHOD_CONTEXT, AE_METHOD_ENSEMBLE, AE_METHOD_LAION } ae_method;
+/* A head turns an image embedding into a score; every way aesthete scores is one:
+ *   prompt banks, the methods of "CLIP knows image aesthetics" (Hentschel, Kobs, Hotho 2022):
+ *     FIXED     one positive and one negative prompt ("a outstanding picture" / "a horrible
+ *               picture");
+ *     CONTEXT   one positive and one negative prompt per class; the best-matching prompt of
+ *               all 2N decides the label and the class, the score uses that class's pair;
+ *     ENSEMBLE  the same 2N prompts, averaged per side into two centroids;
+ *     score = 1000 * (cos(i, pos) - cos(i, neg)) (the article's scale), probability =
+ *     softmax(100 * [cos_pos, cos_neg])[0] (the paper's fixed logit scale);
+ *   linear heads, score = w . (i / |i|) + b:
+ *     LAION     LAION-Aesthetics V1, shipped for ViT-B/32, B/16 and L/14 (about 1..10);
+ *     LAION_V2  the improved aesthetic predictor (ViT-L/14; an MLP whose layers have no
+ *               activation between them, shipped collapsed into its exact affine map);
+ *     HEAD      a head from a file: trained on the user's labels (ae_head_train), imported
+ *               from PyTorch or safetensors weights (ae_head_import);
+ *   MLP heads: linear layers with ReLU between some of them (LAION V2's reluMSE variant).
+ * A linear or MLP head has a label cut point (good iff score >= cut) and, when it was
+ * trained as a logistic regression, a probability sigmoid(score). */
+typedef enum {
+    AE_METHOD_FIXED, AE_METHOD_CONTEXT, AE_METHOD_ENSEMBLE, AE_METHOD_LAION, AE_METHOD_LAION_V2,
+    AE_METHOD_HEAD
+} ae_method;
+typedef enum { AE_HEAD_PROMPTS, AE_HEAD_LINEAR, AE_HEAD_MLP } ae_head_kind;
 
-/* "fixed", "context", "ensemble", "laion"; ae_method_parse returns -1 for anything else. */
+/* "fixed", "context", "ensemble", "laion", "laion-v2", "head"; ae_method_parse returns -1
+ * for anything else. ae_head_kind_name: "prompts", "linear", "mlp". */
 const char *ae_method_name(ae_method m);
 int ae_method_parse(const char *name);
+const char *ae_head_kind_name(ae_head_kind k);
 
 #define AE_DEFAULT_POSITIVE "outstanding"
 #define AE_DEFAULT_NEGATIVE "horrible"
 #define AE_DEFAULT_TEMPLATE_FIXED "a {adjective} picture"
 #define AE_DEFAULT_TEMPLATE_CLASS "a {adjective} picture, of a #{class}"
+
+/* A head: immutable once made; share it freely between threads. */
+typedef struct ae_head ae_head;
 
 typedef struct ae_bank_params {
     ae_method method;
@@ -318,67 +340,124 @@ typedef struct ae_bank_params {
 
 ae_bank_params ae_bank_default_params(void);
 
-/* A prompt bank: the text side of a method, computed once. Immutable; share freely. */
-typedef struct ae_bank ae_bank;
-
-/* Builds the prompts of params and encodes them with the session's model (text tower).
- * progress (may be NULL) is called with (done, total) prompts. */
+/* Builds the head of a method: for the prompt methods the prompts of params, each tokenized
+ * once and encoded with the session's model (text tower); for LAION and LAION_V2 the shipped
+ * head (ae_head_laion). progress (may be NULL) is called with (done, total) prompts. */
 int ae_bank_build(ae_session *s, const ae_bank_params *params,
                   void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
-                  ae_bank **out);
+                  ae_head **out);
 
-/* A bank from two precomputed centroids (ENSEMBLE-style), e.g. the article's own. model_id
- * may be NULL; without a fingerprint such a bank is accepted by any model of dimension dim. */
-int ae_bank_from_centroids(const float *positive, const float *negative, int32_t dim,
-                           const char *model_id, ae_bank **out);
+/* A prompt head from two precomputed centroids (ENSEMBLE-style), e.g. the article's own.
+ * model_id may be NULL; without a fingerprint such a head is accepted by any model of
+ * dimension dim. */
+int ae_head_from_centroids(const float *positive, const float *negative, int32_t dim,
+                           const char *model_id, ae_head **out);
 
-/* Saves as safetensors (tensors "positive" and "negative" [N, dim], or "weight"/"bias" for
- * laion; metadata: method, template, adjectives, classes as a JSON array, model id,
- * fingerprint and, for banks built by ae_bank_build, the precision of the text tower) and
- * loads it back, validating everything. Banks saved before the precision was recorded load
- * as fp32 (the only precision there was). */
-int ae_bank_save(const ae_bank *b, const char *path);
-int ae_bank_load(const char *path, ae_bank **out);
-void ae_bank_free(ae_bank *b);
+/* A shipped LAION head: V1 by name ("vit-b-32", "vit-b-16", "vit-l-14") or, with name NULL,
+ * the V1 head of the model's architecture (m required then); "v2-vit-l-14" is V2 (the
+ * improved aesthetic predictor, sac+logos+ava1-l14-linearMSE, Apache-2.0). With m given, a
+ * head of another architecture is refused naming both. */
+int ae_head_laion(const char *name, const ae_model *m, ae_head **out);
 
-typedef struct ae_bank_info {
+/* What a linear or MLP head records about itself (all strings may be NULL: ""). */
+typedef struct ae_head_params {
+    const char *name;        /* shown in results ("taste"); NULL: by method or file name */
+    ae_method method;        /* LAION, LAION_V2 or HEAD (default HEAD) */
+    const char *model_id;    /* the model as its users name it ("openai/clip-vit-large-
+                                patch14"), never a local path */
+    const char *fingerprint; /* ae_model_info.fingerprint of that model, "" if unknown: a
+                                head with one is accepted by that model only */
+    int32_t patch_size, vision_width; /* that model's architecture, 0 = unknown */
+    int32_t normalize;       /* 1 (default): the embedding is L2-normalised first */
+    int32_t logistic;        /* 1: probability = sigmoid(score) (default 0: none) */
+    float cut;               /* good iff score >= cut (default 5, LAION's middle rating) */
+    int32_t relu;            /* ae_head_import: -1 (default) tell from the key names (the two
+                                published LAION V2 layouts), 0 none between layers, 1 a ReLU
+                                after every layer but the last */
+    const char *provenance, *license; /* where the weights come from, under which terms */
+} ae_head_params;
+
+ae_head_params ae_head_default_params(void);
+
+/* One linear layer of a head given by its weights (copied). */
+typedef struct ae_head_layer {
+    int32_t in, out;
+    const float *weight;     /* [out, in], row-major as PyTorch's nn.Linear.weight */
+    const float *bias;       /* [out], may be NULL (zeros) */
+    int32_t relu;            /* 1: ReLU after this layer (not after the last) */
+} ae_head_layer;
+
+/* A head from n stacked layers (layers[0].in = the embedding dimension, the last out = 1).
+ * A stack without ReLU is collapsed into its one affine map at once, in double: a linear
+ * head equal to the stack up to rounding (LAION V2 linearMSE: within 1e-6). */
+int ae_head_from_layers(const ae_head_layer *layers, int32_t n, const ae_head_params *hp,
+                        ae_head **out);
+
+/* Reads a head as such heads are published: a PyTorch checkpoint (.pth / .pt / .bin, the zip
+ * of torch.save, read by a restricted unpickler that accepts a plain state dict and nothing
+ * else) or a .safetensors file, holding nn.Linear weights ("weight"/"bias", or
+ * "<prefix><i>.weight"/"<prefix><i>.bias" for a stack, in the order of i). */
+int ae_head_import(const char *path, const ae_head_params *hp, ae_head **out);
+
+/* Saves as safetensors and loads it back, validating everything. Prompt heads keep the
+ * format of aesthete's prompt banks (metadata format "aesthete-bank/1", tensors "positive"
+ * and "negative" [N, dim]; method, template, adjectives, classes as a JSON array, model id,
+ * fingerprint, the text tower's precision); linear and MLP heads are "aesthete-head/1"
+ * ("weight" [dim] and "bias" [1], or "layers.<i>.weight" [out, in] and "layers.<i>.bias"
+ * [out]; kind, method, name, model, fingerprint, dim, cut, normalize, logistic, relu,
+ * patch_size, vision_width, provenance, license). Banks saved by earlier versions (prompt
+ * banks without a precision: fp32; LAION banks) load as before. */
+int ae_head_save(const ae_head *h, const char *path);
+int ae_head_load(const char *path, ae_head **out);
+void ae_head_free(ae_head *h);
+
+typedef struct ae_head_info {
+    ae_head_kind kind;
     ae_method method;
+    const char *name;        /* the head's name: the method's, or the one it was given */
     int32_t dim, n_classes, n_prompts, normalize_prompts;
     const char *template_text, *positive, *negative; /* "" when not applicable */
-    const char *model_id, *fingerprint;              /* "" when unknown (imported banks) */
-    const char *laion_head;                          /* "" unless laion */
+    const char *model_id, *fingerprint;              /* "" when unknown */
+    const char *laion_head;                          /* "" unless a shipped LAION head */
     const char *precision;  /* "fp32", "int8", "bf16": the text tower's when the bank was
-                               built; "" when none encoded it (imported centroids, laion).
-                               Informative: ae_bank_check_model accepts a bank of any precision
-                               (score with a bank built at your model's text_precision to get
-                               what `score --text-precision` computes; fp32 by default) */
-} ae_bank_info;
-void ae_bank_get_info(const ae_bank *b, ae_bank_info *info);
+                               built; "" when none encoded it (imported centroids, linear and
+                               MLP heads). Informative: ae_head_check_model accepts a bank of
+                               any precision (score with a bank built at your model's
+                               text_precision to get what `score --text-precision` computes) */
+    int32_t n_layers;       /* mlp: layers; linear: 1; prompts: 0 */
+    int32_t normalize, logistic;
+    float cut;              /* linear / mlp: good iff score >= cut */
+    const char *provenance, *license;
+} ae_head_info;
+void ae_head_get_info(const ae_head *h, ae_head_info *info);
 /* Class name i (context / ensemble), or NULL. */
-const char *ae_bank_class(const ae_bank *b, int32_t i);
+const char *ae_head_class(const ae_head *h, int32_t i);
 
-/* AE_OK if the bank can score embeddings of this model; AE_ERR_MODEL with a message naming
- * both models when it was built with another one (or has another dimension). */
-int ae_bank_check_model(const ae_bank *b, const ae_model *m);
+/* AE_OK if the head can score embeddings of this model; AE_ERR_MODEL with a message naming
+ * both when it was made for another one (another fingerprint, dimension or architecture). */
+int ae_head_check_model(const ae_head *h, const ae_model *m);
 
 typedef struct ae_score {
-    float score;        /* 1000 * (cos_pos - cos_neg); laion: the head's output */
-    float probability;  /* softmax(100 * [cos_pos, cos_neg])[0]; laion: NaN */
-    float cos_pos, cos_neg; /* laion: NaN */
-    int32_t good;       /* label: 1 good, 0 bad (laion: score >= 5) */
+    float score;        /* prompts: 1000 * (cos_pos - cos_neg); linear / mlp: the output */
+    float probability;  /* prompts: softmax(100 * [cos_pos, cos_neg])[0]; logistic heads:
+                           sigmoid(score); NaN otherwise */
+    float cos_pos, cos_neg; /* prompts; NaN otherwise */
+    int32_t good;       /* label: 1 good, 0 bad */
     int32_t class_index;/* context: the detected class; -1 otherwise */
 } ae_score;
 
 /* Scores n image embeddings (n * dim floats, not necessarily normalised). */
-int ae_bank_score(const ae_bank *b, const float *embeds, int32_t n, ae_score *out);
+int ae_head_score(const ae_head *h, const float *embeds, int32_t n, ae_score *out);
 
-/* A LAION-Aesthetics V1 head as a bank: by name, or chosen from the model's architecture
- * (name NULL; m required then). */
-int ae_bank_laion(const char *name, const ae_model *m, ae_bank **out);
+/* Encodes n preprocessed images (as ae_encode_images) and scores them with h: out[n], and
+ * embeds (may be NULL) n * embed_dim floats receiving the embeddings. Batches inside. */
+int ae_score_images(ae_session *s, const ae_head *h, const float *pixels, int32_t n,
+                    ae_score *out, float *embeds);
 
-/* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]) or raw float32 file
- * (any other name: rows of dim floats, dim required > 0) into *rows x *cols floats (caller
- * frees with free()). */
+/* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]), a pickled NumPy array
+ * (.pkl / .pickle, as numpy.ndarray.dump and pickle.dump write it; read by the restricted
+ * unpickler) or raw float32 file (any other name: rows of dim floats, dim required > 0) into
+ * *rows x *cols floats (caller frees with free()). */
 int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, int32_t *cols);
 
 #ifdef __cplusplus

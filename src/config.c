@@ -228,6 +228,8 @@ int clip_config_parse(const char *json, size_t len, const char *label, clip_conf
         goto done;
 
     if ((rc = get_int(&top, "projection_dim", 1, MAX_HIDDEN, &c->proj_dim))) goto done;
+    const char *nop = json_string_value(json_object_get(root, "_name_or_path"));
+    if (nop && strlen(nop) < sizeof c->name_or_path) snprintf(c->name_or_path, sizeof c->name_or_path, "%s", nop);
 
     clip_tower_config *t = &c->text;
     if ((rc = tower_common(&ts, t)) ||

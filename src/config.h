@@ -27,6 +27,7 @@ typedef struct clip_tower_config {
 typedef struct clip_config {
     clip_tower_config text, vision;
     int32_t proj_dim;
+    char name_or_path[128];   /* "_name_or_path" as transformers wrote it, "" if absent/longer */
 } clip_config;
 
 typedef struct clip_preproc {

@@ -348,6 +348,7 @@ void ae_model_free(ae_model *m)
     tower_free(&m->vision);
     if (m->tok) tok_free(m->tok);
     free(m->dir);
+    free(m->id);
     free(m);
 }
 
@@ -508,6 +509,41 @@ int ae_model_set_towers(ae_model *m, int32_t load_text, int32_t load_vision)
     return rc;
 }
 
+/* a repo id "org/name": what hub_split_spec accepts, without a revision */
+static int is_repo_id(const char *s)
+{
+    char org[HUB_PART_CAP], name[HUB_PART_CAP], rev[HUB_PART_CAP];
+    return !strchr(s, '@') && hub_split_spec(s, org, name, rev);
+}
+
+/* ae_model_info.id: how users name the model, never a local path (see aesthete.h) */
+static char *model_id(const char *spec, const char *dir, const clip_config *cfg)
+{
+    char org[HUB_PART_CAP], name[HUB_PART_CAP], rev[HUB_PART_CAP], buf[2 * HUB_PART_CAP + 1];
+    struct stat st;
+    if (stat(spec, &st) != 0 && hub_split_spec(spec, org, name, rev)) { /* a hub spec */
+        snprintf(buf, sizeof buf, "%s/%s", org, name);
+        return strdup(buf);
+    }
+    /* .../models--org--name/snapshots/<commit>: the repo of a Hugging Face cache snapshot */
+    const char *snap = strstr(dir, "/snapshots/"), *models = NULL;
+    for (const char *p = dir; snap && (p = strstr(p, "models--")) && p < snap; p++) models = p;
+    if (models) {
+        const char *o = models + 8, *sep = strstr(o, "--");
+        if (sep && sep < snap) {
+            snprintf(buf, sizeof buf, "%.*s/%.*s", (int)(sep - o) < HUB_PART_CAP ? (int)(sep - o) : HUB_PART_CAP,
+                     o, (int)(snap - sep - 2) < HUB_PART_CAP ? (int)(snap - sep - 2) : HUB_PART_CAP, sep + 2);
+            if (is_repo_id(buf)) return strdup(buf);
+        }
+    }
+    if (cfg->name_or_path[0] && is_repo_id(cfg->name_or_path)) return strdup(cfg->name_or_path);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    const char *base = dir + n;
+    while (base > dir && base[-1] != '/') base--;
+    return strndup(base, (size_t)(dir + n - base));
+}
+
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out)
 {
     int rc0;
@@ -538,6 +574,10 @@ int ae_model_load(const char *spec, const ae_model_params *params, ae_model **ou
     if ((rc = join(path, sizeof path, dir, "config.json")) ||
         (rc = clip_config_load(path, &m->cfg)))
         goto fail;
+    if (!(m->id = model_id(spec, dir, &m->cfg))) {
+        rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", dir);
+        goto fail;
+    }
     if ((rc = join(path, sizeof path, dir, "preprocessor_config.json"))) goto fail;
     if (file_exists(path)) {
         if ((rc = clip_preproc_load(path, &m->pre))) goto fail;
@@ -612,6 +652,7 @@ void ae_model_get_info(const ae_model *m, ae_model_info *info)
     memset(info, 0, sizeof *info);
     if (!m) return;
     info->dir = m->dir;
+    info->id = m->id;
     info->weights_dtype = m->dtype;
     info->n_params = m->n_params;
     info->file_size = m->file_size;

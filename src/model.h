@@ -44,6 +44,7 @@ typedef struct clip_tower {
 
 struct ae_model {
     char *dir;
+    char *id;                         /* ae_model_info.id */
     clip_config cfg;
     clip_preproc pre;
     ae_tokenizer *tok;

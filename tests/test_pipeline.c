@@ -29,7 +29,7 @@
 
 static ae_model *model;
 static ae_session *sess;
-static ae_bank *bank;
+static ae_head *bank;
 static int32_t dim;
 
 static void write_file(const char *path, const void *d, size_t n)
@@ -415,8 +415,8 @@ static void test_fast_tolerance(void)
         double d = 0, a = 0, b = 0;
         for (int k = 0; k < dim; k++) d += (double)e0[k] * e1[k], a += (double)e0[k] * e0[k], b += (double)e1[k] * e1[k];
         ae_score s0, s1;
-        ae_bank_score(bank, e0, 1, &s0);
-        ae_bank_score(bank, e1, 1, &s1);
+        ae_head_score(bank, e0, 1, &s0);
+        ae_head_score(bank, e1, 1, &s1);
         double c = d / sqrt(a * b), ds = fabs((double)s0.score - s1.score);
         if (c < worst_cos) worst_cos = c;
         if (ds > worst_d) worst_d = ds;
@@ -445,7 +445,7 @@ int main(void)
     test_fast_scale_rule();
     test_fast_exact_when_small();
     test_fast_tolerance();
-    ae_bank_free(bank);
+    ae_head_free(bank);
     ae_session_free(sess);
     ae_model_free(model);
     return test_summary();

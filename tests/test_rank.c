@@ -39,7 +39,7 @@ static int lib_score(const char *model, const char *image, ae_method method, ae_
     ae_model_params mp = ae_model_default_params();
     ae_session *s = NULL;
     ae_session_params sp = ae_session_default_params();
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     ae_image img = {0};
     ae_image_params ip = ae_image_default_params();
     int rc = ae_model_load(model, &mp, &m);
@@ -54,11 +54,11 @@ static int lib_score(const char *model, const char *image, ae_method method, ae_
     float *pix = m ? malloc(sizeof(float) * ae_model_pixels_size(m)) : NULL, emb[64];
     if (rc == AE_OK) rc = ae_preprocess(m, &img, pix, NULL);
     if (rc == AE_OK) rc = ae_encode_images(s, pix, 1, emb);
-    if (rc == AE_OK) rc = ae_bank_score(b, emb, 1, out);
+    if (rc == AE_OK) rc = ae_head_score(b, emb, 1, out);
     if (rc == AE_OK && cls) *cls = out->class_index >= 0 ? classes[out->class_index] : NULL;
     free(pix);
     ae_image_free(&img);
-    ae_bank_free(b);
+    ae_head_free(b);
     ae_session_free(s);
     ae_model_free(m);
     return rc;
@@ -124,7 +124,7 @@ static void test_formats(void)
     run_free(&r);
     r = RUN("score", "--model", TINY, "--bank", "x.bank", "--method", "context", a);
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "--bank already fixes the method");
+    CHECK_STR_CONTAINS(r.err, "--head (--bank) already fixes the method");
     run_free(&r);
 }
 
@@ -487,7 +487,7 @@ static void test_banks_cli(void)
     /* a bank of another model is refused */
     r = RUN("score", "--model", GELU, "--bank", ctx, fixture("images/photo_rocket.jpg"));
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "40-dimensional embeddings but the model");
+    CHECK_STR_CONTAINS(r.err, "(40-dimensional embeddings) but the model tiny-gelu has 24");
     run_free(&r);
     /* a damaged bank file */
     const char *bad = test_tmp("bad.bank");
@@ -506,7 +506,7 @@ static void test_pipeline_null_input(void)
     ae_model_params mp = ae_model_default_params();
     ae_session *s = NULL;
     ae_session_params sp = ae_session_default_params();
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     CHECK_EQ_INT(ae_model_load(TINY, &mp, &m), AE_OK);
     CHECK_EQ_INT(ae_session_new(m, &sp, &s), AE_OK);
     ae_bank_params bp = ae_bank_default_params();
@@ -519,7 +519,7 @@ static void test_pipeline_null_input(void)
     CHECK_STR_CONTAINS(rows[1].error, "input is NULL");
     CHECK(rows[1].input && !rows[1].input[0]);
     CHECK_STR_CONTAINS(rows[2].error, "absent.jpg");
-    ae_bank_free(b);
+    ae_head_free(b);
     ae_session_free(s);
     ae_model_free(m);
 }

@@ -10,7 +10,7 @@
 
 #include "test.h"
 #include "aesthete.h"
-#include "bank.h"
+#include "head.h"
 
 static float *read_f32(const char *path, size_t *n)
 {
@@ -39,17 +39,17 @@ static void test_real_vectors(void)
     CHECK(emb && pos && neg && want && n == 5120 && json_array_size(want) == 10);
     if (!emb || !pos || !neg || !want) goto done;
 
-    ae_bank *b = NULL, *laion = NULL;
-    CHECK_EQ_INT(ae_bank_from_centroids(pos, neg, 512, "openai/clip-vit-base-patch32", &b), AE_OK);
-    CHECK_EQ_INT(ae_bank_laion("vit-b-32", NULL, &laion), AE_OK);
+    ae_head *b = NULL, *laion = NULL;
+    CHECK_EQ_INT(ae_head_from_centroids(pos, neg, 512, "openai/clip-vit-base-patch32", &b), AE_OK);
+    CHECK_EQ_INT(ae_head_laion("vit-b-32", NULL, &laion), AE_OK);
     if (b && laion) { /* no text tower encoded either */
-        ae_bank_info bi, li;
-        ae_bank_get_info(b, &bi), ae_bank_get_info(laion, &li);
+        ae_head_info bi, li;
+        ae_head_get_info(b, &bi), ae_head_get_info(laion, &li);
         CHECK(!strcmp(bi.precision, "") && !strcmp(li.precision, ""));
     }
     ae_score s[10], l[10];
-    CHECK_EQ_INT(ae_bank_score(b, emb, 10, s), AE_OK);
-    CHECK_EQ_INT(ae_bank_score(laion, emb, 10, l), AE_OK);
+    CHECK_EQ_INT(ae_head_score(b, emb, 10, s), AE_OK);
+    CHECK_EQ_INT(ae_head_score(laion, emb, 10, l), AE_OK);
     double worst_cos = 0, worst_score = 0, worst_laion = 0;
     for (int i = 0; i < 10; i++) {
         json_t *e = json_array_get(want, i);
@@ -76,33 +76,33 @@ static void test_real_vectors(void)
     /* a saved and reloaded bank scores the same */
     char path[4200];
     snprintf(path, sizeof path, "%s/hotel.bank", test_tmpdir());
-    CHECK_EQ_INT(ae_bank_save(b, path), AE_OK);
-    ae_bank *b2 = NULL;
-    CHECK_EQ_INT(ae_bank_load(path, &b2), AE_OK);
+    CHECK_EQ_INT(ae_head_save(b, path), AE_OK);
+    ae_head *b2 = NULL;
+    CHECK_EQ_INT(ae_head_load(path, &b2), AE_OK);
     if (b2) {
         ae_score s2[10];
-        CHECK_EQ_INT(ae_bank_score(b2, emb, 10, s2), AE_OK);
+        CHECK_EQ_INT(ae_head_score(b2, emb, 10, s2), AE_OK);
         for (int i = 0; i < 10; i++) CHECK(s2[i].score == s[i].score);
-        ae_bank_info info;
-        ae_bank_get_info(b2, &info);
+        ae_head_info info;
+        ae_head_get_info(b2, &info);
         CHECK_EQ_INT(info.method, AE_METHOD_ENSEMBLE);
         CHECK_EQ_INT(info.dim, 512);
         CHECK(!strcmp(info.model_id, "openai/clip-vit-base-patch32"));
         CHECK(!strcmp(info.fingerprint, ""));
     }
-    ae_bank_free(b2);
+    ae_head_free(b2);
     /* LAION bank round trip */
     snprintf(path, sizeof path, "%s/laion.bank", test_tmpdir());
-    CHECK_EQ_INT(ae_bank_save(laion, path), AE_OK);
-    CHECK_EQ_INT(ae_bank_load(path, &b2), AE_OK);
+    CHECK_EQ_INT(ae_head_save(laion, path), AE_OK);
+    CHECK_EQ_INT(ae_head_load(path, &b2), AE_OK);
     if (b2) {
         ae_score s2[10];
-        CHECK_EQ_INT(ae_bank_score(b2, emb, 10, s2), AE_OK);
+        CHECK_EQ_INT(ae_head_score(b2, emb, 10, s2), AE_OK);
         for (int i = 0; i < 10; i++) CHECK(s2[i].score == l[i].score && isnan(s2[i].probability));
     }
-    ae_bank_free(b2);
-    ae_bank_free(b);
-    ae_bank_free(laion);
+    ae_head_free(b2);
+    ae_head_free(b);
+    ae_head_free(laion);
 done:
     json_decref(want);
     free(js), free(emb), free(pos), free(neg);
@@ -144,11 +144,11 @@ static void test_methods_tiny(void)
     bp.method = AE_METHOD_CONTEXT;
     bp.classes = classes;
     bp.n_classes = nc;
-    ae_bank *ctx = NULL, *ens = NULL, *ensn = NULL, *fix = NULL;
+    ae_head *ctx = NULL, *ens = NULL, *ensn = NULL, *fix = NULL;
     CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &ctx), AE_OK);
     if (ctx) { /* the text tower's precision is recorded */
-        ae_bank_info bi;
-        ae_bank_get_info(ctx, &bi);
+        ae_head_info bi;
+        ae_head_get_info(ctx, &bi);
         CHECK(!strcmp(bi.precision, "fp32"));
     }
     bp.method = AE_METHOD_ENSEMBLE;
@@ -162,10 +162,10 @@ static void test_methods_tiny(void)
     CHECK_EQ_INT(ae_bank_build(s, &fp, NULL, NULL, &fix), AE_OK);
     if (!ctx || !ens || !ensn || !fix) goto done;
     ae_score sc[29], se[29], sn[29], sf[29];
-    CHECK_EQ_INT(ae_bank_score(ctx, ie, nimg, sc), AE_OK);
-    CHECK_EQ_INT(ae_bank_score(ens, ie, nimg, se), AE_OK);
-    CHECK_EQ_INT(ae_bank_score(ensn, ie, nimg, sn), AE_OK);
-    CHECK_EQ_INT(ae_bank_score(fix, ie, nimg, sf), AE_OK);
+    CHECK_EQ_INT(ae_head_score(ctx, ie, nimg, sc), AE_OK);
+    CHECK_EQ_INT(ae_head_score(ens, ie, nimg, se), AE_OK);
+    CHECK_EQ_INT(ae_head_score(ensn, ie, nimg, sn), AE_OK);
+    CHECK_EQ_INT(ae_head_score(fix, ie, nimg, sf), AE_OK);
 
     /* golden rows: line 2i = positive of class i, 2i+1 = negative */
     double worst = 0;
@@ -227,40 +227,40 @@ static void test_methods_tiny(void)
     }
     CHECK_EQ_INT(class_ok, nimg);
     printf("tiny-quickgelu methods: max |score diff| %.3g over %d images x 4 banks\n", worst, nimg);
-    CHECK(!strcmp(ae_bank_class(ctx, sc[0].class_index), classes[sc[0].class_index]));
+    CHECK(!strcmp(ae_head_class(ctx, sc[0].class_index), classes[sc[0].class_index]));
 
-    ae_bank_info bi;
-    ae_bank_get_info(ctx, &bi);
+    ae_head_info bi;
+    ae_head_get_info(ctx, &bi);
     CHECK_EQ_INT(bi.n_classes, 1000);
     CHECK_EQ_INT(bi.n_prompts, 2000);
     CHECK(!strcmp(bi.template_text, AE_DEFAULT_TEMPLATE_CLASS));
-    CHECK_EQ_INT(ae_bank_check_model(ctx, m), AE_OK);
+    CHECK_EQ_INT(ae_head_check_model(ctx, m), AE_OK);
 
     /* round trip of a context bank keeps classes and scores */
     char path[4200];
     snprintf(path, sizeof path, "%s/imagenet.bank", test_tmpdir());
-    CHECK_EQ_INT(ae_bank_save(ctx, path), AE_OK);
-    ae_bank *back = NULL;
-    CHECK_EQ_INT(ae_bank_load(path, &back), AE_OK);
+    CHECK_EQ_INT(ae_head_save(ctx, path), AE_OK);
+    ae_head *back = NULL;
+    CHECK_EQ_INT(ae_head_load(path, &back), AE_OK);
     if (back) {
         ae_score s2[29];
-        CHECK_EQ_INT(ae_bank_score(back, ie, nimg, s2), AE_OK);
+        CHECK_EQ_INT(ae_head_score(back, ie, nimg, s2), AE_OK);
         for (int k = 0; k < nimg; k++) CHECK(s2[k].score == sc[k].score && s2[k].class_index == sc[k].class_index);
-        CHECK(!strcmp(ae_bank_class(back, 999), classes[999]));
+        CHECK(!strcmp(ae_head_class(back, 999), classes[999]));
     }
 
     /* a bank of another model is refused, naming both */
     ae_model *g = NULL;
     CHECK_EQ_INT(ae_model_load(fixture("models/tiny-gelu"), &mp, &g), AE_OK);
     if (g && back) {
-        CHECK_EQ_INT(ae_bank_check_model(back, g), AE_ERR_MODEL);
+        CHECK_EQ_INT(ae_head_check_model(back, g), AE_ERR_MODEL);
         CHECK_STR_CONTAINS(ae_last_error(), "24");
     }
-    ae_bank_free(back);
+    ae_head_free(back);
     ae_model_free(g);
 
     /* template errors */
-    ae_bank *bad = NULL;
+    ae_head *bad = NULL;
     fp.template_text = "a picture";
     CHECK_EQ_INT(ae_bank_build(s, &fp, NULL, NULL, &bad), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "has no {adjective}");
@@ -274,11 +274,11 @@ static void test_methods_tiny(void)
     CHECK(bad == NULL);
 
     /* laion by architecture: the tiny model has none */
-    CHECK_EQ_INT(ae_bank_laion(NULL, m, &bad), AE_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(ae_head_laion(NULL, m, &bad), AE_ERR_UNSUPPORTED);
     CHECK_STR_CONTAINS(ae_last_error(), "no LAION aesthetic head for this model");
-    CHECK_EQ_INT(ae_bank_laion("vit-h-14", NULL, &bad), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_head_laion("vit-h-14", NULL, &bad), AE_ERR_INVALID);
 
-    ae_bank_free(ctx), ae_bank_free(ens), ae_bank_free(ensn), ae_bank_free(fix);
+    ae_head_free(ctx), ae_head_free(ens), ae_head_free(ensn), ae_head_free(fix);
 done:
     ae_session_free(s);
     ae_model_free(m);
@@ -297,41 +297,41 @@ static void write_bytes(const char *path, const void *data, size_t n)
 static void test_bank_files(void)
 {
     char path[4200];
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     snprintf(path, sizeof path, "%s/garbage.bank", test_tmpdir());
     write_bytes(path, "not a safetensors file at all", 29);
-    CHECK(ae_bank_load(path, &b) != AE_OK && b == NULL);
+    CHECK(ae_head_load(path, &b) != AE_OK && b == NULL);
     CHECK_STR_CONTAINS(ae_last_error(), "garbage.bank");
 
     /* a valid safetensors that is not a bank: the tiny model */
     char model[4200];
     snprintf(model, sizeof model, "%s", fixture("models/tiny-gelu/model.safetensors"));
-    CHECK_EQ_INT(ae_bank_load(model, &b), AE_ERR_FORMAT);
-    CHECK_STR_CONTAINS(ae_last_error(), "not an aesthete prompt bank");
+    CHECK_EQ_INT(ae_head_load(model, &b), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "not an aesthete head or prompt bank");
 
     snprintf(path, sizeof path, "%s/missing.bank", test_tmpdir());
-    CHECK(ae_bank_load(path, &b) != AE_OK);
+    CHECK(ae_head_load(path, &b) != AE_OK);
     CHECK_STR_CONTAINS(ae_last_error(), "missing.bank");
 
     /* a bank with a zero centroid is refused when scored-to-be: at creation */
     float z[4] = {0}, o[4] = {1, 0, 0, 0};
-    CHECK_EQ_INT(ae_bank_from_centroids(z, o, 4, NULL, &b), AE_ERR_FORMAT);
+    CHECK_EQ_INT(ae_head_from_centroids(z, o, 4, NULL, &b), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "zero vector");
-    CHECK_EQ_INT(ae_bank_from_centroids(o, o, 4, NULL, &b), AE_OK);
+    CHECK_EQ_INT(ae_head_from_centroids(o, o, 4, NULL, &b), AE_OK);
     ae_score s;
-    CHECK_EQ_INT(ae_bank_score(b, z, 1, &s), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_head_score(b, z, 1, &s), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "embedding 0: zero vector");
     float inf[4] = {INFINITY, 0, 0, 0};
-    CHECK_EQ_INT(ae_bank_score(b, inf, 1, &s), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_head_score(b, inf, 1, &s), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "embedding 0: not finite");
     /* a class name that is not UTF-8 is refused at save, not silently dropped */
     b->classes = calloc(1, sizeof(char *));
     b->classes[0] = strdup("caf\xe9");
     b->n_classes = 1;
     snprintf(path, sizeof path, "%s/latin1.bank", test_tmpdir());
-    CHECK_EQ_INT(ae_bank_save(b, path), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_head_save(b, path), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "latin1.bank: class name 1 is not valid UTF-8");
-    ae_bank_free(b);
+    ae_head_free(b);
     /* the precision in the metadata: absent from imported banks; a built bank saved before the
      * key existed (fingerprint, no precision) loads as fp32; int8 round-trips; an unknown name
      * is refused */
@@ -339,29 +339,29 @@ static void test_bank_files(void)
         {"", "", "", AE_OK}, {"86159f324fc55ac4", "", "fp32", AE_OK}, {"86159f324fc55ac4", "int8", "int8", AE_OK},
         {"86159f324fc55ac4", "fp64", NULL, AE_ERR_FORMAT}};
     for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
-        ae_bank *pb = NULL, *back = NULL;
-        CHECK_EQ_INT(ae_bank_from_centroids(o, o, 4, "m", &pb), AE_OK);
+        ae_head *pb = NULL, *back = NULL;
+        CHECK_EQ_INT(ae_head_from_centroids(o, o, 4, "m", &pb), AE_OK);
         if (!pb) continue;
         free(pb->fingerprint), free(pb->precision);
         pb->fingerprint = strdup(pc[i].fp), pb->precision = strdup(pc[i].saved);
         snprintf(path, sizeof path, "%s/prec%zu.bank", test_tmpdir(), i);
-        CHECK_EQ_INT(ae_bank_save(pb, path), AE_OK);
-        CHECK_EQ_INT(ae_bank_load(path, &back), pc[i].rc);
+        CHECK_EQ_INT(ae_head_save(pb, path), AE_OK);
+        CHECK_EQ_INT(ae_head_load(path, &back), pc[i].rc);
         if (pc[i].rc != AE_OK) {
             CHECK_STR_CONTAINS(ae_last_error(), "unknown precision \"fp64\"");
             CHECK_STR_CONTAINS(ae_last_error(), path);
         } else if (back) {
-            ae_bank_info bi;
-            ae_bank_get_info(back, &bi);
+            ae_head_info bi;
+            ae_head_get_info(back, &bi);
             CHECK_MSG(!strcmp(bi.precision, pc[i].loaded), "case %zu: precision \"%s\"", i, bi.precision);
         }
-        ae_bank_free(pb), ae_bank_free(back);
+        ae_head_free(pb), ae_head_free(back);
     }
     /* centroids wider than a bank file may hold are refused when made, not when loaded */
     float *wide = calloc(70000, sizeof(float));
     wide[0] = 1;
     b = NULL;
-    CHECK_EQ_INT(ae_bank_from_centroids(wide, wide, 70000, NULL, &b), AE_ERR_INVALID);
+    CHECK_EQ_INT(ae_head_from_centroids(wide, wide, 70000, NULL, &b), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "70000 dimensions, at most 65536");
     CHECK(b == NULL);
     free(wide);
@@ -457,7 +457,7 @@ static void test_bad_prompt(void)
     bp.method = AE_METHOD_CONTEXT;
     bp.classes = classes;
     bp.n_classes = 3;
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     CHECK_EQ_INT(ae_bank_build(s, &bp, NULL, NULL, &b), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "prompt 2 (\"a outstanding picture, of a #caf\xe9\"): ");
     CHECK_STR_CONTAINS(ae_last_error(), "invalid UTF-8");

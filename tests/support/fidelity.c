@@ -29,7 +29,7 @@ int fid_encode(const char *model_dir, ae_precision p, ae_precision text_p, const
     memset(out, 0, sizeof *out);
     ae_model *m = NULL;
     ae_session *s = NULL;
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     ae_classlist cl = {0};
     float *pix = NULL;
     int32_t *st = calloc((size_t)n, sizeof *st);
@@ -67,18 +67,18 @@ int fid_encode(const char *model_dir, ae_precision p, ae_precision text_p, const
         bp.method = k ? AE_METHOD_ENSEMBLE : AE_METHOD_FIXED;
         if (k) bp.classes = (const char *const *)cl.names, bp.n_classes = cl.n;
         if (ae_bank_build(s, &bp, NULL, NULL, &b) != AE_OK ||
-            ae_bank_score(b, out->emb, n, sc) != AE_OK) {
+            ae_head_score(b, out->emb, n, sc) != AE_OK) {
             fprintf(stderr, "fidelity: %s\n", ae_last_error());
             goto fail;
         }
         for (int32_t i = 0; i < n; i++) out->score[k][i] = sc[i].score;
-        ae_bank_free(b);
+        ae_head_free(b);
         b = NULL;
     }
     rc = 0;
 fail:
     if (rc) fid_run_free(out);
-    ae_bank_free(b);
+    ae_head_free(b);
     ae_classlist_free(&cl);
     ae_session_free(s);
     ae_model_free(m);

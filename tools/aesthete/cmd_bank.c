@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bank.h"
+#include "head.h"
 #include "cli.h"
 #include "scoring.h"
 
@@ -36,13 +36,13 @@ static void help(void)
 static int bank_info(int argc, char **argv)
 {
     if (argc != 2) return cli_usage_error("bank", "info takes one bank file");
-    ae_bank *b = NULL;
-    if (ae_bank_load(argv[1], &b) != AE_OK) {
+    ae_head *b = NULL;
+    if (ae_head_load(argv[1], &b) != AE_OK) {
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
     }
-    ae_bank_info i;
-    ae_bank_get_info(b, &i);
+    ae_head_info i;
+    ae_head_get_info(b, &i);
     printf("bank         %s\n", argv[1]);
     printf("method       %s%s\n", ae_method_name(i.method), i.normalize_prompts ? " (normalised prompts)" : "");
     printf("dimension    %d\n", i.dim);
@@ -53,13 +53,13 @@ static int bank_info(int argc, char **argv)
         if (i.positive[0]) printf("adjectives   %s / %s\n", i.positive, i.negative);
         printf("prompts      %d\n", i.n_prompts);
         printf("classes      %d", i.n_classes);
-        for (int k = 0; k < i.n_classes && k < 5; k++) printf("%s%s", k ? ", " : ": ", ae_bank_class(b, k));
+        for (int k = 0; k < i.n_classes && k < 5; k++) printf("%s%s", k ? ", " : ": ", ae_head_class(b, k));
         printf("%s\n", i.n_classes > 5 ? ", ..." : "");
     }
     printf("model        %s\n", i.model_id[0] ? i.model_id : "(unknown)");
     printf("fingerprint  %s\n", i.fingerprint[0] ? i.fingerprint : "(none: any model of this dimension)");
     if (i.precision[0]) printf("precision    %s (of the text tower)\n", i.precision);
-    ae_bank_free(b);
+    ae_head_free(b);
     return EXIT_ALL_OK;
 }
 
@@ -90,7 +90,7 @@ static int bank_import(int argc, char **argv)
     float *p = NULL, *n = NULL;
     int32_t pr, pc, nr, nc;
     int ret = EXIT_USAGE;
-    ae_bank *b = NULL;
+    ae_head *b = NULL;
     /* a raw file (AE_ERR_INVALID: no .npy header, so no dimension known): the whole file is
      * one row; a damaged .npy or an unreadable file stays an error */
     int rc = ae_read_matrix(pos, 0, &p, &pr, &pc);
@@ -110,14 +110,14 @@ static int bank_import(int argc, char **argv)
         cli_error("%s: %d rows; a centroid is one row", pr != 1 ? pos : neg, pr != 1 ? pr : nr);
         goto done;
     }
-    if (ae_bank_from_centroids(p, n, pc, id, &b) != AE_OK || ae_bank_save(b, out) != AE_OK) goto fail;
+    if (ae_head_from_centroids(p, n, pc, id, &b) != AE_OK || ae_head_save(b, out) != AE_OK) goto fail;
     printf("%s: ensemble bank, dimension %d, from %s and %s\n", out, pc, pos, neg);
     ret = EXIT_ALL_OK;
     goto done;
 fail:
     cli_error("%s", ae_last_error());
 done:
-    ae_bank_free(b);
+    ae_head_free(b);
     free(p), free(n);
     return ret;
 }
@@ -152,10 +152,10 @@ static int bank_build(int argc, char **argv)
     int ret = EXIT_USAGE;
     if (ae_session_new(s.model, &sp, &s.session) != AE_OK) cli_error("%s", ae_last_error());
     else if (build_bank(&s, &o, &s.bank, 0) == 0) {
-        if (ae_bank_save(s.bank, out) != AE_OK) cli_error("%s", ae_last_error());
+        if (ae_head_save(s.bank, out) != AE_OK) cli_error("%s", ae_last_error());
         else {
-            ae_bank_info i;
-            ae_bank_get_info(s.bank, &i);
+            ae_head_info i;
+            ae_head_get_info(s.bank, &i);
             printf("%s: %s bank, %d prompts, %d classes, dimension %d\n", out, ae_method_name(i.method),
                    i.n_prompts, i.n_classes, i.dim);
             ret = EXIT_ALL_OK;

@@ -29,7 +29,7 @@ static void help(void)
 
 typedef struct stream_ctx {
     writer *w;
-    const ae_bank *bank;
+    const ae_head *bank;
 } stream_ctx;
 
 static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
@@ -51,8 +51,8 @@ static int score_embeddings(const score_opts *o, const char *file)
         scorer_close(&s);
         return rc;
     }
-    ae_bank_info bi;
-    ae_bank_get_info(s.bank, &bi);
+    ae_head_info bi;
+    ae_head_get_info(s.bank, &bi);
     float *data = NULL;
     int32_t rows = 0, cols = 0;
     if (ae_read_matrix(file, bi.dim, &data, &rows, &cols) != AE_OK) {
@@ -68,7 +68,7 @@ static int score_embeddings(const score_opts *o, const char *file)
     for (int32_t i = 0; name && i < rows; i++) {
         ae_score sc;
         snprintf(name, cap, "%s#%d", file, i);
-        int r = ae_bank_score(s.bank, data + (size_t)i * cols, 1, &sc);
+        int r = ae_head_score(s.bank, data + (size_t)i * cols, 1, &sc);
         char err[600];
         if (r != AE_OK) snprintf(err, sizeof err, "%s: %s", name, ae_last_error());
         out_row row = {0, name, &sc, r == AE_OK ? score_class(s.bank, &sc) : NULL, r == AE_OK ? NULL : err};
@@ -122,8 +122,8 @@ int cmd_score(int argc, char **argv)
         scorer_close(&s);
         return cli_error("out of memory"), EXIT_USAGE;
     }
-    ae_bank_info bi;
-    ae_bank_get_info(s.bank, &bi);
+    ae_head_info bi;
+    ae_head_get_info(s.bank, &bi);
     writer w;
     writer_begin(&w, o.format, 0, ae_method_name(bi.method));
     stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */

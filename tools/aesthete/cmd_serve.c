@@ -142,10 +142,10 @@ int cmd_serve(int argc, char **argv)
     scorer sc;
     memset(&sc, 0, sizeof sc);
     char default_name[256] = "", key[65] = "";
-    if (o.bank_path || o.method == AE_METHOD_LAION) {
+    if (o.bank_path) {
         /* the text tower is loaded anyway: requests may ask for other methods */
-        if (o.bank_path && (o.method >= 0 || o.classes_path || o.template_text || o.positive || o.negative))
-            return cli_usage_error("serve", "--bank already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
+        if (o.method >= 0 || o.classes_path || o.template_text || o.positive || o.negative)
+            return cli_usage_error("serve", "--head (--bank) already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
         if (!(sc.model = cli_load_model(o.model, 1, 1, o.precision, o.text_precision))) return EXIT_USAGE;
         ae_session_params ssp = ae_session_default_params();
         ssp.n_threads = (int32_t)o.threads;
@@ -154,19 +154,6 @@ int cmd_serve(int argc, char **argv)
             scorer_close(&sc);
             return EXIT_USAGE;
         }
-        if (!o.bank_path) {
-            if (ae_bank_laion(o.laion_head, o.laion_head ? NULL : sc.model, &sc.bank) != AE_OK ||
-                ae_bank_check_model(sc.bank, sc.model) != AE_OK) {
-                cli_error("%s", ae_last_error());
-                scorer_close(&sc);
-                return EXIT_USAGE;
-            }
-            ae_bank_params bp = ae_bank_default_params();
-            bp.method = AE_METHOD_LAION;
-            bp.laion_head = o.laion_head;
-            ae_server_bank_key(&bp, NULL, key);
-            snprintf(default_name, sizeof default_name, "laion");
-        }
     } else {
         if ((r = scorer_open(&sc, &o, "serve", 1))) {
             scorer_close(&sc);
@@ -174,12 +161,9 @@ int cmd_serve(int argc, char **argv)
         }
         ae_cache_close(sc.cache); /* uploads are not cached; the cache served the bank only */
         sc.cache = NULL;
-        ae_bank_params bp = ae_bank_default_params();
-        bp.method = o.method < 0 ? AE_METHOD_FIXED : (ae_method)o.method;
-        bp.template_text = o.template_text, bp.positive = o.positive, bp.negative = o.negative;
-        bp.normalize_prompts = o.normalize_prompts;
-        if (!o.classes_path) ae_server_bank_key(&bp, "imagenet", key);
-        snprintf(default_name, sizeof default_name, "%s", ae_method_name(bp.method));
+        /* listed under its recipe's key, so requests asking for the same head share it */
+        snprintf(key, sizeof key, "%s", sc.key);
+        snprintf(default_name, sizeof default_name, "%s", ae_method_name(o.method < 0 ? AE_METHOD_FIXED : (ae_method)o.method));
     }
 
     ae_server *srv = NULL;
@@ -194,11 +178,11 @@ int cmd_serve(int argc, char **argv)
         sc.bank = NULL; /* the server owns it now */
     }
     for (int i = 0; i < nbanks && !rc; i++) {
-        ae_bank *b = NULL;
+        ae_head *b = NULL;
         char name[256];
-        if (ae_bank_load(banks[i], &b) != AE_OK || ae_bank_check_model(b, sc.model) != AE_OK) {
+        if (ae_head_load(banks[i], &b) != AE_OK || ae_head_check_model(b, sc.model) != AE_OK) {
             cli_error("%s: %s", banks[i], ae_last_error());
-            ae_bank_free(b);
+            ae_head_free(b);
             rc = EXIT_USAGE;
             break;
         }

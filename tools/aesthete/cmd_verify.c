@@ -77,7 +77,7 @@ static void help(void)
 typedef struct side {
     ae_model *model;
     ae_session *session;
-    ae_bank *bank[2]; /* fixed, ensemble */
+    ae_head *bank[2]; /* fixed, ensemble */
     int shared;       /* the banks belong to another side */
 } side;
 
@@ -85,7 +85,7 @@ static const ae_method methods[2] = {AE_METHOD_FIXED, AE_METHOD_ENSEMBLE};
 
 static void side_free(side *s)
 {
-    for (int i = 0; i < 2 && !s->shared; i++) ae_bank_free(s->bank[i]);
+    for (int i = 0; i < 2 && !s->shared; i++) ae_head_free(s->bank[i]);
     ae_session_free(s->session);
     ae_model_free(s->model);
     memset(s, 0, sizeof *s);
@@ -121,7 +121,7 @@ static int side_open(side *s, const char *model, ae_precision p, ae_precision tp
         return new_session(s, base->threads);
     }
     if ((rc = new_session(s, base->threads))) return rc;
-    scorer sc = {s->model, s->session, NULL, NULL};
+    scorer sc = {.model = s->model, .session = s->session};
     for (int i = 0; i < 2; i++) {
         score_opts o = *base;
         o.method = (int)methods[i];
@@ -366,7 +366,7 @@ int cmd_verify(int argc, char **argv)
         for (int s = 0; s < 2; s++) {
             side *sd = s ? &red : &ref;
             if (!(score[m][s] = malloc(sizeof(double) * (size_t)n_ok)) ||
-                ae_bank_score(sd->bank[m], emb[s], n_ok, sc) != AE_OK) {
+                ae_head_score(sd->bank[m], emb[s], n_ok, sc) != AE_OK) {
                 cli_error("%s", score[m][s] ? ae_last_error() : "out of memory");
                 free(sc);
                 goto done;
@@ -394,8 +394,8 @@ int cmd_verify(int argc, char **argv)
     for (int32_t i = 0; i < n_ok; i++) names[i] = paths[ok_idx[i]];
     ae_model_info info;
     ae_model_get_info(ref.model, &info);
-    ae_bank_info bi;
-    ae_bank_get_info(ref.bank[1], &bi);
+    ae_head_info bi;
+    ae_head_get_info(ref.bank[1], &bi);
     const char *pname = ae_precision_name((ae_precision)prec), *tname = ae_precision_name((ae_precision)tprec);
     /* what was reduced, in the words of the report: "int8", "int8 images and texts",
      * "int8 images, bf16 texts" */

@@ -13,14 +13,16 @@
 
 #include "classlist.h"
 #include "cli.h"
-#include "hash.h"
+#include "recipe.h"
 #include "scoring.h"
 
 const char score_options_help[] =
     "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
     "                       (default: $AESTHETE_MODEL or " DEFAULT_MODEL ")\n"
-    "  --method M           fixed (default), context, ensemble or laion\n"
-    "  --bank FILE          a prompt bank from 'aesthete bank build' (instead of --method)\n"
+    "  --method M           fixed (default), context, ensemble, laion or laion-v2 (ViT-L/14)\n"
+    "  --head FILE          a head file instead of --method: a prompt bank ('aesthete bank\n"
+    "                       build'), a trained ('aesthete train') or imported ('aesthete head\n"
+    "                       import') head; --bank FILE is the same option\n"
     "  --positive ADJ       positive adjective (default: " AE_DEFAULT_POSITIVE ")\n"
     "  --negative ADJ       negative adjective (default: " AE_DEFAULT_NEGATIVE ")\n"
     "  --template T         prompt template with {adjective} (and {class} for context and\n"
@@ -61,8 +63,8 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
     switch (c) {
     case 300: o->model = arg; return 0;
     case 301:
-        if ((o->method = ae_method_parse(arg)) < 0) {
-            cli_usage_error(cmd, "--method: '%s' is not fixed, context, ensemble or laion", arg);
+        if ((o->method = ae_method_parse(arg)) < 0 || o->method == AE_METHOD_HEAD) {
+            cli_usage_error(cmd, "--method: '%s' is not fixed, context, ensemble, laion or laion-v2", arg);
             return -1;
         }
         return 0;
@@ -108,7 +110,8 @@ static void bank_progress(void *ctx, int64_t done, int64_t total)
     progress_update(ctx, done);
 }
 
-int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet)
+/* The recipe of the options (the class list of --classes read here), printing the error. */
+static int options_recipe(const score_opts *o, const ae_model *m, ae_recipe *r)
 {
     ae_bank_params bp = ae_bank_default_params();
     bp.method = o->method < 0 ? AE_METHOD_FIXED : (ae_method)o->method;
@@ -118,26 +121,34 @@ int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet)
     bp.normalize_prompts = o->normalize_prompts;
     bp.laion_head = o->laion_head;
     ae_classlist cl = {0};
-    int rc = AE_OK;
-    if (bp.method == AE_METHOD_CONTEXT || bp.method == AE_METHOD_ENSEMBLE) {
-        if (o->classes_path) {
-            ae_classlist_params cp = ae_classlist_default_params();
-            cp.column = o->column;
-            rc = ae_classlist_load(o->classes_path, &cp, &cl);
-        } else {
-            rc = ae_classlist_imagenet(&cl);
+    if (o->classes_path) {
+        if (bp.method != AE_METHOD_CONTEXT && bp.method != AE_METHOD_ENSEMBLE) {
+            cli_error("--classes is used by the context and ensemble methods only");
+            return EXIT_USAGE;
         }
-        bp.classes = (const char *const *)cl.names;
-        bp.n_classes = cl.n;
-    } else if (o->classes_path) {
-        cli_error("--classes is used by the context and ensemble methods only");
+        ae_classlist_params cp = ae_classlist_default_params();
+        cp.column = o->column;
+        if (ae_classlist_load(o->classes_path, &cp, &cl) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            return EXIT_USAGE;
+        }
+    }
+    if (ae_recipe_init(r, &bp, &cl, m) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        ae_recipe_free(r);
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* Builds the head of a recipe with the scorer's session (text tower for prompts). */
+static int build_recipe(scorer *s, const ae_recipe *r, ae_head **out, int quiet)
+{
     progress pr;
-    progress_begin(&pr, quiet ? 0 : 2 * (int64_t)(bp.n_classes ? bp.n_classes : 1), "prompts");
-    if (rc == AE_OK) rc = ae_bank_build(s->session, &bp, bank_progress, &pr, out);
+    int64_t prompts = ae_recipe_has_prompts(r) ? 2 * (int64_t)(r->bp.n_classes ? r->bp.n_classes : 1) : 0;
+    progress_begin(&pr, quiet ? 0 : prompts, "prompts");
+    int rc = ae_bank_build(s->session, &r->bp, bank_progress, &pr, out);
     progress_end(&pr);
-    ae_classlist_free(&cl);
     if (rc != AE_OK) {
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
@@ -145,8 +156,17 @@ int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet)
     return 0;
 }
 
-/* The cache file of a bank built from these options: <cache dir>/banks/<sha256>.bank */
-static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, size_t cap)
+int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet)
+{
+    ae_recipe r;
+    int rc = options_recipe(o, s->model, &r);
+    if (!rc) rc = build_recipe(s, &r, out, quiet);
+    ae_recipe_free(&r);
+    return rc;
+}
+
+/* The file the head of a recipe is kept in: <cache dir>/banks/<32 hex of its key>.bank. */
+static int bank_cache_path(const score_opts *o, const ae_recipe *r, char *path, size_t cap)
 {
     char db[4096];
     if (o->cache_path) snprintf(db, sizeof db, "%s", o->cache_path);
@@ -154,48 +174,6 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
     char *slash = strrchr(db, '/');
     if (slash) *slash = 0;
     else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
-    ae_model_info info;
-    ae_model_get_info(m, &info);
-    /* the classes file is keyed by its bytes, so editing it builds a new bank */
-    char classes_hash[65] = "imagenet";
-    if (o->classes_path) {
-        /* a pipe (--classes <(...)) can be read once only: its bank is not kept */
-        struct stat st;
-        if (stat(o->classes_path, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
-        size_t n = 0;
-        FILE *f = fopen(o->classes_path, "rb");
-        if (!f) return -1;
-        ae_sha256 h;
-        ae_sha256_init(&h);
-        char buf[65536];
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0) ae_sha256_update(&h, buf, n);
-        fclose(f);
-        uint8_t d[32];
-        ae_sha256_final(&h, d);
-        ae_sha256_tohex(d, classes_hash);
-    }
-    /* every option, length-prefixed: no option is truncated, none can run into the next */
-    char method[16], norm[16];
-    snprintf(method, sizeof method, "%d", o->method);
-    snprintf(norm, sizeof norm, "%d", o->normalize_prompts);
-    const char *fields[] = {"bank/1", info.fingerprint, method, o->template_text ? o->template_text : "",
-                            o->positive ? o->positive : "", o->negative ? o->negative : "", norm,
-                            classes_hash, o->column ? o->column : "", ae_precision_name(info.text_precision)};
-    /* the text tower's precision changes the prompt embeddings: a bank built at int8 or bf16
-     * is kept apart; fp32 adds no field, so the banks kept before precisions existed stay */
-    size_t n_fields = sizeof fields / sizeof fields[0] - (info.text_precision == AE_PRECISION_FP32);
-    ae_sha256 h;
-    ae_sha256_init(&h);
-    for (size_t i = 0; i < n_fields; i++) {
-        char len[24];
-        snprintf(len, sizeof len, "%zu:", strlen(fields[i]));
-        ae_sha256_update(&h, len, strlen(len));
-        ae_sha256_update(&h, fields[i], strlen(fields[i]));
-    }
-    uint8_t digest[32];
-    ae_sha256_final(&h, digest);
-    char hex[65];
-    ae_sha256_tohex(digest, hex);
     snprintf(path, cap, "%s/banks", db);
     for (char *c = path + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
         if (*c == '/') {
@@ -204,7 +182,7 @@ static int bank_cache_path(const score_opts *o, const ae_model *m, char *path, s
             *c = '/';
         }
     mkdir(path, 0755);
-    snprintf(path, cap, "%s/banks/%.32s.bank", db, hex);
+    snprintf(path, cap, "%s/banks/%.32s.bank", db, r->key);
     return 0;
 }
 
@@ -229,21 +207,24 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
 {
     memset(s, 0, sizeof *s);
     if (o->bank_path && (o->method >= 0 || o->classes_path || o->template_text || o->positive || o->negative)) {
-        cli_usage_error(cmd, "--bank already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
+        cli_usage_error(cmd, "--head (--bank) already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
         return EXIT_USAGE;
     }
-    if (o->bank_path && ae_bank_load(o->bank_path, &s->bank) != AE_OK) {
+    if (o->bank_path && ae_head_load(o->bank_path, &s->bank) != AE_OK) {
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
     }
     if (!with_model) {
-        if (!s->bank && o->method == AE_METHOD_LAION &&
-            ae_bank_laion(o->laion_head ? o->laion_head : "vit-b-32", NULL, &s->bank) != AE_OK) {
+        const char *shipped = o->method == AE_METHOD_LAION_V2 ? "v2-vit-l-14"
+                              : o->laion_head                ? o->laion_head
+                                                             : "vit-b-32";
+        if (!s->bank && (o->method == AE_METHOD_LAION || o->method == AE_METHOD_LAION_V2) &&
+            ae_head_laion(shipped, NULL, &s->bank) != AE_OK) {
             cli_error("%s", ae_last_error());
             return EXIT_USAGE;
         }
         if (!s->bank) {
-            cli_usage_error(cmd, "--embeddings needs --bank FILE or --method laion");
+            cli_usage_error(cmd, "--embeddings needs --head FILE or --method laion or laion-v2");
             return EXIT_USAGE;
         }
         return 0;
@@ -253,7 +234,7 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
      * towers, the bank looked up by its fingerprint, the text tower loaded, the bank built
      * and the text tower freed before the vision tower is loaded), so the two are never held
      * at once. The server builds banks on request: it keeps both. */
-    int prompts = !s->bank && o->method != AE_METHOD_LAION;
+    int prompts = !s->bank && o->method != AE_METHOD_LAION && o->method != AE_METHOD_LAION_V2;
     int serve = !strcmp(cmd, "serve");
     int rc;
     if (!(s->model = cli_load_model(o->model, serve, serve || !prompts, o->precision, o->text_precision))) return EXIT_USAGE;
@@ -262,37 +243,46 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
         cli_error("warning: %s (continuing without the cache)", ae_last_error());
         s->cache = NULL;
     }
-    if (!s->bank && o->method == AE_METHOD_LAION) {
-        if (ae_bank_laion(o->laion_head, o->laion_head ? NULL : s->model, &s->bank) != AE_OK) {
-            cli_error("%s", ae_last_error());
-            return EXIT_USAGE;
-        }
-    } else if (!s->bank) {
-        /* banks are kept beside the embedding cache (not with --no-cache: nothing is read
-         * from or written to the cache folder then) */
-        char path[4600];
-        int cached = s->cache && bank_cache_path(o, s->model, path, sizeof path) == 0;
-        if (!cached || ae_bank_load(path, &s->bank) != AE_OK ||
-            ae_bank_check_model(s->bank, s->model) != AE_OK) {
-            ae_bank_free(s->bank);
-            s->bank = NULL;
-            if ((rc = towers(s, 1, serve)) || (rc = new_session(s, o, &s->session)) ||
-                (rc = build_bank(s, o, &s->bank, 0)))
-                return rc;
-            if (cached && ae_bank_save(s->bank, path) != AE_OK)
-                cli_error("warning: could not keep the bank: %s", ae_last_error());
-            if (!serve) {
-                ae_session_free(s->session); /* its scratch was sized for the text tower */
-                s->session = NULL;
+    if (!s->bank) {
+        ae_recipe r;
+        if ((rc = options_recipe(o, s->model, &r))) return rc;
+        snprintf(s->key, sizeof s->key, "%s", r.key);
+        if (!ae_recipe_has_prompts(&r)) { /* a shipped head: nothing to encode */
+            if (ae_head_laion(r.bp.laion_head, s->model, &s->bank) != AE_OK) {
+                cli_error("%s", ae_last_error());
+                ae_recipe_free(&r);
+                return EXIT_USAGE;
             }
-        }
-        if ((rc = towers(s, serve, 1))) return rc;
+            ae_recipe_free(&r);
+        } else {
+            /* banks are kept beside the embedding cache (not with --no-cache: nothing is read
+             * from or written to the cache folder then) */
+            char path[4600];
+            int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
+            if (!cached || ae_head_load(path, &s->bank) != AE_OK || ae_head_check_model(s->bank, s->model) != AE_OK) {
+                ae_head_free(s->bank);
+                s->bank = NULL;
+                if ((rc = towers(s, 1, serve)) || (rc = new_session(s, o, &s->session)) ||
+                    (rc = build_recipe(s, &r, &s->bank, 0))) {
+                    ae_recipe_free(&r);
+                    return rc;
+                }
+                if (cached && ae_head_save(s->bank, path) != AE_OK)
+                    cli_error("warning: could not keep the bank: %s", ae_last_error());
+                if (!serve) {
+                    ae_session_free(s->session); /* its scratch was sized for the text tower */
+                    s->session = NULL;
+                }
+            }
+            ae_recipe_free(&r);
+            if ((rc = towers(s, serve, 1))) return rc;
 #ifdef __GLIBC__
-        malloc_trim(0); /* the tokenizer's and the text tower's freed heap, before the images */
+            malloc_trim(0); /* the tokenizer's and the text tower's freed heap, before the images */
 #endif
+        }
     }
     if (!s->session && (rc = new_session(s, o, &s->session))) return rc;
-    if (ae_bank_check_model(s->bank, s->model) != AE_OK) {
+    if (ae_head_check_model(s->bank, s->model) != AE_OK) {
         cli_error("%s: %s", o->bank_path ? o->bank_path : "bank", ae_last_error());
         return EXIT_USAGE;
     }
@@ -302,7 +292,7 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
 void scorer_close(scorer *s)
 {
     ae_cache_close(s->cache);
-    ae_bank_free(s->bank);
+    ae_head_free(s->bank);
     ae_session_free(s->session);
     ae_model_free(s->model);
     memset(s, 0, sizeof *s);
@@ -318,9 +308,9 @@ void print_summary(const score_opts *o, const ae_scored *rows, int32_t n)
 
 /* ---- output ---- */
 
-const char *score_class(const ae_bank *b, const ae_score *s)
+const char *score_class(const ae_head *b, const ae_score *s)
 {
-    return s->class_index >= 0 ? ae_bank_class(b, s->class_index) : NULL;
+    return s->class_index >= 0 ? ae_head_class(b, s->class_index) : NULL;
 }
 
 void writer_begin(writer *w, out_format fmt, int with_rank, const char *method)

@@ -38,7 +38,7 @@ typedef struct score_opts {
     {"max-pixels", required_argument, 0, 312}, {"no-cache", no_argument, 0, 313},          \
     {"cache", required_argument, 0, 314}, {"format", required_argument, 0, 315},          \
     {"verbose", no_argument, 0, 316}, {"precision", required_argument, 0, 317},           \
-    {"text-precision", required_argument, 0, 318}
+    {"text-precision", required_argument, 0, 318}, {"head", required_argument, 0, 302}
 
 /* Help text of SCORE_OPTIONS. */
 extern const char score_options_help[];
@@ -52,8 +52,9 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd);
 typedef struct scorer {
     ae_model *model;     /* NULL when scoring precomputed embeddings */
     ae_session *session;
-    ae_bank *bank;
+    ae_head *bank;
     ae_cache *cache;     /* NULL with --no-cache */
+    char key[65];        /* the recipe key of a head made from options (ae_recipe), else "" */
 } scorer;
 
 /* Loads the model, opens the cache, and loads or builds the bank (built banks are kept in
@@ -64,7 +65,7 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
 void scorer_close(scorer *s);
 
 /* Builds a bank from the options with the scorer's session (text tower). */
-int build_bank(scorer *s, const score_opts *o, ae_bank **out, int quiet);
+int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet);
 
 /* "aesthete: N inputs: E encoded, C from the cache, F failed" on stderr (with --verbose). */
 void print_summary(const score_opts *o, const ae_scored *rows, int32_t n);
@@ -91,7 +92,7 @@ void writer_begin(writer *w, out_format fmt, int with_rank, const char *method);
 void writer_row(writer *w, const out_row *r);
 void writer_end(writer *w);
 /* the class name of a score, or NULL */
-const char *score_class(const ae_bank *b, const ae_score *s);
+const char *score_class(const ae_head *b, const ae_score *s);
 
 /* A progress bar on stderr when it is a terminal; no-op otherwise. */
 typedef struct progress {

@@ -1,0 +1,35 @@
+/*
+ * recipe.h — the one recipe of the heads that commands and requests ask for by options (a
+ * prompt method with its template, adjectives and class list, or a shipped LAION head),
+ * shared by the CLI and the server: every option resolved to its default first, so that two
+ * ways of asking for the same head ("rank DIR" and "rank --method fixed DIR", a class list
+ * saved as CSV or as TXT) share one key, and the key that names a kept or cached head.
+ */
+#ifndef AE_APP_RECIPE_H
+#define AE_APP_RECIPE_H
+
+#include "aesthete.h"
+#include "classlist.h"
+
+typedef struct ae_recipe {
+    ae_bank_params bp;      /* resolved: method, template, positive and negative always set;
+                               normalize_prompts 0 unless ensemble; laion_head the shipped
+                               head's name; classes point into `classes` */
+    ae_classlist classes;   /* context / ensemble: the class names (owned) */
+    char laion_head[32];    /* bp.laion_head points here (a recipe is not copied) */
+    char key[65];           /* sha256 hex over the resolved options, the class names, and the
+                               model's fingerprint and text precision */
+} ae_recipe;
+
+/* Resolves `given` (its NULL fields are defaults, as for ae_bank_build) for the model m.
+ * classes: the class list of a context or ensemble method, taken over (and emptied) by the
+ * recipe, or NULL / empty for the built-in ImageNet classes; a class list given to another
+ * method is AE_ERR_INVALID. LAION methods resolve their head by the model (refused
+ * when the model has none). The recipe is freed with ae_recipe_free on every path. */
+int ae_recipe_init(ae_recipe *r, const ae_bank_params *given, ae_classlist *classes, const ae_model *m);
+void ae_recipe_free(ae_recipe *r);
+
+/* The prompt methods (fixed, context, ensemble) have prompts to encode; LAION methods not. */
+int ae_recipe_has_prompts(const ae_recipe *r);
+
+#endif
