@@ -5,6 +5,7 @@
  * SIGKILL half-way loses nothing), the real CLIP vectors with the article's hotel bank.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,16 @@
 #include "test.h"
 
 static char TINY[4096], GELU[4096], CACHE[4200];
+
+/* regular files in a folder (0 if it does not exist) */
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
 
 static void copy_file(const char *from, const char *to, const void *extra, size_t extra_len)
 {
@@ -463,6 +474,61 @@ static void test_banks_cli(void)
     }
     run_free(&r), run_free(&l);
     json_decref(want);
+
+    /* LAION V2 on the real ViT-L/14 rating vectors, as expected-l14-scores.json */
+    char *js14 = read_file(fixture("real/expected-l14-scores.json"), NULL);
+    json_t *want14 = js14 ? json_loads(js14, 0, NULL) : NULL;
+    free(js14);
+    r = RUN("score", "--method", "laion-v2", "--embeddings", fixture("real/laion-vit-l-14-rating-embeddings.f32"));
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(count_lines(r.out), 10);
+    for (int i = 0; i < 10 && want14; i++) {
+        json_t *j = jline(r.out, i), *e = json_array_get(json_object_get(want14, "rows"), i);
+        CHECK_NEAR(json_number_value(json_object_get(j, "score")),
+                   json_real_value(json_object_get(e, "laion_v2_linearMSE")), 1e-5);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "method")), "laion-v2"));
+        json_decref(j);
+    }
+    run_free(&r);
+    json_decref(want14);
+    /* ... and refused on a model it was not made for, naming both */
+    r = RUN("score", "--model", TINY, "--no-cache", "--method", "laion-v2", fixture("images/photo_rocket.jpg"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "made for openai/clip-vit-large-patch14 (768-dimensional embeddings) but the model "
+                              "tiny-quickgelu has 40");
+    run_free(&r);
+    r = RUN("score", "--method", "head", "--embeddings", fixture("real/laion-vit-l-14-rating-embeddings.f32"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--method: 'head' is not fixed, context, ensemble, laion or laion-v2");
+    run_free(&r);
+
+    /* options resolved before the kept bank is looked up: the default method and the same
+     * method spelt out share one bank file; other adjectives make a second */
+    const char *kc = test_tmp("keep/cache.sqlite3"), *photo = fixture("images/photo_rocket.jpg");
+    char banks_dir[4200];
+    snprintf(banks_dir, sizeof banks_dir, "%s/keep/banks", test_tmpdir());
+    const char *spellings[][8] = {{"--model", TINY, NULL},
+                                  {"--model", TINY, "--method", "fixed", NULL},
+                                  {"--model", TINY, "--method", "fixed", "--positive", "outstanding", NULL},
+                                  {"--model", TINY, "--template", "a {adjective} picture", NULL}};
+    char first_out[4096] = "";
+    for (int k = 0; k < 4; k++) {
+        const char *args[16] = {"score", "--cache", kc, "--format", "csv"};
+        int n = 5;
+        for (int j = 0; spellings[k][j]; j++) args[n++] = spellings[k][j];
+        args[n++] = photo;
+        args[n] = NULL;
+        r = run_cli(NULL, NULL, args);
+        CHECK_EQ_INT(r.code, 0);
+        if (k == 0) snprintf(first_out, sizeof first_out, "%s", r.out);
+        else CHECK(!strcmp(r.out, first_out));
+        run_free(&r);
+        CHECK_EQ_INT(count_files(banks_dir), 1);
+    }
+    r = RUN("score", "--cache", kc, "--model", TINY, "--negative", "bad", photo);
+    CHECK_EQ_INT(r.code, 0);
+    run_free(&r);
+    CHECK_EQ_INT(count_files(banks_dir), 2);
 
     /* a context bank from the shipped hotel list; info and scores carry its classes */
     char classes[4200];
