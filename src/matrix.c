@@ -1,7 +1,9 @@
 /*
  * matrix.c — reading precomputed embeddings: NumPy .npy files (float32 or float16, C order,
- * shape [N, D] or [D], as clip-retrieval writes them) and raw float32 files (.f32 or any
- * other name: rows of a given dimension).
+ * shape [N, D] or [D], as clip-retrieval writes them), pickled NumPy arrays (.pkl / .pickle, or
+ * a pickle's look when no dimension is given, as pickle.dump of an ndarray writes them: the article's centroid
+ * files; read by pickle.c, which executes nothing) and raw float32 files (.f32 or any other
+ * name: rows of a given dimension).
  *
  * .npy layout: "\x93NUMPY", major, minor, header length (uint16 LE for v1, uint32 LE for v2/3),
  * an ASCII Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, D), },
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "pickle.h"
 #include "fileio.h"
 
 #define MAX_NPY_HEADER 65536
@@ -121,6 +124,26 @@ static int parse_npy(const unsigned char *buf, size_t size, const char *path, fl
     return AE_OK;
 }
 
+/* A pickled NumPy array of shape [D] or [N, D] (restricted unpickler: pickle.c). */
+static int read_pickled(const unsigned char *buf, size_t size, const char *path, int32_t dim, float **data,
+                        int32_t *rows, int32_t *cols)
+{
+    pk_tensor t = {0};
+    int rc = pk_numpy_load_mem(buf, size, path, &t);
+    if (rc != AE_OK) return rc;
+    int64_t r = t.ndim == 1 ? 1 : t.ndim == 2 ? t.shape[0] : 0, c = t.ndim >= 1 ? t.shape[t.ndim - 1] : 0;
+    if (r <= 0 || c <= 0 || r > INT32_MAX || c > INT32_MAX)
+        rc = ae_fail(AE_ERR_FORMAT, "%s: a pickled array of %d dimensions; expected [D] or [N, D]", path, t.ndim);
+    else if (dim > 0 && c != dim)
+        rc = ae_fail(AE_ERR_FORMAT, "%s: %lld-dimensional rows, expected %d", path, (long long)c, dim);
+    if (rc == AE_OK) {
+        *data = t.data, t.data = NULL;
+        *rows = (int32_t)r, *cols = (int32_t)c;
+    }
+    pk_tensor_free(&t);
+    return rc;
+}
+
 int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, int32_t *cols)
 {
     if (!data || !rows || !cols) return ae_fail(AE_ERR_INVALID, "ae_read_matrix: invalid arguments");
@@ -148,10 +171,17 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
     }
     close(fd);
     int rc;
+    size_t plen = strlen(path);
+    /* a pickle by its name, or by its look (PROTO 2..5 first, STOP last) where a raw file
+     * could not be read anyway (no dimension given): raw floats may begin with any bytes */
+    int pickled = (plen > 4 && !strcmp(path + plen - 4, ".pkl")) || (plen > 7 && !strcmp(path + plen - 7, ".pickle")) ||
+                  (dim <= 0 && size >= 3 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5 && buf[size - 1] == '.');
     if (size >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
         rc = parse_npy(buf, size, path, data, rows, cols);
         if (rc == AE_OK && dim > 0 && *cols != dim)
             rc = ae_fail(AE_ERR_FORMAT, "%s: %d-dimensional rows, expected %d", path, *cols, dim);
+    } else if (pickled) {
+        rc = read_pickled(buf, size, path, dim, data, rows, cols);
     } else if (dim <= 0) {
         rc = ae_fail(AE_ERR_INVALID, "%s: raw float32 needs a known dimension", path);
     } else if (size == 0 || size % (4 * (size_t)dim)) {

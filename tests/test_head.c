@@ -544,11 +544,94 @@ static void test_recipe_keys(void)
     ae_model_free(g);
 }
 
+/* ae_head_import: the published LAION V2 checkpoints as they are, .pth and .safetensors */
+static void test_import(void)
+{
+    float *x = fixture_f32(V2 "inputs.f32", 16 * 768);
+    json_t *ex = load_json(V2 "expected.json");
+    if (!x || !ex) goto done;
+    static const char *variants[] = {"sac+logos+ava1-l14-linearMSE", "ava+logos-l14-reluMSE"};
+    static const char *exts[] = {".pth", ".safetensors"};
+    for (int v = 0; v < 2; v++) {
+        json_t *want = json_object_get(json_object_get(json_object_get(ex, "variants"), variants[v]), "expected_float64");
+        for (int e = 0; e < 2; e++) {
+            char rel[256];
+            snprintf(rel, sizeof rel, V2 "%s%s", variants[v], exts[e]);
+            ae_head *h = NULL;
+            ae_head_params hp = ae_head_default_params();
+            hp.model_id = "openai/clip-vit-large-patch14";
+            CHECK_EQ_INT(ae_head_import(fixture(rel), &hp, &h), AE_OK);
+            if (!h) continue;
+            CHECK_EQ_INT(h->kind, v == 0 ? AE_HEAD_LINEAR : AE_HEAD_MLP); /* relu told by the key names */
+            ae_score sc[16];
+            CHECK_EQ_INT(ae_head_score(h, x, 16, sc), AE_OK);
+            double worst = 0;
+            for (int i = 0; i < 16; i++)
+                worst = fmax(worst, fabs(sc[i].score - json_real_value(json_array_get(want, (size_t)i))));
+            CHECK_MSG(worst <= 1e-5, "%s: %g", rel, worst);
+            printf("head import %s%s: max |diff| to expected.json %.2e\n", variants[v], exts[e], worst);
+            ae_head_info hi;
+            ae_head_get_info(h, &hi);
+            CHECK(!strcmp(hi.name, variants[v]) && !strcmp(hi.model_id, "openai/clip-vit-large-patch14"));
+            if (e == 1) /* the converter's metadata is kept */
+                CHECK(!strcmp(hi.license, "Apache-2.0") && strstr(hi.provenance, "improved-aesthetic-predictor"));
+            else
+                CHECK(!strcmp(hi.provenance, "sac+logos+ava1-l14-linearMSE.pth") || v == 1);
+            ae_head_free(h);
+        }
+    }
+    /* relu said explicitly overrides the key names; a stack of unknown layout must be told */
+    ae_head *h = NULL;
+    ae_head_params hp = ae_head_default_params();
+    hp.relu = 1;
+    CHECK_EQ_INT(ae_head_import(fixture(V2 "sac+logos+ava1-l14-linearMSE.pth"), &hp, &h), AE_OK);
+    CHECK(h && h->kind == AE_HEAD_MLP);
+    ae_head_free(h);
+
+    float w0[6] = {1, 0, 1, 0, 1, -1}, b0[2] = {0, 0}, w1[2] = {1, 1}, b1[1] = {0};
+    st_out_tensor t[5] = {
+        {.name = "net.1.weight", .ndim = 2, .shape = {2, 3}, .data = w0},
+        {.name = "net.1.bias", .ndim = 1, .shape = {2}, .data = b0},
+        {.name = "net.4.weight", .ndim = 2, .shape = {1, 2}, .data = w1},
+        {.name = "net.4.bias", .ndim = 1, .shape = {1}, .data = b1},
+        {.name = "norm.running_mean", .ndim = 1, .shape = {2}, .data = b0},
+    };
+    char *path = test_tmp("stack.safetensors");
+    CHECK_EQ_INT(st_write(path, t, 4, NULL, NULL, 0), AE_OK);
+    CHECK_EQ_INT(ae_head_import(path, NULL, &h), AE_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(ae_last_error(), "2 layers (indices 1 4): whether a ReLU sits between them is not in the file");
+    hp = ae_head_default_params();
+    hp.relu = 0;
+    hp.normalize = 0;
+    CHECK_EQ_INT(ae_head_import(path, &hp, &h), AE_OK);
+    if (h) {
+        const float e[3] = {1, 2, 3};
+        ae_score sc;
+        CHECK(ae_head_score(h, e, 1, &sc) == AE_OK && sc.score == 3.0f && h->kind == AE_HEAD_LINEAR);
+        CHECK(!strcmp(h->name, "stack"));
+    }
+    ae_head_free(h);
+    CHECK_EQ_INT(st_write(path, t, 5, NULL, NULL, 0), AE_OK); /* a tensor of no linear layer */
+    CHECK_EQ_INT(ae_head_import(path, &hp, &h), AE_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(ae_last_error(), "tensor norm.running_mean is not part of a stack of linear layers");
+    t[2].name = "other.4.weight";
+    CHECK_EQ_INT(st_write(path, t, 4, NULL, NULL, 0), AE_OK);
+    CHECK_EQ_INT(ae_head_import(path, &hp, &h), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "is not a layer of one stack");
+    CHECK_EQ_INT(ae_head_import(fixture("models/tiny-gelu/config.json"), NULL, &h), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "config.json");
+    CHECK(h == NULL);
+done:
+    free(x);
+    json_decref(ex);
+}
+
 int main(void)
 {
     test_laion_v2();
     test_layers();
     test_hostile_files();
+    test_import();
     test_models();
     test_score_images();
     test_recipe_keys();

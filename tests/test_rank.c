@@ -502,6 +502,62 @@ static void test_banks_cli(void)
     CHECK_STR_CONTAINS(r.err, "--method: 'head' is not fixed, context, ensemble, laion or laion-v2");
     run_free(&r);
 
+    /* the article's own pickled centroids import as they are, equal to the .f32 copies */
+    const char *pkl = test_tmp("hotel-pkl.bank");
+    r = RUN("bank", "import", "--positive", fixture("seed-hotel-bank/hotel_positive_prompt.pkl"), "--negative",
+            fixture("seed-hotel-bank/hotel_negative_prompt.pkl"), "--model-id", "openai/clip-vit-base-patch32", "-o", pkl);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "ensemble bank, dimension 512");
+    run_free(&r);
+    r = RUN("score", "--bank", pkl, "--embeddings", fixture("real/laion-vit-b-32-rating-embeddings.f32"));
+    run_result f32 = RUN("score", "--bank", hotel, "--embeddings", fixture("real/laion-vit-b-32-rating-embeddings.f32"));
+    CHECK(r.code == 0 && f32.code == 0 && r.out && f32.out && !strcmp(r.out, f32.out));
+    run_free(&r), run_free(&f32);
+
+    /* head import: the published V2 checkpoint, checked against the model it names */
+    const char *v2 = test_tmp("v2.head");
+    r = RUN("head", "import", fixture("real/laion-v2/ava+logos-l14-reluMSE.pth"), "--model-id",
+            "openai/clip-vit-large-patch14", "--cut", "5.5", "-o", v2);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "mlp head \"ava+logos-l14-reluMSE\", dimension 768, 5 layers");
+    run_free(&r);
+    r = RUN("head", "info", v2);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "kind         mlp");
+    CHECK_STR_CONTAINS(r.out, "label        good iff score >= 5.5");
+    CHECK_STR_CONTAINS(r.out, "model        openai/clip-vit-large-patch14");
+    run_free(&r);
+    r = RUN("score", "--head", v2, "--embeddings", fixture("real/laion-vit-l-14-rating-embeddings.f32"));
+    CHECK_EQ_INT(r.code, 0);
+    char *js14b = read_file(fixture("real/expected-l14-scores.json"), NULL);
+    json_t *w14 = js14b ? json_loads(js14b, 0, NULL) : NULL;
+    free(js14b);
+    for (int i = 0; i < 10 && w14; i++) {
+        json_t *j = jline(r.out, i), *e = json_array_get(json_object_get(w14, "rows"), i);
+        double want = json_real_value(json_object_get(e, "laion_v2_reluMSE"));
+        CHECK_NEAR(json_number_value(json_object_get(j, "score")), want, 1e-5);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "label")), want >= 5.5 ? "good" : "bad"));
+        json_decref(j);
+    }
+    json_decref(w14);
+    run_free(&r);
+    r = RUN("score", "--model", TINY, "--no-cache", "--head", v2, fixture("images/photo_rocket.jpg"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "the head ava+logos-l14-reluMSE was made for openai/clip-vit-large-patch14");
+    run_free(&r);
+    r = RUN("head", "import", fixture("real/laion-v2/ava+logos-l14-reluMSE.pth"), "--model", TINY, "-o", v2);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "(768-dimensional embeddings) but the model tiny-quickgelu has 40");
+    run_free(&r);
+    r = RUN("head", "import", fixture("seed-hotel-bank/hotel_positive_prompt.pkl"), "-o", v2);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "hotel_positive_prompt.pkl");
+    run_free(&r);
+    r = RUN("head", "import", fixture("real/laion-v2/ava+logos-l14-reluMSE.pth"), "--relu", "maybe", "-o", v2);
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--relu: 'maybe' is not auto, yes or no");
+    run_free(&r);
+
     /* options resolved before the kept bank is looked up: the default method and the same
      * method spelt out share one bank file; other adjectives make a second */
     const char *kc = test_tmp("keep/cache.sqlite3"), *photo = fixture("images/photo_rocket.jpg");

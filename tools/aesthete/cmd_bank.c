@@ -16,16 +16,17 @@ static void help(void)
            "       aesthete bank info NAME.bank\n"
            "       aesthete bank import --positive P --negative N [--model-id ID] -o NAME.bank\n\n"
            "build   encodes the prompts of a method once (text tower) and saves them:\n"
-           "  --method M           fixed (default), context, ensemble or laion\n"
+           "  --method M           fixed (default), context, ensemble, laion or laion-v2\n"
            "  --model M, --positive ADJ, --negative ADJ, --template T, --classes FILE,\n"
            "  --column NAME, --normalize-prompts, --laion-head H, --threads N: as for 'score'\n"
            "  --text-precision P   the text encoder's arithmetic: fp32 (default), int8 or bf16,\n"
            "                       recorded in the bank (--precision, the image encoder's, is\n"
            "                       accepted as for 'score' and does not change a bank)\n"
            "  -o, --output FILE    where to write the bank (safetensors; NumPy/PyTorch can read it)\n"
-           "info    prints what a bank holds: method, prompts, classes, model\n"
+           "info    prints what a bank holds: method, prompts, classes, model (as 'head info')\n"
            "import  makes an ensemble bank from two precomputed centroids:\n"
-           "  --positive FILE      the positive centroid (.npy or raw float32, one row)\n"
+           "  --positive FILE      the positive centroid: .npy, a pickled NumPy array (.pkl, as\n"
+           "                       the article's hotel_positive_prompt.pkl) or raw float32, one row\n"
            "  --negative FILE      the negative centroid\n"
            "  --model-id ID        the model they came from (recorded; any model of the same\n"
            "                       dimension may use the bank, as it has no weights fingerprint)\n"
@@ -36,31 +37,7 @@ static void help(void)
 static int bank_info(int argc, char **argv)
 {
     if (argc != 2) return cli_usage_error("bank", "info takes one bank file");
-    ae_head *b = NULL;
-    if (ae_head_load(argv[1], &b) != AE_OK) {
-        cli_error("%s", ae_last_error());
-        return EXIT_USAGE;
-    }
-    ae_head_info i;
-    ae_head_get_info(b, &i);
-    printf("bank         %s\n", argv[1]);
-    printf("method       %s%s\n", ae_method_name(i.method), i.normalize_prompts ? " (normalised prompts)" : "");
-    printf("dimension    %d\n", i.dim);
-    if (i.method == AE_METHOD_LAION) {
-        printf("head         LAION-Aesthetics V1 %s\n", i.laion_head);
-    } else {
-        if (i.template_text[0]) printf("template     %s\n", i.template_text);
-        if (i.positive[0]) printf("adjectives   %s / %s\n", i.positive, i.negative);
-        printf("prompts      %d\n", i.n_prompts);
-        printf("classes      %d", i.n_classes);
-        for (int k = 0; k < i.n_classes && k < 5; k++) printf("%s%s", k ? ", " : ": ", ae_head_class(b, k));
-        printf("%s\n", i.n_classes > 5 ? ", ..." : "");
-    }
-    printf("model        %s\n", i.model_id[0] ? i.model_id : "(unknown)");
-    printf("fingerprint  %s\n", i.fingerprint[0] ? i.fingerprint : "(none: any model of this dimension)");
-    if (i.precision[0]) printf("precision    %s (of the text tower)\n", i.precision);
-    ae_head_free(b);
-    return EXIT_ALL_OK;
+    return cli_head_info(argv[1]);
 }
 
 static int bank_import(int argc, char **argv)
