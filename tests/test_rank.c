@@ -487,6 +487,7 @@ static void test_banks_cli(void)
         CHECK_NEAR(json_number_value(json_object_get(j, "score")),
                    json_real_value(json_object_get(e, "laion_v2_linearMSE")), 1e-5);
         CHECK(!strcmp(json_string_value(json_object_get(j, "method")), "laion-v2"));
+        CHECK(!strcmp(json_string_value(json_object_get(j, "head")), "laion-v2"));
         json_decref(j);
     }
     run_free(&r);

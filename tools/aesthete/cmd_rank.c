@@ -131,10 +131,8 @@ int cmd_rank(int argc, char **argv)
             if (rows[i].rc == AE_OK) order[n_ok++] = i;
         sort_rows = rows;
         qsort(order, (size_t)n_ok, sizeof *order, by_score);
-        ae_head_info bi;
-        ae_head_get_info(s.bank, &bi);
         writer w;
-        writer_begin(&w, o.format, 1, ae_method_name(bi.method));
+        writer_begin(&w, o.format, 1, s.bank);
         for (int32_t k = 0; k < n_ok; k++) {
             const ae_scored *x = &rows[order[k]];
             if (top && k >= top) break;

@@ -61,7 +61,7 @@ static int score_embeddings(const score_opts *o, const char *file)
         return EXIT_USAGE;
     }
     writer w;
-    writer_begin(&w, o->format, 0, ae_method_name(bi.method));
+    writer_begin(&w, o->format, 0, s.bank);
     int failed = 0;
     size_t cap = strlen(file) + 24;
     char *name = malloc(cap);
@@ -122,10 +122,8 @@ int cmd_score(int argc, char **argv)
         scorer_close(&s);
         return cli_error("out of memory"), EXIT_USAGE;
     }
-    ae_head_info bi;
-    ae_head_get_info(s.bank, &bi);
     writer w;
-    writer_begin(&w, o.format, 0, ae_method_name(bi.method));
+    writer_begin(&w, o.format, 0, s.bank);
     stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */
     ae_scorer_params sp = ae_scorer_default_params();
     sp.image = o.image;

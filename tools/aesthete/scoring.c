@@ -313,12 +313,16 @@ const char *score_class(const ae_head *b, const ae_score *s)
     return s->class_index >= 0 ? ae_head_class(b, s->class_index) : NULL;
 }
 
-void writer_begin(writer *w, out_format fmt, int with_rank, const char *method)
+void writer_begin(writer *w, out_format fmt, int with_rank, const ae_head *head)
 {
+    ae_head_info hi;
+    ae_head_get_info(head, &hi);
+    const char *method = ae_method_name(hi.method);
     if (fmt == FMT_AUTO) fmt = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_JSONL;
     w->fmt = fmt;
     w->with_rank = with_rank;
     w->method = method;
+    w->head = hi.name;
     w->n = 0;
     const char *rank = with_rank ? "rank" : "";
     switch (fmt) {
@@ -424,7 +428,9 @@ void writer_row(writer *w, const out_row *r)
         printf(", \"label\": \"%s\", \"class\": ", label);
         if (r->class_name) put_json_string(stdout, r->class_name, strlen(r->class_name));
         else printf("null");
-        printf(", \"method\": \"%s\"}", w->method);
+        printf(", \"method\": \"%s\", \"head\": ", w->method);
+        put_json_string(stdout, w->head, strlen(w->head));
+        putchar('}');
         if (w->fmt == FMT_JSONL) putchar('\n');
         break;
     default: break;

@@ -83,11 +83,12 @@ typedef struct writer {
     out_format fmt;
     int with_rank, n;
     const char *method;
+    const char *head;    /* the head's name (JSON "head") */
     /* table: widths from the rows; rows are buffered for it */
 } writer;
 
 /* FMT_AUTO becomes a table on a terminal, JSON Lines otherwise. */
-void writer_begin(writer *w, out_format fmt, int with_rank, const char *method);
+void writer_begin(writer *w, out_format fmt, int with_rank, const ae_head *head);
 /* Writes a row; a failed input goes to stderr (one line) and, in JSON formats, to stdout. */
 void writer_row(writer *w, const out_row *r);
 void writer_end(writer *w);
