@@ -51,6 +51,11 @@ static int locate(torchfile *f, const char *rel, int required, zip_uint64_t *idx
     zip_stat_init(&st);
     if (zip_stat_index(f->za, (zip_uint64_t)i, 0, &st) < 0 || !(st.valid & ZIP_STAT_SIZE))
         return ae_fail(AE_ERR_FORMAT, "%s: %s: %s", f->label, name, zip_strerror(f->za));
+    /* a small file cannot ask for a huge buffer: deflate expands at most ~1032:1, and
+     * torch.save stores its entries uncompressed anyway */
+    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size > 1032 * (uint64_t)st.comp_size + 4096)
+        return ae_fail(AE_ERR_FORMAT, "%s: %s claims %llu bytes from %llu compressed, more than deflate can give",
+                       f->label, name, (unsigned long long)st.size, (unsigned long long)st.comp_size);
     *idx = (zip_uint64_t)i;
     *size = st.size;
     return AE_OK;
