@@ -31,6 +31,7 @@
 #include <libxml/xmlreader.h>
 #include <zip.h>
 
+#include "csv.h"
 #include "error.h"
 
 ae_classlist_params ae_classlist_default_params(void)
@@ -429,112 +430,6 @@ static int ext_format(const char *name)
     return FMT_UNKNOWN;
 }
 
-/* One record of a CSV/TSV file: fields unquoted into buf. */
-typedef struct csv {
-    const char *d;
-    size_t n, pos;
-    char delim;
-    int64_t line;      /* current physical line */
-    char *buf;
-    size_t blen, bcap;
-    size_t *fo, *fl;   /* (nf) field offsets and lengths in buf */
-    size_t nf, fcap;
-} csv;
-
-static int csv_put(csv *c, char ch, const char *name)
-{
-    if (c->blen == c->bcap) {
-        size_t nc = c->bcap ? c->bcap * 2 : 1024;
-        char *b = realloc(c->buf, nc);
-        if (!b) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", name);
-        c->buf = b;
-        c->bcap = nc;
-    }
-    c->buf[c->blen++] = ch;
-    return AE_OK;
-}
-
-static int csv_field(csv *c, size_t start, const char *name)
-{
-    if (c->nf == c->fcap) {
-        size_t nc = c->fcap ? c->fcap * 2 : 16;
-        size_t *a = realloc(c->fo, nc * sizeof *a), *b2;
-        if (!a) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", name);
-        c->fo = a;
-        b2 = realloc(c->fl, nc * sizeof *b2);
-        if (!b2) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", name);
-        c->fl = b2;
-        c->fcap = nc;
-    }
-    c->fo[c->nf] = start;
-    c->fl[c->nf] = c->blen - start;
-    c->nf++;
-    return AE_OK;
-}
-
-/* Reads the next record. Returns 1, 0 at the end, or an error. *rec_line: its first line. */
-static int csv_next(csv *c, const char *name, int64_t *rec_line)
-{
-    if (c->pos >= c->n) return 0;
-    *rec_line = c->line;
-    c->nf = 0;
-    c->blen = 0;
-    int rc;
-    for (;;) {
-        size_t start = c->blen;
-        if (c->pos < c->n && c->d[c->pos] == '"') {
-            int64_t open_line = c->line;
-            c->pos++;
-            for (;;) {
-                if (c->pos >= c->n)
-                    return ae_fail(AE_ERR_FORMAT, "%s: line %lld: unterminated quoted field",
-                                   name, (long long)open_line);
-                char ch = c->d[c->pos];
-                if (ch == '"') {
-                    if (c->pos + 1 < c->n && c->d[c->pos + 1] == '"') c->pos++;
-                    else { c->pos++; break; }
-                } else if (ch == '\n' || (ch == '\r' && !(c->pos + 1 < c->n && c->d[c->pos + 1] == '\n')))
-                    c->line++;
-                if ((rc = csv_put(c, ch, name))) return rc;
-                c->pos++;
-            }
-        }
-        /* unquoted text, or text after a closing quote (kept, as Excel does) */
-        while (c->pos < c->n) {
-            char ch = c->d[c->pos];
-            if (ch == c->delim || ch == '\n' || ch == '\r') break;
-            if ((rc = csv_put(c, ch, name))) return rc;
-            c->pos++;
-        }
-        if ((rc = csv_field(c, start, name))) return rc;
-        if (c->pos >= c->n) return 1;
-        if (c->d[c->pos] == c->delim) { c->pos++; continue; }
-        c->pos += c->d[c->pos] == '\r' && c->pos + 1 < c->n && c->d[c->pos + 1] == '\n' ? 2 : 1;
-        c->line++;
-        return 1;
-    }
-}
-
-/* Picks the delimiter from the first non-blank line: ',' unless it has no unquoted ',' and
- * has an unquoted ';' or tab. */
-static char sniff_delim(const char *d, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (d[i] == '\n' || d[i] == '\r' || d[i] == ' ')) i++;
-    int q = 0, comma = 0, semi = 0, tab = 0;
-    for (; i < n; i++) {
-        char ch = d[i];
-        if (ch == '"') q = !q;
-        else if (!q && (ch == '\n' || ch == '\r')) break;
-        else if (!q && ch == ',') comma++;
-        else if (!q && ch == ';') semi++;
-        else if (!q && ch == '\t') tab++;
-    }
-    if (comma) return ',';
-    if (tab >= semi && tab) return '\t';
-    return semi ? ';' : ',';
-}
-
 static int parse_txt(builder *b, const char *d, size_t n)
 {
     loc l = {0};
@@ -552,7 +447,8 @@ static int parse_txt(builder *b, const char *d, size_t n)
 
 static int parse_csv(builder *b, const char *d, size_t n, char delim)
 {
-    csv c = {.d = d, .n = n, .delim = delim, .line = 1};
+    csv c;
+    csv_init(&c, d, n, delim);
     const char *want = b->p.column;
     int header = b->p.header, rc = AE_OK, r;
     size_t col = 0;
@@ -599,9 +495,7 @@ static int parse_csv(builder *b, const char *d, size_t n, char delim)
                          b->name);
     }
 done:
-    free(c.buf);
-    free(c.fo);
-    free(c.fl);
+    csv_free(&c);
     return rc;
 }
 
@@ -678,7 +572,7 @@ static int parse_text(builder *b, const char *d, size_t n, int fmt)
             goto done;
         }
         rc = parse_txt(b, d, n);
-    } else rc = parse_csv(b, d, n, fmt == FMT_TSV ? '\t' : sniff_delim(d, n));
+    } else rc = parse_csv(b, d, n, fmt == FMT_TSV ? '\t' : csv_sniff_delim(d, n));
 done:
     free(conv);
     return rc;
