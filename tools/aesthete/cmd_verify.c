@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "scoring.h"
+#include "stats.h"
 
 #define CHUNK 32 /* images decoded, then encoded by both models, per batch */
 
@@ -161,40 +162,32 @@ static int by_value(const void *a, const void *b)
     return x->v < y->v ? -1 : x->v > y->v ? 1 : x->i - y->i;
 }
 
-/* Ranks 1..n of v with ties given their mean rank; order (may be NULL) receives the indices
- * sorted by value, best (largest) first, ties by input order. */
-static int ranks(const double *v, int32_t n, double *rank, int32_t *order)
+/* The indices of v sorted by value, best (largest) first, ties by input order. */
+static int order_of(const double *v, int32_t n, int32_t *order)
 {
     keyed *k = malloc((size_t)n * sizeof *k);
     if (!k) return -1;
     for (int32_t i = 0; i < n; i++) k[i] = (keyed){-v[i], i};
     qsort(k, (size_t)n, sizeof *k, by_value);
-    for (int32_t a = 0; a < n;) {
-        int32_t b = a;
-        while (b + 1 < n && k[b + 1].v == k[a].v) b++;
-        for (int32_t j = a; j <= b; j++) rank[k[j].i] = (a + b) / 2.0 + 1;
-        a = b + 1;
-    }
-    if (order)
-        for (int32_t i = 0; i < n; i++) order[i] = k[i].i;
+    for (int32_t i = 0; i < n; i++) order[i] = k[i].i;
     free(k);
     return 0;
 }
 
-/* Pearson correlation of the ranks (Spearman with ties). Two constant lists agree (1), a
- * constant and a varying one do not (0). */
-static double spearman(const double *ra, const double *rb, int32_t n)
+static int constant(const double *v, int32_t n)
 {
-    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
-    for (int32_t i = 0; i < n; i++) ma += ra[i], mb += rb[i];
-    ma /= n, mb /= n;
-    for (int32_t i = 0; i < n; i++) {
-        ab += (ra[i] - ma) * (rb[i] - mb);
-        aa += (ra[i] - ma) * (ra[i] - ma);
-        bb += (rb[i] - mb) * (rb[i] - mb);
-    }
-    if (aa == 0 || bb == 0) return aa == bb ? 1 : 0;
-    return ab / sqrt(aa * bb);
+    for (int32_t i = 1; i < n; i++)
+        if (v[i] != v[0]) return 0;
+    return 1;
+}
+
+/* Spearman (stats.c, as scipy); where it is undefined two constant lists agree (1) and a
+ * constant and a varying one do not (0). */
+static double spearman(const double *a, const double *b, int32_t n)
+{
+    double r = stats_spearman(a, b, n);
+    if (isnan(r)) r = constant(a, n) == constant(b, n);
+    return r;
 }
 
 typedef struct method_result {
@@ -205,11 +198,10 @@ typedef struct method_result {
 
 static int compare_method(const double *ref, const double *red, int32_t n, method_result *r)
 {
-    double *ra = malloc((size_t)n * sizeof *ra), *rb = malloc((size_t)n * sizeof *rb);
     int32_t *oa = malloc((size_t)n * sizeof *oa), *ob = malloc((size_t)n * sizeof *ob);
     int rc = -1;
-    if (!ra || !rb || !oa || !ob || ranks(ref, n, ra, oa) || ranks(red, n, rb, ob)) goto done;
-    r->spearman = spearman(ra, rb, n);
+    if (!oa || !ob || order_of(ref, n, oa) || order_of(red, n, ob)) goto done;
+    r->spearman = spearman(ref, red, n);
     r->max_change = 0;
     for (int32_t i = 0; i < n; i++) r->max_change = fmax(r->max_change, fabs(ref[i] - red[i]));
     r->k = n < TOP ? n : TOP;
@@ -226,7 +218,7 @@ static int compare_method(const double *ref, const double *red, int32_t n, metho
     r->gate = r->spearman >= GATE_SPEARMAN && r->top_same ? PASS : FAIL;
     rc = 0;
 done:
-    free(ra), free(rb), free(oa), free(ob);
+    free(oa), free(ob);
     return rc;
 }
 
