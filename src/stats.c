@@ -57,6 +57,20 @@ static int keyed_cmp(const void *a, const void *b)
     return (p->i > q->i) - (p->i < q->i);
 }
 
+int stats_order(const double *x, int32_t n, int32_t *order)
+{
+    if (n < 0 || (n > 0 && (!x || !order)))
+        return ae_fail(AE_ERR_INVALID, "stats_order: bad arguments (n = %d)", (int)n);
+    if (n == 0) return AE_OK;
+    keyed *k = malloc((size_t)n * sizeof *k);
+    if (!k) return ae_fail(AE_ERR_NOMEM, "stats_order: out of memory (%d values)", (int)n);
+    for (int32_t i = 0; i < n; i++) k[i] = (keyed){x[i], i};
+    qsort(k, (size_t)n, sizeof *k, keyed_cmp);
+    for (int32_t i = 0; i < n; i++) order[i] = k[i].i;
+    free(k);
+    return AE_OK;
+}
+
 int stats_rank(const double *x, int32_t n, double *ranks)
 {
     if (n < 0 || (n > 0 && (!x || !ranks)))
@@ -67,19 +81,18 @@ int stats_rank(const double *x, int32_t n, double *ranks)
             return AE_OK;
         }
     if (n == 0) return AE_OK;
-    keyed *k = malloc((size_t)n * sizeof *k);
-    if (!k) return ae_fail(AE_ERR_NOMEM, "stats_rank: out of memory (%d values)", (int)n);
-    for (int32_t i = 0; i < n; i++) k[i] = (keyed){x[i], i};
-    qsort(k, (size_t)n, sizeof *k, keyed_cmp);
-    for (int32_t a = 0; a < n;) {
+    int32_t *o = malloc((size_t)n * sizeof *o);
+    if (!o) return ae_fail(AE_ERR_NOMEM, "stats_rank: out of memory (%d values)", (int)n);
+    int rc = stats_order(x, n, o);
+    for (int32_t a = 0; rc == AE_OK && a < n;) {
         int32_t b = a;
-        while (b + 1 < n && k[b + 1].v == k[a].v) b++;
+        while (b + 1 < n && x[o[b + 1]] == x[o[a]]) b++;
         double r = (a + b) / 2.0 + 1; /* positions a..b, 1-based */
-        for (int32_t j = a; j <= b; j++) ranks[k[j].i] = r;
+        for (int32_t j = a; j <= b; j++) ranks[o[j]] = r;
         a = b + 1;
     }
-    free(k);
-    return AE_OK;
+    free(o);
+    return rc;
 }
 
 double stats_spearman(const double *x, const double *y, int32_t n)

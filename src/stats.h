@@ -38,6 +38,9 @@ double stats_pearson(const double *x, const double *y, int32_t n);
  * with ae_last_error() set (AE_ERR_NOMEM) if its 2n-double scratch cannot be allocated. */
 double stats_spearman(const double *x, const double *y, int32_t n);
 
+/* The indices of the n values in ascending order, ties by index (a stable order): order (n,
+ * caller's). The values must not be NaN. Returns AE_OK, AE_ERR_INVALID or AE_ERR_NOMEM. */
+int stats_order(const double *x, int32_t n, int32_t *order);
 /* Average ranks, 1-based: ranks[i] = 1 + (rows smaller than x[i]) + (ties of x[i] - 1) / 2,
  * as scipy.stats.rankdata(method="average"). If any x is NaN every rank is NaN (scipy's
  * propagation). ranks (n, caller's) may not alias x. Returns AE_OK, AE_ERR_INVALID (n < 0 or

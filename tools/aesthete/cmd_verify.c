@@ -151,27 +151,15 @@ static double cosine(const float *a, const float *b, int32_t n)
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1 : 0);
 }
 
-typedef struct keyed {
-    double v;
-    int32_t i;
-} keyed;
-
-static int by_value(const void *a, const void *b)
-{
-    const keyed *x = a, *y = b;
-    return x->v < y->v ? -1 : x->v > y->v ? 1 : x->i - y->i;
-}
-
 /* The indices of v sorted by value, best (largest) first, ties by input order. */
 static int order_of(const double *v, int32_t n, int32_t *order)
 {
-    keyed *k = malloc((size_t)n * sizeof *k);
-    if (!k) return -1;
-    for (int32_t i = 0; i < n; i++) k[i] = (keyed){-v[i], i};
-    qsort(k, (size_t)n, sizeof *k, by_value);
-    for (int32_t i = 0; i < n; i++) order[i] = k[i].i;
-    free(k);
-    return 0;
+    double *neg = malloc((size_t)n * sizeof *neg);
+    if (!neg) return -1;
+    for (int32_t i = 0; i < n; i++) neg[i] = -v[i];
+    int rc = stats_order(neg, n, order);
+    free(neg);
+    return rc != AE_OK ? -1 : 0;
 }
 
 static int constant(const double *v, int32_t n)
