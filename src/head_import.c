@@ -37,9 +37,9 @@ static int read_safetensors(const char *path, pk_tensors *out, char *source, cha
     st_file f = {0};
     int rc = st_open(&f, path);
     if (rc != AE_OK) return rc;
-    const char *s = st_meta(&f, "source"), *l = st_meta(&f, "license");
-    snprintf(source, cap, "%s", s ? s : "");
-    snprintf(license, cap, "%s", l ? l : "");
+    const char *src = st_meta(&f, "source"), *lic = st_meta(&f, "license");
+    snprintf(source, cap, "%s", src ? src : "");
+    snprintf(license, cap, "%s", lic ? lic : "");
     out->t = calloc((size_t)(f.n_tensors ? f.n_tensors : 1), sizeof *out->t);
     if (!out->t) rc = ae_fail(AE_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; rc == AE_OK && i < f.n_tensors; i++) {

@@ -53,11 +53,17 @@ static double linear(const ae_head *h, const double *iu, const float *e)
     return s;
 }
 
-/* the layers in turn, in double; act: two buffers of the widest layer */
-static double mlp(const ae_head *h, const double *iu, const float *e, double *act)
+/* the widest output of an MLP's layers (0 for other kinds) */
+static int32_t mlp_width(const ae_head *h)
 {
     int32_t width = 0;
     for (int32_t i = 0; i < h->n_layers; i++) width = h->layers[i].out > width ? h->layers[i].out : width;
+    return width;
+}
+
+/* the layers in turn, in double; act: two buffers of mlp_width(h) each */
+static double mlp(const ae_head *h, const double *iu, const float *e, double *act, int32_t width)
+{
     double *a = act, *b = act + width;
     const double *x = iu;
     for (int32_t i = 0; i < h->n_layers; i++) {
@@ -76,7 +82,8 @@ static double mlp(const ae_head *h, const double *iu, const float *e, double *ac
     return x[0];
 }
 
-static int score_one(const ae_head *b, const float *e, double *iu, double *act, ae_score *out, int32_t index)
+static int score_one(const ae_head *b, const float *e, double *iu, double *act, int32_t width, ae_score *out,
+                     int32_t index)
 {
     int32_t dim = b->dim;
     double norm = 0;
@@ -88,7 +95,7 @@ static int score_one(const ae_head *b, const float *e, double *iu, double *act, 
 
     out->class_index = -1;
     if (b->kind != AE_HEAD_PROMPTS) {
-        double y = b->kind == AE_HEAD_LINEAR ? linear(b, b->normalize ? iu : NULL, e) : mlp(b, b->normalize ? iu : NULL, e, act);
+        double y = b->kind == AE_HEAD_LINEAR ? linear(b, b->normalize ? iu : NULL, e) : mlp(b, b->normalize ? iu : NULL, e, act, width);
         out->score = (float)y;
         out->probability = b->logistic ? (float)(1.0 / (1.0 + exp(-y))) : NAN;
         out->cos_pos = out->cos_neg = NAN;
@@ -128,12 +135,11 @@ int ae_head_score(const ae_head *b, const float *embeds, int32_t n, ae_score *ou
 {
     if (!b || n < 0 || (n > 0 && (!embeds || !out)))
         return ae_fail(AE_ERR_INVALID, "ae_head_score: invalid arguments");
-    int32_t width = 0;
-    for (int32_t i = 0; i < b->n_layers; i++) width = b->layers[i].out > width ? b->layers[i].out : width;
+    int32_t width = mlp_width(b);
     double *iu = malloc(sizeof(double) * (size_t)b->dim), *act = malloc(sizeof(double) * (2 * (size_t)width + 1));
     int rc = iu && act ? AE_OK : ae_fail(AE_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < n && rc == AE_OK; i++)
-        rc = score_one(b, embeds + (size_t)i * b->dim, iu, act, &out[i], i);
+        rc = score_one(b, embeds + (size_t)i * b->dim, iu, act, width, &out[i], i);
     free(iu), free(act);
     return rc;
 }
