@@ -1,10 +1,16 @@
 /*
- * fileio.c — opening files named from outside without ever blocking on a FIFO (fileio.h).
+ * fileio.c — opening files named from outside without ever blocking on a FIFO, and writing
+ * files through a temporary file and a rename (fileio.h).
  */
+#define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 
 int ae_file_open(const char *path)
@@ -32,4 +38,68 @@ FILE *ae_file_fopen(const char *path)
         errno = e;
     }
     return f;
+}
+
+int ae_file_atomic_open(const char *path, ae_atomic_file *af)
+{
+    memset(af, 0, sizeof *af);
+    if (!path || !*path) return ae_fail(AE_ERR_INVALID, "ae_file_atomic_open: no path");
+    size_t n = strlen(path);
+    af->path = malloc(n + 1);
+    af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    if (!af->path || !af->tmp) {
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(af->path, path, n + 1);
+    memcpy(af->tmp, path, n);
+    memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkostemp(af->tmp, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return ae_fail(AE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    (void)fchmod(fd, 0644); /* mkstemp's 0600 would hide a plot or a head from other users */
+    if (!(af->fp = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        ae_file_atomic_abort(af);
+        return ae_fail(AE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return AE_OK;
+}
+
+int ae_file_atomic_commit(ae_atomic_file *af)
+{
+    int e = 0;
+    if (ferror(af->fp)) e = errno ? errno : EIO;
+    else if (fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0) e = errno;
+    if (fclose(af->fp) != 0 && !e) e = errno;
+    af->fp = NULL;
+    if (!e && rename(af->tmp, af->path) != 0) e = errno;
+    if (e) {
+        int rc = ae_fail(AE_ERR_IO, "%s: cannot write: %s", af->path, strerror(e));
+        ae_file_atomic_abort(af);
+        return rc;
+    }
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+    return AE_OK;
+}
+
+void ae_file_atomic_abort(ae_atomic_file *af)
+{
+    int e = errno;
+    if (af->fp) fclose(af->fp);
+    if (af->tmp) unlink(af->tmp);
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+    errno = e;
 }
