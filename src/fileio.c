@@ -1,10 +1,11 @@
 /*
- * fileio.c — opening files named from outside without ever blocking on a FIFO, and writing
- * files through a temporary file and a rename (fileio.h).
+ * fileio.c — opening files named from outside without ever blocking on a FIFO, reading one
+ * whole under a cap, and writing files through a temporary file and a rename (fileio.h).
  */
 #define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,4 +103,63 @@ void ae_file_atomic_abort(ae_atomic_file *af)
     free(af->tmp);
     memset(af, 0, sizeof *af);
     errno = e;
+}
+
+int ae_file_read(const char *path, size_t max_bytes, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    int fd = ae_file_open(path);
+    if (fd < 0)
+        return ae_fail(errno == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path,
+                       strerror(errno));
+    if (max_bytes > SIZE_MAX / 4) max_bytes = SIZE_MAX / 4; /* cap + 1 never wraps */
+    struct stat st;
+    int bad = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (bad) {
+        close(fd);
+        return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(bad));
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return ae_fail(AE_ERR_TOO_LARGE, "%s: %lld bytes, larger than the limit of %zu bytes", path,
+                       (long long)st.st_size, max_bytes);
+    }
+    /* a regular file: its size (+1 to see the end at once); a pipe: grow, never past the cap */
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+    if (cap > max_bytes + 1) cap = max_bytes + 1;
+    char *buf = malloc(cap + 1);
+    int rc = AE_OK;
+    if (!buf) {
+        close(fd);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            if (n > max_bytes) {
+                rc = ae_fail(AE_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes", path,
+                             max_bytes);
+                break;
+            }
+            size_t nc = cap > (max_bytes + 1) / 2 ? max_bytes + 1 : cap * 2;
+            char *t = realloc(buf, nc + 1);
+            if (!t) { rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path); break; }
+            buf = t;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno)); break; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd); /* a file that grew past the cap while being read was stopped above */
+    if (rc != AE_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = 0;
+    *data = buf;
+    *size = n;
+    return AE_OK;
 }
