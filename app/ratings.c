@@ -913,7 +913,8 @@ int32_t ae_idset_find(const ae_idset *s, const char *key)
     return s && key ? ix_find(&s->ix_, key, strlen(key)) : -1;
 }
 
-int ae_ratings_filter(ae_ratings *r, const ae_idset *keep, ae_idset *missing)
+/* Keeps the entries whose key is in keep (drop 0) or is not (drop 1). */
+static int select_entries(ae_ratings *r, const ae_idset *keep, int drop, ae_idset *missing)
 {
     if (missing) memset(missing, 0, sizeof *missing);
     if (!r || !keep) return ae_fail(AE_ERR_INVALID, "ae_ratings_filter: NULL list or set");
@@ -930,7 +931,8 @@ int ae_ratings_filter(ae_ratings *r, const ae_idset *keep, ae_idset *missing)
         size_t ks, kl;
         id_view(r->v[i].key, strlen(r->v[i].key), &ks, &kl);
         int32_t f = ix_find(&keep->ix_, r->v[i].key + ks, kl);
-        if (f >= 0) hit[f] = in[i] = 1;
+        if (f >= 0) hit[f] = 1;
+        in[i] = (f >= 0) != drop;
     }
     if (missing) {
         for (int32_t i = 0; i < keep->n; i++) {
@@ -969,6 +971,16 @@ done:
     free(mkeys);
     ix_free(&mix);
     return rc;
+}
+
+int ae_ratings_filter(ae_ratings *r, const ae_idset *keep, ae_idset *missing)
+{
+    return select_entries(r, keep, 0, missing);
+}
+
+int ae_ratings_exclude(ae_ratings *r, const ae_idset *drop)
+{
+    return select_entries(r, drop, 1, NULL);
 }
 
 void ae_ratings_free(ae_ratings *r)

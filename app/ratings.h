@@ -139,6 +139,10 @@ int ae_ratings_parse_ids(const char *name, const char *data, size_t size, ae_ids
  * (r unchanged then). */
 int ae_ratings_filter(ae_ratings *r, const ae_idset *keep, ae_idset *missing);
 
+/* The opposite: leaves out the entries whose key, by the id rule, is in drop (order kept;
+ * `train --exclude` the test ids). Returns AE_OK or AE_ERR_NOMEM (r unchanged then). */
+int ae_ratings_exclude(ae_ratings *r, const ae_idset *drop);
+
 /* The index of the entry with exactly this key, or -1. O(1) (hashed). */
 int32_t ae_ratings_find(const ae_ratings *r, const char *key);
 /* The index of key (already normalised by the id rule) in s, or -1. */

@@ -381,6 +381,23 @@ static void test_filter(void)
     }
     CHECK_EQ_INT(ae_idset_find(&missing, "8"), 1);
     ae_idset_free(&missing);
+    /* exclude is the complement: of 1..6 without 2, 4, 6, the odd ids in order */
+    ae_ratings odd;
+    CHECK_EQ_INT(ava("1 1 0 0 0 0 1 0 0 0 0 0 0 0 0\n2 2 0 0 0 0 0 1 0 0 0 0 0 0 0\n"
+                     "3 3 0 0 0 0 1 0 0 0 0 0 0 0 0\n4 4 0 0 0 0 0 0 1 0 0 0 0 0 0\n"
+                     "5 5 0 0 0 0 1 0 0 0 0 0 0 0 0\n6 6 0 0 0 0 0 0 0 1 0 0 0 0 0\n",
+                     1, &odd), AE_OK);
+    CHECK_EQ_INT(ae_ratings_exclude(&odd, &split), AE_OK);
+    CHECK_EQ_INT(odd.n, 3);
+    if (odd.n == 3) {
+        CHECK_STR(odd.v[0].key, "1");
+        CHECK_STR(odd.v[1].key, "3");
+        CHECK_STR(odd.v[2].key, "5");
+        CHECK_EQ_INT(odd.v[2].line, 5);
+    }
+    CHECK_EQ_INT(ae_ratings_find(&odd, "3"), 1);
+    CHECK_EQ_INT(ae_ratings_find(&odd, "4"), -1);
+    ae_ratings_free(&odd);
     /* again: nothing more goes; all of the split has a rating except 9 and 8; no missing set */
     CHECK_EQ_INT(ae_ratings_filter(&r, &split, NULL), AE_OK);
     CHECK_EQ_INT(r.n, 3);
