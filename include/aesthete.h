@@ -399,6 +399,43 @@ int ae_head_from_layers(const ae_head_layer *layers, int32_t n, const ae_head_pa
  * "<prefix><i>.weight"/"<prefix><i>.bias" for a stack, in the order of i). */
 int ae_head_import(const char *path, const ae_head_params *hp, ae_head **out);
 
+/* Training a head on the user's own labels (a linear probe: the paper's best method). */
+typedef enum { AE_TRAIN_AUTO = 0, AE_TRAIN_LOGISTIC = 1, AE_TRAIN_RIDGE = 2 } ae_train_kind;
+
+typedef struct ae_train_params {
+    ae_train_kind kind;     /* AUTO (default): LOGISTIC when every target is 0 or 1 (bad /
+                               good), else RIDGE (numeric ratings) */
+    int32_t folds;          /* k of the cross-validation that chooses the L2 penalty (5) */
+    uint64_t seed;          /* of the folds' shuffle (fixed default: the same head each run) */
+} ae_train_params;
+
+ae_train_params ae_train_default_params(void);
+
+typedef struct ae_train_report {
+    ae_train_kind kind;     /* what was trained */
+    double lambda;          /* the penalty chosen: lambda * |w|^2 beside the mean loss */
+    double cv_metric;       /* cross-validated accuracy (logistic) or Spearman (ridge) */
+    double cv_secondary;    /* its log-loss (logistic) or mean squared error (ridge) */
+    int32_t folds;
+    int32_t copies;         /* rows identical to an earlier one, kept in its fold (groups NULL) */
+    double *oof;            /* NULL, or n doubles (the caller's) receiving every row's
+                               out-of-fold prediction: probability of good, or rating */
+} ae_train_report;
+
+/* Trains a linear head on n image embeddings (n * dim floats, normalised inside) with
+ * targets[n]: logistic regression on 0/1 labels (score = the logit, probability = sigmoid,
+ * cut 0) or ridge regression on ratings (score = the predicted rating, cut from hp), both with
+ * an L2 penalty chosen by k-fold cross-validation in which the rows of one group (groups[n];
+ * NULL: rows with identical embeddings, copies of one picture, form a group) are never split
+ * across folds. hp (may be NULL) names the head and its model (id, fingerprint); without a
+ * provenance, the head records what it was trained on (rows, kind, penalty, CV figure);
+ * report (may be NULL) receives the cross-validated figures. A few hundred 768-d embeddings
+ * train in milliseconds. */
+int ae_head_train(const float *embeds, int32_t n, int32_t dim, const double *targets,
+                  const int64_t *groups, const ae_train_params *params, const ae_head_params *hp,
+                  ae_head **out, ae_train_report *report);
+
+
 /* Saves as safetensors and loads it back, validating everything. Prompt heads keep the
  * format of aesthete's prompt banks (metadata format "aesthete-bank/1", tensors "positive"
  * and "negative" [N, dim]; method, template, adjectives, classes as a JSON array, model id,
