@@ -18,6 +18,8 @@ static const struct {
     {"score", cmd_score, "aesthetic scores of images, URLs or precomputed embeddings"},
     {"rank", cmd_rank, "images of folders or lists, scored and sorted best first"},
     {"bank", cmd_bank, "prompt banks: build, info, import"},
+    {"train", cmd_train, "a head trained on your own labels or ratings (a linear probe)"},
+    {"eval", cmd_eval, "accuracy, SRCC and PLCC of heads against ratings (AVA or your own)"},
     {"head", cmd_head, "scoring heads: import published ones (.pth, .safetensors), info"},
     {"cache", cmd_cache, "the embedding cache: stats, clear"},
     {"fetch-model", cmd_fetch_model, "download a model from the Hugging Face hub"},

@@ -203,6 +203,56 @@ static int new_session(scorer *s, const score_opts *o, ae_session **out)
     return EXIT_USAGE;
 }
 
+/* The head the options choose (no --head), built with the text tower or taken from the
+ * banks kept in the cache folder; leaves the model with its vision tower (and the text tower
+ * too when serving) and the scorer's session, if any, usable for images. */
+static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out, char key[65])
+{
+    int rc;
+    ae_recipe r;
+    if ((rc = options_recipe(o, s->model, &r))) return rc;
+    if (key) snprintf(key, 65, "%s", r.key);
+    if (!ae_recipe_has_prompts(&r)) { /* a shipped head: nothing to encode */
+        rc = ae_head_laion(r.bp.laion_head, s->model, out) == AE_OK ? 0 : EXIT_USAGE;
+        if (rc) cli_error("%s", ae_last_error());
+        ae_recipe_free(&r);
+        return rc;
+    }
+    /* banks are kept beside the embedding cache (not with --no-cache: nothing is read from
+     * or written to the cache folder then) */
+    char path[4600];
+    int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
+    if (!cached || ae_head_load(path, out) != AE_OK || ae_head_check_model(*out, s->model) != AE_OK) {
+        ae_head_free(*out);
+        *out = NULL;
+        if (!serve) { /* a session's scratch is sized for the towers it was made with */
+            ae_session_free(s->session);
+            s->session = NULL;
+        }
+        if ((rc = towers(s, 1, serve)) || (!s->session && (rc = new_session(s, o, &s->session)))) {
+            ae_recipe_free(&r);
+            return rc;
+        }
+        rc = build_recipe(s, &r, out, 0);
+        if (!serve) { /* its scratch was sized for the text tower */
+            ae_session_free(s->session);
+            s->session = NULL;
+        }
+        if (rc) {
+            ae_recipe_free(&r);
+            return rc;
+        }
+        if (cached && ae_head_save(*out, path) != AE_OK)
+            cli_error("warning: could not keep the bank: %s", ae_last_error());
+    }
+    ae_recipe_free(&r);
+    if ((rc = towers(s, serve, 1))) return rc;
+#ifdef __GLIBC__
+    malloc_trim(0); /* the tokenizer's and the text tower's freed heap, before the images */
+#endif
+    return 0;
+}
+
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
 {
     memset(s, 0, sizeof *s);
@@ -243,47 +293,41 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
         cli_error("warning: %s (continuing without the cache)", ae_last_error());
         s->cache = NULL;
     }
-    if (!s->bank) {
-        ae_recipe r;
-        if ((rc = options_recipe(o, s->model, &r))) return rc;
-        snprintf(s->key, sizeof s->key, "%s", r.key);
-        if (!ae_recipe_has_prompts(&r)) { /* a shipped head: nothing to encode */
-            if (ae_head_laion(r.bp.laion_head, s->model, &s->bank) != AE_OK) {
-                cli_error("%s", ae_last_error());
-                ae_recipe_free(&r);
-                return EXIT_USAGE;
-            }
-            ae_recipe_free(&r);
-        } else {
-            /* banks are kept beside the embedding cache (not with --no-cache: nothing is read
-             * from or written to the cache folder then) */
-            char path[4600];
-            int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
-            if (!cached || ae_head_load(path, &s->bank) != AE_OK || ae_head_check_model(s->bank, s->model) != AE_OK) {
-                ae_head_free(s->bank);
-                s->bank = NULL;
-                if ((rc = towers(s, 1, serve)) || (rc = new_session(s, o, &s->session)) ||
-                    (rc = build_recipe(s, &r, &s->bank, 0))) {
-                    ae_recipe_free(&r);
-                    return rc;
-                }
-                if (cached && ae_head_save(s->bank, path) != AE_OK)
-                    cli_error("warning: could not keep the bank: %s", ae_last_error());
-                if (!serve) {
-                    ae_session_free(s->session); /* its scratch was sized for the text tower */
-                    s->session = NULL;
-                }
-            }
-            ae_recipe_free(&r);
-            if ((rc = towers(s, serve, 1))) return rc;
-#ifdef __GLIBC__
-            malloc_trim(0); /* the tokenizer's and the text tower's freed heap, before the images */
-#endif
-        }
-    }
+    if (!s->bank && (rc = options_head(s, o, serve, &s->bank, s->key))) return rc;
     if (!s->session && (rc = new_session(s, o, &s->session))) return rc;
     if (ae_head_check_model(s->bank, s->model) != AE_OK) {
         cli_error("%s: %s", o->bank_path ? o->bank_path : "bank", ae_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **out)
+{
+    *out = NULL;
+    int rc;
+    if (o->bank_path) {
+        if (ae_head_load(o->bank_path, out) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            return EXIT_USAGE;
+        }
+    } else if (!s->model) {
+        const char *shipped = o->method == AE_METHOD_LAION_V2 ? "v2-vit-l-14" : o->laion_head ? o->laion_head : "vit-b-32";
+        if (o->method != AE_METHOD_LAION && o->method != AE_METHOD_LAION_V2)
+            return cli_usage_error(cmd, "--embeddings: --method %s needs the model's text tower; give --head FILE or laion",
+                                   ae_method_name(o->method < 0 ? AE_METHOD_FIXED : (ae_method)o->method));
+        if (ae_head_laion(shipped, NULL, out) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            return EXIT_USAGE;
+        }
+    } else if ((rc = options_head(s, o, 0, out, NULL))) {
+        return rc;
+    }
+    if (s->model && !s->session && (rc = new_session(s, o, &s->session))) return rc;
+    if (s->model && ae_head_check_model(*out, s->model) != AE_OK) {
+        cli_error("%s: %s", o->bank_path ? o->bank_path : "head", ae_last_error());
+        ae_head_free(*out);
+        *out = NULL;
         return EXIT_USAGE;
     }
     return 0;

@@ -63,6 +63,11 @@ typedef struct scorer {
  * returns non-zero on failure. */
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model);
 void scorer_close(scorer *s);
+/* Another head for an open scorer, from options: --head FILE, or --method and its prompts
+ * (built or taken from the banks kept, as scorer_open does); with no model (scorer_open's
+ * with_model 0), a head file or a shipped laion head only. Checked against the model.
+ * Prints the error and returns non-zero on failure. */
+int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **out);
 
 /* Builds a bank from the options with the scorer's session (text tower). */
 int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet);
