@@ -137,7 +137,7 @@ static enum MHD_Result send_buffer(ae_server *s, struct MHD_Connection *c, reque
     if (status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                r->route >= ROUTE_SCORE ? "POST" : "GET, HEAD");
+                                r->route == ROUTE_HEAD ? "GET, HEAD, POST" : r->route >= ROUTE_SCORE ? "POST" : "GET, HEAD");
     if (close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -190,18 +190,46 @@ static enum MHD_Result send_page(ae_server *s, struct MHD_Connection *c, request
     return ok;
 }
 
+/* GET /api/head?id=ID: the head file of a head trained on the server, as a download. */
+static enum MHD_Result send_head_file(ae_server *s, struct MHD_Connection *c, request *r)
+{
+    const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char fname[128];
+    int status = 200;
+    json_t *err = api_head_file(s, id, &data, &len, fname, sizeof fname, &status);
+    if (err) return send_json(s, c, r, status, err, 0);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    char disp[200];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", fname);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    if (ok == MHD_YES) r->responded = 1, set_phase(s, c, CONN_RECEIVING, 1);
+    return ok;
+}
+
 static int route_of(const char *url, const char *method, int *method_ok)
 {
     static const struct { const char *path; int route, post; } routes[] = {
         {"/", ROUTE_PAGE, 0},          {"/index.html", ROUTE_PAGE, 0}, {"/app.js", ROUTE_JS, 0},
         {"/style.css", ROUTE_CSS, 0},  {"/healthz", ROUTE_HEALTH, 0},  {"/api/info", ROUTE_INFO, 0},
         {"/api/score", ROUTE_SCORE, 1}, {"/api/rank", ROUTE_RANK, 1},  {"/api/embed", ROUTE_EMBED, 1},
-        {"/api/bank", ROUTE_BANK, 1},
+        {"/api/bank", ROUTE_BANK, 1},   {"/api/head", ROUTE_HEAD, 2},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(url, routes[i].path)) {
-            int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-            *method_ok = routes[i].post ? !strcmp(method, "POST") : is_get;
+            int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), is_post = !strcmp(method, "POST");
+            *method_ok = routes[i].post == 2 ? is_get || is_post : routes[i].post ? is_post : is_get;
+            if (routes[i].post == 2 && is_get) return ROUTE_HEAD_FILE; /* a trained head, downloaded */
             return routes[i].route;
         }
     return ROUTE_NONE;
@@ -235,6 +263,12 @@ static int check_headers(ae_server *s, struct MHD_Connection *c, request *r, jso
         if (mp_boundary(r->content_type, b, sizeof b) != 0) {
             *err = api_error("multipart/form-data without a valid boundary parameter");
             return 400;
+        }
+    } else if (r->route == ROUTE_HEAD) {
+        if (!starts_with_ci(r->content_type, "application/json")) {
+            *err = api_error("send the labelled embeddings as application/json (got Content-Type '%s')",
+                             r->content_type[0] ? r->content_type : "none");
+            return 415;
         }
     } else if (r->route == ROUTE_RANK || r->route == ROUTE_BANK) {
         *err = api_error("send the files as multipart/form-data (got Content-Type '%s')",
@@ -309,6 +343,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             set_phase(s, c, CONN_BUSY, 0);
             if (r->route == ROUTE_HEALTH) return send_json(s, c, r, 200, json_pack("{s:s}", "status", "ok"), 0);
             if (r->route == ROUTE_INFO) return send_json(s, c, r, 200, api_info(s), 0);
+            if (r->route == ROUTE_HEAD_FILE) return send_head_file(s, c, r);
             return send_page(s, c, r);
         }
         json_t *err = NULL;

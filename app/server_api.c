@@ -17,8 +17,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "classlist.h"
+#include "fileio.h"
 #include "hash.h"
 #include "netguard.h"
 #include "recipe.h"
@@ -95,6 +97,7 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
 {
     int bad = 0;
     const char *bank = param(r, f, "bank", &bad), *method = param(r, f, "method", &bad);
+    if (!bank || !*bank) bank = param(r, f, "head", &bad); /* a trained head: the same list */
     const char *pos = param(r, f, "positive", &bad), *neg = param(r, f, "negative", &bad);
     const char *tmpl = param(r, f, "template", &bad), *head = param(r, f, "laion_head", &bad);
     const char *norm = param(r, f, "normalize_prompts", &bad);
@@ -331,6 +334,13 @@ static json_t *handle_image(ae_server *s, const api_request *r, form *f, int emb
                         "precision", ae_precision_name(s->info.precision), "file", name, "elapsed_ms", elapsed_ms(r));
     } else {
         out = score_json(b, &sc);
+        int bad = 0;
+        const char *want = param(r, f, "embedding", &bad);
+        if (want && (!strcmp(want, "1") || !strcasecmp(want, "true"))) { /* for POST /api/head */
+            json_t *a = json_array();
+            for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
+            json_object_set_new(out, "embedding", a);
+        }
         json_object_set_new(out, "file", json_string(name));
         json_object_set_new(out, "model", json_string(s->model_name));
         json_t *d = bank_desc(b);
@@ -507,6 +517,153 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
     return out;
 }
 
+/* ---- heads trained here ---- */
+
+#define MAX_TRAIN 20000 /* labelled embeddings in one POST /api/head */
+
+/* A label: true/false, "good"/"bad" (and the other words of ratings.h), or a number. */
+static int label_value(json_t *v, double *out)
+{
+    static const char *const good[] = {"good", "yes", "true", "keep", "up", "+"};
+    static const char *const bad[] = {"bad", "no", "false", "reject", "down", "-"};
+    if (json_is_boolean(v)) return *out = json_is_true(v), 0;
+    if (json_is_number(v)) return *out = json_number_value(v), isfinite(*out) ? 0 : -1;
+    if (!json_is_string(v)) return -1;
+    for (int k = 0; k < 6; k++) {
+        if (!strcasecmp(json_string_value(v), good[k])) return *out = 1, 0;
+        if (!strcasecmp(json_string_value(v), bad[k])) return *out = 0, 0;
+    }
+    return -1;
+}
+
+static json_t *handle_head(ae_server *s, const api_request *r, int *status)
+{
+    json_error_t je;
+    json_t *in = json_loadb((const char *)r->body, r->size, JSON_REJECT_DUPLICATES, &je);
+    *status = 400;
+    if (!json_is_object(in)) {
+        json_decref(in);
+        return in ? api_error("the body is not a JSON object") : api_error("the body is not JSON: %s at line %d", je.text, je.line);
+    }
+    json_t *E = json_object_get(in, "embeddings"), *L = json_object_get(in, "labels"), *N = json_object_get(in, "name");
+    size_t n = json_array_size(E);
+    json_t *err = NULL;
+    const char *name = json_is_string(N) ? json_string_value(N) : "my taste";
+    if (!json_is_array(E) || !json_is_array(L) || json_array_size(L) != n)
+        err = api_error("give \"embeddings\" (an array of %d-number arrays, from /api/score?embedding=1) and as many \"labels\" (good/bad, 1/0, or ratings)", (int)s->dim);
+    else if (n < 4 || n > MAX_TRAIN)
+        err = api_error("%zu labelled images: training takes 4 to %d", n, MAX_TRAIN);
+    else if (N && (!json_is_string(N) || !*name || strlen(name) > 64 || !valid_utf8(name, strlen(name))))
+        err = api_error("name: a text of 1 to 64 bytes");
+    float *x = err ? NULL : malloc(sizeof(float) * n * (size_t)s->dim);
+    double *y = err ? NULL : malloc(sizeof(double) * n);
+    if (!err && (!x || !y)) *status = 503, err = api_error("out of memory");
+    for (size_t i = 0; !err && i < n; i++) {
+        json_t *row = json_array_get(E, i);
+        if (json_array_size(row) != (size_t)s->dim) {
+            err = api_error("embeddings[%zu]: %zu numbers, the model's embeddings have %d", i, json_array_size(row), (int)s->dim);
+            break;
+        }
+        for (int32_t k = 0; k < s->dim; k++) {
+            json_t *v = json_array_get(row, (size_t)k);
+            double d = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!isfinite(d) || fabs(d) > 1e30) {
+                err = api_error("embeddings[%zu][%d] is not a finite number", i, (int)k);
+                break;
+            }
+            x[i * (size_t)s->dim + (size_t)k] = (float)d;
+        }
+        if (!err && label_value(json_array_get(L, i), &y[i]))
+            err = api_error("labels[%zu] is not good/bad, true/false or a number", i);
+    }
+    ae_head *h = NULL;
+    ae_train_report rep = {0};
+    if (!err) {
+        ae_head_params hp = ae_head_default_params();
+        hp.name = name;
+        hp.model_id = s->info.id;
+        hp.fingerprint = s->info.fingerprint;
+        hp.patch_size = s->info.patch_size;
+        hp.vision_width = s->info.vision.hidden_size;
+        int rc = ae_head_train(x, (int32_t)n, s->dim, y, NULL, NULL, &hp, &h, &rep);
+        if (rc != AE_OK) *status = status_of(rc), err = api_error("%s", ae_last_error());
+    }
+    json_t *out = err;
+    if (!err) {
+        /* the id: what it was trained from, so the same labels give the same head */
+        ae_sha256 c;
+        uint8_t d[32];
+        char key[65], id[64];
+        ae_sha256_init(&c);
+        ae_sha256_update(&c, name, strlen(name) + 1);
+        ae_sha256_update(&c, x, sizeof(float) * n * (size_t)s->dim);
+        ae_sha256_update(&c, y, sizeof(double) * n);
+        ae_sha256_final(&c, d);
+        ae_sha256_tohex(d, key);
+        snprintf(id, sizeof id, "h-%.16s", key);
+        bank_ref *b = banks_add(s, key, id, h);
+        if (!b) {
+            *status = 503, out = api_error("out of memory");
+        } else {
+            int logistic = rep.kind == AE_TRAIN_LOGISTIC;
+            int good = 0;
+            for (size_t i = 0; i < n; i++) good += y[i] > 0.5;
+            char url[96];
+            snprintf(url, sizeof url, "/api/head?id=%s", b->id);
+            out = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:s}", "id", b->id, "name", name, "kind",
+                            logistic ? "logistic" : "ridge", "images", (int)n, "lambda", rep.lambda, "folds",
+                            (int)rep.folds, "copies", (int)rep.copies, "download", url);
+            json_object_set_new(out, logistic ? "accuracy" : "srcc", json_real(rep.cv_metric));
+            if (logistic) {
+                json_object_set_new(out, "good", json_integer(good));
+                json_object_set_new(out, "bad", json_integer((json_int_t)n - good));
+            }
+            json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
+            *status = 200;
+            banks_release(s, b);
+        }
+    }
+    free(x), free(y);
+    json_decref(in);
+    return out;
+}
+
+json_t *api_head_file(ae_server *s, const char *id, uint8_t **data, size_t *len, char *fname, size_t cap, int *status)
+{
+    *data = NULL, *len = 0;
+    *status = 400;
+    if (!id || !*id || strlen(id) > 63) return api_error("give id=, the id POST /api/head answered");
+    bank_ref *b = banks_get_id(s, id);
+    if (!b) {
+        *status = 404;
+        return api_error("unknown head '%s' (trained heads are forgotten after %d newer ones: train again)", id, s->p.max_banks);
+    }
+    ae_head_info hi;
+    ae_head_get_info(b->bank, &hi);
+    /* a file name from the head's name: letters, digits, '-', '_' kept */
+    size_t k = 0;
+    for (const char *p = hi.name; *p && k + 6 < cap; p++)
+        fname[k++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ? *p : '-';
+    snprintf(fname + k, cap - k, "%s.head", k ? "" : "head");
+    const char *dir = getenv("TMPDIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/aesthete-head-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    json_t *err = NULL;
+    if (fd < 0) {
+        *status = 503, err = api_error("cannot make a temporary file for the head");
+    } else {
+        close(fd);
+        char *bytes = NULL;
+        if (ae_head_save(b->bank, path) != AE_OK || ae_file_read(path, (size_t)1 << 30, &bytes, len) != AE_OK)
+            *status = 503, err = api_error("%s", ae_last_error());
+        else *data = (uint8_t *)bytes;
+        unlink(path);
+    }
+    banks_release(s, b);
+    return err;
+}
+
 json_t *api_info(ae_server *s)
 {
     const ae_model_info *mi = &s->info;
@@ -537,6 +694,7 @@ json_t *api_info(ae_server *s)
         if (ae_head_laion(laion[i][1], s->model, &h) == AE_OK) json_array_append_new(methods, json_string(laion[i][0]));
         ae_head_free(h);
     }
+    json_object_set_new(limits, "max_train", json_integer(MAX_TRAIN));
     return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
                      "model", model, "methods", methods, "banks", banks_json(s),
                      "defaults", "positive", AE_DEFAULT_POSITIVE, "negative", AE_DEFAULT_NEGATIVE, "laion_heads",
@@ -591,6 +749,7 @@ json_t *api_handle(ae_server *s, const api_request *r, int *status)
     case ROUTE_EMBED: out = handle_image(s, r, fp, 1, status); break;
     case ROUTE_RANK: out = handle_rank(s, r, fp, status); break;
     case ROUTE_BANK: out = handle_bank(s, r, fp, status); break;
+    case ROUTE_HEAD: out = handle_head(s, r, status); break;
     default: *status = 404, out = api_error("no such endpoint");
     }
     free(f.parts);

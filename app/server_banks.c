@@ -138,17 +138,27 @@ int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, 
         ae_head_free(j.bank);
         return rc;
     }
-    b = calloc(1, sizeof *b);
-    if (!b) {
-        ae_head_free(j.bank);
+    char id[64];
+    snprintf(id, sizeof id, "b-%.16s", key);
+    if (!(*out = banks_add(s, key, id, j.bank))) {
         snprintf(err, errcap, "out of memory");
         return AE_ERR_NOMEM;
     }
+    return 0;
+}
+
+bank_ref *banks_add(ae_server *s, const char *key, const char *id, ae_head *h)
+{
+    bank_ref *b = calloc(1, sizeof *b);
+    if (!b) {
+        ae_head_free(h);
+        return NULL;
+    }
     snprintf(b->key, sizeof b->key, "%s", key);
-    snprintf(b->id, sizeof b->id, "b-%.16s", key);
-    b->bank = j.bank;
+    snprintf(b->id, sizeof b->id, "%s", id);
+    b->bank = h;
     pthread_mutex_lock(&s->mu);
-    bank_ref *other = find_key_locked(s, key); /* built meanwhile by another request */
+    bank_ref *other = find_key_locked(s, key); /* made meanwhile by another request */
     if (other) {
         ae_head_free(b->bank);
         free(b);
@@ -159,8 +169,7 @@ int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, 
     }
     b->refs++, b->last_used = ++s->tick;
     pthread_mutex_unlock(&s->mu);
-    *out = b;
-    return 0;
+    return b;
 }
 
 json_t *banks_json(ae_server *s)

@@ -133,6 +133,10 @@ bank_ref *banks_get_default(ae_server *s);
 int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, double deadline,
                        bank_ref **out, char *err, size_t errcap);
 void banks_release(ae_server *s, bank_ref *b);
+/* Lists a head made on the server (trained: POST /api/head) under key and id, taking it over;
+ * the one already listed under key, if any, wins. Returns it referenced, or NULL (out of
+ * memory: h freed). */
+bank_ref *banks_add(ae_server *s, const char *key, const char *id, ae_head *h);
 /* The list for /api/info. */
 json_t *banks_json(ae_server *s);
 
@@ -146,12 +150,16 @@ typedef struct api_request {
     double t0, deadline;
 } api_request;
 
-enum { ROUTE_NONE, ROUTE_PAGE, ROUTE_JS, ROUTE_CSS, ROUTE_HEALTH, ROUTE_INFO, ROUTE_SCORE,
-       ROUTE_RANK, ROUTE_EMBED, ROUTE_BANK };
+enum { ROUTE_NONE, ROUTE_PAGE, ROUTE_JS, ROUTE_CSS, ROUTE_HEALTH, ROUTE_INFO, ROUTE_HEAD_FILE,
+       ROUTE_SCORE, ROUTE_RANK, ROUTE_EMBED, ROUTE_BANK, ROUTE_HEAD };
 
 /* Builds the answer: sets *status, returns the JSON body (caller frees). */
 json_t *api_handle(ae_server *s, const api_request *r, int *status);
 json_t *api_info(ae_server *s);
+/* GET /api/head?id=ID: the bytes of a head trained here (*data, caller frees) and its file
+ * name; NULL on success, else the error with *status. */
+json_t *api_head_file(ae_server *s, const char *id, uint8_t **data, size_t *len, char *fname, size_t cap,
+                      int *status);
 json_t *api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* server.c */

@@ -667,6 +667,115 @@ static void test_bank(const server *s)
     resp_free(&r);
 }
 
+/* POST /api/head: labelled embeddings (from /api/score?embedding=1) train a head that scores
+ * with head=ID and downloads as a head file; bad bodies are refused with the cause. */
+static void test_train_head(const server *s)
+{
+    const char *files[4] = {fixture("images/photo_boats.jpg"), fixture("images/photo_ladybird.jpg"),
+                            fixture("images/photo_rocket.jpg"), fixture("images/photo_landscape.jpg")};
+    json_t *emb = json_array(), *labels = json_array();
+    for (int i = 0; i < 4; i++) {
+        resp r = post_file(s, "/api/score?embedding=1", "image/jpeg", files[i]);
+        CHECK_STATUS(r, 200, NULL);
+        json_t *e = r.json ? json_object_get(r.json, "embedding") : NULL;
+        CHECK(json_is_array(e) && json_array_size(e) > 0);
+        json_array_append(emb, e ? e : json_array());
+        json_array_append_new(labels, i < 2 ? json_string("good") : json_false());
+        resp_free(&r);
+    }
+    json_t *req = json_pack("{s:s, s:O, s:O}", "name", "server taste", "embeddings", emb, "labels", labels);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    resp r = post_raw(s, "/api/head", "application/json", body, strlen(body));
+    CHECK_STATUS(r, 200, NULL);
+    const char *id = r.json ? jstr(r.json, "id") : NULL;
+    CHECK(id && !strncmp(id, "h-", 2) && strlen(id) == 18);
+    CHECK(r.json && !strcmp(jstr(r.json, "kind"), "logistic") && jnum(r.json, "images") == 4);
+    CHECK(r.json && jnum(r.json, "good") == 2 && jnum(r.json, "bad") == 2);
+    char hid[64] = "", path[256];
+    snprintf(hid, sizeof hid, "%s", id ? id : "");
+    resp_free(&r);
+    /* the same labels again: the same head */
+    r = post_raw(s, "/api/head", "application/json", body, strlen(body));
+    CHECK(r.json && !strcmp(jstr(r.json, "id"), hid));
+    resp_free(&r);
+    free(body);
+
+    /* it scores: probability = sigmoid(score), the name in "head", listed in /api/info */
+    snprintf(path, sizeof path, "/api/score?head=%s", hid);
+    r = post_file(s, path, "image/jpeg", files[0]);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && !strcmp(jstr(r.json, "head"), "server taste") && !strcmp(jstr(r.json, "method"), "head"));
+    CHECK(r.json && fabs(jnum(r.json, "probability") - 1 / (1 + exp(-jnum(r.json, "score")))) < 1e-6);
+    double score = r.json ? jnum(r.json, "score") : 0;
+    resp_free(&r);
+    r = get(s, "/api/info");
+    CHECK_STR_CONTAINS(r.body, hid);
+    resp_free(&r);
+
+    /* the download is that head: loaded here, it scores the embedding as the server does */
+    snprintf(path, sizeof path, "/api/head?id=%s", hid);
+    r = get(s, path);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STR_CONTAINS(r.headers, "attachment; filename=\"server-taste.head\"");
+    const char *saved = test_tmp("server-taste.head");
+    FILE *f = fopen(saved, "wb");
+    if (f) fwrite(r.body, 1, r.len, f), fclose(f);
+    resp_free(&r);
+    ae_head *h = NULL;
+    CHECK_EQ_INT(ae_head_load(saved, &h), AE_OK);
+    json_t *e0 = json_array_get(emb, 0);
+    size_t dim = json_array_size(e0);
+    float v[1024];
+    for (size_t k = 0; k < dim && k < 1024; k++) v[k] = (float)json_number_value(json_array_get(e0, k));
+    ae_score sc;
+    if (h && ae_head_score(h, v, 1, &sc) == AE_OK) CHECK_NEAR(sc.score, score, 1e-5);
+    ae_head_free(h);
+
+    /* refusals, each naming the cause */
+    r = get(s, "/api/head?id=h-0000000000000000");
+    CHECK_STATUS(r, 404, "unknown head");
+    resp_free(&r);
+    r = get(s, "/api/head");
+    CHECK_STATUS(r, 400, "give id=");
+    resp_free(&r);
+    r = post_raw(s, "/api/head", "image/jpeg", "x", 1);
+    CHECK_STATUS(r, 415, "application/json");
+    resp_free(&r);
+    r = post_raw(s, "/api/head", "application/json", "{\"embeddings\": [", 16);
+    CHECK_STATUS(r, 400, "not JSON");
+    resp_free(&r);
+    const char *small = "{\"embeddings\": [[1,2]], \"labels\": [1]}";
+    r = post_raw(s, "/api/head", "application/json", small, strlen(small));
+    CHECK_STATUS(r, 400, "training takes 4 to");
+    resp_free(&r);
+    const char *mismatch = "{\"embeddings\": [[1]], \"labels\": [1, 0]}";
+    r = post_raw(s, "/api/head", "application/json", mismatch, strlen(mismatch));
+    CHECK_STATUS(r, 400, "as many \"labels\"");
+    resp_free(&r);
+    const char *narrow = "{\"embeddings\": [[1,2],[1,2],[1,2],[1,2]], \"labels\": [1,0,1,0]}";
+    r = post_raw(s, "/api/head", "application/json", narrow, strlen(narrow));
+    CHECK_STATUS(r, 400, "embeddings[0]: 2 numbers, the model's embeddings have");
+    resp_free(&r);
+    json_array_set_new(labels, 2, json_string("meh"));
+    req = json_pack("{s:O, s:O}", "embeddings", emb, "labels", labels);
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    r = post_raw(s, "/api/head", "application/json", body, strlen(body));
+    CHECK_STATUS(r, 400, "labels[2] is not good/bad");
+    resp_free(&r);
+    free(body);
+    for (int i = 0; i < 4; i++) json_array_set_new(labels, (size_t)i, json_true());
+    req = json_pack("{s:O, s:O}", "embeddings", emb, "labels", labels);
+    body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    r = post_raw(s, "/api/head", "application/json", body, strlen(body));
+    CHECK_STATUS(r, 400, "good");
+    resp_free(&r);
+    free(body);
+    json_decref(emb), json_decref(labels);
+}
+
 static void test_bad_input(const server *s)
 {
     const char *boats = fixture("images/photo_boats.jpg");
@@ -1252,6 +1361,7 @@ int main(void)
     test_scores_match_cli(&s);
     test_embed_rank(&s);
     test_bank(&s);
+    test_train_head(&s);
     test_bad_input(&s);
     test_slowloris(&s);
     test_flood(&s);

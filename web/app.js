@@ -3,7 +3,7 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, generation: 0 };
+const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, generation: 0, training: false, trained: false };
 
 function fmt(v, digits) { return v === null || v === undefined ? '—' : Number(v).toFixed(digits); }
 
@@ -139,6 +139,7 @@ function render() {
       fact(dl, 'Class', r.class === null ? '—' : r.class);
       fact(dl, 'Method', r.bank && r.bank !== r.method ? `${r.method} (${r.bank})` : r.method);
       li.appendChild(dl);
+      li.appendChild(thumbs(it));
     } else {
       li.classList.add('pending');
       const p = document.createElement('p');
@@ -150,6 +151,75 @@ function render() {
   });
   $('empty').hidden = state.items.length > 0;
   updateProgress();
+  updateTaste();
+}
+
+// Like / dislike (thumbs up / down): the user's own labels, for "train my taste".
+function thumbs(it) {
+  const div = document.createElement('div');
+  div.className = 'thumbs';
+  div.setAttribute('role', 'group');
+  div.setAttribute('aria-label', `your label for ${it.file.name}`);
+  for (const [value, text, title] of [[1, 'Like', 'I like it'], [0, 'Dislike', 'I do not like it']]) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = value ? 'up' : 'down';
+    b.textContent = text;
+    b.title = title;
+    b.setAttribute('aria-label', `${title}: ${it.file.name}`);
+    b.setAttribute('aria-pressed', String(it.label === value));
+    b.addEventListener('click', () => {
+      it.label = it.label === value ? null : value;
+      render();
+    });
+    div.appendChild(b);
+  }
+  return div;
+}
+
+function updateTaste() {
+  const up = state.items.filter((it) => it.label === 1 && it.embedding).length;
+  const down = state.items.filter((it) => it.label === 0 && it.embedding).length;
+  $('train').disabled = up < 2 || down < 2 || state.training;
+  if (!state.training && !state.trained) {
+    $('taste-status').textContent = up + down
+      ? `${up} liked, ${down} disliked${up < 2 || down < 2 ? ': mark at least 2 of each' : ''}.`
+      : '';
+  }
+}
+
+async function trainTaste() {
+  const labelled = state.items.filter((it) => it.label !== null && it.label !== undefined && it.embedding);
+  const out = $('taste-status');
+  state.training = true;
+  state.trained = false;
+  updateTaste();
+  out.textContent = `Training on ${labelled.length} images…`;
+  try {
+    const r = await fetch('/api/head', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: $('taste-name').value.trim() || 'my taste',
+        embeddings: labelled.map((it) => it.embedding), labels: labelled.map((it) => it.label) }),
+    });
+    const j = await r.json();
+    if (r.status !== 200) {
+      out.textContent = `Not trained: ${j.error}`;
+    } else {
+      state.trained = true;
+      addBankOption(j.id, `Your taste: ${j.name} (${j.images} images)`, true);
+      out.textContent = `Trained “${j.name}” on ${j.good} liked and ${j.bad} disliked images: `
+        + `cross-validated accuracy ${fmt(j.accuracy, 3)}. Scoring with it now.`;
+      const a = $('taste-download');
+      a.href = j.download;
+      a.hidden = false;
+      rescoreAll();
+    }
+  } catch (e) {
+    out.textContent = 'The server could not be reached.';
+  }
+  state.training = false;
+  updateTaste();
 }
 
 function removeItem(it) {
@@ -159,6 +229,7 @@ function removeItem(it) {
 
 async function scoreOne(it, generation) {
   const params = scoringParams();
+  if (!it.embedding) params.set('embedding', '1'); // kept for "train my taste"
   for (let attempt = 0; attempt < 5; attempt++) {
     const body = new FormData();
     body.append('file', it.file, it.file.name);
@@ -176,6 +247,7 @@ async function scoreOne(it, generation) {
       continue;
     }
     if (r.status === 200) {
+      if (j.embedding) { it.embedding = j.embedding; delete j.embedding; }
       it.result = j;
       it.pending = false;
     } else {
@@ -285,6 +357,7 @@ function init() {
     render();
   });
   $('build').addEventListener('click', buildBank);
+  $('train').addEventListener('click', trainTaste);
   loadInfo();
   render();
 }

@@ -9,8 +9,10 @@
 // as the JSON API, sorted best first with the best marked; the width slider (by keyboard)
 // resizes the images; a text file renamed .jpg is rejected with the server's message; a class
 // list builds a bank and the images are scored again with it (same as the API); nothing is
-// wider than a phone screen; a file dropped on the drop zone is scored. Screenshots:
-// serve-page.png, serve-page-phone.png.
+// wider than a phone screen; a file dropped on the drop zone is scored; thumbs up/down on
+// four images train a head in the session that then scores them (as the API does with its
+// id) and downloads as a head file. Screenshots: serve-page.png, serve-page-phone.png,
+// serve-page-taste.png.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -146,6 +148,42 @@ try {
   }, gif);
   await page.waitForFunction(() => document.querySelectorAll('#results li.card[data-score]').length === 3, null, { timeout: 30000 });
   check(await page.$('#results li.card[data-file="dropped.gif"][data-score]') !== null, 'a dropped file is scored');
+
+  // "train my taste": a fourth image, two liked and two disliked, a head trained in the
+  // session and used for the next scores (the same as the API with bank=ID), downloadable
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await page.setInputFiles('#files', [path.join(fixtures, 'images', 'photo_ladybird.jpg')]);
+  await page.waitForFunction(() => document.querySelectorAll('#results li.card[data-score]').length === 4, null, { timeout: 30000 });
+  check(await page.isDisabled('#train'), 'training is offered only with 2 liked and 2 disliked images');
+  const like = { 'photo_boats.jpg': 'up', 'photo_ladybird.jpg': 'up', 'photo_rocket.jpg': 'down', 'dropped.gif': 'down' };
+  for (const [file, side] of Object.entries(like)) await page.click(`#results li.card[data-file="${file}"] .thumbs button.${side}`);
+  const pressed = await page.$$eval('#results .thumbs button[aria-pressed=true]', (els) => els.length);
+  check(pressed === 4, `four thumbs pressed (got ${pressed})`);
+  check(!(await page.isDisabled('#train')), 'training is offered once 2 of each are marked');
+  await page.fill('#taste-name', 'browser taste');
+  await page.click('#train');
+  await page.waitForFunction(() => document.getElementById('taste-status').textContent.startsWith('Trained'), null, { timeout: 30000 });
+  const taste = await page.textContent('#taste-status');
+  check(taste.includes('2 liked and 2 disliked'), `training status: "${taste}"`);
+  const headValue = await page.inputValue('#method');
+  check(headValue.startsWith('bank:h-'), `the trained head is selected (${headValue})`);
+  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field=method]')].filter((d) => d.textContent.startsWith('head')).length === 4, null, { timeout: 30000 });
+  for (const f of ['photo_boats.jpg', 'photo_rocket.jpg'].map((n) => path.join(fixtures, 'images', n))) {
+    const r = await fetch(`${base}/api/score?head=${headValue.slice(5)}`, { method: 'POST', body: fs.readFileSync(f), headers: { 'Content-Type': 'image/jpeg' } });
+    const a = await r.json();
+    const shown = await page.$eval(`#results li.card[data-file="${path.basename(f)}"]`, (e) => e.dataset.score);
+    check(r.status === 200 && Number(shown) === a.score && a.head === 'browser taste', `${path.basename(f)} with the trained head: page ${shown} vs API ${a.score} (${a.head})`);
+  }
+  // the labels stay on the cards after scoring again
+  check(await page.$$eval('#results .thumbs button[aria-pressed=true]', (els) => els.length) === 4, 'labels kept after re-scoring');
+  const href = await page.getAttribute('#taste-download', 'href');
+  check(href && href.startsWith('/api/head?id=h-') && !(await page.isHidden('#taste-download')), `download link: ${href}`);
+  const dl = await fetch(base + href);
+  const bytes = new Uint8Array(await dl.arrayBuffer());
+  const hdr = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const meta = new TextDecoder().decode(bytes.slice(8, 8 + hdr));
+  check(dl.status === 200 && meta.includes('aesthete-head/1') && meta.includes('browser taste'), `the head downloads as safetensors (${dl.status}, ${bytes.length} bytes)`);
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-taste.png'), fullPage: true });
 
   check(outside.length === 0, `no requests outside the server: ${outside.join(' ')}`);
   check(consoleErrors.filter((e) => !e.includes('415')).length === 0, `no console errors: ${consoleErrors.join(' | ')}`);
