@@ -180,7 +180,12 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     int logistic = rep.kind == AE_TRAIN_LOGISTIC;
-    double cv_acc = logistic ? rep.cv_metric : stats_accuracy(oof, l.value, l.n, cut, cut);
+    /* ratings: the accuracy at the cut, when the ratings fall on both sides of it */
+    int32_t above = 0;
+    for (int32_t i = 0; i < l.n; i++) above += l.value[i] > cut;
+    double cv_acc = logistic                          ? rep.cv_metric
+                    : above > 0 && above < l.n ? stats_accuracy(oof, l.value, l.n, cut, cut)
+                                                      : NAN;
     double cv_srcc = logistic ? NAN : rep.cv_metric;
     double zs_acc = NAN, zs_srcc = NAN;
     ae_head_info zi = {0};
@@ -197,10 +202,12 @@ int cmd_train(int argc, char **argv)
         put_json_string(stdout, out, strlen(out));
         printf(", \"name\": ");
         put_json_string(stdout, hp.name, strlen(hp.name));
-        printf(", \"kind\": \"%s\", \"images\": %d, \"good\": %d, \"bad\": %d, \"failed\": %d, \"copies\": %d, "
-               "\"lambda\": %.9g, \"folds\": %d, \"cv\": {\"accuracy\": %.9g",
-               logistic ? "logistic" : "ridge", l.n, l.ratings ? -1 : l.n_good, l.ratings ? -1 : l.n_bad, failed,
-               rep.copies, rep.lambda, rep.folds, cv_acc);
+        printf(", \"kind\": \"%s\", \"images\": %d, ", logistic ? "logistic" : "ridge", l.n);
+        if (!l.ratings) printf("\"good\": %d, \"bad\": %d, ", l.n_good, l.n_bad);
+        printf("\"failed\": %d, \"copies\": %d, \"lambda\": %.9g, \"folds\": %d, \"cv\": {\"accuracy\": ", failed,
+               rep.copies, rep.lambda, rep.folds);
+        if (isnan(cv_acc)) printf("null");
+        else printf("%.9g", cv_acc);
         if (logistic) printf(", \"logloss\": %.9g}", rep.cv_secondary);
         else printf(", \"srcc\": %.9g, \"mse\": %.9g}", cv_srcc, rep.cv_secondary);
         if (s.bank) {
@@ -219,6 +226,7 @@ int cmd_train(int argc, char **argv)
         if (rep.copies) printf(", %d copies of other images kept in their folds", rep.copies);
         printf("\npenalty      lambda %.3g, chosen by %d-fold cross-validation\n", rep.lambda, rep.folds);
         if (logistic) printf("accuracy     %.4f cross-validated (log-loss %.4f)", cv_acc, rep.cv_secondary);
+        else if (isnan(cv_acc)) printf("SRCC         %.4f cross-validated (MSE %.4g)", cv_srcc, rep.cv_secondary);
         else printf("SRCC         %.4f cross-validated (accuracy at %g: %.4f)", cv_srcc, cut, cv_acc);
         if (s.bank && logistic) printf("; zero-shot %s: %.4f", zi.name, zs_acc);
         if (s.bank && !logistic) printf("; zero-shot %s: %.4f (%.4f)", zi.name, zs_srcc, zs_acc);
