@@ -137,6 +137,31 @@ static void test_eval_golden(void)
     json_decref(j);
     run_free(&r);
 
+    /* AVA: the mean of the votes; with --embeddings and --split each kept image keeps its own
+     * row (images 11, 13, 15 are rows 1, 3, 5: scores w[1], w[3], w[5]) */
+    const char *ava = test_tmp("AVA.txt"), *avasplit = test_tmp("ava-test.txt");
+    write_text(ava, "1 10 0 0 0 0 1 0 0 0 0 0 0 0 0\n2 11 0 0 0 0 0 0 0 3 1 0 0 0 0\n"
+                    "3 12 0 0 0 0 1 0 0 0 0 0 0 0 0\n4 13 0 0 1 1 0 0 0 0 0 0 0 0 0\n"
+                    "5 14 0 0 0 0 1 0 0 0 0 0 0 0 0\n6 15 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
+    write_text(avasplit, "11\n13.jpg\n15\n");
+    float e6[6 * 8] = {0};
+    for (int i = 0; i < 6; i++) e6[i * 8 + i] = 1;
+    const char *npy6 = test_tmp("ava.npy");
+    write_npy(npy6, e6, 6, 8);
+    r = RUN("eval", "--head", head, "--ava", ava, "--embeddings", npy6, "--split", avasplit, "--format", "json");
+    CHECK_EQ_INT(r.code, 0);
+    j = parse(r.out);
+    CHECK_EQ_INT(jnum(j, "images"), 3);
+    {
+        const double sc[3] = {w[1], w[3], w[5]}, mean[3] = {(8 * 3 + 9) / 4.0, (3 + 4) / 2.0, (6 + 7) / 2.0};
+        CHECK_NEAR(jnum(head_n(j, 0), "srcc"), stats_spearman(sc, mean, 3), 1e-12);
+        CHECK_NEAR(jnum(head_n(j, 0), "plcc"), stats_pearson(sc, mean, 3), 1e-12);
+        /* good iff mean > 5: 8.25 and 6.5 good, 3.5 bad; the head: 0.25 < 1 bad, 3.75 good, 1 good */
+        CHECK_NEAR(jnum(head_n(j, 0), "accuracy"), 1.0 / 3.0, 1e-12);
+    }
+    json_decref(j);
+    run_free(&r);
+
     /* the bootstrap: an interval around the value, the same for a seed, another for another */
     run_result b1 = RUN("eval", "--head", head, "--embeddings", npy, "--ratings", csv, "--bootstrap", "300", "--seed",
                         "7", "--format", "json");
