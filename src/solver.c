@@ -14,11 +14,11 @@
  * features per row, but without a second solver: rows whose residual after the earlier pivots
  * is below BASIS_TOL (duplicates) are combinations of them and need no coordinate of their own.
  *
- * Ridge is exact: the centred scatter matrix C and C w = rhs - lambda m w give the normal
- * equations (C + lambda m I) w = rhs. C is reduced to tridiagonal T = Q^T C Q once (Householder,
- * 2/3 p^3), after which each lambda costs an O(p) tridiagonal solve and two reflections of a
- * vector, O(p^2): the 17 penalties of the grid for less than one Cholesky factorisation each
- * would cost 17 of (2.8 p^3).
+ * Ridge is exact: with C the centred scatter matrix of the rows and c = sum (u - ubar)(y - ybar),
+ * the normal equations are (C + lambda m I) w = c, b' = ybar - ubar·w. C is reduced to
+ * tridiagonal T = Q^T C Q once (Householder, 2/3 p^3), after which each lambda costs an O(p)
+ * tridiagonal solve and two reflections of a vector, O(p^2): the whole grid for 2/3 p^3, where
+ * a Cholesky factorisation per penalty would cost 17 p^3 / 6.
  *
  * Logistic is Newton's method, globalised by backtracking on the objective. Building the
  * Hessian X^T D X costs rows x p^2 / 2, from 40 to 200 times a pass over the rows, so the
@@ -29,10 +29,12 @@
  * the Hessian is rebuilt at the current iterate. The CG tolerance follows the gradient
  * (inexact Newton, eta = min(0.1, sqrt(|g| / |g0|))), so the last steps are as exact as
  * Newton's. Along the lambda path each fit starts from a secant prediction of the last two
- * solutions in log lambda, which on separable rows (n < dim always is) keeps the Newton steps
- * per lambda at two or three where a plain warm start needs up to tens.
+ * solutions in log lambda (or the last one, if better): 3 to 5 Newton steps per lambda, each a
+ * pass for the line search and 1 to 10 CG iterations. (Eisenstat-Walker forcing terms cut the
+ * Newton steps by a fifth but cost as many CG iterations more; rebuilding on every lambda, or
+ * on every second, cost more than it saved.)
  *
- * Every fit's scratch is allocated per call; nothing is static.
+ * Scratch is allocated per call and reused by its folds' fits; nothing is static.
  */
 #include "solver.h"
 
@@ -43,17 +45,13 @@
 #include "error.h"
 #include "stats.h"
 
-#define BASIS_TOL 1e-11   /* a row whose residual^2 is below this x the largest |u|^2 is dependent */
+#define BASIS_TOL 1e-11   /* a row whose residual^2 is below this x the largest |x|^2 is dependent */
+#define GRAM_MAX 6000     /* cross-validation keeps the Gram matrix of at most this many rows */
 #define HESS_ROWS 4       /* the preconditioner's Hessian uses at most HESS_ROWS x q rows */
 #define PCG_MAX 250       /* CG iterations per Newton system at most */
 #define CURV_FLOOR 1e-10  /* preconditioner only: p (1 - p) floored, so that it stays definite */
+#define ETA_MAX 0.1       /* the loosest CG tolerance, relative to |g| */
 #define LS_MAX 40         /* step halvings per line search at most */
-#ifdef SOLVE_STATS
-long st_builds, st_pcg, st_evals, st_newton;
-#define STAT(x) (x)++
-#else
-#define STAT(x) ((void)0)
-#endif
 
 double solve_lambda(int32_t j)
 {
@@ -117,6 +115,30 @@ static void axpy_fd(double a, const float *x, double *restrict y, int32_t n)
 }
 
 static double norm2(const double *a, int32_t n) { return sqrt(dot_d(a, a, n)); }
+
+/* A block reused from one fit to the next (the folds' fits have the same sizes): fresh blocks
+ * of that size are fresh pages, and faulting them in cost 15% of a small cross-validation. */
+typedef struct scratch {
+    void *p;
+    size_t size;
+} scratch;
+
+/* at least size bytes (contents not kept), or NULL */
+static void *scratch_get(scratch *s, size_t size)
+{
+    if (s->size >= size) return s->p;
+    free(s->p);
+    s->p = malloc(size);
+    s->size = s->p ? size : 0;
+    return s->p;
+}
+
+/* the scratch of the fits of one call: fitd (design), ridge, logistic, ridge sums */
+typedef struct work {
+    scratch fd, ridge, logit, sums;
+} work;
+
+static void work_free(work *wk) { free(wk->fd.p), free(wk->ridge.p), free(wk->logit.p), free(wk->sums.p); }
 
 /* In-place Cholesky factor of the lower triangle of a (q x q, row-major): a = L L^T. Returns 0,
  * or -1 if a is not (numerically) positive definite. */
@@ -349,12 +371,12 @@ static int tri_solve(const double *d, const double *e, int32_t p, double c, cons
 /* Ridge at lams[0..nl) from the sums S (q x q, lower: S00 = m, S[1+k][0] = sum u_k, S[1+a][1+k]
  * = sum u_a u_k) and sy (sum y, sum y u): theta (nl x q) = (b', w) per lambda. */
 static int ridge_path(const double *S, const double *sy, int32_t p, const double *lams, int32_t nl,
-                      double *th)
+                      double *th, scratch *sc)
 {
     int32_t q = p + 1;
     double m = S[0];
     size_t pp = (size_t)p * p;
-    double *C = malloc(sizeof(double) * (2 * pp + 7 * (size_t)p + 1));
+    double *C = scratch_get(sc, sizeof(double) * (2 * pp + 7 * (size_t)p + 1));
     if (!C) return ae_fail(AE_ERR_NOMEM, "out of memory (ridge system of %d dimensions)", p);
     double *V = C + pp, *ub = V + pp, *rhs = ub + p, *d = rhs + p, *e = d + p, *tau = e + p;
     double *t = tau + p, *dd = t + p;
@@ -378,7 +400,6 @@ static int ridge_path(const double *S, const double *sy, int32_t p, const double
         reflect(V, tau, p, tl + 1, 0);
         tl[0] = ybar - dot_d(ub, tl + 1, p);
     }
-    free(C);
     return rc;
 }
 
@@ -390,7 +411,6 @@ static double logit_eval(const design *ds, double lambda, const double *th, doub
 {
     int32_t m = ds->m, p = ds->p;
     const double *w = th + 1;
-    STAT(st_evals);
     double muw = ds->xf ? dot_d(ds->mu, w, p) : 0, sl = 0, sr = 0;
     memset(g, 0, sizeof(double) * (size_t)(p + 1));
     for (int32_t j = 0; j < m; j++) {
@@ -447,46 +467,34 @@ typedef struct logit_ws {
     double *buf;                        /* (8 q) */
     double *g, *gt, *s, *r, *z, *pv, *hp, *tt; /* (q) each */
     double *dc, *dct;                   /* (m) each */
-    double *qmem, *mmem;                /* the blocks g.. and dc, dct live in (they swap) */
     int have, rebuild;
     double gref;
 } logit_ws;
 
-static void logit_ws_free(logit_ws *ws)
-{
-    free(ws->sel), free(ws->wt), free(ws->H), free(ws->L), free(ws->buf), free(ws->qmem), free(ws->mmem);
-}
-
-static int logit_ws_init(logit_ws *ws, const design *ds)
+static int logit_ws_init(logit_ws *ws, const design *ds, scratch *sc)
 {
     memset(ws, 0, sizeof *ws);
     int32_t m = ds->m, q = ds->p + 1;
     ws->q = q;
     int64_t cap = (int64_t)HESS_ROWS * q;
     ws->ns = m <= cap ? m : (int32_t)cap;
-    size_t qq = (size_t)q * q;
-    ws->sel = malloc(sizeof(int32_t) * (size_t)ws->ns);
-    ws->wt = malloc(sizeof(double) * (size_t)ws->ns);
-    ws->H = malloc(sizeof(double) * qq);
-    ws->L = malloc(sizeof(double) * qq);
-    ws->buf = malloc(sizeof(double) * 8 * (size_t)q);
-    ws->g = ws->qmem = malloc(sizeof(double) * 8 * (size_t)q);
-    ws->dc = ws->mmem = malloc(sizeof(double) * 2 * (size_t)m);
-    if (!ws->sel || !ws->wt || !ws->H || !ws->L || !ws->buf || !ws->g || !ws->dc) {
-        logit_ws_free(ws);
-        return ae_fail(AE_ERR_NOMEM, "out of memory (logistic fit of %d rows x %d)", m, q - 1);
-    }
+    size_t qq = (size_t)q * q, nd = (size_t)ws->ns + 2 * qq + 16 * (size_t)q + 2 * (size_t)m;
+    double *blk = scratch_get(sc, sizeof(double) * nd + sizeof(int32_t) * (size_t)ws->ns);
+    if (!blk) return ae_fail(AE_ERR_NOMEM, "out of memory (logistic fit of %d rows x %d)", m, q - 1);
+    ws->wt = blk, ws->H = ws->wt + ws->ns, ws->L = ws->H + qq, ws->buf = ws->L + qq;
+    ws->g = ws->buf + 8 * (size_t)q, ws->dc = ws->g + 8 * (size_t)q;
+    ws->sel = (int32_t *)(blk + nd);
     ws->gt = ws->g + q, ws->s = ws->gt + q, ws->r = ws->s + q, ws->z = ws->r + q;
     ws->pv = ws->z + q, ws->hp = ws->pv + q, ws->tt = ws->hp + q;
     ws->dct = ws->dc + m;
     for (int32_t s = 0; s < ws->ns; s++) ws->sel[s] = (int32_t)((int64_t)s * m / ws->ns);
     /* rebuild when CG takes more than sqrt(build / iteration) iterations: beyond that the
-     * iterations cost more than the Hessian they save */
+     * iterations cost more than the Hessian they save (1.5 times that measured best) */
     double nnz = 0;
     for (int32_t j = 0; j < m; j++) nnz += row_len(ds, j) + 1;
     double build = nnz * ws->ns / m * q / 2 + (double)q * q * q / 6;
     double iter = 2 * nnz + (double)q * q;
-    double t = sqrt(build / iter);
+    double t = 1.5 * sqrt(build / iter);
     ws->tmax = t < 3 ? 3 : t > 40 ? 40 : (int32_t)t;
     return AE_OK;
 }
@@ -495,7 +503,6 @@ static int logit_ws_init(logit_ws *ws, const design *ds)
 static int hess_factor(const design *ds, logit_ws *ws, double lambda, const double *dc)
 {
     int32_t q = ws->q;
-    STAT(st_builds);
     for (int32_t s = 0; s < ws->ns; s++) ws->wt[s] = fmax(dc[ws->sel[s]], CURV_FLOOR) / ws->ns;
     memset(ws->H, 0, sizeof(double) * (size_t)q * q);
     acc_outer(ds, ws->sel, ws->ns, ws->wt, ws->H, ws->buf);
@@ -516,7 +523,6 @@ static int32_t pcg(const design *ds, logit_ws *ws, double lambda, const double *
     double rz = dot_d(r, z, q);
     while (it < PCG_MAX) {
         logit_hv(ds, lambda, dc, pv, hp);
-        STAT(st_pcg);
         double php = dot_d(pv, hp, q);
         it++;
         if (!(php > 0) || !(rz > 0)) {
@@ -552,12 +558,12 @@ static void logit_newton(const design *ds, logit_ws *ws, double lambda, double *
         }
         if (steps >= SOLVE_MAX_NEWTON) break;
         steps++;
-        STAT(st_newton);
         if (!ws->have || ws->rebuild) {
             if (hess_factor(ds, ws, lambda, ws->dc)) break;
             fresh = 1;
         }
-        double eta = fmin(0.1, sqrt(gn / ws->gref));
+        /* no more exact than the tolerance needs */
+        double eta = fmax(fmin(ETA_MAX, sqrt(gn / ws->gref)), 0.25 * tol / gn);
         if (pcg(ds, ws, lambda, ws->dc, eta * gn) > ws->tmax) ws->rebuild = 1;
         double gs = dot_d(ws->g, ws->s, q), ft = 0, lt = 0;
         int accepted = 0;
@@ -591,17 +597,37 @@ static void logit_newton(const design *ds, logit_ws *ws, double lambda, double *
     if (gn > st->grad_max || isnan(gn)) st->grad_max = gn;
 }
 
-/* Logistic at lams[0..nl) (descending) in turn: th (nl x q) = (b', w) per lambda. Needs
- * 0 < mean y < 1 on the design (checked by the callers). */
-static int logit_path(const design *ds, const double *lams, int32_t nl, double *th, pathstat *st)
+/* Evaluates the start cand (q) at lam; keeps it in tl, with its objective, gradient and
+ * curvatures, when it is the first or has a lower objective than the kept one. */
+static void try_start(const design *ds, logit_ws *ws, double lam, const double *cand, double *tl,
+                      double *f, double *loss, int *have)
+{
+    double lt, ft = logit_eval(ds, lam, cand, ws->gt, ws->dct, &lt);
+    if (*have && !(ft < *f)) return;
+    double *sw = ws->g;
+    ws->g = ws->gt, ws->gt = sw;
+    sw = ws->dc;
+    ws->dc = ws->dct, ws->dct = sw;
+    memmove(tl, cand, sizeof(double) * (size_t)ws->q);
+    *f = ft, *loss = lt, *have = 1;
+}
+
+/* Logistic at lams[0..nl) (descending) in turn: th (nl x q) = (b', w) per lambda. Each fit
+ * starts from the better of the last solution and a secant through the last two in log lambda.
+ * (Starting the folds' fits from the all-rows path plus their offset from it at the last
+ * lambda was tried: a start ten times closer saved only 6% of the Newton steps, the steps from
+ * any such start down to SOLVE_GTOL being most of them.) Needs 0 < mean y < 1 on the design
+ * (checked by the callers). */
+static int logit_path(const design *ds, const double *lams, int32_t nl, double *th,
+                      pathstat *st, scratch *sc)
 {
     logit_ws ws;
-    int rc = logit_ws_init(&ws, ds);
+    int rc = logit_ws_init(&ws, ds, sc);
     if (rc) return rc;
     int32_t q = ws.q, m = ds->m;
-    double loss, f;
-    memset(th, 0, sizeof(double) * (size_t)q);
-    logit_eval(ds, lams[0], th, ws.g, ws.dc, &loss); /* at w = 0, b = 0 */
+    double loss = 0, f = 0, *cand = ws.tt;
+    memset(cand, 0, sizeof(double) * (size_t)q);
+    logit_eval(ds, lams[0], cand, ws.g, ws.dc, &loss); /* at w = 0, b = 0 */
     ws.gref = norm2(ws.g, q);
     if (!(ws.gref > 0)) ws.gref = 1;
     double ybar = 0;
@@ -609,31 +635,28 @@ static int logit_path(const design *ds, const double *lams, int32_t nl, double *
     ybar /= m;
     for (int32_t l = 0; l < nl; l++) {
         double lam = lams[l], *tl = th + (size_t)l * q;
+        int have = 0;
         if (l == 0) {
-            memset(tl, 0, sizeof(double) * (size_t)q);
-            tl[0] = log(ybar / (1 - ybar));
-            f = logit_eval(ds, lam, tl, ws.g, ws.dc, &loss);
+            memset(cand, 0, sizeof(double) * (size_t)q);
+            cand[0] = log(ybar / (1 - ybar));
+            try_start(ds, &ws, lam, cand, tl, &f, &loss, &have);
         } else {
             const double *t1 = tl - q;
-            double ww = dot_d(t1 + 1, t1 + 1, q - 1), f1 = loss + lam * ww;
-            int have = 0;
+            /* the last solution's objective here, without a pass: its data term is known */
+            double f1 = loss + lam * dot_d(t1 + 1, t1 + 1, q - 1);
             if (l >= 2) {
-                /* secant in log lambda through the last two solutions */
                 const double *t2 = t1 - q;
                 double rho = log(lam / lams[l - 1]) / log(lams[l - 1] / lams[l - 2]);
-                for (int32_t k = 0; k < q; k++) tl[k] = t1[k] + rho * (t1[k] - t2[k]);
-                double lt;
-                double ft = logit_eval(ds, lam, tl, ws.g, ws.dc, &lt);
-                if (ft < f1) f = ft, loss = lt, have = 1;
+                for (int32_t k = 0; k < q; k++) cand[k] = t1[k] + rho * (t1[k] - t2[k]);
+                try_start(ds, &ws, lam, cand, tl, &f, &loss, &have);
             }
-            if (!have) {
-                memcpy(tl, t1, sizeof(double) * (size_t)q);
-                f = logit_eval(ds, lam, tl, ws.g, ws.dc, &loss);
+            if (!have || !(f < f1)) {
+                have = 0;
+                try_start(ds, &ws, lam, t1, tl, &f, &loss, &have);
             }
         }
         logit_newton(ds, &ws, lam, tl, &f, &loss, st);
     }
-    logit_ws_free(&ws);
     return AE_OK;
 }
 
@@ -649,6 +672,7 @@ typedef struct rowset {
     double *mu;      /* (dim) */
     double *U;       /* (n x dim) or NULL */
     double *G;       /* (n x n) or NULL */
+    double scale;    /* the largest |x_i|^2 (with U): the basis tolerance's unit */
 } rowset;
 
 static int32_t rs_row(const rowset *rs, int32_t i) { return rs->map ? rs->map[i] : i; }
@@ -673,8 +697,12 @@ static int rowset_init(rowset *rs, const float *x, int32_t dim, const double *y,
     }
     for (int32_t i = 0; i < n; i++) {
         const float *xr = x + (size_t)rs_row(rs, i) * dim;
-        double *ui = rs->U + (size_t)i * dim;
-        for (int32_t k = 0; k < dim; k++) ui[k] = (double)xr[k] - rs->mu[k];
+        double *ui = rs->U + (size_t)i * dim, s2 = 0;
+        for (int32_t k = 0; k < dim; k++) {
+            ui[k] = (double)xr[k] - rs->mu[k];
+            s2 += (double)xr[k] * xr[k];
+        }
+        rs->scale = fmax(rs->scale, s2);
     }
     double *G = rs->G, o[4];
     for (int32_t i = 0; i < n; i++) {
@@ -703,27 +731,19 @@ typedef struct fitd {
     int32_t *all;  /* (m) 0..m-1 */
 } fitd;
 
-static void fitd_free(fitd *fd)
-{
-    free(fd->idx), free(fd->ys), free(fd->L), free(fd->all);
-    memset(fd, 0, sizeof *fd);
-}
-
-static int fitd_make(fitd *fd, const rowset *rs, const int32_t *tr, int32_t m)
+static int fitd_make(fitd *fd, const rowset *rs, const int32_t *tr, int32_t m, scratch *sc)
 {
     memset(fd, 0, sizeof *fd);
     fd->m = m;
-    fd->reduced = m < rs->dim;
-    fd->idx = malloc(sizeof(int32_t) * (size_t)m);
-    fd->ys = malloc(sizeof(double) * (size_t)m);
-    fd->all = malloc(sizeof(int32_t) * (size_t)m);
-    if (fd->reduced) fd->L = malloc(sizeof(double) * (size_t)m * m);
-    double *dg = fd->reduced ? malloc(sizeof(double) * (size_t)m) : NULL;
-    if (!fd->idx || !fd->ys || !fd->all || (fd->reduced && (!fd->L || !dg))) {
-        free(dg);
-        fitd_free(fd);
-        return ae_fail(AE_ERR_NOMEM, "out of memory (fit of %d rows)", m);
-    }
+    fd->reduced = m < rs->dim && rs->G;
+    size_t nd = 2 * (size_t)m + (fd->reduced ? (size_t)m * m : 0);
+    double *blk = scratch_get(sc, sizeof(double) * nd + 2 * sizeof(int32_t) * (size_t)m);
+    if (!blk) return ae_fail(AE_ERR_NOMEM, "out of memory (fit of %d rows)", m);
+    double *dg = blk + m;
+    fd->ys = blk;
+    fd->L = fd->reduced ? blk + 2 * (size_t)m : NULL;
+    fd->idx = (int32_t *)(blk + nd);
+    fd->all = fd->idx + m;
     for (int32_t j = 0; j < m; j++) fd->all[j] = j;
     design *ds = &fd->ds;
     ds->m = m;
@@ -734,17 +754,16 @@ static int fitd_make(fitd *fd, const rowset *rs, const int32_t *tr, int32_t m)
     } else {
         /* pivoted Cholesky of G on the rows tr: K = P L L^T P^T, the pivots in idx */
         int32_t n = rs->n, *perm = fd->idx, r = 0;
-        double *L = fd->L, dmax = 0;
+        double *L = fd->L;
         memcpy(perm, tr, sizeof(int32_t) * (size_t)m);
-        for (int32_t i = 0; i < m; i++) {
-            dg[i] = rs->G[(size_t)perm[i] * n + perm[i]];
-            dmax = fmax(dmax, dg[i]);
-        }
+        for (int32_t i = 0; i < m; i++) dg[i] = rs->G[(size_t)perm[i] * n + perm[i]];
         for (int32_t k = 0; k < m; k++) {
             int32_t jb = k;
             for (int32_t i = k + 1; i < m; i++)
                 if (dg[i] > dg[jb]) jb = i;
-            if (!(dg[jb] > BASIS_TOL * dmax)) break;
+            /* relative to the rows' own size, not the centred one: rows equal up to rounding
+             * (a centred residual of rounding noise) get no coordinate */
+            if (!(dg[jb] > BASIS_TOL * rs->scale)) break;
             if (jb != k) {
                 int32_t ti = perm[k];
                 perm[k] = perm[jb], perm[jb] = ti;
@@ -768,7 +787,6 @@ static int fitd_make(fitd *fd, const rowset *rs, const int32_t *tr, int32_t m)
     }
     for (int32_t j = 0; j < m; j++)
         fd->ys[j] = rs->y[fd->reduced ? rs_row(rs, fd->idx[j]) : fd->idx[j]];
-    free(dg);
     return AE_OK;
 }
 
@@ -810,19 +828,18 @@ static double sigmoid(double z) { return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (
 /* Fits kind on the design at lams[0..nl): th (nl x q). Ridge sums may be given (S, sy), else
  * they are accumulated from the design's rows. */
 static int fitd_path(solve_kind kind, const fitd *fd, const double *S, const double *sy,
-                     const double *lams, int32_t nl, double *th, pathstat *st)
+                     const double *lams, int32_t nl, double *th, pathstat *st, work *wk)
 {
-    if (kind == SOLVE_LOGISTIC) return logit_path(&fd->ds, lams, nl, th, st);
-    if (S) return ridge_path(S, sy, fd->ds.p, lams, nl, th);
+    if (kind == SOLVE_LOGISTIC) return logit_path(&fd->ds, lams, nl, th, st, &wk->logit);
+    if (S) return ridge_path(S, sy, fd->ds.p, lams, nl, th, &wk->ridge);
     int32_t q = fd->ds.p + 1;
-    double *Sa = calloc((size_t)q * q + 9 * (size_t)q, sizeof(double));
+    double *Sa = scratch_get(&wk->sums, sizeof(double) * ((size_t)q * q + 9 * (size_t)q));
     if (!Sa) return ae_fail(AE_ERR_NOMEM, "out of memory (ridge system of %d dimensions)", q - 1);
     double *sya = Sa + (size_t)q * q, *buf = sya + q;
+    memset(Sa, 0, sizeof(double) * (size_t)q * q);
     acc_outer(&fd->ds, fd->all, fd->m, NULL, Sa, buf);
     acc_targets(&fd->ds, fd->all, fd->m, sya);
-    int rc = ridge_path(Sa, sya, fd->ds.p, lams, nl, th);
-    free(Sa);
-    return rc;
+    return ridge_path(Sa, sya, fd->ds.p, lams, nl, th, &wk->ridge);
 }
 
 /* ---- validation ---------------------------------------------------------------------------- */
@@ -909,7 +926,8 @@ int solve_fit(solve_kind kind, const float *x, int32_t n, int32_t dim, const dou
     double *th = NULL, *alpha = NULL;
     int32_t *all = NULL;
     pathstat st = {0};
-    memset(&fd, 0, sizeof fd);
+    work wk;
+    memset(&wk, 0, sizeof wk);
     if ((rc = rowset_init(&rs, x, dim, y, rows, m, m < dim))) return rc;
     all = malloc(sizeof(int32_t) * (size_t)m);
     if (!all) {
@@ -917,7 +935,7 @@ int solve_fit(solve_kind kind, const float *x, int32_t n, int32_t dim, const dou
         goto done;
     }
     for (int32_t j = 0; j < m; j++) all[j] = j;
-    if ((rc = fitd_make(&fd, &rs, all, m))) goto done;
+    if ((rc = fitd_make(&fd, &rs, all, m, &wk.fd))) goto done;
     int32_t q = fd.ds.p + 1;
     th = malloc(sizeof(double) * (size_t)nl * q);
     alpha = malloc(sizeof(double) * (size_t)m);
@@ -925,7 +943,7 @@ int solve_fit(solve_kind kind, const float *x, int32_t n, int32_t dim, const dou
         rc = ae_fail(AE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = fitd_path(kind, &fd, NULL, NULL, lams, nl, th, &st))) goto done;
+    if ((rc = fitd_path(kind, &fd, NULL, NULL, lams, nl, th, &st, &wk))) goto done;
     fitd_weights(&fd, &rs, th + (size_t)(nl - 1) * q, w, b, alpha);
     if (info) {
         info->iterations = st.iterations;
@@ -934,7 +952,7 @@ int solve_fit(solve_kind kind, const float *x, int32_t n, int32_t dim, const dou
     }
 done:
     free(th), free(alpha), free(all);
-    fitd_free(&fd);
+    work_free(&wk);
     rowset_free(&rs);
     return rc;
 }
@@ -1084,8 +1102,9 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
     rowset rs;
     fitd fd;
     pathstat st = {0};
+    work wk;
+    memset(&wk, 0, sizeof wk);
     memset(&rs, 0, sizeof rs);
-    memset(&fd, 0, sizeof fd);
     if (!fold || !tr || !oofs) {
         rc = ae_fail(AE_ERR_NOMEM, "out of memory (cross-validation of %d rows)", n);
         goto done;
@@ -1101,8 +1120,10 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
         for (int32_t i = 0; i < n; i++) c += fold[i] == f;
         if (c > fmax_size) fmax_size = c;
     }
-    /* a basis (Gram matrix) is needed when some fit has fewer rows than dimensions */
-    int need_gram = n - fmax_size < dim;
+    /* a basis (Gram matrix) is needed when some fit has fewer rows than dimensions; with more
+     * than GRAM_MAX rows (a fold of huge groups leaving few rows to train on) those fits read
+     * the float rows instead: slower (dim^3 / 6 per Hessian), but without n^2 memory */
+    int need_gram = n - fmax_size < dim && n <= GRAM_MAX;
     if ((rc = rowset_init(&rs, x, dim, y, NULL, n, need_gram))) goto done;
     int32_t q = dim + 1;
     th = malloc(sizeof(double) * (size_t)nl * q);
@@ -1119,8 +1140,8 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
     design dall = {x, rs.mu, NULL, NULL, 0, 0, n, dim, y};
     if (kind == SOLVE_RIDGE && n - fmax_size >= dim) {
         size_t qq = (size_t)q * q;
-        S = calloc(2 * qq + 2 * (size_t)q, sizeof(double));
-        Sf = malloc(sizeof(double) * (2 * qq + 2 * (size_t)q));
+        S = calloc(qq + (size_t)q, sizeof(double));
+        Sf = malloc(sizeof(double) * (qq + (size_t)q));
         buf = malloc(sizeof(double) * 8 * (size_t)q);
         if (!S || !Sf || !buf) {
             rc = ae_fail(AE_ERR_NOMEM, "out of memory (ridge system of %d dimensions)", dim);
@@ -1140,7 +1161,7 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
         char where[64];
         snprintf(where, sizeof where, "fold %d of %d: its training rows: ", f + 1, k);
         if (kind == SOLVE_LOGISTIC && (rc = check_classes(y, tr, m, where))) goto done;
-        if ((rc = fitd_make(&fd, &rs, tr, m))) goto done;
+        if ((rc = fitd_make(&fd, &rs, tr, m, &wk.fd))) goto done;
         int32_t p = fd.ds.p, qf = p + 1;
         const double *Su = NULL, *syu = NULL;
         if (S && !fd.reduced) {
@@ -1151,7 +1172,7 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
             for (size_t e = 0; e < qq + q; e++) Sf[e] = S[e] - Sf[e];
             Su = Sf, syu = Sf + qq;
         }
-        if ((rc = fitd_path(kind, &fd, Su, syu, lams, nl, th, &st))) goto done;
+        if ((rc = fitd_path(kind, &fd, Su, syu, lams, nl, th, &st, &wk))) goto done;
         /* the fold's rows, predicted at every lambda */
         for (int32_t l = 0; !fd.reduced && l < nl; l++) /* b' - mu·w: the float rows' shift */
             muw[l] = th[(size_t)l * qf] - dot_d(rs.mu, th + (size_t)l * qf + 1, dim);
@@ -1166,7 +1187,6 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
                 oofs[(size_t)l * n + i] = kind == SOLVE_LOGISTIC ? sigmoid(z) : z;
             }
         }
-        fitd_free(&fd);
     }
 
     /* the lambda of the smallest out-of-fold criterion, ties to the larger */
@@ -1182,10 +1202,10 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
     const double *ob = oofs + (size_t)best * n;
 
     /* the refit on all rows, along the grid down to the chosen lambda */
-    if ((rc = fitd_make(&fd, &rs, all, n))) goto done;
-    if (S && !fd.reduced) rc = fitd_path(kind, &fd, S, S + (size_t)q * q, lams + best, 1, th, &st);
-    else if (kind == SOLVE_RIDGE) rc = fitd_path(kind, &fd, NULL, NULL, lams + best, 1, th, &st);
-    else rc = fitd_path(kind, &fd, NULL, NULL, lams, best + 1, th, &st);
+    if ((rc = fitd_make(&fd, &rs, all, n, &wk.fd))) goto done;
+    if (S && !fd.reduced) rc = fitd_path(kind, &fd, S, S + (size_t)q * q, lams + best, 1, th, &st, &wk);
+    else if (kind == SOLVE_RIDGE) rc = fitd_path(kind, &fd, NULL, NULL, lams + best, 1, th, &st, &wk);
+    else rc = fitd_path(kind, &fd, NULL, NULL, lams, best + 1, th, &st, &wk);
     if (rc) goto done;
     int32_t last = kind == SOLVE_RIDGE ? 0 : best;
     fitd_weights(&fd, &rs, th + (size_t)last * (fd.ds.p + 1), w, b, alpha);
@@ -1200,8 +1220,9 @@ int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const doub
         if (oof_out) memcpy(oof_out, ob, sizeof(double) * (size_t)n);
     }
 done:
-    fitd_free(&fd);
+    work_free(&wk);
     rowset_free(&rs);
-    free(fold), free(tr), free(oofs), free(feat), free(th), free(alpha), free(S), free(Sf), free(buf), free(all);
+    free(fold), free(tr), free(oofs), free(feat), free(th), free(alpha), free(S), free(Sf), free(buf);
+    free(all);
     return rc;
 }

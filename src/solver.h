@@ -14,34 +14,45 @@
  *   - The rows are shifted by their mean first (a shift moves only b, so the solution is the
  *     same), and when a fit has fewer rows than dimensions it works in an orthonormal basis of
  *     the span of its rows (a pivoted Cholesky factorisation of their Gram matrix; w lies in
- *     that span), so its size is min(rows, dim) + 1 either way.
+ *     that span), so its size is min(rows, dim) + 1 either way (the kernel form's cost without
+ *     a second solver). Rows whose distance from the span of the others is below 3e-6 of the
+ *     largest row's norm (duplicates) add no dimension; a fold's fit on fewer rows than
+ *     dimensions in a cross-validation of more than 6000 rows (a fold of huge groups) reads the
+ *     float rows instead, to stay clear of a rows^2 Gram matrix.
  *   - Ridge: exactly, from the normal equations in double. The centred scatter matrix is
  *     reduced to tridiagonal form once (Householder), after which each lambda costs a
- *     tridiagonal solve: the whole grid for about the price of one factorisation.
+ *     tridiagonal solve: the whole grid for 2/3 p^3, four Cholesky factorisations' worth where
+ *     one per penalty would be seventeen.
  *   - Logistic: Newton's method with a backtracking (Armijo) line search; each Newton system is
- *     solved by conjugate gradients with exact Hessian-vector products, preconditioned by the
- *     Cholesky factor of a Hessian built at an earlier iterate (from all rows, or from an even
- *     subsample of 4 (dim + 1) of them when there are more), rebuilt when CG starts needing
- *     many iterations. Converged when |gradient| <= SOLVE_GTOL times the gradient at w = 0,
- *     b = 0 (both in the solver's centred coordinates; the caller's differ by at most a
- *     factor 1 + |mean row| <= 2). Stops without converging after SOLVE_MAX_NEWTON steps of
- *     one lambda, or when no step decreases the objective any more (rounding level): the
- *     iterate kept is then the best one met, and solve_info / solve_report say so.
+ *     solved by conjugate gradients with exact Hessian-vector products (a pass over the rows
+ *     each), preconditioned by the Cholesky factor of a Hessian built at an earlier iterate and
+ *     lambda (from all rows, or from an even subsample of 4 (p + 1) of them when there are
+ *     more), rebuilt when CG starts needing many iterations: Newton's convergence without a
+ *     rows x p^2 Hessian per step. Converged when |gradient| <= SOLVE_GTOL |gradient at w = 0,
+ *     b = 0|, both in the solver's centred coordinates (the caller's gradient is within a
+ *     factor 1 + |mean row| of it). Separable rows need nothing special: lambda > 0 bounds
+ *     lambda |w|^2 by log 2. A fit stops without converging after SOLVE_MAX_NEWTON steps of
+ *     one lambda, when no step decreases the objective any more (rounding level), or if even
+ *     a shifted Hessian cannot be factorised; it keeps its best iterate (the line search only
+ *     accepts descent), and solve_info / solve_report count it.
  *   - Lambda path: along the grid from large to small lambda, each fit starting from a secant
  *     prediction of the previous two solutions (or the previous one, if better).
  *
  * The grid: SOLVE_NLAMBDA = 17 values, two per decade, lambda_j = 10^(2 - j/2) for j = 0..16:
- * 1e2 down to 1e-6. solve_cv picks the lambda whose out-of-fold predictions of all rows have the
- * smallest log-loss (logistic) or mean squared error (ridge), ties going to the larger lambda,
- * then refits on all rows with it.
+ * 1e2 down to 1e-6 (near its minimum the CV criterion changes little over a factor of 3.2, and
+ * each grid point costs a fit per fold). solve_cv picks the lambda whose out-of-fold
+ * predictions of all rows have the smallest log-loss (logistic) or mean squared error
+ * (ridge), ties going to the larger lambda, then refits on all rows with it.
  *
  * Validation: NULL pointers, n < 2, dim outside 1..SOLVE_MAX_DIM, a non-finite x or y, a
  * logistic y outside [0, 1], folds < 2, fewer than 2 groups, a single class (logistic: every
- * label > 0.5, or none) fail with AE_ERR_INVALID and a one-line ae_last_error(); allocation
+ * label 1, or every label 0, for a fit; every label > 0.5, or none, for solve_cv, whose
+ * accuracy needs both) fail with AE_ERR_INVALID and a one-line ae_last_error(); allocation
  * failures with AE_ERR_NOMEM. Nothing here prints, exits or keeps state: every function is
- * thread-safe. Memory: a fit on m rows of dim values holds about 3 (min(m, dim) + 1)^2
- * doubles, plus, with fewer rows than dimensions, the rows' Gram matrix (m^2 doubles) and a
- * centred double copy of them.
+ * thread-safe. Memory, with p = min(rows, dim): about 4 (p + 1)^2 doubles, plus, when some
+ * fit has fewer rows than dimensions, the rows' Gram matrix (rows^2 doubles), a centred double
+ * copy of them and their basis (p^2); solve_cv adds 17 doubles per row (the out-of-fold
+ * predictions at every lambda).
  */
 #ifndef AE_SOLVER_H
 #define AE_SOLVER_H
@@ -106,7 +117,7 @@ typedef struct solve_report {
                             at lambda: probability (logistic) or rating (ridge) */
     int32_t unconverged; /* logistic fits (fold x lambda, and the final one) that stopped
                             before SOLVE_GTOL; each kept its best iterate */
-    double grad_max;     /* the largest final relative gradient norm of those fits */
+    double grad_max;     /* the largest final relative gradient norm of all its logistic fits */
 } solve_report;
 
 /* Cross-validates the grid over solve_folds(y, groups, n, folds, seed) (y stratifies both
@@ -114,9 +125,10 @@ typedef struct solve_report {
  * a fold sees only the other folds' rows. rep may be NULL; rep->oof is read (NULL or caller's
  * buffer), every other field written. The logistic fits of a fold each need 0 < mean y < 1 on
  * their training rows (AE_ERR_INVALID naming the fold otherwise). Returns AE_OK,
- * AE_ERR_INVALID or AE_ERR_NOMEM. Time: roughly 5 passes over the rows per lambda and fold,
- * plus, with at least as many rows as dimensions, one Hessian or scatter matrix per fold
- * (rows x dim^2 / 2). */
+ * AE_ERR_INVALID or AE_ERR_NOMEM. Time (logistic): 15 to 25 passes over the rows per lambda
+ * and fold, plus a Hessian (rows x p^2 / 2, at most 4 (p + 1) rows) every few lambdas; ridge:
+ * the scatter matrices of all rows and of each fold's rows (rows x p^2 in all) and a
+ * tridiagonal reduction (2/3 p^3) per fold. bench/bench_solver.c measures it. */
 int solve_cv(solve_kind kind, const float *x, int32_t n, int32_t dim, const double *y,
              const int64_t *groups, int32_t folds, uint64_t seed, double *w, double *b,
              solve_report *rep);
