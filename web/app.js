@@ -137,7 +137,8 @@ function render() {
       fact(dl, 'Probability', r.probability === null ? '—' : fmt(r.probability, 4));
       fact(dl, 'Label', r.label, r.label === 'good' ? 'label-good' : 'label-bad');
       fact(dl, 'Class', r.class === null ? '—' : r.class);
-      fact(dl, 'Method', r.bank && r.bank !== r.method ? `${r.method} (${r.bank})` : r.method);
+      // the head's name (a trained head's, a loaded bank's), not its internal id
+      fact(dl, 'Method', r.head && r.head !== r.method ? `${r.method} (${r.head})` : r.method);
       li.appendChild(dl);
       li.appendChild(thumbs(it));
     } else {

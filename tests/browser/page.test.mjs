@@ -174,6 +174,8 @@ try {
     const shown = await page.$eval(`#results li.card[data-file="${path.basename(f)}"]`, (e) => e.dataset.score);
     check(r.status === 200 && Number(shown) === a.score && a.head === 'browser taste', `${path.basename(f)} with the trained head: page ${shown} vs API ${a.score} (${a.head})`);
   }
+  const methods = await page.$$eval('#results dd[data-field=method]', (els) => els.map((d) => d.textContent));
+  check(methods.every((m) => m === 'head (browser taste)'), `cards name the trained head, not its id: ${methods.join(', ')}`);
   // the labels stay on the cards after scoring again
   check(await page.$$eval('#results .thumbs button[aria-pressed=true]', (els) => els.length) === 4, 'labels kept after re-scoring');
   const href = await page.getAttribute('#taste-download', 'href');
