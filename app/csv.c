@@ -66,6 +66,11 @@ int csv_next(csv *c, const char *name, int64_t *rec_line)
     *rec_line = c->line;
     c->nf = 0;
     c->blen = 0;
+    /* a record of empty fields still has a buffer: buf + fo[f] is never NULL + 0 */
+    if (!c->buf) {
+        if (!(c->buf = malloc(1024))) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", name);
+        c->bcap = 1024;
+    }
     int rc;
     for (;;) {
         size_t start = c->blen;

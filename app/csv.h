@@ -6,7 +6,8 @@
  * quote); text after a closing quote is kept, as Excel does. Records end at LF, CRLF or a lone
  * CR (outside quotes). Bytes are not interpreted otherwise: UTF-8 checks, BOMs and white space
  * are the caller's business. Each record's fields are unquoted into one buffer the reader
- * owns; csv_field pointers stay valid until the next csv_next.
+ * owns (never NULL once a record was read, also for a record of empty fields); csv_field
+ * pointers stay valid until the next csv_next.
  *
  *     csv c;
  *     csv_init(&c, data, size, csv_sniff_delim(data, size));

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "classlist.h"
+#include "csv.h"
 #include "test.h"
 
 /* <repo>/<rel>, from this file's path (CMake compiles it by absolute path). */
@@ -796,8 +797,32 @@ static void test_mutations(void)
     mutate(repo("tests/data/classlists/bom_crlf.txt"), "m.txt", NULL);
 }
 
+/* The tokenizer's buffer exists for a record of empty fields (fuzz_ratings found buf + 0 with
+ * buf NULL on "\r\xed", undefined behaviour that clang's UBSan reports), and the classlist
+ * parser survives that input. */
+static void test_csv_empty_record(void)
+{
+    csv c;
+    int64_t line = 0;
+    csv_init(&c, "\r\xed", 2, ',');
+    CHECK_EQ_INT(csv_next(&c, "x.csv", &line), 1);
+    CHECK(c.buf != NULL);
+    CHECK_EQ_INT(c.nf, 1);
+    CHECK_EQ_INT(c.fl[0], 0);
+    CHECK_EQ_INT(csv_next(&c, "x.csv", &line), 1);
+    CHECK(c.nf == 1 && c.fl[0] == 1 && (unsigned char)c.buf[c.fo[0]] == 0xed);
+    CHECK_EQ_INT(csv_next(&c, "x.csv", &line), 0);
+    csv_free(&c);
+    ae_classlist cl = {0};
+    ae_classlist_params cp = ae_classlist_default_params();
+    CHECK(ae_classlist_parse((const uint8_t *)",\r\n,\r\n", 6, "empty.csv", &cp, &cl) != AE_OK);
+    CHECK_STR_CONTAINS(ae_last_error(), "empty.csv");
+    ae_classlist_free(&cl);
+}
+
 int main(void)
 {
+    test_csv_empty_record();
     test_imagenet();
     test_hotel_examples();
     test_txt();
