@@ -28,6 +28,11 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
  * bf16); anything else is a usage error ("--precision: 'x' is not fp32, int8 or bf16",
  * printed): returns -1. */
 int cli_parse_precision(const char *cmd, const char *opt, const char *s);
+/* A finite number into *out: 0, or -1 after a usage error "OPT: 'S' is not a number". */
+int cli_parse_number(const char *cmd, const char *opt, const char *s, double *out);
+/* The file name of path without its folder and last extension ("a/taste.head" -> "taste"),
+ * into buf; returns buf. */
+const char *cli_base_name(const char *path, char *buf, size_t cap);
 /* The image tower's precision to load with: p when >= 0 (from --precision), else
  * $AESTHETE_PRECISION when set and not empty, else fp32. A variable naming no precision is
  * printed: returns -1. The text tower's (--text-precision) has no variable: it is fp32 unless

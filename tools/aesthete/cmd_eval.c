@@ -172,15 +172,13 @@ int cmd_eval(int argc, char **argv)
     double cut = 5;
     long boot = 0, seed = 20221;
     const char *plot_path = NULL;
-    char *end;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "r", opts, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return EXIT_ALL_OK;
         case O_CUT:
-            cut = strtod(optarg, &end);
-            if (!*optarg || *end || !isfinite(cut)) return cli_usage_error("eval", "--cut: '%s' is not a number", optarg);
+            if (cli_parse_number("eval", "--cut", optarg, &cut)) return EXIT_USAGE;
             has_cut = 1;
             continue;
         case O_BOOT:

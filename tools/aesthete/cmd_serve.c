@@ -50,15 +50,6 @@ static void help(const ae_server_params *d)
            d->max_classes);
 }
 
-static const char *base_name(const char *path, char *buf, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    snprintf(buf, cap, "%s", slash ? slash + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf) *dot = 0;
-    return buf;
-}
-
 int cmd_serve(int argc, char **argv)
 {
     enum { O_HOST = 400, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
@@ -186,7 +177,7 @@ int cmd_serve(int argc, char **argv)
             rc = EXIT_USAGE;
             break;
         }
-        ae_server_add_bank(srv, base_name(banks[i], name, sizeof name), b, NULL, i == 0);
+        ae_server_add_bank(srv, cli_base_name(banks[i], name, sizeof name), b, NULL, i == 0);
     }
     if (!rc && ae_server_start(srv) != AE_OK) {
         cli_error("%s", ae_last_error());

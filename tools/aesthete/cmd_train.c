@@ -59,15 +59,6 @@ static void zero_shot(const labelled *l, double cut, double *acc, double *srcc)
     free(pred), free(score);
 }
 
-static const char *base_name(const char *path, char *buf, size_t cap)
-{
-    const char *b = strrchr(path, '/');
-    snprintf(buf, cap, "%s", b ? b + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf) *dot = 0;
-    return buf;
-}
-
 int cmd_train(int argc, char **argv)
 {
     enum { O_NAME = 450, O_KIND, O_FOLDS, O_SEED, O_CUT, O_MODEL_ID };
@@ -88,7 +79,6 @@ int cmd_train(int argc, char **argv)
     const char *out = NULL, *name = NULL, *model_id = NULL;
     double cut = 5;
     long v;
-    char *end;
     int c, r;
     optind = 1;
     opterr = 0;
@@ -113,8 +103,7 @@ int cmd_train(int argc, char **argv)
             tp.seed = (uint64_t)v;
             continue;
         case O_CUT:
-            cut = strtod(optarg, &end);
-            if (!*optarg || *end || !isfinite(cut)) return cli_usage_error("train", "--cut: '%s' is not a number", optarg);
+            if (cli_parse_number("train", "--cut", optarg, &cut)) return EXIT_USAGE;
             continue;
         }
         if ((r = labelled_opt(&lo, c, optarg, "train")) < 0) return EXIT_USAGE;
@@ -162,7 +151,7 @@ int cmd_train(int argc, char **argv)
 
     char nbuf[256];
     ae_head_params hp = ae_head_default_params();
-    hp.name = name ? name : base_name(out, nbuf, sizeof nbuf);
+    hp.name = name ? name : cli_base_name(out, nbuf, sizeof nbuf);
     ae_model_info mi; /* hp points into it */
     if (s.model) { /* the head is made for this model's embeddings: its fingerprint is kept */
         ae_model_get_info(s.model, &mi);

@@ -3,6 +3,7 @@
  * JSON output.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,27 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
     }
     *out = (long)v;
     return 0;
+}
+
+int cli_parse_number(const char *cmd, const char *opt, const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v)) {
+        cli_usage_error(cmd, "%s: '%s' is not a number", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_base_name(const char *path, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(buf, cap, "%s", slash ? slash + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
 }
 
 int cli_parse_precision(const char *cmd, const char *opt, const char *s)
