@@ -56,29 +56,6 @@ typedef struct head_eval {
 
 static const char *const metric_name[3] = {"accuracy", "srcc", "plcc"};
 
-static int evaluate(head_eval *e, const labelled *l, const ae_score *sc, double cut, long boot, uint64_t seed)
-{
-    double *pred = malloc(sizeof *pred * (size_t)l->n);
-    if (!pred || !(e->score = malloc(sizeof *e->score * (size_t)l->n))) {
-        free(pred);
-        return AE_ERR_NOMEM;
-    }
-    for (int32_t i = 0; i < l->n; i++) pred[i] = sc[i].good, e->score[i] = sc[i].score;
-    const stats_metric ms[3] = {{STATS_ACCURACY, 0.5, cut}, {STATS_SPEARMAN, 0, 0}, {STATS_PEARSON, 0, 0}};
-    int rc = AE_OK;
-    for (int k = 0; k < 3 && rc == AE_OK; k++) {
-        const double *x = k == 0 ? pred : e->score;
-        if (boot > 0) {
-            rc = stats_bootstrap(&ms[k], x, l->value, l->n, (int32_t)boot, seed, &e->m[k]);
-        } else {
-            e->m[k].value = stats_metric_eval(&ms[k], x, l->value, l->n);
-            e->m[k].lo = e->m[k].hi = NAN;
-        }
-    }
-    free(pred);
-    return rc;
-}
-
 static void put_num(double v)
 {
     if (isnan(v)) printf("null");
@@ -253,8 +230,10 @@ int cmd_eval(int argc, char **argv)
             free(sc);
             goto done;
         }
-        if (evaluate(&e[h], &l, h > 0 || lo.embeddings ? sc : l.scores, cut, boot, (uint64_t)seed) != AE_OK) {
-            cli_error("%s", ae_last_error());
+        if (!(e[h].score = malloc(sizeof *e[h].score * (size_t)l.n)) ||
+            labelled_figures(&l, h > 0 || lo.embeddings ? sc : l.scores, cut, (int32_t)boot, (uint64_t)seed, e[h].m,
+                             e[h].score)) {
+            if (!e[h].score) cli_error("out of memory");
             free(sc);
             goto done;
         }

@@ -45,20 +45,6 @@ static void help(void)
            labelled_options_help, score_options_help);
 }
 
-/* The zero-shot head's figures on the labelled images: accuracy of its good/bad decision
- * against the labels (ratings > cut), and for ratings the Spearman of its scores. */
-static void zero_shot(const labelled *l, double cut, double *acc, double *srcc)
-{
-    double *pred = malloc(sizeof *pred * (size_t)l->n), *score = malloc(sizeof *score * (size_t)l->n);
-    *acc = *srcc = NAN;
-    if (pred && score) {
-        for (int32_t i = 0; i < l->n; i++) pred[i] = l->scores[i].good, score[i] = l->scores[i].score;
-        *acc = stats_accuracy(pred, l->value, l->n, 0.5, l->ratings ? cut : 0.5);
-        if (l->ratings) *srcc = stats_spearman(score, l->value, l->n);
-    }
-    free(pred), free(score);
-}
-
 int cmd_train(int argc, char **argv)
 {
     enum { O_NAME = 450, O_KIND, O_FOLDS, O_SEED, O_CUT, O_MODEL_ID };
@@ -178,9 +164,12 @@ int cmd_train(int argc, char **argv)
     double cv_srcc = logistic ? NAN : rep.cv_metric;
     double zs_acc = NAN, zs_srcc = NAN;
     ae_head_info zi = {0};
-    if (s.bank) {
+    if (s.bank) { /* the zero-shot head's figures on the same images, as eval gives them */
         ae_head_get_info(s.bank, &zi);
-        zero_shot(&l, cut, &zs_acc, &zs_srcc);
+        stats_interval zm[3];
+        if (labelled_figures(&l, l.scores, l.ratings ? cut : 0.5, 0, 0, zm, NULL)) goto done;
+        zs_acc = zm[0].value;
+        if (l.ratings) zs_srcc = zm[1].value;
     }
     if (ae_head_save(head, out) != AE_OK) {
         cli_error("%s", ae_last_error());

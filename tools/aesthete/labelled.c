@@ -178,6 +178,16 @@ static int load_ratings(const labelled_opts *o, const char *cmd, labelled *l)
     return 0;
 }
 
+/* n_good and n_bad of labels (0 for ratings) */
+static void count_labels(labelled *l)
+{
+    l->n_good = l->n_bad = 0;
+    for (int32_t i = 0; i < l->n; i++) {
+        l->n_good += !l->ratings && l->value[i] > 0.5;
+        l->n_bad += !l->ratings && l->value[i] <= 0.5;
+    }
+}
+
 int labelled_load(const labelled_opts *o, const char *cmd, labelled *l)
 {
     memset(l, 0, sizeof *l);
@@ -195,11 +205,7 @@ int labelled_load(const labelled_opts *o, const char *cmd, labelled *l)
         labelled_free(l);
         return rc;
     }
-    if (!o->ava && !o->ratings) l->ratings = 0;
-    for (int32_t i = 0; i < l->n; i++) {
-        l->n_good += !l->ratings && l->value[i] > 0.5;
-        l->n_bad += !l->ratings && l->value[i] <= 0.5;
-    }
+    count_labels(l);
     if (l->n == 0) {
         cli_error("no labelled images%s", o->split ? " (none of --split has a rating)" : "");
         labelled_free(l);
@@ -226,11 +232,7 @@ static void compact(labelled *l, const int *ok)
         k++;
     }
     l->n = k;
-    l->n_good = l->n_bad = 0;
-    for (int32_t i = 0; i < l->n; i++) {
-        l->n_good += !l->ratings && l->value[i] > 0.5;
-        l->n_bad += !l->ratings && l->value[i] <= 0.5;
-    }
+    count_labels(l);
 }
 
 static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n) { progress_update(ctx, first + n); }
@@ -309,6 +311,33 @@ int32_t labelled_embed(scorer *s, const score_opts *so, const labelled_opts *o, 
     compact(l, ok);
     free(rows), free(ok);
     return failed;
+}
+
+int labelled_figures(const labelled *l, const ae_score *sc, double cut, int32_t boot, uint64_t seed,
+                     stats_interval m[3], double *score)
+{
+    double *pred = malloc(sizeof *pred * (size_t)l->n), *own = score ? NULL : malloc(sizeof *own * (size_t)l->n);
+    if (!pred || (!score && !own)) {
+        free(pred), free(own);
+        cli_error("out of memory");
+        return EXIT_USAGE;
+    }
+    if (!score) score = own;
+    for (int32_t i = 0; i < l->n; i++) pred[i] = sc[i].good, score[i] = sc[i].score;
+    const stats_metric ms[3] = {{STATS_ACCURACY, 0.5, cut}, {STATS_SPEARMAN, 0, 0}, {STATS_PEARSON, 0, 0}};
+    int rc = AE_OK;
+    for (int k = 0; k < 3 && rc == AE_OK; k++) {
+        const double *x = k == 0 ? pred : score;
+        if (boot > 0) {
+            rc = stats_bootstrap(&ms[k], x, l->value, l->n, boot, seed, &m[k]);
+        } else {
+            m[k].value = stats_metric_eval(&ms[k], x, l->value, l->n);
+            m[k].lo = m[k].hi = NAN;
+        }
+    }
+    free(pred), free(own);
+    if (rc != AE_OK) cli_error("%s", ae_last_error());
+    return rc != AE_OK ? EXIT_USAGE : 0;
 }
 
 void labelled_free(labelled *l)

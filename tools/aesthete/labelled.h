@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "scoring.h"
+#include "stats.h"
 
 /* The options, as given (repeatable ones up to LABELLED_MAX each). */
 #define LABELLED_MAX 64
@@ -58,6 +59,14 @@ int labelled_load(const labelled_opts *o, const char *cmd, labelled *l);
  * and its head, if any, scores them). Returns the number removed, or -1 on a fatal error
  * (printed). */
 int32_t labelled_embed(scorer *s, const score_opts *so, const labelled_opts *o, labelled *l);
+
+/* How scores sc (l->n, of one head) agree with l's values, as the paper measures it: m[0]
+ * the accuracy of sc[i].good against value > cut, m[1] Spearman's and m[2] Pearson's
+ * correlation of sc[i].score with the values; with boot > 0, their percentile bootstrap
+ * intervals over boot resamples drawn from seed (else lo = hi = NaN). score (may be NULL):
+ * l->n doubles receiving the scores. Prints the error and returns non-zero on failure. */
+int labelled_figures(const labelled *l, const ae_score *sc, double cut, int32_t boot, uint64_t seed,
+                     stats_interval m[3], double *score);
 
 void labelled_free(labelled *l);
 
