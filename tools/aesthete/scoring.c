@@ -264,20 +264,13 @@ int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
     }
-    if (!with_model) {
-        const char *shipped = o->method == AE_METHOD_LAION_V2 ? "v2-vit-l-14"
-                              : o->laion_head                ? o->laion_head
-                                                             : "vit-b-32";
-        if (!s->bank && (o->method == AE_METHOD_LAION || o->method == AE_METHOD_LAION_V2) &&
-            ae_head_laion(shipped, NULL, &s->bank) != AE_OK) {
-            cli_error("%s", ae_last_error());
-            return EXIT_USAGE;
-        }
-        if (!s->bank) {
+    if (!with_model) { /* a head file, or a shipped LAION head (scorer_add_head picks it) */
+        if (s->bank) return 0;
+        if (o->method != AE_METHOD_LAION && o->method != AE_METHOD_LAION_V2) {
             cli_usage_error(cmd, "--embeddings needs --head FILE or --method laion or laion-v2");
             return EXIT_USAGE;
         }
-        return 0;
+        return scorer_add_head(s, o, cmd, &s->bank);
     }
     /* Only the towers needed are loaded: the vision tower for the images; the text tower
      * only to build a bank that is not kept yet, and then alone (the model is loaded without
