@@ -588,8 +588,7 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t k)
     return 0;
 }
 
-/* 1 or 0 for a label word (ratings.h), -1 for anything else. */
-static int label_word(const char *s, size_t n)
+int ae_ratings_label_word(const char *s, size_t n)
 {
     static const char *const yes[] = {"good", "yes", "y", "true", "keep", "up", "+"};
     static const char *const no[] = {"bad", "no", "n", "false", "reject", "down", "-"};
@@ -751,7 +750,7 @@ int ae_ratings_parse_csv(const char *name, const char *dir, const char *d, size_
             }
             double v;
             field(&c, 1, &s, &n);
-            header = n && !parse_number(s, n, delim, &v) && label_word(s, n) < 0;
+            header = n && !parse_number(s, n, delim, &v) && ae_ratings_label_word(s, n) < 0;
             if (header && c.nf > 2) {
                 int np = 0, nv = 0;
                 for (size_t f = 0; f < c.nf; f++) {
@@ -805,7 +804,7 @@ int ae_ratings_parse_csv(const char *name, const char *dir, const char *d, size_
             goto fail;
         }
         double v;
-        int w = label_word(s, n), num = 0;
+        int w = ae_ratings_label_word(s, n), num = 0;
         if (w >= 0) v = w;
         else if ((num = parse_number(s, n, delim, &v)) != 1) {
             show(s, n, tb, sizeof tb, 24);

@@ -148,6 +148,10 @@ int32_t ae_ratings_find(const ae_ratings *r, const char *key);
 /* The index of key (already normalised by the id rule) in s, or -1. */
 int32_t ae_idset_find(const ae_idset *s, const char *key);
 
+/* 1 or 0 for a label word of the CSV format above (good ... + / bad ... -, ASCII case
+ * ignored), -1 for anything else: s[0..n), not NUL-terminated. */
+int ae_ratings_label_word(const char *s, size_t n);
+
 /* Free everything and zero the struct; a zeroed or freed one is fine. */
 void ae_ratings_free(ae_ratings *r);
 void ae_idset_free(ae_idset *s);

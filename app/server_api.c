@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "hash.h"
 #include "netguard.h"
+#include "ratings.h"
 #include "recipe.h"
 #include "server_internal.h"
 
@@ -521,19 +522,15 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
 
 #define MAX_TRAIN 20000 /* labelled embeddings in one POST /api/head */
 
-/* A label: true/false, "good"/"bad" (and the other words of ratings.h), or a number. */
+/* A label: true/false, a label word of rating files (ratings.h: good/bad, yes/no, ...), or a
+ * number. */
 static int label_value(json_t *v, double *out)
 {
-    static const char *const good[] = {"good", "yes", "true", "keep", "up", "+"};
-    static const char *const bad[] = {"bad", "no", "false", "reject", "down", "-"};
     if (json_is_boolean(v)) return *out = json_is_true(v), 0;
     if (json_is_number(v)) return *out = json_number_value(v), isfinite(*out) ? 0 : -1;
     if (!json_is_string(v)) return -1;
-    for (int k = 0; k < 6; k++) {
-        if (!strcasecmp(json_string_value(v), good[k])) return *out = 1, 0;
-        if (!strcasecmp(json_string_value(v), bad[k])) return *out = 0, 0;
-    }
-    return -1;
+    int w = ae_ratings_label_word(json_string_value(v), json_string_length(v));
+    return w < 0 ? -1 : (*out = w, 0);
 }
 
 static json_t *handle_head(ae_server *s, const api_request *r, int *status)
