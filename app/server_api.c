@@ -304,6 +304,13 @@ static json_t *score_json(const bank_ref *b, const ae_score *sc)
     return o;
 }
 
+static json_t *embedding_json(const ae_server *s, const float *emb)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
+    return a;
+}
+
 static json_t *handle_image(ae_server *s, const api_request *r, form *f, int embed_only, int *status)
 {
     json_t *err = NULL;
@@ -328,19 +335,15 @@ static json_t *handle_image(ae_server *s, const api_request *r, form *f, int emb
         *status = st;
         out = err;
     } else if (embed_only) {
-        json_t *a = json_array();
-        for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
         /* the precision too: a client keeping its own index must not mix fp32 and int8 vectors */
-        out = json_pack("{s:o, s:i, s:s, s:s, s:s, s:f}", "embedding", a, "dim", (int)s->dim, "model", s->model_name,
+        out = json_pack("{s:o, s:i, s:s, s:s, s:s, s:f}", "embedding", embedding_json(s, emb), "dim", (int)s->dim, "model", s->model_name,
                         "precision", ae_precision_name(s->info.precision), "file", name, "elapsed_ms", elapsed_ms(r));
     } else {
         out = score_json(b, &sc);
         int bad = 0;
         const char *want = param(r, f, "embedding", &bad);
         if (want && (!strcmp(want, "1") || !strcasecmp(want, "true"))) { /* for POST /api/head */
-            json_t *a = json_array();
-            for (int32_t i = 0; i < s->dim; i++) json_array_append_new(a, json_real(emb[i]));
-            json_object_set_new(out, "embedding", a);
+            json_object_set_new(out, "embedding", embedding_json(s, emb));
         }
         json_object_set_new(out, "file", json_string(name));
         json_object_set_new(out, "model", json_string(s->model_name));
