@@ -201,7 +201,8 @@ int cmd_eval(int argc, char **argv)
         score_opts oh = o;
         oh.method = spec[h].method;
         oh.bank_path = spec[h].file;
-        if (spec[h].file && (o.positive || o.negative || o.template_text || o.classes_path)) oh.positive = oh.negative = oh.template_text = oh.classes_path = NULL;
+        if (spec[h].file) /* the prompt options are for the methods */
+            oh.positive = oh.negative = oh.template_text = oh.classes_path = NULL;
         if (h == 0 && !lo.embeddings) {
             if ((r = scorer_open(&s, &oh, "eval", 1))) goto done;
             e[0].head = s.bank;
