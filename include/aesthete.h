@@ -491,6 +491,37 @@ int ae_head_score(const ae_head *h, const float *embeds, int32_t n, ae_score *ou
 int ae_score_images(ae_session *s, const ae_head *h, const float *pixels, int32_t n,
                     ae_score *out, float *embeds);
 
+/* ---- culling: photo facts, groups of copies and bursts, a keeper per group -------------- */
+
+/* Classic quality measures of a decoded image, computed on its luma (BT.601, 0..255) after a
+ * box downscale to AE_QUALITY_SIDE on the shortest side (never upscaled), so that they do not
+ * depend on the file's size. None replaces the aesthetic score. */
+#define AE_QUALITY_SIDE 512
+typedef struct ae_quality {
+    float sharpness;   /* variance of the 4-neighbour Laplacian of luma */
+    float highlights;  /* fraction of pixels with luma >= 250 (clipped highlights) */
+    float shadows;     /* fraction of pixels with luma <= 5 (crushed shadows) */
+    float noise;       /* Immerkaer's fast estimate of the noise sigma, in luma levels */
+    int32_t width, height; /* the working resolution measured */
+} ae_quality;
+int ae_image_quality(const ae_image *img, ae_quality *q);
+
+/* When and with what a photo was taken, from its EXIF block (TIFF bytes, with or without the
+ * "Exif\0\0" prefix): DateTimeOriginal + SubSecTimeOriginal (else DateTimeDigitized +
+ * SubSecTimeDigitized), OffsetTimeOriginal when valid; Make, Model and BodySerialNumber. An
+ * absent, malformed or absurd date (year outside 1900..2200, "0000:00:00", month 13, ...)
+ * leaves has_time 0; it is never an error. */
+typedef struct ae_capture {
+    int32_t has_time;
+    double time;            /* seconds since 1970-01-01 of the camera's clock, + sub-seconds;
+                               UTC when has_offset, the camera's local time otherwise */
+    int32_t has_offset;
+    int32_t offset_minutes; /* east of UTC */
+    char camera[96];        /* "Make Model #Serial" (parts absent are left out), "" unknown */
+} ae_capture;
+/* Returns AE_OK (also when nothing was found: *out then says so), AE_ERR_INVALID on NULL. */
+int ae_exif_capture(const void *exif, size_t len, ae_capture *out);
+
 /* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]), a pickled NumPy array
  * (.pkl / .pickle, as numpy.ndarray.dump and pickle.dump write it; read by the restricted
  * unpickler) or raw float32 file (any other name: rows of dim floats, dim required > 0) into

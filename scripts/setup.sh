@@ -22,8 +22,11 @@ done
 # Build tools and libraries, all from Debian 12 (bookworm).
 pkgs=(build-essential cmake pkg-config
       libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libexif-dev
-      libutf8proc-dev libjansson-dev
-      libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev)
+      libxxhash-dev libutf8proc-dev libjansson-dev
+      libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev
+      libexempi-dev
+      # the tests build cull sets with real tools: re-encodes, resizes, EXIF times, XMP reads
+      imagemagick webp libjpeg-turbo-progs libimage-exiftool-perl exiv2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
