@@ -522,6 +522,73 @@ typedef struct ae_capture {
 /* Returns AE_OK (also when nothing was found: *out then says so), AE_ERR_INVALID on NULL. */
 int ae_exif_capture(const void *exif, size_t len, ae_capture *out);
 
+/* Groups among n images: `exact` (the same bytes, or the same decoded pixels with other
+ * metadata), `near` (visually the same picture: cosine of the L2-normalised embeddings >=
+ * similar) and `burst` (frames of one camera taken within burst_gap seconds of each other and
+ * cosine >= burst_similar). Links are joined transitively (connected components) in order of
+ * decreasing similarity, but two groups merge only while every pair of the merged group keeps
+ * a cosine >= cos(2 * acos(threshold)) (the group spans at most twice the linking angle), so
+ * a slow pan does not chain a whole shoot. An image is in at most one group; a group's kind is
+ * the loosest link that formed it (exact < near < burst). Each group gets one keeper (see
+ * ae_keep_by); the others are its rejects. All-pairs cosines are blocked matrix products
+ * through the library's GEMM (O(n^2 d) flops: ~5 s for 30,000 images of 512 dimensions on 2
+ * cores); bursts compare only frames of one camera within the gap. */
+typedef enum { AE_CULL_SINGLE = 0, AE_CULL_EXACT, AE_CULL_NEAR, AE_CULL_BURST } ae_cull_kind;
+/* How a group member relates to its keeper: the same bytes, the same decoded pixels, near
+ * (cosine to the keeper >= similar, or joined through near links), burst; NONE for keepers
+ * and singles. */
+typedef enum { AE_MATCH_NONE = 0, AE_MATCH_BYTES, AE_MATCH_PIXELS, AE_MATCH_NEAR, AE_MATCH_BURST } ae_cull_match;
+/* The keeper of a group: SCORE (default) the highest aesthetic score among the members that
+ * are not clearly blurrier than the group's sharpest (sharpness < blur_ratio of its
+ * sharpness); SHARPNESS the sharpest; SIZE the most pixels, then the largest file; NEWEST the
+ * latest capture time. Ties go to the higher score, then more pixels, then the earlier input. */
+typedef enum { AE_KEEP_BY_SCORE = 0, AE_KEEP_BY_SHARPNESS, AE_KEEP_BY_SIZE, AE_KEEP_BY_NEWEST } ae_keep_by;
+
+typedef struct ae_cull_item {
+    const float *embedding;      /* dim floats (normalised inside); required */
+    float score;                 /* the aesthetic score, higher is better; NaN: unknown */
+    int32_t has_bytes_hash, has_pixel_hash, has_quality;
+    uint8_t bytes_hash[32];      /* SHA-256 of the file */
+    uint64_t pixel_hash[2];      /* of the decoded pixels and their orientation */
+    ae_quality quality;
+    int32_t has_time;
+    double time;                 /* seconds (capture time, or mtime: the caller's choice) */
+    const char *camera;          /* bursts never span two cameras; NULL or "" = unknown (one
+                                    camera for all unknowns) */
+    int64_t pixels, file_bytes;  /* for AE_KEEP_BY_SIZE; 0 unknown */
+} ae_cull_item;
+
+typedef struct ae_cull_params {
+    float similar;         /* near duplicates: cosine >= this (default 0.95) */
+    float burst_similar;   /* burst frames: cosine >= this (default 0.85) */
+    double burst_gap;      /* seconds between frames of a burst (default 2; <= 0: no bursts) */
+    ae_keep_by keep_by;
+    float blur_ratio;      /* "clearly blurrier": sharpness < blur_ratio * the group's
+                              sharpest (default 0.5) */
+    int32_t n_threads;     /* 0: online cores */
+} ae_cull_params;
+ae_cull_params ae_cull_default_params(void);
+
+typedef struct ae_cull_row {
+    int32_t group;         /* 0, 1, ... numbered by the group's first input; -1 for singles */
+    ae_cull_kind kind;     /* the group's kind; AE_CULL_SINGLE for singles */
+    int32_t keep;          /* 1: the group's keeper or a single; 0: a reject */
+    int32_t keeper;        /* index of the group's keeper (its own for keepers and singles) */
+    ae_cull_match match;   /* relation to the keeper */
+    float similarity;      /* cosine to the keeper (1 for keepers and singles) */
+    float rel_sharpness;   /* sharpness / the group's sharpest; NaN without quality */
+    int32_t blurrier;      /* 1: clearly blurrier than the group's sharpest */
+    int32_t size;          /* members of its group (1 for singles) */
+} ae_cull_row;
+
+/* Groups items[n] (dim-dimensional embeddings) into out[n]. AE_ERR_INVALID for bad arguments
+ * (a NULL embedding, thresholds outside (0, 1], n < 0), AE_ERR_NOMEM. */
+int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_params *params,
+            ae_cull_row *out);
+/* "single", "exact", "near", "burst" and "", "bytes", "pixels", "near", "burst". */
+const char *ae_cull_kind_name(ae_cull_kind k);
+const char *ae_cull_match_name(ae_cull_match m);
+
 /* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]), a pickled NumPy array
  * (.pkl / .pickle, as numpy.ndarray.dump and pickle.dump write it; read by the restricted
  * unpickler) or raw float32 file (any other name: rows of dim floats, dim required > 0) into
