@@ -30,6 +30,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "hash.h"
 #include "image.h"
 #include "inputs.h"
 #include "model.h"
@@ -101,6 +102,8 @@ typedef struct slot {
     char (*msg)[512];           /* (B) its message */
     int32_t *hit;               /* (B) 1: the embedding came from the cache */
     char (*keys)[65];           /* (B) cache keys (only with a cache) */
+    char (*fkeys)[65];          /* (B) cache keys of the facts (with a cache and facts) */
+    int32_t *fnew;              /* (B) 1: facts computed now, to be stored */
     float *pixels;              /* (B, psz) preprocessed tensors */
     float *emb;                 /* (B, dim) embeddings: cache hits, then the encoded ones */
 } slot;
@@ -111,7 +114,7 @@ typedef struct pipe {
     size_t psz;
     const ae_scorer_params *p;
     const clip_preproc *pre;
-    const char *fingerprint, *opts;
+    const char *fingerprint, *opts, *fopts;
     pthread_mutex_t mu, cache_mu;
     pthread_cond_t cv;
     int quit;
@@ -127,7 +130,7 @@ static void open_batch(pipe_t *P, slot *sl, int32_t b)
     const char *urls[k > 0 ? k : 1];
     int32_t url_of[k > 0 ? k : 1], nurl = 0;
     for (int32_t i = 0; i < k; i++) {
-        sl->rc[i] = AE_OK, sl->msg[i][0] = 0, sl->hit[i] = 0;
+        sl->rc[i] = AE_OK, sl->msg[i][0] = 0, sl->hit[i] = 0, sl->fnew[i] = 0;
         memset(&sl->bufs[i], 0, sizeof sl->bufs[i]);
         const char *in = P->inputs[base + i];
         if (in && ae_is_url(in)) urls[nurl] = in, url_of[nurl++] = i;
@@ -157,6 +160,69 @@ static void open_batch(pipe_t *P, slot *sl, int32_t b)
     atomic_store(&sl->next, 0); /* last: the jobs are claimable from here on */
 }
 
+/* ---- photo facts in the cache: a record of FACT_WORDS little-endian 32-bit words, stored
+ * as a "vector" under its own key (ae_cache_key_from_hash with FACTS_ID in the fingerprint's
+ * place); a change of the layout changes FACTS_ID. */
+#define FACTS_ID "photo-facts-v1"
+#define FACT_WORDS 44
+
+static void put_u32(float *w, int k, uint32_t u) { memcpy(&w[k], &u, 4); }
+static uint32_t get_u32(const float *w, int k)
+{
+    uint32_t u;
+    memcpy(&u, &w[k], 4);
+    return u;
+}
+
+static void facts_pack(const ae_photo_facts *f, float *w)
+{
+    memset(w, 0, sizeof(float) * FACT_WORDS);
+    put_u32(w, 0, 1);
+    for (int k = 0; k < 2; k++) put_u32(w, 1 + 2 * k, (uint32_t)f->pixel_hash[k]), put_u32(w, 2 + 2 * k, (uint32_t)(f->pixel_hash[k] >> 32));
+    w[5] = f->quality.sharpness, w[6] = f->quality.highlights, w[7] = f->quality.shadows, w[8] = f->quality.noise;
+    put_u32(w, 9, (uint32_t)f->quality.width), put_u32(w, 10, (uint32_t)f->quality.height);
+    put_u32(w, 11, (uint32_t)f->width), put_u32(w, 12, (uint32_t)f->height);
+    put_u32(w, 13, (uint32_t)f->capture.has_time);
+    uint64_t t;
+    memcpy(&t, &f->capture.time, 8);
+    put_u32(w, 14, (uint32_t)t), put_u32(w, 15, (uint32_t)(t >> 32));
+    put_u32(w, 16, (uint32_t)f->capture.has_offset), put_u32(w, 17, (uint32_t)f->capture.offset_minutes);
+    _Static_assert(sizeof f->capture.camera == 96, "the record holds 96 bytes of camera");
+    for (int k = 0; k < 24; k++) {
+        const uint8_t *c = (const uint8_t *)f->capture.camera + 4 * k;
+        put_u32(w, 18 + k, (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24);
+    }
+}
+
+/* 0 when the record is not one of ours */
+static int facts_unpack(const float *w, ae_photo_facts *f)
+{
+    if (get_u32(w, 0) != 1) return 0;
+    for (int k = 0; k < 2; k++) f->pixel_hash[k] = get_u32(w, 1 + 2 * k) | (uint64_t)get_u32(w, 2 + 2 * k) << 32;
+    f->quality.sharpness = w[5], f->quality.highlights = w[6], f->quality.shadows = w[7], f->quality.noise = w[8];
+    f->quality.width = (int32_t)get_u32(w, 9), f->quality.height = (int32_t)get_u32(w, 10);
+    f->width = (int32_t)get_u32(w, 11), f->height = (int32_t)get_u32(w, 12);
+    f->capture.has_time = (int32_t)get_u32(w, 13);
+    uint64_t t = get_u32(w, 14) | (uint64_t)get_u32(w, 15) << 32;
+    memcpy(&f->capture.time, &t, 8);
+    f->capture.has_offset = (int32_t)get_u32(w, 16), f->capture.offset_minutes = (int32_t)get_u32(w, 17);
+    for (int k = 0; k < 24; k++) {
+        uint32_t u = get_u32(w, 18 + k);
+        for (int b = 0; b < 4; b++) f->capture.camera[4 * k + b] = (char)(u >> (8 * b));
+    }
+    f->capture.camera[95] = 0;
+    return 1;
+}
+
+static void facts_from(ae_photo_facts *f, const img_facts *x)
+{
+    memcpy(f->pixel_hash, x->pixel_hash, sizeof f->pixel_hash);
+    f->quality = x->quality;
+    f->capture = x->capture;
+    f->width = x->width, f->height = x->height;
+    f->ok = 1;
+}
+
 /* One input: bytes, cache key and lookup, decode and preprocess into the slot. Runs on any
  * thread; a failed download (rc set when the batch was opened) is done already. */
 static void run_job(pipe_t *P, slot *sl, int32_t i)
@@ -174,20 +240,46 @@ static void run_job(pipe_t *P, slot *sl, int32_t i)
         if ((rc = read_whole(in, P->p->max_file_bytes, &own)) != AE_OK) goto out;
         b = &own;
     }
-    if (P->p->cache) {
-        ae_cache_key(b->data, b->size, P->fingerprint, P->opts, sl->keys[i]);
-        pthread_mutex_lock(&P->cache_mu);
-        /* a cache that fails to read is not fatal: the image is computed instead */
-        int hit = ae_cache_get(P->p->cache, sl->keys[i], sl->emb + (size_t)i * P->dim, P->dim);
-        pthread_mutex_unlock(&P->cache_mu);
-        if (hit == 1) {
-            sl->hit[i] = 1;
-            rc = AE_OK;
-            goto out;
+    ae_photo_facts *f = P->p->facts ? &P->p->facts[sl->base + i] : NULL;
+    if (f) {
+        memset(f, 0, sizeof *f);
+        f->file_bytes = (int64_t)b->size;
+    }
+    if (P->p->cache || f) {
+        uint8_t digest[32];
+        char content[65];
+        ae_sha256 h;
+        ae_sha256_init(&h);
+        ae_sha256_update(&h, b->data, b->size);
+        ae_sha256_final(&h, digest);
+        ae_sha256_tohex(digest, content);
+        if (f) memcpy(f->bytes_hash, digest, 32);
+        if (P->p->cache) {
+            ae_cache_key_from_hash(content, P->fingerprint, P->opts, sl->keys[i]);
+            if (f) ae_cache_key_from_hash(content, FACTS_ID, P->fopts, sl->fkeys[i]);
+            float rec[FACT_WORDS];
+            pthread_mutex_lock(&P->cache_mu);
+            /* a cache that fails to read is not fatal: the image is computed instead */
+            int hit = ae_cache_get(P->p->cache, sl->keys[i], sl->emb + (size_t)i * P->dim, P->dim);
+            int fhit = f ? ae_cache_get(P->p->cache, sl->fkeys[i], rec, FACT_WORDS) : 0;
+            pthread_mutex_unlock(&P->cache_mu);
+            if (fhit == 1 && facts_unpack(rec, f)) f->ok = 1, f->cached = 1;
+            sl->hit[i] = hit == 1;
         }
     }
-    rc = img_prepare(P->pre, b->data ? (const void *)b->data : "", b->size, in, &P->p->image,
-                     sl->pixels + (size_t)i * P->psz, NULL);
+    if (sl->hit[i] && (!f || f->ok)) {
+        rc = AE_OK;
+        goto out;
+    }
+    /* decode: for the embedding (pixels), the facts, or both */
+    img_facts x;
+    float *px = sl->hit[i] ? NULL : sl->pixels + (size_t)i * P->psz;
+    rc = img_prepare_facts(P->pre, b->data ? (const void *)b->data : "", b->size, in, &P->p->image, px, NULL,
+                           f && !f->ok ? &x : NULL);
+    if (rc == AE_OK && f && !f->ok) facts_from(f, &x), sl->fnew[i] = P->p->cache != NULL;
+    /* a cached embedding stands when only its facts cannot be had (e.g. a lower pixel limit
+     * now): the photo is culled without them */
+    if (rc != AE_OK && sl->hit[i]) rc = AE_OK;
 out:
     if (rc != AE_OK) {
         const char *m = ae_last_error();
@@ -266,16 +358,20 @@ static int slot_alloc(slot *sl, int32_t B, size_t psz, int32_t dim)
     sl->msg = calloc((size_t)B, sizeof *sl->msg);
     sl->hit = calloc((size_t)B, sizeof *sl->hit);
     sl->keys = calloc((size_t)B, sizeof *sl->keys);
+    sl->fkeys = calloc((size_t)B, sizeof *sl->fkeys);
+    sl->fnew = calloc((size_t)B, sizeof *sl->fnew);
     sl->pixels = malloc(sizeof(float) * psz * (size_t)B);
     sl->emb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
-    return sl->bufs && sl->rc && sl->msg && sl->hit && sl->keys && sl->pixels && sl->emb ? AE_OK : AE_ERR_NOMEM;
+    return sl->bufs && sl->rc && sl->msg && sl->hit && sl->keys && sl->fkeys && sl->fnew && sl->pixels && sl->emb
+               ? AE_OK
+               : AE_ERR_NOMEM;
 }
 
 static void slot_free(slot *sl)
 {
     if (sl->bufs && sl->batch >= 0)
         for (int32_t i = 0; i < sl->k; i++) ae_buffer_free(&sl->bufs[i]);
-    free(sl->bufs), free(sl->rc), free(sl->msg), free(sl->hit), free(sl->keys), free(sl->pixels), free(sl->emb);
+    free(sl->bufs), free(sl->rc), free(sl->msg), free(sl->hit), free(sl->keys), free(sl->fkeys), free(sl->fnew), free(sl->pixels), free(sl->emb);
 }
 
 /* Producer threads for a session of `threads` threads: one per core the session leaves free
@@ -322,7 +418,13 @@ int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *i
     P.B = p->batch > 0 ? p->batch : 32;
     P.nbatch = (int32_t)(((int64_t)n + P.B - 1) / P.B);
     P.dim = info.embed_dim, P.psz = ae_model_pixels_size(m);
-    P.fingerprint = info.fingerprint, P.opts = opts;
+    /* the facts depend on the decoded pixels only: the decoding options, not the model's */
+    char fopts[96];
+    snprintf(fopts, sizeof fopts, "exif=%d%s", p->image.exif_rotate ? 1 : 0, p->image.fast_decode ? ",fast=1" : "");
+    if (p->image.fast_decode)
+        snprintf(fopts + strlen(fopts), sizeof fopts - strlen(fopts), ",fastside=%d",
+                 p->image.fast_decode_side > 0 ? p->image.fast_decode_side : info.resize_shortest_edge);
+    P.fingerprint = info.fingerprint, P.opts = opts, P.fopts = fopts;
     pthread_mutex_init(&P.mu, NULL);
     pthread_mutex_init(&P.cache_mu, NULL);
     pthread_cond_init(&P.cv, NULL);
@@ -330,11 +432,12 @@ int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *i
     float *memb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
     int32_t *miss = malloc(sizeof(int32_t) * (size_t)B);
     const char **keyp = malloc(sizeof(char *) * (size_t)B);
+    float *frec = p->facts && p->cache ? malloc(sizeof(float) * FACT_WORDS * (size_t)B) : NULL;
     int32_t failed = 0;
     int nprod = 0, started = 0;
     pthread_t th[64];
     if (slot_alloc(&P.slots[0], B, P.psz, dim) != AE_OK || slot_alloc(&P.slots[1], B, P.psz, dim) != AE_OK ||
-        !memb || !miss || !keyp) {
+        !memb || !miss || !keyp || (p->facts && p->cache && !frec)) {
         failed = ae_fail(AE_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -381,6 +484,20 @@ int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *i
             ae_cache_put_many(p->cache, keyp, memb, nmiss, dim);
             pthread_mutex_unlock(&P.cache_mu);
         }
+        /* new facts of this batch, in one transaction (of inputs whose embedding is kept) */
+        if (p->cache && p->facts) {
+            int32_t nf = 0;
+            for (int32_t i = 0; i < k; i++)
+                if (sl->fnew[i] && r[i].rc == AE_OK) {
+                    facts_pack(&p->facts[base + i], frec + (size_t)nf * FACT_WORDS);
+                    keyp[nf++] = sl->fkeys[i];
+                }
+            if (nf) {
+                pthread_mutex_lock(&P.cache_mu);
+                ae_cache_put_many(p->cache, keyp, frec, nf, FACT_WORDS);
+                pthread_mutex_unlock(&P.cache_mu);
+            }
+        }
         for (int32_t i = 0; i < k; i++) {
             if (r[i].rc != AE_OK) {
                 failed++;
@@ -411,7 +528,7 @@ done:
     pthread_mutex_unlock(&P.mu);
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
     slot_free(&P.slots[0]), slot_free(&P.slots[1]);
-    free(memb), free(miss), free(keyp);
+    free(memb), free(miss), free(keyp), free(frec);
     pthread_mutex_destroy(&P.mu), pthread_mutex_destroy(&P.cache_mu);
     pthread_cond_destroy(&P.cv);
     return failed;

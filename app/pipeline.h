@@ -14,12 +14,28 @@
 #include "cache.h"
 #include "fetch.h"
 
+/* What cull needs to know of a photo besides its embedding, from the one decode that the
+ * embedding needs (kept in the cache beside it, so a cached photo is not decoded again). */
+typedef struct ae_photo_facts {
+    int32_t ok;                   /* 1: the fields below are known */
+    int32_t cached;               /* 1: they came from the cache */
+    uint8_t bytes_hash[32];       /* SHA-256 of the file's bytes */
+    uint64_t pixel_hash[2];       /* of the decoded pixels and their EXIF orientation */
+    ae_quality quality;
+    ae_capture capture;
+    int32_t width, height;        /* as displayed */
+    int64_t file_bytes;
+} ae_photo_facts;
+
 typedef struct ae_scorer_params {
     ae_image_params image;        /* EXIF rotation, pixel limit */
     ae_fetch_params fetch;        /* limits for URL inputs */
     ae_cache *cache;              /* NULL: no cache */
     int32_t batch;                /* images decoded and encoded per batch (default 16) */
     int64_t max_file_bytes;       /* refuse local files over this size (default 1 GiB) */
+    ae_photo_facts *facts;        /* NULL, or one per input receiving its facts (a cached
+                                     embedding whose facts are not cached yet is decoded
+                                     once more for them) */
     int32_t producers;            /* threads decoding ahead of the forward pass: -1 (default)
                                      one per core the session leaves free, or one at idle
                                      priority when none is; 0 decode between forward passes */

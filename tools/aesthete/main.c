@@ -17,6 +17,7 @@ static const struct {
     {"info", cmd_info, "what a model is: architecture, dtypes, sizes, where from"},
     {"score", cmd_score, "aesthetic scores of images, URLs or precomputed embeddings"},
     {"rank", cmd_rank, "images of folders or lists, scored and sorted best first"},
+    {"cull", cmd_cull, "group copies, near duplicates and bursts; keep the best; XMP ratings"},
     {"bank", cmd_bank, "prompt banks: build, info, import"},
     {"train", cmd_train, "a head trained on your own labels or ratings (a linear probe)"},
     {"eval", cmd_eval, "accuracy, SRCC and PLCC of heads against ratings (AVA or your own)"},

@@ -374,7 +374,7 @@ void writer_begin(writer *w, out_format fmt, int with_rank, const ae_head *head)
     }
 }
 
-static void csv_field(const char *s)
+void csv_field(const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, stdout);
@@ -390,7 +390,7 @@ static void csv_field(const char *s)
 
 /* TSV has no quoting: a tab, newline, carriage return or backslash is escaped as \t, \n,
  * \r, \\ (the "linear TSV" convention), so every field reads back exactly. */
-static void tsv_field(const char *s)
+void tsv_field(const char *s)
 {
     for (; *s; s++) {
         if (*s == '\t') fputs("\\t", stdout);
@@ -402,7 +402,7 @@ static void tsv_field(const char *s)
 }
 
 /* a table is read on a terminal: control characters (escapes, newlines) shown as '?' */
-static void table_field(const char *s)
+void table_field(const char *s)
 {
     for (; *s; s++) putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }

@@ -97,6 +97,11 @@ void writer_begin(writer *w, out_format fmt, int with_rank, const ae_head *head)
 /* Writes a row; a failed input goes to stderr (one line) and, in JSON formats, to stdout. */
 void writer_row(writer *w, const out_row *r);
 void writer_end(writer *w);
+/* One field on stdout: CSV-quoted when needed; TSV with \t \n \r \\ escaped; for a table
+ * with control characters shown as '?'. */
+void csv_field(const char *s);
+void tsv_field(const char *s);
+void table_field(const char *s);
 /* the class name of a score, or NULL */
 const char *score_class(const ae_head *b, const ae_score *s);
 

@@ -1,0 +1,565 @@
+/*
+ * cmd_cull.c — `aesthete cull`: every image of the arguments scored (embedding cache, banks
+ * and heads as `rank` has them) with its photo facts from the same decode, grouped by
+ * ae_cull into exact copies, near duplicates and bursts, a keeper per group; printed group by
+ * group; optionally ratings written to XMP sidecars and rejects moved (cull_files.c).
+ * Nothing is deleted or moved unless asked.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cull_files.h"
+#include "inputs.h"
+#include "scoring.h"
+
+static void help(void)
+{
+    printf("usage: aesthete cull [OPTIONS] DIR|LIST|-...\n\n"
+           "Groups the images of the arguments into exact copies (the same bytes, or the same\n"
+           "pixels with other metadata), near duplicates (visually the same picture) and bursts\n"
+           "(frames of one camera seconds apart), keeps the best of each group and lists the\n"
+           "others as rejects, with the reason. Arguments as for `aesthete rank`. Nothing is\n"
+           "changed on disk unless --write-xmp or --move-rejects is given.\n\n"
+           "%s"
+           "  -r, --recursive      descend into subfolders\n"
+           "  --similar T          near duplicates: cosine of the embeddings >= T (default %.2f)\n"
+           "  --burst-gap S        bursts: frames at most S seconds apart (default %g; 0: none)\n"
+           "  --burst-similar T    bursts: cosine >= T as well (default %.2f)\n"
+           "  --time-from F        exif (default: DateTimeOriginal + SubSecTimeOriginal) or\n"
+           "                       mtime (the files' modification times)\n"
+           "  --keep-by K          score (default; clearly blurrier frames lose), sharpness,\n"
+           "                       size or newest\n"
+           "  --blur-ratio R       clearly blurrier: sharpness < R x the group's sharpest\n"
+           "                       (default %.2f)\n"
+           "  --rejects            print only the rejects\n"
+           "  --summary            print only the counts of groups, rejects and singles\n"
+           "  --write-xmp          write xmp:Rating (keepers and singles 1-5 stars, rejects -1)\n"
+           "                       and aesthete:Score/Group/Kind/Role to each image's sidecar,\n"
+           "                       updating existing ones in place\n"
+           "  --xmp-name N         base (IMG_1.jpg -> IMG_1.xmp, default) or ext (IMG_1.jpg.xmp)\n"
+           "  --stars A,B,C,D      scores below A get 1 star, below B 2, C 3, D 4, else 5\n"
+           "                       (default: the quintiles of this run's kept scores)\n"
+           "  --move-rejects DIR   move rejects (and their sidecars) into DIR, keeping their\n"
+           "                       paths below the input folder; never overwrites\n"
+           "  --dry-run            with --write-xmp / --move-rejects: say what would change\n"
+           "  --fast-decode        decode JPEGs by DCT scaling (faster; see `aesthete rank`)\n"
+           "  --help               this text\n\n"
+           "Columns: group, kind (exact, near, burst, single), role (keep, reject, single),\n"
+           "score, sharpness (variance of the Laplacian at %d px) and relative to the group's\n"
+           "sharpest, clipped highlights and shadows, cosine to the keeper, input, reason.\n"
+           "Failed inputs are reported on stderr and left out of the groups.\n"
+           "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
+           "2 usage or fatal error.\n",
+           score_options_help, 0.95, 2.0, 0.85, 0.5, AE_QUALITY_SIDE);
+}
+
+static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
+
+static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
+{
+    progress_update(ctx, first + n);
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+typedef struct run {
+    const ae_scored *scored;
+    const ae_photo_facts *facts;
+    const ae_cull_row *rows;  /* by photo */
+    const int32_t *input;     /* photo -> input index */
+    int32_t n;                /* photos culled */
+    ae_keep_by keep_by;
+    const char *method, *head;
+} run;
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* "near-duplicate of IMG_0012.jpg, 31.2 points lower, blurrier" */
+static void reason(const run *R, int32_t i, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    const ae_cull_row *r = &R->rows[i];
+    if (r->keep) return;
+    const int32_t k = r->keeper;
+    const char *what = r->match == AE_MATCH_BYTES    ? "the same bytes as"
+                       : r->match == AE_MATCH_PIXELS ? "the same pixels as"
+                       : r->match == AE_MATCH_BURST  ? "burst frame of"
+                                                     : "near-duplicate of";
+    size_t n = (size_t)snprintf(buf, cap, "%s %s", what, base_name(R->scored[R->input[k]].input));
+    if (r->match == AE_MATCH_PIXELS && n < cap) n += (size_t)snprintf(buf + n, cap - n, " (other metadata)");
+    if (r->match == AE_MATCH_BYTES || r->match == AE_MATCH_PIXELS) return;
+    float d = R->scored[R->input[k]].score.score - R->scored[R->input[i]].score.score;
+    if (n < cap && d > 0) n += (size_t)snprintf(buf + n, cap - n, ", %.3g points lower", (double)d);
+    else if (n < cap && d < 0) n += (size_t)snprintf(buf + n, cap - n, ", %.3g points higher", (double)-d);
+    if (n < cap && r->blurrier) n += (size_t)snprintf(buf + n, cap - n, ", blurrier");
+    const ae_photo_facts *fi = &R->facts[R->input[i]], *fk = &R->facts[R->input[k]];
+    if (n < cap && R->keep_by == AE_KEEP_BY_SIZE &&
+        (int64_t)fi->width * fi->height < (int64_t)fk->width * fk->height)
+        n += (size_t)snprintf(buf + n, cap - n, ", fewer pixels");
+    if (n < cap && R->keep_by == AE_KEEP_BY_NEWEST && fi->capture.has_time && fk->capture.has_time &&
+        fi->capture.time < fk->capture.time)
+        n += (size_t)snprintf(buf + n, cap - n, ", older");
+    if (n < cap && R->keep_by == AE_KEEP_BY_SHARPNESS && !r->blurrier && r->rel_sharpness < 1)
+        snprintf(buf + n, cap - n, ", less sharp");
+}
+
+/* ISO 8601 of a capture time ("2024-06-01T12:00:05.25", "+02:00" when known), "" without */
+static void iso_time(const ae_capture *c, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (!c->has_time) return;
+    double t = c->time + (c->has_offset ? c->offset_minutes * 60.0 : 0);
+    time_t secs = (time_t)floor(t);
+    double frac = t - (double)secs;
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) return;
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)lround(frac * 1000);
+    if (ms > 0 && ms < 1000 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ".%03d", ms);
+    if (c->has_offset && n < cap) {
+        int m = c->offset_minutes < 0 ? -c->offset_minutes : c->offset_minutes;
+        snprintf(buf + n, cap - n, "%c%02d:%02d", c->offset_minutes < 0 ? '-' : '+', m / 60, m % 60);
+    }
+}
+
+static const char *role_name(const ae_cull_row *r)
+{
+    return r->group < 0 ? "single" : r->keep ? "keep" : "reject";
+}
+
+static void put_num(double v, const char *fmt)
+{
+    if (isfinite(v)) printf(fmt, v);
+}
+
+static void put_json_num(double v)
+{
+    if (isfinite(v)) printf("%.9g", v);
+    else printf("null");
+}
+
+static void put_json_str(const char *s)
+{
+    put_json_string(stdout, s, strlen(s));
+}
+
+static void header(out_format fmt)
+{
+    static const char *const cols[] = {"group",      "kind",     "role",       "match", "score",
+                                       "similarity", "sharpness", "rel_sharpness", "highlights",
+                                       "shadows",    "noise",    "width",      "height", "time",
+                                       "camera",     "keeper",   "reason",     "input"};
+    const int nc = (int)(sizeof cols / sizeof cols[0]);
+    if (fmt == FMT_TABLE)
+        printf("%5s  %-6s  %-6s  %9s  %8s  %5s  %6s  %6s  %6s  %s\n", "group", "kind", "role", "score", "sharp",
+               "rel", "hi%", "lo%", "sim", "input  reason");
+    else if (fmt == FMT_CSV || fmt == FMT_TSV)
+        for (int c = 0; c < nc; c++) printf("%s%c", cols[c], c + 1 < nc ? (fmt == FMT_CSV ? ',' : '\t') : '\n');
+    else if (fmt == FMT_JSON)
+        printf("[");
+}
+
+static void row(const run *R, int32_t i, out_format fmt, int *count)
+{
+    const ae_cull_row *r = &R->rows[i];
+    const ae_scored *s = &R->scored[R->input[i]];
+    const ae_photo_facts *f = &R->facts[R->input[i]];
+    const int have_q = f->ok;
+    char why[600], when[64], group[16] = "";
+    reason(R, i, why, sizeof why);
+    iso_time(&f->capture, when, sizeof when);
+    if (r->group >= 0) snprintf(group, sizeof group, "%d", r->group + 1);
+    const char *keeper = r->keep ? "" : R->scored[R->input[r->keeper]].input;
+    double sharp = have_q ? f->quality.sharpness : NAN, hi = have_q ? f->quality.highlights : NAN,
+           lo = have_q ? f->quality.shadows : NAN, noise = have_q ? f->quality.noise : NAN;
+    switch (fmt) {
+    case FMT_TABLE:
+        printf("%5s  %-6s  %-6s  %9.3f  ", r->group >= 0 ? group : "-", ae_cull_kind_name(r->kind), role_name(r),
+               (double)s->score.score);
+        if (have_q) printf("%8.1f  ", sharp);
+        else printf("%8s  ", "-");
+        if (r->group >= 0 && isfinite(r->rel_sharpness)) printf("%5.2f  ", (double)r->rel_sharpness);
+        else printf("%5s  ", "-");
+        if (have_q) printf("%6.2f  %6.2f  ", 100 * hi, 100 * lo);
+        else printf("%6s  %6s  ", "-", "-");
+        if (r->group >= 0) printf("%6.3f  ", (double)r->similarity);
+        else printf("%6s  ", "-");
+        table_field(s->input);
+        if (*why) printf("  "), table_field(why);
+        putchar('\n');
+        break;
+    case FMT_CSV:
+    case FMT_TSV: {
+        const char sep = fmt == FMT_CSV ? ',' : '\t';
+        void (*field)(const char *) = fmt == FMT_CSV ? csv_field : tsv_field;
+        printf("%s%c%s%c%s%c%s%c%.6f%c", group, sep, ae_cull_kind_name(r->kind), sep, role_name(r), sep,
+               ae_cull_match_name(r->match), sep, (double)s->score.score, sep);
+        printf("%.6f%c", (double)r->similarity, sep);
+        put_num(sharp, "%.3f"), putchar(sep);
+        if (r->group >= 0) put_num(r->rel_sharpness, "%.4f");
+        putchar(sep);
+        put_num(hi, "%.6f"), putchar(sep), put_num(lo, "%.6f"), putchar(sep), put_num(noise, "%.4f"), putchar(sep);
+        if (f->ok) printf("%d%c%d%c", f->width, sep, f->height, sep);
+        else printf("%c%c", sep, sep);
+        field(when), putchar(sep), field(f->capture.camera), putchar(sep), field(keeper), putchar(sep);
+        field(why), putchar(sep), field(s->input), putchar('\n');
+        break;
+    }
+    default:
+        if (fmt == FMT_JSON) printf(*count ? ",\n " : "\n ");
+        printf("{\"input\": ");
+        put_json_str(s->input);
+        printf(", \"group\": ");
+        if (r->group >= 0) printf("%d", r->group + 1);
+        else printf("null");
+        printf(", \"kind\": \"%s\", \"role\": \"%s\", \"match\": ", ae_cull_kind_name(r->kind), role_name(r));
+        if (r->match) printf("\"%s\"", ae_cull_match_name(r->match));
+        else printf("null");
+        printf(", \"score\": ");
+        put_json_num(s->score.score);
+        printf(", \"similarity\": ");
+        put_json_num(r->similarity);
+        printf(", \"sharpness\": ");
+        put_json_num(sharp);
+        printf(", \"rel_sharpness\": ");
+        put_json_num(r->group >= 0 ? r->rel_sharpness : NAN);
+        printf(", \"highlights\": ");
+        put_json_num(hi);
+        printf(", \"shadows\": ");
+        put_json_num(lo);
+        printf(", \"noise\": ");
+        put_json_num(noise);
+        if (f->ok) printf(", \"width\": %d, \"height\": %d", f->width, f->height);
+        else printf(", \"width\": null, \"height\": null");
+        printf(", \"time\": ");
+        if (*when) put_json_str(when);
+        else printf("null");
+        printf(", \"camera\": ");
+        if (f->capture.camera[0]) put_json_str(f->capture.camera);
+        else printf("null");
+        printf(", \"keeper\": ");
+        if (*keeper) put_json_str(keeper);
+        else printf("null");
+        printf(", \"reason\": ");
+        if (*why) put_json_str(why);
+        else printf("null");
+        printf(", \"method\": \"%s\", \"head\": ", R->method);
+        put_json_str(R->head);
+        printf(fmt == FMT_JSONL ? "}\n" : "}");
+    }
+    (*count)++;
+}
+
+static void error_row(const ae_scored *s, out_format fmt, int *count)
+{
+    cli_error("%s", s->error);
+    if (fmt != FMT_JSONL && fmt != FMT_JSON) return;
+    if (fmt == FMT_JSON) printf(*count ? ",\n " : "\n ");
+    printf("{\"input\": ");
+    put_json_str(s->input);
+    printf(", \"error\": ");
+    put_json_str(s->error);
+    printf(fmt == FMT_JSONL ? "}\n" : "}");
+    (*count)++;
+}
+
+/* group order: by group, the keeper first, then rejects by score; singles after, in input
+ * order */
+static const run *sort_run;
+static int by_group(const void *a, const void *b)
+{
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    const ae_cull_row *x = &sort_run->rows[i], *y = &sort_run->rows[j];
+    int gx = x->group < 0 ? 1 << 30 : x->group, gy = y->group < 0 ? 1 << 30 : y->group;
+    if (gx != gy) return gx < gy ? -1 : 1;
+    if (x->group >= 0) {
+        if (x->keep != y->keep) return x->keep ? -1 : 1;
+        float sx = sort_run->scored[sort_run->input[i]].score.score, sy = sort_run->scored[sort_run->input[j]].score.score;
+        if (sx != sy) return sx > sy ? -1 : 1;
+    }
+    return (i > j) - (i < j);
+}
+
+typedef struct counts {
+    int32_t groups[4], rejects, singles, keepers;
+} counts;
+
+static counts count_rows(const run *R)
+{
+    counts c;
+    memset(&c, 0, sizeof c);
+    for (int32_t i = 0; i < R->n; i++) {
+        const ae_cull_row *r = &R->rows[i];
+        if (r->group < 0) c.singles++;
+        else if (!r->keep) c.rejects++;
+        else c.keepers++, c.groups[r->kind]++;
+    }
+    return c;
+}
+
+static void summary(const run *R, int32_t failed, out_format fmt)
+{
+    counts c = count_rows(R);
+    int32_t g = c.groups[AE_CULL_EXACT] + c.groups[AE_CULL_NEAR] + c.groups[AE_CULL_BURST];
+    if (fmt == FMT_JSON || fmt == FMT_JSONL)
+        printf("{\"images\": %d, \"groups\": %d, \"exact\": %d, \"near\": %d, \"burst\": %d, \"keepers\": %d, "
+               "\"rejects\": %d, \"singles\": %d, \"failed\": %d}\n",
+               R->n, g, c.groups[AE_CULL_EXACT], c.groups[AE_CULL_NEAR], c.groups[AE_CULL_BURST], c.keepers,
+               c.rejects, c.singles, failed);
+    else
+        printf("%d images: %d groups (%d exact, %d near, %d burst), %d keepers, %d rejects, %d singles, "
+               "%d failed\n",
+               R->n, g, c.groups[AE_CULL_EXACT], c.groups[AE_CULL_NEAR], c.groups[AE_CULL_BURST], c.keepers,
+               c.rejects, c.singles, failed);
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+static int parse_keep_by(const char *s, ae_keep_by *k)
+{
+    static const char *const names[] = {"score", "sharpness", "size", "newest"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) return *k = (ae_keep_by)i, 0;
+    return cli_usage_error("cull", "--keep-by: '%s' is not score, sharpness, size or newest", s), -1;
+}
+
+static int parse_stars(const char *s, double cut[4])
+{
+    char *end;
+    const char *p = s;
+    for (int i = 0; i < 4; i++) {
+        cut[i] = strtod(p, &end);
+        if (end == p || !isfinite(cut[i]) || (i < 3 ? *end != ',' : *end != 0) || (i && cut[i] < cut[i - 1]))
+            return cli_usage_error("cull", "--stars: '%s' is not four increasing numbers A,B,C,D", s), -1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int cmd_cull(int argc, char **argv)
+{
+    enum { O_SIMILAR = 420, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
+           O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_FAST, O_HELP };
+    static const struct option opts[] = {SCORE_OPTIONS,
+                                         {"recursive", no_argument, 0, 'r'},
+                                         {"similar", required_argument, 0, O_SIMILAR},
+                                         {"burst-gap", required_argument, 0, O_GAP},
+                                         {"burst-similar", required_argument, 0, O_BURST_SIM},
+                                         {"time-from", required_argument, 0, O_TIME_FROM},
+                                         {"keep-by", required_argument, 0, O_KEEP_BY},
+                                         {"blur-ratio", required_argument, 0, O_BLUR},
+                                         {"rejects", no_argument, 0, O_REJECTS},
+                                         {"summary", no_argument, 0, O_SUMMARY},
+                                         {"write-xmp", no_argument, 0, O_XMP},
+                                         {"xmp-name", required_argument, 0, O_XMP_NAME},
+                                         {"stars", required_argument, 0, O_STARS},
+                                         {"move-rejects", required_argument, 0, O_MOVE},
+                                         {"dry-run", no_argument, 0, O_DRY},
+                                         {"fast-decode", no_argument, 0, O_FAST},
+                                         {"help", no_argument, 0, O_HELP},
+                                         {0, 0, 0, 0}};
+    score_opts o;
+    score_opts_init(&o);
+    ae_cull_params cp = ae_cull_default_params();
+    cull_files_opts fo;
+    cull_files_opts_init(&fo);
+    int c, r, recursive = 0, only_rejects = 0, only_summary = 0, use_mtime = 0;
+    double v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "r", opts, NULL)) != -1) {
+        switch (c) {
+        case O_HELP: help(); return EXIT_ALL_OK;
+        case 'r': recursive = 1; continue;
+        case O_FAST: o.image.fast_decode = 1; continue;
+        case O_SIMILAR:
+        case O_BURST_SIM:
+            if (cli_parse_number("cull", argv[optind - 1], optarg, &v)) return EXIT_USAGE;
+            if (!(v > 0 && v <= 1))
+                return cli_usage_error("cull", "%s: %s is not a cosine in (0, 1]", c == O_SIMILAR ? "--similar" : "--burst-similar", optarg);
+            *(c == O_SIMILAR ? &cp.similar : &cp.burst_similar) = (float)v;
+            continue;
+        case O_GAP:
+            if (cli_parse_number("cull", "--burst-gap", optarg, &v)) return EXIT_USAGE;
+            if (v < 0 || v > 86400) return cli_usage_error("cull", "--burst-gap: %s is not 0 to 86400 seconds", optarg);
+            cp.burst_gap = v;
+            continue;
+        case O_TIME_FROM:
+            if (strcmp(optarg, "exif") && strcmp(optarg, "mtime"))
+                return cli_usage_error("cull", "--time-from: '%s' is not exif or mtime", optarg);
+            use_mtime = strcmp(optarg, "mtime") == 0;
+            continue;
+        case O_KEEP_BY:
+            if (parse_keep_by(optarg, &cp.keep_by)) return EXIT_USAGE;
+            continue;
+        case O_BLUR:
+            if (cli_parse_number("cull", "--blur-ratio", optarg, &v)) return EXIT_USAGE;
+            if (v < 0 || v > 1) return cli_usage_error("cull", "--blur-ratio: %s is not in [0, 1]", optarg);
+            cp.blur_ratio = (float)v;
+            continue;
+        case O_REJECTS: only_rejects = 1; continue;
+        case O_SUMMARY: only_summary = 1; continue;
+        case O_XMP: fo.write_xmp = 1; continue;
+        case O_XMP_NAME:
+            if (strcmp(optarg, "base") && strcmp(optarg, "ext"))
+                return cli_usage_error("cull", "--xmp-name: '%s' is not base or ext", optarg);
+            fo.xmp_ext = strcmp(optarg, "ext") == 0;
+            continue;
+        case O_STARS:
+            if (parse_stars(optarg, fo.stars)) return EXIT_USAGE;
+            fo.fixed_stars = 1;
+            continue;
+        case O_MOVE: fo.move_to = optarg; continue;
+        case O_DRY: fo.dry_run = 1; continue;
+        }
+        if ((r = score_opt(&o, c, optarg, "cull")) < 0) return EXIT_USAGE;
+        if (r > 0) return cli_usage_error("cull", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (optind == argc) return cli_usage_error("cull", "no DIR, LIST or - given");
+    if (only_rejects && only_summary) return cli_usage_error("cull", "--rejects and --summary exclude each other");
+    if (fo.dry_run && !fo.write_xmp && !fo.move_to)
+        return cli_usage_error("cull", "--dry-run: nothing to try (give --write-xmp or --move-rejects)");
+    if (fo.move_to && cull_check_move_target(fo.move_to, (const char *const *)argv + optind, argc - optind, recursive))
+        return EXIT_USAGE;
+
+    ae_inputs in = {0};
+    int32_t failed_args = 0;
+    for (int i = optind; i < argc; i++)
+        if (ae_inputs_add(&in, argv[i], recursive, warn, NULL) != AE_OK) {
+            cli_error("%s", ae_last_error()); /* reported; the other arguments still go */
+            failed_args++;
+        }
+    if (in.n == 0) {
+        if (!failed_args) cli_error("no images found in %s%s", argv[optind], argc - optind > 1 ? " ..." : "");
+        ae_inputs_free(&in);
+        return EXIT_SOME_FAILED;
+    }
+    scorer s;
+    if ((r = scorer_open(&s, &o, "cull", 1))) {
+        scorer_close(&s);
+        ae_inputs_free(&in);
+        return r;
+    }
+    ae_model_info mi;
+    ae_model_get_info(s.model, &mi);
+    const int32_t n = in.n, dim = mi.embed_dim;
+    ae_scored *scored = calloc((size_t)n, sizeof *scored);
+    ae_photo_facts *facts = calloc((size_t)n, sizeof *facts);
+    float *emb = malloc(sizeof(float) * (size_t)n * (size_t)dim);
+    ae_cull_item *items = calloc((size_t)n, sizeof *items);
+    ae_cull_row *rows = calloc((size_t)n, sizeof *rows);
+    int32_t *input = calloc((size_t)n, sizeof *input), *order = calloc((size_t)n, sizeof *order);
+    int rc = EXIT_USAGE;
+    if (!scored || !facts || !emb || !items || !rows || !input || !order) {
+        cli_error("out of memory for %d images", n);
+        goto out;
+    }
+    ae_scorer_params sp = ae_scorer_default_params();
+    sp.image = o.image;
+    /* fast decoding keeps at least the quality measures' working resolution */
+    if (sp.image.fast_decode)
+        sp.image.fast_decode_side = mi.resize_shortest_edge > AE_QUALITY_SIDE ? mi.resize_shortest_edge : AE_QUALITY_SIDE;
+    sp.cache = s.cache;
+    sp.facts = facts;
+    progress pr;
+    progress_begin(&pr, n, "images");
+    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, n, &sp, scored, emb,
+                                     on_batch, &pr);
+    progress_end(&pr);
+    if (failed < 0) {
+        cli_error("%s", ae_last_error());
+        goto out;
+    }
+    /* the photos that scored, as cull items */
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (scored[i].rc != AE_OK) continue;
+        ae_cull_item *it = &items[m];
+        const ae_photo_facts *f = &facts[i];
+        it->embedding = emb + (size_t)i * dim;
+        it->score = scored[i].score.score;
+        it->has_bytes_hash = 1;
+        memcpy(it->bytes_hash, f->bytes_hash, 32);
+        it->file_bytes = f->file_bytes;
+        if (f->ok) {
+            it->has_pixel_hash = 1;
+            memcpy(it->pixel_hash, f->pixel_hash, sizeof it->pixel_hash);
+            it->has_quality = 1;
+            it->quality = f->quality;
+            it->pixels = (int64_t)f->width * f->height;
+            it->camera = f->capture.camera;
+            it->has_time = f->capture.has_time;
+            it->time = f->capture.time;
+        }
+        if (use_mtime) {
+            struct stat st;
+            it->has_time = !ae_is_url(scored[i].input) && stat(scored[i].input, &st) == 0;
+            it->time = it->has_time ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : 0;
+        }
+        input[m++] = i;
+    }
+    cp.n_threads = (int32_t)o.threads;
+    if (ae_cull(items, m, dim, &cp, rows) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        goto out;
+    }
+    ae_head_info hi;
+    ae_head_get_info(s.bank, &hi);
+    run R = {scored, facts, rows, input, m, cp.keep_by, ae_method_name(hi.method), hi.name};
+    out_format fmt = o.format == FMT_AUTO ? (isatty(1) ? FMT_TABLE : FMT_JSONL) : o.format;
+    int count = 0;
+    if (only_summary) {
+        summary(&R, failed + failed_args, fmt);
+    } else {
+        for (int32_t i = 0; i < m; i++) order[i] = i;
+        sort_run = &R;
+        qsort(order, (size_t)m, sizeof *order, by_group);
+        header(fmt);
+        int32_t last_group = -1;
+        for (int32_t k = 0; k < m; k++) {
+            const ae_cull_row *x = &rows[order[k]];
+            if (only_rejects && x->keep) continue;
+            /* a table reads group by group: a blank line between groups, and before singles */
+            if (fmt == FMT_TABLE && k && x->group != last_group && (x->group >= 0 || last_group >= 0) && !only_rejects)
+                putchar('\n');
+            last_group = x->group;
+            row(&R, order[k], fmt, &count);
+        }
+        for (int32_t i = 0; i < n; i++)
+            if (scored[i].rc != AE_OK) error_row(&scored[i], fmt, &count);
+        if (fmt == FMT_JSON) printf(count ? "\n]\n" : "]\n");
+    }
+    fflush(stdout);
+    int32_t file_failures = 0;
+    if (fo.write_xmp || fo.move_to) {
+        cull_photo *ph = calloc((size_t)(m ? m : 1), sizeof *ph);
+        if (!ph) {
+            cli_error("out of memory");
+            goto out;
+        }
+        for (int32_t i = 0; i < m; i++) {
+            ph[i].path = scored[input[i]].input;
+            ph[i].score = scored[input[i]].score.score;
+            ph[i].row = &rows[i];
+        }
+        fo.method = hi.name;
+        file_failures = cull_files_apply(&fo, ph, m, (const char *const *)argv + optind, argc - optind);
+        free(ph);
+    }
+    rc = failed || failed_args || file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    if (o.verbose) print_summary(&o, scored, n);
+out:
+    free(scored), free(facts), free(emb), free(items), free(rows), free(input), free(order);
+    scorer_close(&s);
+    ae_inputs_free(&in);
+    return rc;
+}
