@@ -24,7 +24,9 @@
  * Only the properties whose value changes are touched; everything else (other namespaces,
  * structs, arrays, language alternatives, qualifiers) is carried over by exempi's parser and
  * serialiser. What XMP does not model is not kept: comments, the layout, several
- * rdf:Descriptions (merged into one), the packet wrapper. The file is written without the
+ * rdf:Descriptions (merged into one), the packet wrapper; and Adobe's toolkit in exempi makes
+ * its touch-ups of old XMP on reading, as Lightroom's does (the x-default item first in a
+ * language alternative, exif:UserComment made one, xmpDM:copyright moved into dc:rights). The file is written without the
  * <?xpacket?> wrapper: a wrapper and its padding exist for rewriting XMP inside a media file
  * in place; sidecars as Lightroom and exiv2 write them have none, and every reader takes both.
  *
