@@ -579,12 +579,23 @@ typedef struct ae_cull_row {
     float rel_sharpness;   /* sharpness / the group's sharpest; NaN without quality */
     int32_t blurrier;      /* 1: clearly blurrier than the group's sharpest */
     int32_t size;          /* members of its group (1 for singles) */
+    int32_t twin;          /* a reject matching its keeper only by near or burst links but
+                              an exact copy (bytes or pixels) of another member: the earliest
+                              such member; -1 otherwise */
+    ae_cull_match twin_match; /* AE_MATCH_BYTES or AE_MATCH_PIXELS when twin >= 0 */
 } ae_cull_row;
 
 /* Groups items[n] (dim-dimensional embeddings) into out[n]. AE_ERR_INVALID for bad arguments
  * (a NULL embedding, thresholds outside (0, 1], n < 0), AE_ERR_NOMEM. */
 int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_params *params,
             ae_cull_row *out);
+/* Why row i is a reject, in one line, into buf (cap bytes; "" for keepers and singles):
+ * "near-duplicate of IMG_0012.jpg, 31.2 points lower, blurrier", "the same pixels as
+ * IMG_0012.jpg (other metadata)", "burst frame of ...", with what keep_by weighed ("fewer
+ * pixels", "older", "less sharp") and an exact twin ("near-duplicate of A.jpg (the same bytes
+ * as B.jpg), 2.4 points lower"). names[n] (may be NULL) name the items. */
+int ae_cull_reason(const ae_cull_item *items, const ae_cull_row *rows, int32_t i, ae_keep_by keep_by,
+                   const char *const *names, char *buf, size_t cap);
 /* "single", "exact", "near", "burst" and "", "bytes", "pixels", "near", "burst". */
 const char *ae_cull_kind_name(ae_cull_kind k);
 const char *ae_cull_match_name(ae_cull_match m);

@@ -416,7 +416,7 @@ int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_par
         ae_cull_row *o = &out[i];
         memset(o, 0, sizeof *o);
         o->size = s.size[r];
-        o->keep = 1, o->keeper = i, o->similarity = 1.0f;
+        o->keep = 1, o->keeper = i, o->similarity = 1.0f, o->twin = -1;
         o->rel_sharpness = items[i].has_quality ? 1.0f : NAN;
         if (s.size[r] == 1) {
             o->group = -1, o->kind = AE_CULL_SINGLE;
@@ -456,12 +456,25 @@ int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_par
             ae_cull_row *o = &out[x];
             o->keeper = keeper;
             o->keep = x == keeper;
+            o->twin = -1;
             if (x != keeper) {
                 o->similarity = dot(E + (size_t)x * dim, E + (size_t)keeper * dim, dim);
                 if (same_bytes(&items[x], &items[keeper])) o->match = AE_MATCH_BYTES;
                 else if (same_pixels(&items[x], &items[keeper])) o->match = AE_MATCH_PIXELS;
                 else if (o->similarity >= p.similar || o->kind != AE_CULL_BURST) o->match = AE_MATCH_NEAR;
                 else o->match = AE_MATCH_BURST;
+                /* an exact copy of another member than the keeper: the earliest such member */
+                if (o->match == AE_MATCH_NEAR || o->match == AE_MATCH_BURST) {
+                    int32_t y = r;
+                    do {
+                        if (y != x && (o->twin < 0 || y < o->twin) &&
+                            (same_bytes(&items[x], &items[y]) || same_pixels(&items[x], &items[y])))
+                            o->twin = y;
+                        y = s.next[y];
+                    } while (y != r);
+                    if (o->twin >= 0)
+                        o->twin_match = same_bytes(&items[x], &items[o->twin]) ? AE_MATCH_BYTES : AE_MATCH_PIXELS;
+                }
             }
             x = s.next[x];
         } while (x != r);
@@ -472,4 +485,36 @@ done:
     free(near.v), free(burst.v), free(first);
     free(E), free(s.parent), free(s.size), free(s.next), free(s.level);
     return rc;
+}
+
+int ae_cull_reason(const ae_cull_item *items, const ae_cull_row *rows, int32_t i, ae_keep_by keep_by,
+                   const char *const *names, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return AE_ERR_INVALID;
+    buf[0] = 0;
+    if (!items || !rows || i < 0) return AE_ERR_INVALID;
+    const ae_cull_row *r = &rows[i];
+    if (r->keep) return AE_OK;
+    const ae_cull_item *x = &items[i], *k = &items[r->keeper];
+    const char *what = r->match == AE_MATCH_BYTES    ? "the same bytes as"
+                       : r->match == AE_MATCH_PIXELS ? "the same pixels as"
+                       : r->match == AE_MATCH_BURST  ? "burst frame of"
+                                                     : "near-duplicate of";
+    const char *keeper_name = names && names[r->keeper] ? names[r->keeper] : "the keeper";
+    size_t n = (size_t)snprintf(buf, cap, "%s %s", what, keeper_name);
+#define ADD(...) (n < cap ? (void)(n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__)) : (void)0)
+    if (r->match == AE_MATCH_PIXELS) ADD(" (other metadata)");
+    if (r->match == AE_MATCH_BYTES || r->match == AE_MATCH_PIXELS) return AE_OK;
+    if (r->twin >= 0)
+        ADD(" (%s %s)", r->twin_match == AE_MATCH_BYTES ? "the same bytes as" : "the same pixels as",
+            names && names[r->twin] ? names[r->twin] : "another member");
+    float d = k->score - x->score;
+    if (d > 0) ADD(", %.3g points lower", (double)d);
+    else if (d < 0) ADD(", %.3g points higher", (double)-d);
+    if (r->blurrier) ADD(", blurrier");
+    if (keep_by == AE_KEEP_BY_SIZE && x->pixels < k->pixels) ADD(", fewer pixels");
+    if (keep_by == AE_KEEP_BY_NEWEST && x->has_time && k->has_time && x->time < k->time) ADD(", older");
+    if (keep_by == AE_KEEP_BY_SHARPNESS && !r->blurrier && r->rel_sharpness < 1) ADD(", less sharp");
+#undef ADD
+    return AE_OK;
 }

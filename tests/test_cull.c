@@ -117,6 +117,26 @@ static void test_exact_and_near(void)
     CHECK_EQ_INT(r[6].size, 1);
     CHECK(isnan(r[6].rel_sharpness));
 
+    /* the reasons name the keeper, and for 1 its exact twin */
+    const char *names[N] = {"a.jpg", "a copy.jpg", "a.png", "a q60.jpg", "b.jpg", "b half.jpg", "room.jpg"};
+    char why[256];
+    CHECK_EQ_INT(ae_cull_reason(it, r, 1, p.keep_by, names, why, sizeof why), AE_OK);
+    CHECK_EQ_INT(r[1].twin, 0);
+    CHECK_EQ_INT(r[1].twin_match, AE_MATCH_BYTES);
+    CHECK_EQ_INT(r[2].twin, 0);
+    CHECK_EQ_INT(r[2].twin_match, AE_MATCH_PIXELS);
+    CHECK_EQ_INT(r[0].twin, 1); /* 0's earliest twin is 1 */
+    CHECK(!strcmp(why, "near-duplicate of a q60.jpg (the same bytes as a.jpg), 15 points lower"));
+    CHECK_EQ_INT(ae_cull_reason(it, r, 4, p.keep_by, names, why, sizeof why), AE_OK);
+    CHECK(!strcmp(why, "near-duplicate of b half.jpg, 2 points lower"));
+    CHECK_EQ_INT(ae_cull_reason(it, r, 5, p.keep_by, names, why, sizeof why), AE_OK);
+    CHECK(!strcmp(why, ""));
+    CHECK_EQ_INT(r[5].twin, -1);
+    /* cut short, never past cap */
+    char small[12];
+    CHECK_EQ_INT(ae_cull_reason(it, r, 1, p.keep_by, names, small, sizeof small), AE_OK);
+    CHECK(!strcmp(small, "near-duplic"));
+
     /* without the re-encode, 0..2 are an exact group; 1 matches the keeper by bytes, 2 by pixels */
     for (int i = 0; i < 3; i++) it[i].score = (float)(3 - i); /* keeper 0 */
     if (cull(it, 3, D, &p, r)) return;
@@ -126,6 +146,9 @@ static void test_exact_and_near(void)
     CHECK_EQ_INT(r[2].match, AE_MATCH_PIXELS);
     CHECK_STR_CONTAINS(ae_cull_match_name(r[2].match), "pixels");
     CHECK_STR_CONTAINS(ae_cull_kind_name(r[0].kind), "exact");
+    CHECK_EQ_INT(ae_cull_reason(it, r, 2, p.keep_by, names, why, sizeof why), AE_OK);
+    CHECK(!strcmp(why, "the same pixels as a.jpg (other metadata)"));
+    CHECK_EQ_INT(r[2].twin, -1);
 
     /* exact copies group even when their embeddings differ (another decoder, say) */
     float far[D];

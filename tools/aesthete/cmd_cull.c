@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cull_files.h"
@@ -70,7 +71,9 @@ static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
 typedef struct run {
     const ae_scored *scored;
     const ae_photo_facts *facts;
+    const ae_cull_item *items; /* by photo */
     const ae_cull_row *rows;  /* by photo */
+    const char *const *names; /* by photo: file names, for the reasons */
     const int32_t *input;     /* photo -> input index */
     int32_t n;                /* photos culled */
     ae_keep_by keep_by;
@@ -81,35 +84,6 @@ static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
-}
-
-/* "near-duplicate of IMG_0012.jpg, 31.2 points lower, blurrier" */
-static void reason(const run *R, int32_t i, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    const ae_cull_row *r = &R->rows[i];
-    if (r->keep) return;
-    const int32_t k = r->keeper;
-    const char *what = r->match == AE_MATCH_BYTES    ? "the same bytes as"
-                       : r->match == AE_MATCH_PIXELS ? "the same pixels as"
-                       : r->match == AE_MATCH_BURST  ? "burst frame of"
-                                                     : "near-duplicate of";
-    size_t n = (size_t)snprintf(buf, cap, "%s %s", what, base_name(R->scored[R->input[k]].input));
-    if (r->match == AE_MATCH_PIXELS && n < cap) n += (size_t)snprintf(buf + n, cap - n, " (other metadata)");
-    if (r->match == AE_MATCH_BYTES || r->match == AE_MATCH_PIXELS) return;
-    float d = R->scored[R->input[k]].score.score - R->scored[R->input[i]].score.score;
-    if (n < cap && d > 0) n += (size_t)snprintf(buf + n, cap - n, ", %.3g points lower", (double)d);
-    else if (n < cap && d < 0) n += (size_t)snprintf(buf + n, cap - n, ", %.3g points higher", (double)-d);
-    if (n < cap && r->blurrier) n += (size_t)snprintf(buf + n, cap - n, ", blurrier");
-    const ae_photo_facts *fi = &R->facts[R->input[i]], *fk = &R->facts[R->input[k]];
-    if (n < cap && R->keep_by == AE_KEEP_BY_SIZE &&
-        (int64_t)fi->width * fi->height < (int64_t)fk->width * fk->height)
-        n += (size_t)snprintf(buf + n, cap - n, ", fewer pixels");
-    if (n < cap && R->keep_by == AE_KEEP_BY_NEWEST && fi->capture.has_time && fk->capture.has_time &&
-        fi->capture.time < fk->capture.time)
-        n += (size_t)snprintf(buf + n, cap - n, ", older");
-    if (n < cap && R->keep_by == AE_KEEP_BY_SHARPNESS && !r->blurrier && r->rel_sharpness < 1)
-        snprintf(buf + n, cap - n, ", less sharp");
 }
 
 /* ISO 8601 of a capture time ("2024-06-01T12:00:05.25", "+02:00" when known), "" without */
@@ -175,7 +149,7 @@ static void row(const run *R, int32_t i, out_format fmt, int *count)
     const ae_photo_facts *f = &R->facts[R->input[i]];
     const int have_q = f->ok;
     char why[600], when[64], group[16] = "";
-    reason(R, i, why, sizeof why);
+    ae_cull_reason(R->items, R->rows, i, R->keep_by, R->names, why, sizeof why);
     iso_time(&f->capture, when, sizeof when);
     if (r->group >= 0) snprintf(group, sizeof group, "%d", r->group + 1);
     const char *keeper = r->keep ? "" : R->scored[R->input[r->keeper]].input;
@@ -458,8 +432,9 @@ int cmd_cull(int argc, char **argv)
     ae_cull_item *items = calloc((size_t)n, sizeof *items);
     ae_cull_row *rows = calloc((size_t)n, sizeof *rows);
     int32_t *input = calloc((size_t)n, sizeof *input), *order = calloc((size_t)n, sizeof *order);
+    const char **names = calloc((size_t)n, sizeof *names);
     int rc = EXIT_USAGE;
-    if (!scored || !facts || !emb || !items || !rows || !input || !order) {
+    if (!scored || !facts || !emb || !items || !rows || !input || !order || !names) {
         cli_error("out of memory for %d images", n);
         goto out;
     }
@@ -514,7 +489,8 @@ int cmd_cull(int argc, char **argv)
     }
     ae_head_info hi;
     ae_head_get_info(s.bank, &hi);
-    run R = {scored, facts, rows, input, m, cp.keep_by, ae_method_name(hi.method), hi.name};
+    for (int32_t i = 0; i < m; i++) names[i] = base_name(scored[input[i]].input);
+    run R = {scored, facts, items, rows, names, input, m, cp.keep_by, ae_method_name(hi.method), hi.name};
     out_format fmt = o.format == FMT_AUTO ? (isatty(1) ? FMT_TABLE : FMT_JSONL) : o.format;
     int count = 0;
     if (only_summary) {
@@ -558,7 +534,7 @@ int cmd_cull(int argc, char **argv)
     rc = failed || failed_args || file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     if (o.verbose) print_summary(&o, scored, n);
 out:
-    free(scored), free(facts), free(emb), free(items), free(rows), free(input), free(order);
+    free(scored), free(facts), free(emb), free(items), free(rows), free(input), free(order), free(names);
     scorer_close(&s);
     ae_inputs_free(&in);
     return rc;

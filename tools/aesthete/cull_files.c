@@ -252,7 +252,7 @@ static int move_one(const cull_files_opts *o, const char *src, const char *rel)
 
 static int move_reject(const cull_files_opts *o, const char *path, const char *const *args, int nargs)
 {
-    char rel[PATH_MAX], side[PATH_MAX], side_rel[PATH_MAX];
+    char rel[PATH_MAX], side_rel[2 * PATH_MAX];
     relative_name(path, args, nargs, rel, sizeof rel);
     /* the sidecars that belong to this photo alone, found before the photo moves */
     int have[2] = {0, 0};
@@ -270,9 +270,10 @@ static int move_reject(const cull_files_opts *o, const char *path, const char *c
         const char *sn = strrchr(sides[k], '/');
         sn = sn ? sn + 1 : sides[k];
         char *rs = strrchr(rel, '/');
-        snprintf(side_rel, sizeof side_rel, "%.*s%s", rs ? (int)(rs - rel + 1) : 0, rel, sn);
-        snprintf(side, sizeof side, "%s", sides[k]);
-        if (move_one(o, side, side_rel) != 0) rc = -1;
+        if (snprintf(side_rel, sizeof side_rel, "%.*s%s", rs ? (int)(rs - rel + 1) : 0, rel, sn) >=
+                (int)sizeof side_rel ||
+            move_one(o, sides[k], side_rel) != 0)
+            rc = -1;
     }
     return rc;
 }

@@ -41,7 +41,8 @@ done
 cp "$src/photo_astronaut.png" astronaut.png;               add astronaut.png astronaut distinct
 # an absurd capture time (month 13, hour 99), and a file cut short
 $im "$src/photo_garden_lossy.webp" -quality 92 odd_date.jpg
-exiftool -q -q -m -overwrite_original -DateTimeOriginal='2024:13:45 99:00:00' odd_date.jpg
+exiftool -q -q -overwrite_original -DateTimeOriginal='2024:01:23 10:00:00' odd_date.jpg
+perl -pi -e 's/2024:01:23 10:00:00/2024:13:45 99:00:00/g' odd_date.jpg  # exiftool refuses to write it
                                                            add odd_date.jpg garden distinct
 head -c 2000 boats.jpg > broken.jpg;                       add broken.jpg boats error
 
