@@ -223,7 +223,7 @@ static int route_of(const char *url, const char *method, int *method_ok)
         {"/", ROUTE_PAGE, 0},          {"/index.html", ROUTE_PAGE, 0}, {"/app.js", ROUTE_JS, 0},
         {"/style.css", ROUTE_CSS, 0},  {"/healthz", ROUTE_HEALTH, 0},  {"/api/info", ROUTE_INFO, 0},
         {"/api/score", ROUTE_SCORE, 1}, {"/api/rank", ROUTE_RANK, 1},  {"/api/embed", ROUTE_EMBED, 1},
-        {"/api/bank", ROUTE_BANK, 1},   {"/api/head", ROUTE_HEAD, 2},
+        {"/api/bank", ROUTE_BANK, 1},   {"/api/head", ROUTE_HEAD, 2},  {"/api/cull", ROUTE_CULL, 1},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(url, routes[i].path)) {
@@ -270,7 +270,7 @@ static int check_headers(ae_server *s, struct MHD_Connection *c, request *r, jso
                              r->content_type[0] ? r->content_type : "none");
             return 415;
         }
-    } else if (r->route == ROUTE_RANK || r->route == ROUTE_BANK) {
+    } else if (r->route == ROUTE_RANK || r->route == ROUTE_CULL || r->route == ROUTE_BANK) {
         *err = api_error("send the files as multipart/form-data (got Content-Type '%s')",
                          r->content_type[0] ? r->content_type : "none");
         return 415;

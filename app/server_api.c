@@ -22,6 +22,8 @@
 #include "classlist.h"
 #include "fileio.h"
 #include "hash.h"
+#include "image.h"
+#include "model.h"
 #include "netguard.h"
 #include "ratings.h"
 #include "recipe.h"
@@ -196,7 +198,7 @@ static void decode_slot_give(ae_server *s)
 
 /* Decodes and preprocesses one image into pixels; 0 or an HTTP status with *err. */
 static int decode_image(ae_server *s, const api_request *r, const uint8_t *data, size_t size, const char *name,
-                        float *pixels, json_t **err)
+                        float *pixels, img_facts *facts, json_t **err)
 {
     if (size == 0) {
         *err = api_error("%s: empty: no image data", name);
@@ -210,10 +212,8 @@ static int decode_image(ae_server *s, const api_request *r, const uint8_t *data,
         *err = api_error("request budget of %d s exhausted while waiting to decode; retry later", s->p.request_timeout_s);
         return 503;
     }
-    ae_image img = {0};
-    int rc = ae_image_decode(data, size, name, &s->p.image, &img);
-    if (rc == AE_OK) rc = ae_preprocess(s->model, &img, pixels, NULL);
-    ae_image_free(&img);
+    /* the decode the CLI does (one path): pixels, and a photo's facts when asked */
+    int rc = img_prepare_facts(&s->model->pre, data, size, name, &s->p.image, pixels, NULL, facts);
     decode_slot_give(s);
     if (rc != AE_OK) {
         *err = api_error("%s", ae_last_error()[0] ? ae_last_error() : ae_strerror(rc));
@@ -324,7 +324,7 @@ static json_t *handle_image(ae_server *s, const api_request *r, form *f, int emb
     json_t *out = NULL;
     int st = !pixels || !emb ? (err = api_error("out of memory"), 503) : 0;
     if (!st) st = one_image(s, r, f, &data, &size, name, sizeof name, &fetched, &err);
-    if (!st) st = decode_image(s, r, data, size, name, pixels, &err);
+    if (!st) st = decode_image(s, r, data, size, name, pixels, NULL, &err);
     if (!st) st = encode(s, r, pixels, 1, emb, &err);
     ae_score sc;
     if (!st && !embed_only) {
@@ -400,7 +400,7 @@ static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *sta
             mp_part *p = &f->parts[i];
             if (!p->has_filename) continue;
             json_t *e = NULL;
-            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, &e);
+            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, NULL, &e);
             if (st == 503) { /* out of budget or memory: the whole request fails */
                 fatal = st, err = e;
                 break;
@@ -447,6 +447,222 @@ static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *sta
     }
     banks_release(s, b);
     free(pixels), free(emb), free(ok), free(chunk);
+    return out;
+}
+
+/* cull parameters from the query or form fields; 0 or 400 with *err */
+static int cull_params(const api_request *r, form *f, ae_cull_params *cp, json_t **err)
+{
+    static const struct { const char *name; double lo, hi; } num[] = {
+        {"similar", 1e-6, 1}, {"burst_similar", 1e-6, 1}, {"burst_gap", 0, 86400}, {"blur_ratio", 0, 1}};
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        const char *v = param(r, f, num[i].name, &bad);
+        if (!v) continue;
+        char *end;
+        double x = strtod(v, &end);
+        if (bad || !*v || *end || !(x >= num[i].lo && x <= num[i].hi)) {
+            *err = api_error("%s: '%s' is not a number in [%g, %g]", num[i].name, bad ? "" : v, num[i].lo, num[i].hi);
+            return 400;
+        }
+        if (i == 0) cp->similar = (float)x;
+        else if (i == 1) cp->burst_similar = (float)x;
+        else if (i == 2) cp->burst_gap = x;
+        else cp->blur_ratio = (float)x;
+    }
+    const char *k = param(r, f, "keep_by", &bad);
+    if (k) {
+        static const char *const names[] = {"score", "sharpness", "size", "newest"};
+        int found = -1;
+        for (int i = 0; i < 4 && !bad; i++)
+            if (!strcmp(k, names[i])) found = i;
+        if (found < 0) {
+            *err = api_error("keep_by: '%s' is not score, sharpness, size or newest", bad ? "" : k);
+            return 400;
+        }
+        cp->keep_by = (ae_keep_by)found;
+    }
+    if (bad) {
+        *err = api_error("a parameter is too long or not UTF-8");
+        return 400;
+    }
+    return 0;
+}
+
+typedef struct culled {
+    int part;
+    ae_score sc;
+    img_facts facts;
+    uint8_t bytes_hash[32];
+} culled;
+
+/* the order of the answer: by group, the keeper first, then by score; singles last */
+typedef struct cull_key {
+    int group, keep;
+    float score;
+    int i;
+} cull_key;
+
+static int by_group(const void *a, const void *b)
+{
+    const cull_key *x = a, *y = b;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
+    if (x->keep != y->keep) return x->keep ? -1 : 1;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->i - y->i;
+}
+
+static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *status)
+{
+    json_t *err = NULL;
+    int nfiles = 0;
+    if (!f) {
+        *status = 415;
+        return api_error("send the files as multipart/form-data");
+    }
+    for (int i = 0; i < f->n; i++) nfiles += f->parts[i].has_filename;
+    if (!nfiles) {
+        *status = 400;
+        return api_error("no files: send the images as multipart file fields");
+    }
+    ae_cull_params cp = ae_cull_default_params();
+    cp.n_threads = 1; /* a few hundred images: the request's own thread */
+    if ((*status = cull_params(r, f, &cp, &err)) != 0) return err;
+    *status = 200;
+    bank_ref *b = resolve_bank(s, r, f, status, &err);
+    if (!b) return err;
+    const int32_t B = s->p.batch, dim = s->dim;
+    float *pixels = malloc(sizeof(float) * s->psz * (size_t)B);
+    float *emb = malloc(sizeof(float) * (size_t)dim * (size_t)nfiles);
+    culled *ok = calloc((size_t)nfiles, sizeof *ok);
+    int *chunk = malloc(sizeof(int) * (size_t)B);
+    cull_key *order = malloc(sizeof *order * (size_t)nfiles);
+    ae_cull_item *items = calloc((size_t)nfiles, sizeof *items);
+    ae_cull_row *rows = calloc((size_t)nfiles, sizeof *rows);
+    const char **names = calloc((size_t)nfiles, sizeof *names);
+    img_facts *cf = malloc(sizeof *cf * (size_t)B);
+    json_t *errors = json_array(), *out = NULL;
+    int nok = 0, fatal = 0;
+    if (!pixels || !emb || !ok || !chunk || !order || !items || !rows || !names || !cf)
+        fatal = 503, err = api_error("out of memory");
+    /* as /api/rank: decode a chunk (with the facts), encode it as one job, next chunk */
+    for (int i = 0; !fatal && i < f->n;) {
+        int k = 0;
+        for (; i < f->n && k < B; i++) {
+            mp_part *p = &f->parts[i];
+            if (!p->has_filename) continue;
+            json_t *e = NULL;
+            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, &cf[k], &e);
+            if (st == 503) {
+                fatal = st, err = e;
+                break;
+            }
+            if (st) {
+                json_object_set_new(e, "file", json_string(p->filename));
+                json_object_set_new(e, "status", json_integer(st));
+                json_array_append_new(errors, e);
+                continue;
+            }
+            chunk[k++] = i;
+        }
+        if (fatal || !k) continue;
+        const int base = nok;
+        int st = encode(s, r, pixels, k, emb + (size_t)base * dim, &err);
+        if (st) {
+            fatal = st;
+            break;
+        }
+        for (int j = 0; j < k; j++) {
+            culled *c = &ok[nok];
+            c->part = chunk[j];
+            c->facts = cf[j];
+            if (ae_head_score(b->bank, emb + (size_t)(base + j) * dim, 1, &c->sc) != AE_OK) continue;
+            if (nok != base + j) memmove(emb + (size_t)nok * dim, emb + (size_t)(base + j) * dim, sizeof(float) * dim);
+            ae_sha256 h;
+            ae_sha256_init(&h);
+            ae_sha256_update(&h, f->parts[c->part].data, f->parts[c->part].size);
+            ae_sha256_final(&h, c->bytes_hash);
+            nok++;
+        }
+    }
+    for (int i = 0; !fatal && i < nok; i++) {
+        ae_cull_item *it = &items[i];
+        const culled *c = &ok[i];
+        it->embedding = emb + (size_t)i * dim;
+        it->score = c->sc.score;
+        it->has_bytes_hash = it->has_pixel_hash = it->has_quality = 1;
+        memcpy(it->bytes_hash, c->bytes_hash, 32);
+        memcpy(it->pixel_hash, c->facts.pixel_hash, sizeof it->pixel_hash);
+        it->quality = c->facts.quality;
+        it->has_time = c->facts.capture.has_time;
+        it->time = c->facts.capture.time;
+        it->camera = c->facts.capture.camera;
+        it->pixels = (int64_t)c->facts.width * c->facts.height;
+        it->file_bytes = (int64_t)f->parts[c->part].size;
+        names[i] = f->parts[c->part].filename;
+    }
+    if (!fatal && ae_cull(items, nok, dim, &cp, rows) != AE_OK) fatal = 500, err = api_error("%s", ae_last_error());
+    if (fatal) {
+        *status = fatal;
+        out = err;
+        json_decref(errors);
+    } else {
+        for (int i = 0; i < nok; i++)
+            order[i] = (cull_key){rows[i].group < 0 ? 1 << 30 : rows[i].group, rows[i].keep, ok[i].sc.score, i};
+        qsort(order, (size_t)nok, sizeof *order, by_group);
+        json_t *res = json_array();
+        int counts[4] = {0}, rejects = 0, singles = 0;
+        for (int k = 0; k < nok; k++) {
+            const int i = order[k].i;
+            const ae_cull_row *w = &rows[i];
+            const img_facts *x = &ok[i].facts;
+            char why[600], when[64];
+            ae_cull_reason(items, rows, i, cp.keep_by, names, why, sizeof why);
+            ae_capture_iso(&x->capture, when, sizeof when);
+            json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "file", names[i], "group",
+                                  w->group >= 0 ? json_integer(w->group + 1) : json_null(), "kind",
+                                  ae_cull_kind_name(w->kind), "role",
+                                  w->group < 0 ? "single" : w->keep ? "keep" : "reject");
+            json_object_set_new(o, "match", w->match ? json_string(ae_cull_match_name(w->match)) : json_null());
+            json_t *sj = score_json(b, &ok[i].sc);
+            json_object_update(o, sj);
+            json_decref(sj);
+            json_object_set_new(o, "similarity", json_real(w->similarity));
+            json_object_set_new(o, "sharpness", json_real(x->quality.sharpness));
+            json_object_set_new(o, "rel_sharpness", w->group >= 0 ? num_or_null(w->rel_sharpness) : json_null());
+            json_object_set_new(o, "highlights", json_real(x->quality.highlights));
+            json_object_set_new(o, "shadows", json_real(x->quality.shadows));
+            json_object_set_new(o, "noise", json_real(x->quality.noise));
+            json_object_set_new(o, "width", json_integer(x->width));
+            json_object_set_new(o, "height", json_integer(x->height));
+            json_object_set_new(o, "time", *when ? json_string(when) : json_null());
+            json_object_set_new(o, "camera", x->capture.camera[0] ? json_string(x->capture.camera) : json_null());
+            json_object_set_new(o, "keeper", w->keep ? json_null() : json_string(names[w->keeper]));
+            json_object_set_new(o, "reason", *why ? json_string(why) : json_null());
+            json_array_append_new(res, o);
+            if (w->group < 0) singles++;
+            else if (!w->keep) rejects++;
+            else counts[w->kind]++;
+        }
+        static const char *const keep_names[] = {"score", "sharpness", "size", "newest"};
+        json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "images", nok, "groups",
+                                    counts[1] + counts[2] + counts[3], "exact", counts[AE_CULL_EXACT], "near",
+                                    counts[AE_CULL_NEAR], "burst", counts[AE_CULL_BURST], "rejects", rejects,
+                                    "singles", singles);
+        json_t *params = json_pack("{s:f, s:f, s:f, s:f, s:s}", "similar", cp.similar, "burst_similar",
+                                   cp.burst_similar, "burst_gap", cp.burst_gap, "blur_ratio", cp.blur_ratio,
+                                   "keep_by", keep_names[cp.keep_by]);
+        out = json_pack("{s:o, s:o, s:o, s:o, s:s}", "results", res, "summary", summary, "params", params,
+                        "errors", errors, "model", s->model_name);
+        json_t *d = bank_desc(b);
+        json_object_update(out, d);
+        json_decref(d);
+        json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
+    }
+    banks_release(s, b);
+    free(pixels), free(emb), free(ok), free(chunk), free(order), free(items), free(rows), free(names), free(cf);
     return out;
 }
 
@@ -748,6 +964,7 @@ json_t *api_handle(ae_server *s, const api_request *r, int *status)
     case ROUTE_SCORE: out = handle_image(s, r, fp, 0, status); break;
     case ROUTE_EMBED: out = handle_image(s, r, fp, 1, status); break;
     case ROUTE_RANK: out = handle_rank(s, r, fp, status); break;
+    case ROUTE_CULL: out = handle_cull(s, r, fp, status); break;
     case ROUTE_BANK: out = handle_bank(s, r, fp, status); break;
     case ROUTE_HEAD: out = handle_head(s, r, status); break;
     default: *status = 404, out = api_error("no such endpoint");

@@ -151,7 +151,7 @@ typedef struct api_request {
 } api_request;
 
 enum { ROUTE_NONE, ROUTE_PAGE, ROUTE_JS, ROUTE_CSS, ROUTE_HEALTH, ROUTE_INFO, ROUTE_HEAD_FILE,
-       ROUTE_SCORE, ROUTE_RANK, ROUTE_EMBED, ROUTE_BANK, ROUTE_HEAD };
+       ROUTE_SCORE, ROUTE_RANK, ROUTE_CULL, ROUTE_EMBED, ROUTE_BANK, ROUTE_HEAD };
 
 /* Builds the answer: sets *status, returns the JSON body (caller frees). */
 json_t *api_handle(ae_server *s, const api_request *r, int *status);
