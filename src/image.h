@@ -1,7 +1,8 @@
 /*
  * image.h — internal image pipeline: the public ae_image_* decode functions live in
  * image_decode.c; this is resizing (Pillow-exact bicubic), centre crop and normalisation,
- * as transformers' CLIPImageProcessor does them.
+ * as transformers' CLIPImageProcessor does them, and the facts about a photo that come from
+ * the same decode (photo.c).
  */
 #ifndef AE_IMAGE_H
 #define AE_IMAGE_H
@@ -42,5 +43,10 @@ int img_jpeg_scale(int64_t w, int64_t h, int64_t side);
  * shortest_edge. Errors name the input. */
 int img_prepare(const clip_preproc *p, const void *data, size_t size, const char *name,
                 const ae_image_params *params, float *pixels, uint8_t *crop_rgb);
+
+/* XXH3 128-bit hash of the decoded pixels: width, height and orientation (little-endian
+ * 32-bit, they seed it) and the RGB bytes. Equal for two files whose stored pixels and EXIF
+ * orientation are identical, whatever their metadata or container. */
+void img_pixel_hash(const ae_image *img, int orientation, uint64_t out[2]);
 
 #endif
