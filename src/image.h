@@ -29,6 +29,12 @@ int img_preprocess_oriented(const clip_preproc *p, const ae_image *img, int orie
 int img_decode_oriented(const void *data, size_t size, const char *name,
                         const ae_image_params *params, ae_image *out, int *orientation);
 
+/* The same, also reading *capture (may be NULL) from the EXIF block the decoder found
+ * (ae_exif_capture; empty when there is none), whatever params->exif_rotate says. */
+int img_decode_capture(const void *data, size_t size, const char *name,
+                       const ae_image_params *params, ae_image *out, int *orientation,
+                       ae_capture *capture);
+
 /* Reads a whole file into *data (caller frees with free()), *size bytes. */
 int img_read_file(const char *path, void **data, size_t *size);
 
