@@ -1,11 +1,15 @@
 /*
  * fuzz_image.c — libFuzzer target for the image decoders and the preprocessor: any bytes
  * go through ae_image_decode (format by content) with a small pixel limit, and every image
- * that decodes is preprocessed at 64 px and at 224 px with a larger crop (zero padding).
+ * that decodes is preprocessed at 64 px and at 224 px with a larger crop (zero padding), and
+ * measured (ae_image_quality: fractions in [0, 1], finite non-negative sharpness and noise);
+ * every other input also has its capture read from the EXIF block its decoder found.
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_image.c
- *        src/image_*.c src/error.c $(pkg-config --cflags --libs libjpeg libpng libwebp
- *        libwebpdemux libheif) -lgif -lm
+ *        src/image_*.c src/photo.c src/bigbuf.c src/fileio.c src/error.c
+ *        $(pkg-config --cflags --libs libjpeg libpng libwebp libwebpdemux libheif libexif
+ *        libxxhash) -lgif -lm
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 #include "aesthete.h"
 #include "config.h"
 #include "image.h"
+#include "image_formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,8 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ip.max_pixels = 1 << 22; /* keep each run small */
     ip.exif_rotate = size & 1;
     ae_image img;
-    if (ae_image_decode(data, size, "fuzz", &ip, &img) != AE_OK) return 0;
+    int o;
+    ae_capture cap;
+    if (img_decode_capture(data, size, "fuzz", &ip, &img, &o, size & 2 ? &cap : NULL) != AE_OK)
+        return 0;
     if (!img.rgb || img.width <= 0 || img.height <= 0) abort(); /* contract */
+    if (o < 1 || o > 8 || img_orient(&img, o, "fuzz") != AE_OK) abort();
+    ae_quality q;
+    if (ae_image_quality(&img, &q) != AE_OK) abort();
+    if (!(q.highlights >= 0 && q.highlights <= 1 && q.shadows >= 0 && q.shadows <= 1 &&
+          q.sharpness >= 0 && isfinite(q.sharpness) && q.noise >= 0 && isfinite(q.noise)))
+        abort();
     static const int sizes[2][2] = {{64, 64}, {224, 240}};
     for (int i = 0; i < 2; i++) {
         clip_preproc p = {0};

@@ -493,33 +493,43 @@ int ae_score_images(ae_session *s, const ae_head *h, const float *pixels, int32_
 
 /* ---- culling: photo facts, groups of copies and bursts, a keeper per group -------------- */
 
-/* Classic quality measures of a decoded image, computed on its luma (BT.601, 0..255) after a
- * box downscale to AE_QUALITY_SIDE on the shortest side (never upscaled), so that they do not
- * depend on the file's size. None replaces the aesthetic score. */
+/* Classic quality measures of a decoded image, computed on its luma (BT.601 with Pillow's
+ * convert("L") weights, (19595 R + 38470 G + 7471 B) / 65536, not rounded) after an exact area
+ * average that brings the shortest side to AE_QUALITY_SIDE (the other in proportion, rounded;
+ * never upscaled), so that they do not depend on the file's size. Flips and quarter turns of
+ * the image give the same values. None replaces the aesthetic score. */
 #define AE_QUALITY_SIDE 512
 typedef struct ae_quality {
-    float sharpness;   /* variance of the 4-neighbour Laplacian of luma */
+    float sharpness;   /* variance of the 4-neighbour Laplacian of luma (interior pixels) */
     float highlights;  /* fraction of pixels with luma >= 250 (clipped highlights) */
     float shadows;     /* fraction of pixels with luma <= 5 (crushed shadows) */
-    float noise;       /* Immerkaer's fast estimate of the noise sigma, in luma levels */
+    float noise;       /* Immerkaer's fast estimate of the noise sigma, in luma levels at the
+                          working resolution */
     int32_t width, height; /* the working resolution measured */
 } ae_quality;
+/* Returns AE_OK; AE_ERR_INVALID for NULL or an empty image, AE_ERR_TOO_LARGE for a side over
+ * 16,777,216 pixels or a shortest side over 131,072, AE_ERR_NOMEM. Sharpness and noise are 0
+ * for an image under 3 pixels a side. */
 int ae_image_quality(const ae_image *img, ae_quality *q);
 
 /* When and with what a photo was taken, from its EXIF block (TIFF bytes, with or without the
- * "Exif\0\0" prefix): DateTimeOriginal + SubSecTimeOriginal (else DateTimeDigitized +
- * SubSecTimeDigitized), OffsetTimeOriginal when valid; Make, Model and BodySerialNumber. An
- * absent, malformed or absurd date (year outside 1900..2200, "0000:00:00", month 13, ...)
- * leaves has_time 0; it is never an error. */
+ * "Exif\0\0" prefix): DateTimeOriginal + SubSecTimeOriginal + OffsetTimeOriginal, else
+ * DateTimeDigitized + SubSecTimeDigitized + OffsetTimeDigitized (an offset only when valid,
+ * -14:00..+14:00); Make, Model and BodySerialNumber (standard tags only, no maker notes). An
+ * absent, malformed or absurd date (year outside 1900..2200, "0000:00:00", month 13, Feb 30,
+ * hour 25, ...) leaves has_time 0; it is never an error. */
 typedef struct ae_capture {
     int32_t has_time;
     double time;            /* seconds since 1970-01-01 of the camera's clock, + sub-seconds;
                                UTC when has_offset, the camera's local time otherwise */
     int32_t has_offset;
     int32_t offset_minutes; /* east of UTC */
-    char camera[96];        /* "Make Model #Serial" (parts absent are left out), "" unknown */
+    char camera[96];        /* "Make Model #Serial" (parts absent are left out; the make too
+                               when the model starts with it: "Canon EOS R5 #123"), printable
+                               ASCII, trimmed, cut to fit; "" unknown */
 } ae_capture;
-/* Returns AE_OK (also when nothing was found: *out then says so), AE_ERR_INVALID on NULL. */
+/* Returns AE_OK (also when nothing was found: *out then says so), AE_ERR_INVALID on NULL
+ * (exif may be NULL with len 0: no block), AE_ERR_NOMEM. */
 int ae_exif_capture(const void *exif, size_t len, ae_capture *out);
 
 /* Groups among n images: `exact` (the same bytes, or the same decoded pixels with other

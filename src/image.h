@@ -1,7 +1,8 @@
 /*
  * image.h — internal image pipeline: the public ae_image_* decode functions live in
  * image_decode.c; this is resizing (Pillow-exact bicubic), centre crop and normalisation,
- * as transformers' CLIPImageProcessor does them.
+ * as transformers' CLIPImageProcessor does them, and the facts about a photo that come from
+ * the same decode (photo.c).
  */
 #ifndef AE_IMAGE_H
 #define AE_IMAGE_H
@@ -28,6 +29,12 @@ int img_preprocess_oriented(const clip_preproc *p, const ae_image *img, int orie
 int img_decode_oriented(const void *data, size_t size, const char *name,
                         const ae_image_params *params, ae_image *out, int *orientation);
 
+/* The same, also reading *capture (may be NULL) from the EXIF block the decoder found
+ * (ae_exif_capture; empty when there is none), whatever params->exif_rotate says. */
+int img_decode_capture(const void *data, size_t size, const char *name,
+                       const ae_image_params *params, ae_image *out, int *orientation,
+                       ae_capture *capture);
+
 /* Reads a whole file into *data (caller frees with free()), *size bytes. */
 int img_read_file(const char *path, void **data, size_t *size);
 
@@ -42,5 +49,28 @@ int img_jpeg_scale(int64_t w, int64_t h, int64_t side);
  * shortest_edge. Errors name the input. */
 int img_prepare(const clip_preproc *p, const void *data, size_t size, const char *name,
                 const ae_image_params *params, float *pixels, uint8_t *crop_rgb);
+
+/* What culling needs to know of a photo, from its one decode. */
+typedef struct img_facts {
+    ae_quality quality;      /* ae_image_quality of the image as displayed */
+    ae_capture capture;      /* from the EXIF block the decoder found */
+    uint64_t pixel_hash[2];  /* img_pixel_hash of the stored pixels and their orientation */
+    int32_t width, height;   /* as displayed (after EXIF orientation), as decoded: with
+                                params->fast_decode, the DCT-scaled size */
+} img_facts;
+
+/* img_prepare that also fills *facts (may be NULL: then exactly img_prepare) from the decoded
+ * pixels and the EXIF block the decoder found. With facts, pixels == NULL and crop_rgb == NULL
+ * mean "decode and facts only": no resize, and p may then be NULL. The quality is measured on
+ * the stored pixels, which gives the displayed image's values (photo.c: the box grid is
+ * symmetric), with its width and height as displayed. */
+int img_prepare_facts(const clip_preproc *p, const void *data, size_t size, const char *name,
+                      const ae_image_params *params, float *pixels, uint8_t *crop_rgb,
+                      img_facts *facts);
+
+/* XXH3 128-bit hash of the decoded pixels: width, height and orientation (little-endian
+ * 32-bit, they seed it) and the RGB bytes. Equal for two files whose stored pixels and EXIF
+ * orientation are identical, whatever their metadata or container. */
+void img_pixel_hash(const ae_image *img, int orientation, uint64_t out[2]);
 
 #endif

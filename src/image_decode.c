@@ -10,7 +10,8 @@
  * applies (the HEIF rules say EXIF orientation must then be ignored, and it is).
  *
  * The EXIF reader is a minimal bounds-checked TIFF walker for the one tag we need: IFD0 entry
- * 0x0112, type SHORT, count 1; anything malformed means "orientation 1", as in Pillow.
+ * 0x0112, type SHORT, count 1; anything malformed means "orientation 1", as in Pillow. The
+ * rest of the block (capture time, camera) is read by libexif when asked (photo.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -192,10 +193,12 @@ static img_decoder sniff(const uint8_t *d, size_t n)
     return NULL;
 }
 
-int img_decode_oriented(const void *data, size_t size, const char *name,
-                        const ae_image_params *params, ae_image *out, int *orientation)
+int img_decode_capture(const void *data, size_t size, const char *name,
+                       const ae_image_params *params, ae_image *out, int *orientation,
+                       ae_capture *capture)
 {
     *orientation = 1;
+    if (capture) memset(capture, 0, sizeof *capture);
     if (!name) name = "image";
     if (!out) return ae_fail(AE_ERR_INVALID, "%s: no output image", name);
     memset(out, 0, sizeof *out);
@@ -209,11 +212,23 @@ int img_decode_oriented(const void *data, size_t size, const char *name,
         return ae_fail(AE_ERR_UNSUPPORTED,
                        "%s: unknown image format (not JPEG, PNG, WebP, GIF, BMP, HEIF or AVIF)",
                        name);
-    img_exif exif = {NULL, 0, NULL};
-    int rc = dec(data, size, name, &p, out, &exif);
-    if (rc == AE_OK && p.exif_rotate) *orientation = img_exif_orientation(exif.data, exif.len);
+    /* the decoders look for the block only when someone needs it */
+    img_exif exif = {NULL, 0, NULL, 0};
+    int rc = dec(data, size, name, &p, out, p.exif_rotate || capture ? &exif : NULL);
+    if (rc == AE_OK && p.exif_rotate && !exif.upright)
+        *orientation = img_exif_orientation(exif.data, exif.len);
+    if (rc == AE_OK && capture && (rc = ae_exif_capture(exif.data, exif.len, capture)) != AE_OK) {
+        ae_fail_prefix(rc, "%s: ", name);
+        ae_image_free(out);
+    }
     free(exif.owned);
     return rc;
+}
+
+int img_decode_oriented(const void *data, size_t size, const char *name,
+                        const ae_image_params *params, ae_image *out, int *orientation)
+{
+    return img_decode_capture(data, size, name, params, out, orientation, NULL);
 }
 
 int ae_image_decode(const void *data, size_t size, const char *name,

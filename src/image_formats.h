@@ -9,9 +9,9 @@
  *     or decodes any pixel data (so a 30000 x 30000 PNG header costs nothing);
  *   - on failure it calls ae_fail(rc, "<name>: cause") once, frees everything it allocated
  *     and leaves *out empty;
- *   - it may return the raw EXIF block it found (TIFF data, with or without the "Exif\0\0"
- *     prefix) in *exif / *exif_len, pointing into `data` or owned by *exif_owned (freed by
- *     the caller with free()).
+ *   - when exif is not NULL, it may return the raw EXIF block it found (TIFF data, with or
+ *     without the "Exif\0\0" prefix) in exif->data / exif->len, pointing into `data` or owned
+ *     by exif->owned (freed by the caller with free()); exif is NULL when nobody needs it.
  */
 #ifndef AE_IMAGE_FORMATS_H
 #define AE_IMAGE_FORMATS_H
@@ -25,6 +25,8 @@ typedef struct img_exif {
     const uint8_t *data; /* EXIF/TIFF bytes, or NULL */
     size_t len;
     void *owned;         /* malloc'ed copy behind data, or NULL (then data points into input) */
+    int upright;         /* 1: the decoder applied the container's orientation (HEIF): the
+                            block's Orientation tag is not to be applied again */
 } img_exif;
 
 typedef int (*img_decoder)(const uint8_t *data, size_t size, const char *name,

@@ -6,7 +6,9 @@
  * HEIF rules the EXIF Orientation is then not applied a second time. The size checked
  * against the pixel limit is the transformed size libheif reports before decoding. Which
  * codecs work depends on the plugins libheif was built with (libde265 for HEIC, dav1d or
- * libaom for AVIF); a missing one is reported as unsupported.
+ * libaom for AVIF); a missing one is reported as unsupported. The primary image's Exif item
+ * (a 32-bit big-endian offset to the TIFF header, then the block) is handed back for the
+ * capture facts, marked upright so that its Orientation is not applied.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,32 @@ static int heif_err(const char *name, struct heif_error e)
     return ae_fail(rc, "%s: HEIF: %s", name, e.message ? e.message : "decoding failed");
 }
 
+/* The first Exif item of the image, without its offset word (best effort: none on any
+ * failure). */
+static void find_exif(struct heif_image_handle *hd, img_exif *exif)
+{
+    heif_item_id id;
+    if (heif_image_handle_get_list_of_metadata_block_IDs(hd, "Exif", &id, 1) != 1) return;
+    size_t n = heif_image_handle_get_metadata_size(hd, id);
+    if (n < 4 || n > (64u << 20)) return;
+    uint8_t *b = malloc(n);
+    if (!b) return;
+    if (heif_image_handle_get_metadata(hd, id, b).code == heif_error_Ok) {
+        uint32_t off = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        if (off <= n - 4) {
+            exif->owned = b;
+            exif->data = b + 4 + off;
+            exif->len = n - 4 - off;
+            exif->upright = 1;
+            return;
+        }
+    }
+    free(b);
+}
+
 int img_decode_heif(const uint8_t *data, size_t size, const char *name,
                     const ae_image_params *params, ae_image *out, img_exif *exif)
 {
-    (void)exif;
     /* An ftyp box is also how MP4/MOV/3GP files start: only HEIF brands go further. */
     if (heif_check_filetype(data, size > INT32_MAX ? INT32_MAX : (int)size) == heif_filetype_no)
         return ae_fail(AE_ERR_UNSUPPORTED,
@@ -53,6 +77,7 @@ int img_decode_heif(const uint8_t *data, size_t size, const char *name,
     rc = img_check_size(name, heif_image_handle_get_width(hd), heif_image_handle_get_height(hd),
                         params);
     if (rc != AE_OK) goto done;
+    if (exif) find_exif(hd, exif);
     e = heif_decode_image(hd, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, NULL);
     if (e.code != heif_error_Ok) {
         rc = heif_err(name, e);

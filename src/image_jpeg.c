@@ -15,7 +15,7 @@
  * and fill the rest with gray; Pillow raises "image file is truncated" instead, so that
  * warning is an error here (AE_ERR_FORMAT, "truncated JPEG data"). Other warnings (corrupt
  * entropy data that libjpeg can resynchronise past) are ignored, as in Pillow.
- * The first APP1 "Exif\0\0" segment is handed back for the orientation.
+ * The first APP1 "Exif\0\0" segment is handed back (orientation, capture time and camera).
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -79,7 +79,7 @@ static void find_exif(struct jpeg_decompress_struct *ci, img_exif *exif)
         if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
             memcmp(m->data, "Exif\0\0", 6) == 0) {
             exif->owned = malloc(m->data_length);
-            if (!exif->owned) return; /* orientation is best effort */
+            if (!exif->owned) return; /* the EXIF facts are best effort */
             memcpy(exif->owned, m->data, m->data_length);
             exif->data = exif->owned;
             exif->len = m->data_length;
@@ -152,7 +152,7 @@ int img_decode_jpeg(const uint8_t *data, size_t size, const char *name,
         return ae_fail(AE_ERR_UNSUPPORTED, "%s: JPEG with %d components is not supported", name,
                        nc);
     }
-    if (exif && params->exif_rotate) find_exif(&ci, exif);
+    if (exif) find_exif(&ci, exif);
     if (params->fast_decode && params->fast_decode_side > 0) {
         /* DCT scaling (--fast-decode): the IDCT itself produces the reduced image */
         int m = img_jpeg_scale(ci.image_width, ci.image_height, params->fast_decode_side);

@@ -95,7 +95,7 @@ int img_decode_png(const uint8_t *data, size_t size, const char *name,
         png_destroy_read_struct(&png, &info, NULL);
         return rc;
     }
-    if (exif && params->exif_rotate) {
+    if (exif) {
         png_uint_32 n = 0;
         png_bytep ex = NULL;
         if (png_get_eXIf_1(png, info, &n, &ex) && ex && n) {

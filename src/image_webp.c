@@ -33,7 +33,7 @@ int img_decode_webp(const uint8_t *data, size_t size, const char *name,
     uint32_t frames = WebPDemuxGetI(demux, WEBP_FF_FRAME_COUNT);
     int rc = img_check_size(name, w, h, params);
     if (rc == AE_OK && frames == 0) rc = ae_fail(AE_ERR_FORMAT, "%s: WebP file has no frame", name);
-    if (rc == AE_OK && exif && params->exif_rotate) {
+    if (rc == AE_OK && exif) {
         WebPChunkIterator it;
         if (WebPDemuxGetChunk(demux, "EXIF", 1, &it)) {
             exif->owned = malloc(it.chunk.size ? it.chunk.size : 1);
