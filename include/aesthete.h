@@ -531,6 +531,9 @@ typedef struct ae_capture {
 /* Returns AE_OK (also when nothing was found: *out then says so), AE_ERR_INVALID on NULL
  * (exif may be NULL with len 0: no block), AE_ERR_NOMEM. */
 int ae_exif_capture(const void *exif, size_t len, ae_capture *out);
+/* The capture time in ISO 8601 on the camera's clock, "2024-06-01T12:00:05.250+02:00"
+ * (milliseconds when not whole, the offset when known), or "" without a time. */
+int ae_capture_iso(const ae_capture *c, char *buf, size_t cap);
 
 /* Groups among n images: `exact` (the same bytes, or the same decoded pixels with other
  * metadata), `near` (visually the same picture: cosine of the L2-normalised embeddings >=

@@ -518,3 +518,30 @@ int ae_exif_capture(const void *exif, size_t len, ae_capture *out)
     free(copy);
     return AE_OK;
 }
+
+int ae_capture_iso(const ae_capture *c, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return AE_ERR_INVALID;
+    buf[0] = 0;
+    if (!c || !c->has_time || !isfinite(c->time)) return AE_OK;
+    /* back to the camera's clock when the offset is known; days from civil, inverted */
+    double t = c->time + (c->has_offset ? c->offset_minutes * 60.0 : 0);
+    double whole = floor(t);
+    int ms = (int)floor((t - whole) * 1000 + 0.5);
+    if (ms >= 1000) whole += 1, ms -= 1000;
+    int64_t secs = (int64_t)whole, days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t sod = secs - days * 86400;
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    size_t n = (size_t)snprintf(buf, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)y, (long long)m,
+                                (long long)d, (long long)(sod / 3600), (long long)(sod / 60 % 60),
+                                (long long)(sod % 60));
+    if (ms && n < cap) n += (size_t)snprintf(buf + n, cap - n, ".%03d", ms);
+    if (c->has_offset && n < cap) {
+        int o = c->offset_minutes < 0 ? -c->offset_minutes : c->offset_minutes;
+        snprintf(buf + n, cap - n, "%c%02d:%02d", c->offset_minutes < 0 ? '-' : '+', o / 60, o % 60);
+    }
+    return AE_OK;
+}

@@ -387,8 +387,41 @@ static void test_bad_arguments(void)
     CHECK_EQ_INT(rr[1].group, -1);
 }
 
+static void test_capture_iso(void)
+{
+    ae_capture c;
+    memset(&c, 0, sizeof c);
+    char buf[64];
+    CHECK_EQ_INT(ae_capture_iso(&c, buf, sizeof buf), AE_OK);
+    CHECK(!strcmp(buf, ""));
+    c.has_time = 1, c.time = 1709251199; /* 2024-02-29 23:59:59 */
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "2024-02-29T23:59:59"));
+    c.time = 1709251199.25;
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "2024-02-29T23:59:59.250"));
+    c.time = 1709251199.9996; /* rounds into the next second, and the next month */
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "2024-03-01T00:00:00"));
+    /* UTC with an offset: shown on the camera's clock, with the offset */
+    c.time = 1717243205, c.has_offset = 1, c.offset_minutes = 120; /* 2024-06-01 12:00:05 UTC */
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "2024-06-01T14:00:05+02:00"));
+    c.offset_minutes = -570;
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "2024-06-01T02:30:05-09:30"));
+    c.has_offset = 0, c.time = -2208988800.0; /* 1900-01-01 */
+    ae_capture_iso(&c, buf, sizeof buf);
+    CHECK(!strcmp(buf, "1900-01-01T00:00:00"));
+    char small[8];
+    ae_capture_iso(&c, small, sizeof small);
+    CHECK(!strcmp(small, "1900-01"));
+    CHECK_EQ_INT(ae_capture_iso(&c, NULL, 0), AE_ERR_INVALID);
+}
+
 int main(void)
 {
+    test_capture_iso();
     test_exact_and_near();
     test_blur_and_keep_by();
     test_bursts();

@@ -86,25 +86,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* ISO 8601 of a capture time ("2024-06-01T12:00:05.25", "+02:00" when known), "" without */
-static void iso_time(const ae_capture *c, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    if (!c->has_time) return;
-    double t = c->time + (c->has_offset ? c->offset_minutes * 60.0 : 0);
-    time_t secs = (time_t)floor(t);
-    double frac = t - (double)secs;
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) return;
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    int ms = (int)lround(frac * 1000);
-    if (ms > 0 && ms < 1000 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ".%03d", ms);
-    if (c->has_offset && n < cap) {
-        int m = c->offset_minutes < 0 ? -c->offset_minutes : c->offset_minutes;
-        snprintf(buf + n, cap - n, "%c%02d:%02d", c->offset_minutes < 0 ? '-' : '+', m / 60, m % 60);
-    }
-}
-
 static const char *role_name(const ae_cull_row *r)
 {
     return r->group < 0 ? "single" : r->keep ? "keep" : "reject";
@@ -150,7 +131,7 @@ static void row(const run *R, int32_t i, out_format fmt, int *count)
     const int have_q = f->ok;
     char why[600], when[64], group[16] = "";
     ae_cull_reason(R->items, R->rows, i, R->keep_by, R->names, why, sizeof why);
-    iso_time(&f->capture, when, sizeof when);
+    ae_capture_iso(&f->capture, when, sizeof when);
     if (r->group >= 0) snprintf(group, sizeof group, "%d", r->group + 1);
     const char *keeper = r->keep ? "" : R->scored[R->input[r->keeper]].input;
     double sharp = have_q ? f->quality.sharpness : NAN, hi = have_q ? f->quality.highlights : NAN,
