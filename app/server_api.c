@@ -371,19 +371,57 @@ static int by_score(const void *a, const void *b)
     return x->part - y->part; /* upload order among equals */
 }
 
-static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *status)
+/* The file parts of a multipart request: their number, or 0 with *status and *err set. */
+static int count_files(const form *f, int *status, json_t **err)
 {
-    json_t *err = NULL;
     int nfiles = 0;
     if (!f) {
         *status = 415;
-        return api_error("send the files as multipart/form-data");
+        *err = api_error("send the files as multipart/form-data");
+        return 0;
     }
     for (int i = 0; i < f->n; i++) nfiles += f->parts[i].has_filename;
     if (!nfiles) {
         *status = 400;
-        return api_error("no files: send the images as multipart file fields");
+        *err = api_error("no files: send the images as multipart file fields");
     }
+    return nfiles;
+}
+
+/* Decodes the next file parts from part *i on into up to B slots of pixels (and facts, may be
+ * NULL), their part numbers into chunk; a file that fails goes to errors with its status.
+ * Returns how many were decoded; *fatal (with *err) when the whole request must fail (out of
+ * budget or memory). */
+static int decode_chunk(ae_server *s, const api_request *r, const form *f, int *i, int B, float *pixels,
+                        img_facts *facts, int *chunk, json_t *errors, int *fatal, json_t **err)
+{
+    int k = 0;
+    for (; *i < f->n && k < B; (*i)++) {
+        const mp_part *p = &f->parts[*i];
+        if (!p->has_filename) continue;
+        json_t *e = NULL;
+        int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz,
+                              facts ? &facts[k] : NULL, &e);
+        if (st == 503) {
+            *fatal = st, *err = e;
+            return k;
+        }
+        if (st) {
+            json_object_set_new(e, "file", json_string(p->filename));
+            json_object_set_new(e, "status", json_integer(st));
+            json_array_append_new(errors, e);
+            continue;
+        }
+        chunk[k++] = *i;
+    }
+    return k;
+}
+
+static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *status)
+{
+    json_t *err = NULL;
+    const int nfiles = count_files(f, status, &err);
+    if (!nfiles) return err;
     bank_ref *b = resolve_bank(s, r, f, status, &err);
     if (!b) return err;
     const int32_t B = s->p.batch;
@@ -395,24 +433,7 @@ static json_t *handle_rank(ae_server *s, const api_request *r, form *f, int *sta
     if (!pixels || !emb || !ok || !chunk) fatal = 503, err = api_error("out of memory");
     /* decode a chunk of files, encode it as one job, score, next chunk: memory stays B images */
     for (int i = 0; !fatal && i < f->n;) {
-        int k = 0;
-        for (; i < f->n && k < B; i++) {
-            mp_part *p = &f->parts[i];
-            if (!p->has_filename) continue;
-            json_t *e = NULL;
-            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, NULL, &e);
-            if (st == 503) { /* out of budget or memory: the whole request fails */
-                fatal = st, err = e;
-                break;
-            }
-            if (st) {
-                json_object_set_new(e, "file", json_string(p->filename));
-                json_object_set_new(e, "status", json_integer(st));
-                json_array_append_new(errors, e);
-                continue;
-            }
-            chunk[k++] = i;
-        }
+        int k = decode_chunk(s, r, f, &i, B, pixels, NULL, chunk, errors, &fatal, &err);
         if (fatal) break; /* err holds the reason; nothing more is encoded */
         if (!k) continue;
         int st = encode(s, r, pixels, k, emb, &err);
@@ -517,16 +538,8 @@ static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_
 static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *status)
 {
     json_t *err = NULL;
-    int nfiles = 0;
-    if (!f) {
-        *status = 415;
-        return api_error("send the files as multipart/form-data");
-    }
-    for (int i = 0; i < f->n; i++) nfiles += f->parts[i].has_filename;
-    if (!nfiles) {
-        *status = 400;
-        return api_error("no files: send the images as multipart file fields");
-    }
+    const int nfiles = count_files(f, status, &err);
+    if (!nfiles) return err;
     ae_cull_params cp = ae_cull_default_params();
     cp.n_threads = 1; /* a few hundred images: the request's own thread */
     if ((*status = cull_params(r, f, &cp, &err)) != 0) return err;
@@ -549,24 +562,7 @@ static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *sta
         fatal = 503, err = api_error("out of memory");
     /* as /api/rank: decode a chunk (with the facts), encode it as one job, next chunk */
     for (int i = 0; !fatal && i < f->n;) {
-        int k = 0;
-        for (; i < f->n && k < B; i++) {
-            mp_part *p = &f->parts[i];
-            if (!p->has_filename) continue;
-            json_t *e = NULL;
-            int st = decode_image(s, r, p->data, p->size, p->filename, pixels + (size_t)k * s->psz, &cf[k], &e);
-            if (st == 503) {
-                fatal = st, err = e;
-                break;
-            }
-            if (st) {
-                json_object_set_new(e, "file", json_string(p->filename));
-                json_object_set_new(e, "status", json_integer(st));
-                json_array_append_new(errors, e);
-                continue;
-            }
-            chunk[k++] = i;
-        }
+        int k = decode_chunk(s, r, f, &i, B, pixels, cf, chunk, errors, &fatal, &err);
         if (fatal || !k) continue;
         const int base = nok;
         int st = encode(s, r, pixels, k, emb + (size_t)base * dim, &err);
