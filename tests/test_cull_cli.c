@@ -242,6 +242,18 @@ static void test_usage_errors(void)
 
 /* ---- XMP sidecars and moves -------------------------------------------------------------- */
 
+/* cull (-r, the tiny model, exact groups only, JSON Lines) with extra[] (NULL-ended, the
+ * folder last) after those options */
+static run_result shoot_cull(const char *const *extra)
+{
+    const char *args[32] = {"cull", "--model", TINY, "--cache", CACHE, "--similar", "0.9999", "--burst-gap", "0",
+                            "-r", "--format", "jsonl"};
+    int n = 12;
+    for (int i = 0; extra[i] && n < 31; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    return run_cli(NULL, NULL, args);
+}
+
 static void test_xmp_and_move(void)
 {
     char dir[4200], dest[4300], cmd[16384];
@@ -258,12 +270,8 @@ static void test_xmp_and_move(void)
     FILE *f = fopen(cmd, "w");
     if (f) fputs("<x:xmpmeta this is not XML", f), fclose(f);
 
-    const char *common[] = {"cull", "--model", TINY, "--cache", CACHE, "--similar", "0.9999", "--burst-gap", "0",
-                            "-r", "--format", "jsonl"};
     /* dry run: nothing written */
-    run_result d = run_cli(NULL, NULL, (const char *const[]){common[0], common[1], common[2], common[3], common[4],
-                                                            common[5], common[6], common[7], common[8], common[9],
-                                                            common[10], common[11], "--write-xmp", "--dry-run", dir, NULL});
+    run_result d = shoot_cull((const char *const[]){"--write-xmp", "--dry-run", dir, NULL});
     CHECK_EQ_INT(d.code, 1); /* the corrupt sidecar */
     CHECK_STR_CONTAINS(d.err, "xmp (dry run):");
     CHECK_STR_CONTAINS(d.err, "ladybird.xmp");
@@ -271,9 +279,7 @@ static void test_xmp_and_move(void)
     CHECK(access(cmd, F_OK) != 0);
     run_free(&d);
 
-    run_result w = run_cli(NULL, NULL, (const char *const[]){common[0], common[1], common[2], common[3], common[4],
-                                                            common[5], common[6], common[7], common[8], common[9],
-                                                            common[10], common[11], "--write-xmp", dir, NULL});
+    run_result w = shoot_cull((const char *const[]){"--write-xmp", dir, NULL});
     CHECK_EQ_INT(w.code, 1);
     CHECK_STR_CONTAINS(w.err, "XMP sidecars: 3 created, 1 updated, 0 unchanged, 1 failed");
     run_free(&w);
@@ -297,17 +303,12 @@ static void test_xmp_and_move(void)
     CHECK(corrupt && n == strlen("<x:xmpmeta this is not XML") && !memcmp(corrupt, "<x:xmpmeta", 10));
     free(corrupt);
     /* again: nothing changes */
-    run_result again = run_cli(NULL, NULL, (const char *const[]){common[0], common[1], common[2], common[3], common[4],
-                                                                common[5], common[6], common[7], common[8], common[9],
-                                                                common[10], common[11], "--write-xmp", dir, NULL});
+    run_result again = shoot_cull((const char *const[]){"--write-xmp", dir, NULL});
     CHECK_STR_CONTAINS(again.err, "0 created, 0 updated, 4 unchanged, 1 failed");
     run_free(&again);
 
     /* moves: dry run, then for real; paths kept below the folder; sidecars go along */
-    run_result mv0 = run_cli(NULL, NULL, (const char *const[]){common[0], common[1], common[2], common[3], common[4],
-                                                              common[5], common[6], common[7], common[8], common[9],
-                                                              common[10], common[11], "--move-rejects", dest,
-                                                              "--dry-run", dir, NULL});
+    run_result mv0 = shoot_cull((const char *const[]){"--move-rejects", dest, "--dry-run", dir, NULL});
     CHECK_EQ_INT(mv0.code, 0);
     CHECK_STR_CONTAINS(mv0.err, "move (dry run):");
     CHECK_STR_CONTAINS(mv0.err, "rejects: 2 to move");
@@ -316,9 +317,7 @@ static void test_xmp_and_move(void)
     run_free(&mv0);
     /* a file already at one target: that reject stays, the other moves */
     sh("mkdir -p '%s/day1' && echo keep > '%s/day1/boats_meta.jpg'", dest, dest);
-    run_result mv = run_cli(NULL, NULL, (const char *const[]){common[0], common[1], common[2], common[3], common[4],
-                                                             common[5], common[6], common[7], common[8], common[9],
-                                                             common[10], common[11], "--move-rejects", dest, dir, NULL});
+    run_result mv = shoot_cull((const char *const[]){"--move-rejects", dest, dir, NULL});
     CHECK_EQ_INT(mv.code, 1);
     CHECK_STR_CONTAINS(mv.err, "exists (never overwritten)");
     snprintf(cmd, sizeof cmd, "%s/day1/boats_copy.jpg", dest);
@@ -455,8 +454,6 @@ static void test_near_and_bursts(void)
 
 int main(void)
 {
-    const char *cli = getenv("AE_CLI");
-    (void)cli;
     snprintf(TINY, sizeof TINY, "%s", fixture("models/tiny-gelu"));
     snprintf(CACHE, sizeof CACHE, "%s/cache.sqlite3", test_tmpdir());
     char out[4096];

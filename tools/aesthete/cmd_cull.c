@@ -20,6 +20,7 @@
 
 static void help(void)
 {
+    const ae_cull_params d = ae_cull_default_params(); /* the defaults live in the library */
     printf("usage: aesthete cull [OPTIONS] DIR|LIST|-...\n\n"
            "Groups the images of the arguments into exact copies (the same bytes, or the same\n"
            "pixels with other metadata), near duplicates (visually the same picture) and bursts\n"
@@ -56,7 +57,8 @@ static void help(void)
            "Failed inputs are reported on stderr and left out of the groups.\n"
            "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
            "2 usage or fatal error.\n",
-           score_options_help, 0.95, 2.0, 0.85, 0.5, AE_QUALITY_SIDE);
+           score_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
+           AE_QUALITY_SIDE);
 }
 
 static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
