@@ -625,7 +625,7 @@ static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *sta
             json_t *sj = score_json(b, &ok[i].sc);
             json_object_update(o, sj);
             json_decref(sj);
-            json_object_set_new(o, "similarity", json_real(w->similarity));
+            json_object_set_new(o, "similarity", w->group >= 0 ? json_real(w->similarity) : json_null());
             json_object_set_new(o, "sharpness", json_real(x->quality.sharpness));
             json_object_set_new(o, "rel_sharpness", w->group >= 0 ? num_or_null(w->rel_sharpness) : json_null());
             json_object_set_new(o, "highlights", json_real(x->quality.highlights));

@@ -588,7 +588,7 @@ typedef struct ae_cull_row {
     int32_t keep;          /* 1: the group's keeper or a single; 0: a reject */
     int32_t keeper;        /* index of the group's keeper (its own for keepers and singles) */
     ae_cull_match match;   /* relation to the keeper */
-    float similarity;      /* cosine to the keeper (1 for keepers and singles) */
+    float similarity;      /* cosine to the keeper (1 for keepers and singles; the CLI and server print none for singles) */
     float rel_sharpness;   /* sharpness / the group's sharpest; NaN without quality */
     int32_t blurrier;      /* 1: clearly blurrier than the group's sharpest */
     int32_t size;          /* members of its group (1 for singles) */

@@ -147,6 +147,8 @@ static void test_exact_and_formats(void)
     CHECK_EQ_INT(group(&x, "rocket.jpg"), -1);
     CHECK(!strcmp(str(&x, "rocket.jpg", "role"), "single"));
     CHECK(!strcmp(str(&x, "ladybird.jpg", "kind"), "single"));
+    CHECK(json_is_null(json_object_get(find(&x, "rocket.jpg"), "similarity"))); /* no keeper to be like */
+    CHECK(json_number_value(json_object_get(find(&x, "boats_copy.jpg"), "similarity")) > 0.9999);
     CHECK_STR_CONTAINS(str(&x, "broken.jpg", "error"), "broken.jpg");
     /* facts: sharpness, exposure, size of the displayed image */
     json_t *b = find(&x, "boats.jpg");

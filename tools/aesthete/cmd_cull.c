@@ -160,7 +160,8 @@ static void row(const run *R, int32_t i, out_format fmt, int *count)
         void (*field)(const char *) = fmt == FMT_CSV ? csv_field : tsv_field;
         printf("%s%c%s%c%s%c%s%c%.6f%c", group, sep, ae_cull_kind_name(r->kind), sep, role_name(r), sep,
                ae_cull_match_name(r->match), sep, (double)s->score.score, sep);
-        printf("%.6f%c", (double)r->similarity, sep);
+        if (r->group >= 0) printf("%.6f", (double)r->similarity);
+        putchar(sep);
         put_num(sharp, "%.3f"), putchar(sep);
         if (r->group >= 0) put_num(r->rel_sharpness, "%.4f");
         putchar(sep);
@@ -184,7 +185,7 @@ static void row(const run *R, int32_t i, out_format fmt, int *count)
         printf(", \"score\": ");
         put_json_num(s->score.score);
         printf(", \"similarity\": ");
-        put_json_num(r->similarity);
+        put_json_num(r->group >= 0 ? r->similarity : NAN);
         printf(", \"sharpness\": ");
         put_json_num(sharp);
         printf(", \"rel_sharpness\": ");
