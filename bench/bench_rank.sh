@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # bench_rank.sh — issue 3's figures with the full-size random ViT-B/32 (recipe weights):
 #   1. `aesthete bank build` of the 2000-prompt ImageNet ensemble bank;
-#   2. `aesthete rank` of 200 JPEG photos, cold (empty cache) and warm (all cached).
+#   2. `aesthete rank` of 200 JPEG photos, cold (empty cache) and warm (all cached);
+#   3. issue 10's overhead of culling: cold `aesthete cull` beside cold `aesthete rank` of the
+#      same 200 photos, interleaved round by round (rank, cull, rank, cull, ...) so that both
+#      see the same machine; prints each median and cull/rank - 1. cull decodes each photo
+#      once for both the embedding and its facts (quality, pixel hash, EXIF), then groups.
 # The 200 photos are the 10 fixture JPEGs (451x300 to 4272x2848; one 12 MP, one CMYK, one
 # grayscale) taken 20 times each, every copy made distinct by bytes appended after the JPEG
 # end (new cache keys, the same decoding work).
 #
 #   bench/bench_rank.sh [BUILD_DIR]      (default: build; needs hyperfine)
+#   AE_ROUNDS=N (default 3) rounds of part 3; AE_ONLY=cull runs part 3 alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,6 +31,37 @@ for k in $(seq 1 20); do
   done
 done
 echo "photos: $(ls "$work/photos" | wc -l), threads: ${AE_THREADS:-2}, kernels: ${AE_KERNELS:-auto}"
+[ -f "$work/imagenet.bank" ] || "$cli" bank build --model "$model" --method ensemble -o "$work/imagenet.bank" >/dev/null
+
+# one cold run of "$@" (an empty cache), its wall time in seconds on stdout
+cold() {
+  rm -f "$work/cache.sqlite3"*
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >/dev/null
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+cull_vs_rank() {
+  local common=(--model "$model" --bank "$work/imagenet.bank" --cache "$work/cache.sqlite3" --threads "${AE_THREADS:-2}" --format tsv)
+  : > "$work/rank.s"
+  : > "$work/cull.s"
+  for r in $(seq 1 "${AE_ROUNDS:-3}"); do
+    cold "$cli" rank "${common[@]}" "$work/photos" >> "$work/rank.s"
+    cold "$cli" cull "${common[@]}" "$work/photos" >> "$work/cull.s"
+    echo "round $r: rank $(tail -1 "$work/rank.s") s, cull $(tail -1 "$work/cull.s") s"
+  done
+  local tr tc
+  tr=$(median < "$work/rank.s")
+  tc=$(median < "$work/cull.s")
+  printf 'cold rank (median of %d): %.2f s\ncold cull (median of %d): %.2f s\ncull / rank - 1: %+.1f%%\n' \
+    "${AE_ROUNDS:-3}" "$tr" "${AE_ROUNDS:-3}" "$tc" "$(echo "($tc / $tr - 1) * 100" | bc -l)"
+}
+if [ "${AE_ONLY:-}" = cull ]; then
+  cull_vs_rank
+  exit 0
+fi
 hyperfine --runs 3 --export-markdown "$work/bank.md" \
   "$cli bank build --model $model --method ensemble --threads ${AE_THREADS:-2} -o $work/imagenet.bank"
 hyperfine --runs 3 --export-markdown "$work/rank.md" \
@@ -35,3 +71,4 @@ hyperfine --runs 3 --export-markdown "$work/rank.md" \
 hyperfine --runs 5 --export-markdown "$work/rank-warm.md" \
   -n warm "$cli rank --model $model --bank $work/imagenet.bank --cache $work/cache.sqlite3 --threads ${AE_THREADS:-2} --format tsv $work/photos"
 cat "$work/bank.md" "$work/rank.md" "$work/rank-warm.md"
+cull_vs_rank

@@ -543,9 +543,14 @@ int ae_capture_iso(const ae_capture *c, char *buf, size_t cap);
  * a cosine >= cos(2 * acos(threshold)) (the group spans at most twice the linking angle), so
  * a slow pan does not chain a whole shoot. An image is in at most one group; a group's kind is
  * the loosest link that formed it (exact < near < burst). Each group gets one keeper (see
- * ae_keep_by); the others are its rejects. All-pairs cosines are blocked matrix products
- * through the library's GEMM (O(n^2 d) flops: ~5 s for 30,000 images of 512 dimensions on 2
- * cores); bursts compare only frames of one camera within the gap. */
+ * ae_keep_by); the others are its rejects. Near links come from all pairs (AE_CULL_SEARCH_ALL:
+ * blocked matrix products through the library's GEMM, O(n^2 d) flops: ~5 s for 30,000 images
+ * of 512 dimensions on 2 cores, exact) or, for millions, from buckets (AE_CULL_SEARCH_BUCKETS:
+ * spherical k-means into ceil(sqrt(n)) buckets, each image in its AE_CULL_PROBES nearest,
+ * all pairs inside each bucket, O(n^1.5 d); a pair whose images share no bucket is missed,
+ * which is rare for copies at cosine >= 0.9 of real photos, whose embeddings cluster).
+ * AE_CULL_SEARCH_AUTO (the default) takes all pairs up to AE_CULL_ALL_PAIRS_MAX images.
+ * Bursts compare only frames of one camera within the gap, whatever the search. */
 typedef enum { AE_CULL_SINGLE = 0, AE_CULL_EXACT, AE_CULL_NEAR, AE_CULL_BURST } ae_cull_kind;
 /* How a group member relates to its keeper: the same bytes, the same decoded pixels, near
  * (cosine to the keeper >= similar, or joined through near links), burst; NONE for keepers
@@ -556,6 +561,10 @@ typedef enum { AE_MATCH_NONE = 0, AE_MATCH_BYTES, AE_MATCH_PIXELS, AE_MATCH_NEAR
  * sharpness); SHARPNESS the sharpest; SIZE the most pixels, then the largest file; NEWEST the
  * latest capture time. Ties go to the higher score, then more pixels, then the earlier input. */
 typedef enum { AE_KEEP_BY_SCORE = 0, AE_KEEP_BY_SHARPNESS, AE_KEEP_BY_SIZE, AE_KEEP_BY_NEWEST } ae_keep_by;
+/* How near-duplicate pairs are searched (see above). */
+typedef enum { AE_CULL_SEARCH_AUTO = 0, AE_CULL_SEARCH_ALL, AE_CULL_SEARCH_BUCKETS } ae_cull_search;
+#define AE_CULL_ALL_PAIRS_MAX 100000
+#define AE_CULL_PROBES 2
 
 typedef struct ae_cull_item {
     const float *embedding;      /* dim floats (normalised inside); required */
@@ -578,6 +587,7 @@ typedef struct ae_cull_params {
     ae_keep_by keep_by;
     float blur_ratio;      /* "clearly blurrier": sharpness < blur_ratio * the group's
                               sharpest (default 0.5) */
+    ae_cull_search search; /* near pairs: auto (default), all pairs or buckets */
     int32_t n_threads;     /* 0: online cores */
 } ae_cull_params;
 ae_cull_params ae_cull_default_params(void);
@@ -612,6 +622,9 @@ int ae_cull_reason(const ae_cull_item *items, const ae_cull_row *rows, int32_t i
 /* "single", "exact", "near", "burst" and "", "bytes", "pixels", "near", "burst". */
 const char *ae_cull_kind_name(ae_cull_kind k);
 const char *ae_cull_match_name(ae_cull_match m);
+/* "auto", "all", "buckets"; ae_cull_search_parse: AE_OK or AE_ERR_INVALID for other names. */
+const char *ae_cull_search_name(ae_cull_search s);
+int ae_cull_search_parse(const char *name, ae_cull_search *out);
 
 /* Reads a .npy (float32 or float16, C order, shape [N, D] or [D]), a pickled NumPy array
  * (.pkl / .pickle, as numpy.ndarray.dump and pickle.dump write it; read by the restricted

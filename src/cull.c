@@ -8,6 +8,12 @@
  *    of a linear layer, the rows multiplied against it), only blocks on or above the diagonal;
  *    each block is scanned on the pool's threads for values over the threshold (a row whose
  *    maximum is below it costs one vectorised pass).
+ *    Above AE_CULL_ALL_PAIRS_MAX images (or when asked) the pairs are searched in buckets
+ *    instead, as SemDeDup does: spherical k-means (KMEANS_ITERS rounds on a strided sample of
+ *    at most KMEANS_SAMPLE images, deterministic initial centroids) makes ceil(sqrt(n))
+ *    buckets; each image goes into its AE_CULL_PROBES nearest; the blocked products above run
+ *    inside each bucket, and a pair is kept only from the lowest bucket its two images share,
+ *    so it is found once. ~4 n^1.5 d flops for evenly filled buckets.
  * 3. burst: items sorted by (camera, time); each is compared with the following frames of its
  *    camera within burst_gap seconds (at most MAX_WINDOW of them, so a folder whose files all
  *    carry one time stays linear), linked at cosine >= burst_similar.
@@ -30,6 +36,23 @@
 #define COL_BLOCK 2048  /* columns (packed embeddings) of one product block */
 #define MAX_WINDOW 256  /* frames after each one that a burst compares */
 #define MAX_THREADS 64
+#define KMEANS_SAMPLE 40000 /* images the bucket centroids are fitted on */
+#define KMEANS_ITERS 10
+#define BUCKET_COL_BLOCK 256 /* a bucket's ~2 n / sqrt(n) images: half the square in such blocks */
+
+static const char *const search_names[] = {"auto", "all", "buckets"};
+
+const char *ae_cull_search_name(ae_cull_search s)
+{
+    return s >= AE_CULL_SEARCH_AUTO && s <= AE_CULL_SEARCH_BUCKETS ? search_names[s] : "";
+}
+
+int ae_cull_search_parse(const char *name, ae_cull_search *out)
+{
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, search_names[i])) return *out = (ae_cull_search)i, AE_OK;
+    return ae_fail(AE_ERR_INVALID, "'%s' is not a search: auto, all or buckets", name ? name : "");
+}
 
 ae_cull_params ae_cull_default_params(void)
 {
@@ -204,21 +227,45 @@ static void scan_task(void *arg, int ith, int nth)
     }
 }
 
-static int near_links(const float *E, int32_t n, int32_t d, float threshold, nn_pool *pool, edges *out)
+/* the product block and the threads' edge lists of near_links, reused across buckets */
+typedef struct pair_scan {
+    float *y; /* ROW_BLOCK x COL_BLOCK */
+    scan sc;
+} pair_scan;
+
+static pair_scan *pair_scan_new(void)
 {
-    float *y = malloc(sizeof(float) * ROW_BLOCK * COL_BLOCK);
-    scan *sc = calloc(1, sizeof *sc);
-    int rc = y && sc ? AE_OK : AE_ERR_NOMEM;
-    for (int32_t c0 = 0; rc == AE_OK && c0 < n; c0 += COL_BLOCK) {
-        const int32_t cols = n - c0 < COL_BLOCK ? n - c0 : COL_BLOCK;
+    pair_scan *ps = calloc(1, sizeof *ps);
+    if (ps && !(ps->y = malloc(sizeof(float) * ROW_BLOCK * COL_BLOCK))) free(ps), ps = NULL;
+    return ps;
+}
+
+static void pair_scan_free(pair_scan *ps)
+{
+    if (!ps) return;
+    for (int t = 0; t < MAX_THREADS; t++) free(ps->sc.part[t].v);
+    free(ps->y);
+    free(ps);
+}
+
+/* every pair i < j of E's n rows with cosine >= threshold, appended to out; col_block <=
+ * COL_BLOCK columns per product (smaller blocks compute less below the diagonal) */
+static int near_links(const float *E, int32_t n, int32_t d, float threshold, int32_t col_block, nn_pool *pool,
+                      pair_scan *ps, edges *out)
+{
+    scan *sc = &ps->sc;
+    int rc = AE_OK;
+    for (int32_t c0 = 0; rc == AE_OK && c0 < n; c0 += col_block) {
+        const int32_t cols = n - c0 < col_block ? n - c0 : col_block;
         nn_linear l;
         if ((rc = nn_linear_init(&l, cols, d, E + (size_t)c0 * d, NULL)) != AE_OK) break;
         /* rows before the block's last column: on or above the diagonal */
         for (int32_t r0 = 0; rc == AE_OK && r0 < c0 + cols - 1; r0 += ROW_BLOCK) {
             const int32_t rows = c0 + cols - 1 - r0 < ROW_BLOCK ? c0 + cols - 1 - r0 : ROW_BLOCK;
-            nn_linear_forward(&l, E + (size_t)r0 * d, rows, y, NN_ACT_NONE, NULL, pool);
-            sc->y = y, sc->r0 = r0, sc->rows = rows, sc->c0 = c0, sc->cols = cols;
+            nn_linear_forward(&l, E + (size_t)r0 * d, rows, ps->y, NN_ACT_NONE, NULL, pool);
+            sc->y = ps->y, sc->r0 = r0, sc->rows = rows, sc->c0 = c0, sc->cols = cols;
             sc->threshold = threshold;
+            sc->failed = 0;
             nn_pool_run(pool, scan_task, sc);
             if (sc->failed) rc = AE_ERR_NOMEM;
             for (int t = 0; t < MAX_THREADS && rc == AE_OK; t++) {
@@ -228,10 +275,144 @@ static int near_links(const float *E, int32_t n, int32_t d, float threshold, nn_
         }
         nn_linear_free(&l);
     }
-    if (sc)
-        for (int t = 0; t < MAX_THREADS; t++) free(sc->part[t].v);
-    free(sc);
+    return rc;
+}
+
+/* ---- near edges for millions: k-means buckets, all pairs inside each -------------------- */
+
+typedef struct assign {
+    const float *y; /* [rows, k] cosines of rows r0.. to the centroids */
+    int32_t r0, rows, k, probes;
+    int32_t *best;  /* [n, probes]: the nearest centroids, nearest first; -1 past k */
+} assign;
+
+static void assign_task(void *arg, int ith, int nth)
+{
+    const assign *a = arg;
+    for (int32_t r = ith; r < a->rows; r += nth) {
+        const float *row = a->y + (size_t)r * a->k;
+        int32_t *b = a->best + (size_t)(a->r0 + r) * a->probes;
+        float top[AE_CULL_PROBES];
+        for (int p = 0; p < a->probes; p++) b[p] = -1, top[p] = -INFINITY;
+        for (int32_t c = 0; c < a->k; c++) {
+            const float v = row[c];
+            if (!(v > top[a->probes - 1])) continue;
+            int p = a->probes - 1;
+            for (; p > 0 && v > top[p - 1]; p--) top[p] = top[p - 1], b[p] = b[p - 1];
+            top[p] = v, b[p] = c;
+        }
+        if (b[0] < 0) b[0] = 0; /* no finite cosine (a zero embedding): the first bucket */
+    }
+}
+
+/* best[n * probes]: each of X's n rows' nearest of the k centroids C, by cosine */
+static int nearest_centroids(const float *X, int32_t n, int32_t d, const float *C, int32_t k, int probes,
+                             nn_pool *pool, int32_t *best)
+{
+    nn_linear l;
+    int rc = nn_linear_init(&l, k, d, C, NULL);
+    if (rc != AE_OK) return rc;
+    float *y = malloc(sizeof(float) * ROW_BLOCK * (size_t)k);
+    assign a = {y, 0, 0, k, probes, best};
+    for (int32_t r0 = 0; y && r0 < n; r0 += ROW_BLOCK) {
+        a.r0 = r0, a.rows = n - r0 < ROW_BLOCK ? n - r0 : ROW_BLOCK;
+        nn_linear_forward(&l, X + (size_t)r0 * d, a.rows, y, NN_ACT_NONE, NULL, pool);
+        nn_pool_run(pool, assign_task, &a);
+    }
+    nn_linear_free(&l);
     free(y);
+    return y ? AE_OK : AE_ERR_NOMEM;
+}
+
+/* C[k, d]: spherical k-means centroids of a strided sample of E (the same on every run) */
+static int kmeans(const float *E, int32_t n, int32_t d, int32_t k, nn_pool *pool, float *C)
+{
+    const int32_t m = n < KMEANS_SAMPLE ? n : KMEANS_SAMPLE;
+    float *S = malloc(sizeof(float) * (size_t)m * d);
+    int32_t *best = malloc(sizeof(int32_t) * (size_t)m), *count = malloc(sizeof(int32_t) * (size_t)k);
+    double *sum = malloc(sizeof(double) * (size_t)k * d);
+    int rc = S && best && count && sum ? AE_OK : AE_ERR_NOMEM;
+    for (int32_t i = 0; rc == AE_OK && i < m; i++)
+        memcpy(S + (size_t)i * d, E + (size_t)((int64_t)i * n / m) * d, sizeof(float) * d);
+    for (int32_t c = 0; rc == AE_OK && c < k; c++)
+        memcpy(C + (size_t)c * d, S + (size_t)((int64_t)c * m / k) * d, sizeof(float) * d);
+    for (int it = 0; rc == AE_OK && it < KMEANS_ITERS; it++) {
+        if ((rc = nearest_centroids(S, m, d, C, k, 1, pool, best)) != AE_OK) break;
+        memset(sum, 0, sizeof(double) * (size_t)k * d);
+        memset(count, 0, sizeof(int32_t) * (size_t)k);
+        for (int32_t i = 0; i < m; i++) {
+            double *acc = sum + (size_t)best[i] * d;
+            const float *x = S + (size_t)i * d;
+            count[best[i]]++;
+            for (int32_t j = 0; j < d; j++) acc[j] += x[j];
+        }
+        for (int32_t c = 0; c < k; c++) {
+            const double *acc = sum + (size_t)c * d;
+            double ss = 0;
+            for (int32_t j = 0; j < d; j++) ss += acc[j] * acc[j];
+            if (!count[c] || !(ss > 0) || !isfinite(ss)) continue; /* an empty bucket stays put */
+            const double inv = 1.0 / sqrt(ss);
+            for (int32_t j = 0; j < d; j++) C[(size_t)c * d + j] = (float)(acc[j] * inv);
+        }
+    }
+    free(S), free(best), free(count), free(sum);
+    return rc;
+}
+
+/* the lowest bucket two images share (each lists AE_CULL_PROBES, -1 for none) */
+static int32_t first_common(const int32_t *a, const int32_t *b)
+{
+    int32_t lo = -1;
+    for (int p = 0; p < AE_CULL_PROBES; p++)
+        for (int q = 0; q < AE_CULL_PROBES; q++)
+            if (a[p] >= 0 && a[p] == b[q] && (lo < 0 || a[p] < lo)) lo = a[p];
+    return lo;
+}
+
+static int bucket_links(const float *E, int32_t n, int32_t d, float threshold, nn_pool *pool, edges *out)
+{
+    const int P = AE_CULL_PROBES;
+    const int32_t k = (int32_t)ceil(sqrt((double)n));
+    float *C = malloc(sizeof(float) * (size_t)k * d), *G = NULL;
+    int32_t *best = malloc(sizeof(int32_t) * (size_t)n * P), *start = calloc((size_t)k + 1, sizeof(int32_t));
+    int32_t *members = malloc(sizeof(int32_t) * (size_t)n * P);
+    edges local = {0};
+    pair_scan *ps = pair_scan_new();
+    int rc = C && best && start && members && ps ? AE_OK : AE_ERR_NOMEM;
+    if (rc == AE_OK) rc = kmeans(E, n, d, k, pool, C);
+    if (rc == AE_OK) rc = nearest_centroids(E, n, d, C, k, P, pool, best);
+    if (rc == AE_OK) {
+        /* members of each bucket in input order (a counting sort), so that a < b holds */
+        int32_t largest = 0;
+        for (size_t i = 0; i < (size_t)n * P; i++)
+            if (best[i] >= 0) start[best[i] + 1]++;
+        for (int32_t c = 0; c < k; c++) {
+            largest = start[c + 1] > largest ? start[c + 1] : largest;
+            start[c + 1] += start[c];
+        }
+        for (int32_t i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                const int32_t c = best[(size_t)i * P + p];
+                if (c >= 0) members[start[c]++] = i;
+            }
+        for (int32_t c = k; c > 0; c--) start[c] = start[c - 1];
+        start[0] = 0;
+        if (!(G = malloc(sizeof(float) * (size_t)largest * d))) rc = AE_ERR_NOMEM;
+    }
+    for (int32_t c = 0; rc == AE_OK && c < k; c++) {
+        const int32_t *mem = members + start[c], m = start[c + 1] - start[c];
+        if (m < 2) continue;
+        for (int32_t j = 0; j < m; j++) memcpy(G + (size_t)j * d, E + (size_t)mem[j] * d, sizeof(float) * d);
+        local.n = 0;
+        if ((rc = near_links(G, m, d, threshold, BUCKET_COL_BLOCK, pool, ps, &local)) != AE_OK) break;
+        for (size_t e = 0; rc == AE_OK && e < local.n; e++) {
+            const int32_t a = mem[local.v[e].a], b = mem[local.v[e].b];
+            if (first_common(best + (size_t)a * P, best + (size_t)b * P) == c)
+                rc = edges_push(out, a, b, local.v[e].sim);
+        }
+    }
+    free(C), free(G), free(best), free(start), free(members), free(local.v);
+    pair_scan_free(ps);
     return rc;
 }
 
@@ -371,6 +552,7 @@ int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_par
     if (!(p.blur_ratio >= 0 && p.blur_ratio <= 1))
         return ae_fail(AE_ERR_INVALID, "cull: the blur ratio must be in [0, 1], got %g", p.blur_ratio);
     if (isnan(p.burst_gap)) return ae_fail(AE_ERR_INVALID, "cull: the burst gap is not a number");
+    if (!*ae_cull_search_name(p.search)) return ae_fail(AE_ERR_INVALID, "cull: unknown search %d", (int)p.search);
     for (int32_t i = 0; i < n; i++)
         if (!items[i].embedding) return ae_fail(AE_ERR_INVALID, "cull: image %d has no embedding", i);
     if (n == 0) return AE_OK;
@@ -397,7 +579,16 @@ int ae_cull(const ae_cull_item *items, int32_t n, int32_t dim, const ae_cull_par
         s.parent[i] = i, s.size[i] = 1, s.next[i] = i;
     }
     if ((rc = exact_groups(items, n, &s)) != AE_OK) goto done;
-    if ((rc = near_links(E, n, dim, p.similar, pool, &near)) != AE_OK) goto done;
+    const int buckets = p.search == AE_CULL_SEARCH_BUCKETS ||
+                        (p.search == AE_CULL_SEARCH_AUTO && n > AE_CULL_ALL_PAIRS_MAX);
+    if (buckets) {
+        rc = bucket_links(E, n, dim, p.similar, pool, &near);
+    } else {
+        pair_scan *ps = pair_scan_new();
+        rc = ps ? near_links(E, n, dim, p.similar, COL_BLOCK, pool, ps, &near) : AE_ERR_NOMEM;
+        pair_scan_free(ps);
+    }
+    if (rc != AE_OK) goto done;
     apply_links(&s, E, dim, &near, 2 * p.similar * p.similar - 1, AE_CULL_NEAR);
     if (p.burst_gap > 0) {
         if ((rc = burst_links(items, n, E, dim, &p, &burst)) != AE_OK) goto done;

@@ -355,6 +355,72 @@ out:
     free(e), free(it), free(r1), free(r2), free(partner);
 }
 
+/* the bucket search finds the same groups as all pairs on clustered embeddings (as real
+ * photos' are): 12 topics, scenes at cos 0.7 to their topic (~0.5 to each other), a copy at
+ * cos 0.97 of every tenth scene, a second copy of every fiftieth, exact twins by bytes */
+static void test_buckets(void)
+{
+    enum { D = 48, T = 12, N = 3000 };
+    float *e = malloc(sizeof(float) * N * D), *topic = malloc(sizeof(float) * T * D);
+    ae_cull_item *it = malloc(sizeof *it * N);
+    ae_cull_row *all = malloc(sizeof *all * N), *b1 = malloc(sizeof *b1 * N), *b2 = malloc(sizeof *b2 * N);
+    if (!e || !topic || !it || !all || !b1 || !b2) {
+        CHECK(0);
+        goto out;
+    }
+    for (int k = 0; k < T; k++) unit(topic + k * D, D);
+    for (int i = 0; i < N; i++) {
+        float *x = e + (size_t)i * D;
+        if (i % 10 == 1) rotate(x - D, acos(0.97), 1.0f, x, D);
+        else if (i % 50 == 2) rotate(x - 2 * D, acos(0.97), 1.0f, x, D);
+        else rotate(topic + (int)(uniform() * T) * D, acos(0.7), 1.0f, x, D);
+        item_init(&it[i], x, (float)((i * 37) % 101));
+    }
+    for (int i = 7; i < N; i += 100) { /* the same bytes as the next image, whatever the vectors */
+        it[i].has_bytes_hash = it[i + 1].has_bytes_hash = 1;
+        memset(it[i].bytes_hash, i & 0xff, 32), memset(it[i + 1].bytes_hash, i & 0xff, 32);
+        it[i].bytes_hash[0] = it[i + 1].bytes_hash[0] = (uint8_t)(i >> 8);
+    }
+    ae_cull_params p = ae_cull_default_params();
+    p.burst_gap = 0;
+    p.n_threads = 2;
+    p.search = AE_CULL_SEARCH_ALL;
+    if (cull(it, N, D, &p, all)) goto out;
+    p.search = AE_CULL_SEARCH_BUCKETS;
+    if (cull(it, N, D, &p, b1)) goto out;
+    p.n_threads = 1;
+    if (cull(it, N, D, &p, b2)) goto out;
+    int same = 1, deterministic = 1, grouped = 0, near = 0, exact = 0;
+    for (int i = 0; i < N; i++) {
+        same &= b1[i].group == all[i].group && b1[i].keeper == all[i].keeper && b1[i].kind == all[i].kind &&
+                b1[i].similarity == all[i].similarity;
+        deterministic &= b2[i].group == b1[i].group && b2[i].keeper == b1[i].keeper;
+        grouped += all[i].group >= 0;
+        near += all[i].kind == AE_CULL_NEAR && !all[i].keep;
+        exact += all[i].kind == AE_CULL_EXACT && !all[i].keep;
+    }
+    CHECK(same);
+    CHECK(deterministic);
+    /* the planted groups, and nothing else: 300 pairs, 60 of them triples, 30 byte twins */
+    CHECK_EQ_INT(near, 300 + 60);
+    CHECK_EQ_INT(exact, 30);
+    CHECK_EQ_INT(grouped, 2 * 300 + 60 + 2 * 30);
+    CHECK_EQ_INT(all[11].keeper, all[10].keep ? 10 : 11);
+    CHECK_EQ_INT(all[2].size, 3);
+    /* few images: one bucket per image or so, still every pair */
+    float two[2 * D];
+    memcpy(two, e, sizeof(float) * D), memcpy(two + D, e, sizeof(float) * D);
+    ae_cull_item ti[2];
+    item_init(&ti[0], two, 1), item_init(&ti[1], two + D, 2);
+    if (cull(ti, 2, D, &p, b1)) goto out;
+    CHECK_EQ_INT(b1[0].group, 0);
+    CHECK_EQ_INT(b1[0].keeper, 1);
+    if (cull(ti, 1, D, &p, b1)) goto out;
+    CHECK_EQ_INT(b1[0].group, -1);
+out:
+    free(e), free(topic), free(it), free(all), free(b1), free(b2);
+}
+
 static void test_bad_arguments(void)
 {
     float e[4] = {1, 0, 0, 0};
@@ -377,7 +443,19 @@ static void test_bad_arguments(void)
     it.embedding = NULL;
     CHECK_EQ_INT(ae_cull(&it, 1, 4, &p, &r), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "image 0 has no embedding");
-    /* a zero vector groups with nothing (cosine 0), NaN-free */
+    it.embedding = e;
+    p.search = (ae_cull_search)3;
+    CHECK_EQ_INT(ae_cull(&it, 1, 4, &p, &r), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "unknown search 3");
+    ae_cull_search sr = AE_CULL_SEARCH_ALL;
+    CHECK_EQ_INT(ae_cull_search_parse("buckets", &sr), AE_OK);
+    CHECK_EQ_INT(sr, AE_CULL_SEARCH_BUCKETS);
+    CHECK_EQ_INT(ae_cull_search_parse("kmeans", &sr), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "'kmeans' is not a search: auto, all or buckets");
+    CHECK(!strcmp(ae_cull_search_name(AE_CULL_SEARCH_AUTO), "auto"));
+    p = ae_cull_default_params();
+    CHECK_EQ_INT(p.search, AE_CULL_SEARCH_AUTO);
+    /* a zero vector groups with nothing (cosine 0), NaN-free; by buckets too */
     float z[4] = {0};
     ae_cull_item two[2];
     ae_cull_row rr[2];
@@ -385,6 +463,9 @@ static void test_bad_arguments(void)
     CHECK_EQ_INT(ae_cull(two, 2, 4, &p, rr), AE_OK);
     CHECK_EQ_INT(rr[0].group, -1);
     CHECK_EQ_INT(rr[1].group, -1);
+    p.search = AE_CULL_SEARCH_BUCKETS;
+    CHECK_EQ_INT(ae_cull(two, 2, 4, &p, rr), AE_OK);
+    CHECK_EQ_INT(rr[0].group, -1);
 }
 
 static void test_capture_iso(void)
@@ -427,6 +508,7 @@ int main(void)
     test_bursts();
     test_diameter_cap();
     test_blocks();
+    test_buckets();
     test_bad_arguments();
     return test_summary();
 }

@@ -218,6 +218,7 @@ static void test_usage_errors(void)
         {"--time-from", "gps", "--time-from: 'gps' is not exif or mtime"},
         {"--stars", "1,2,3", "--stars: '1,2,3' is not four increasing numbers A,B,C,D"},
         {"--xmp-name", "sidecar", "--xmp-name: 'sidecar' is not base or ext"},
+        {"--near-search", "lsh", "--near-search: 'lsh' is not auto, all or buckets"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         run_result r = RUN("cull", "--model", TINY, bad[i].opt, bad[i].val, SET);
@@ -351,6 +352,13 @@ static void test_near_and_bursts(void)
     run_result r = RUN("cull", "--model", model, "--cache", cache, "--similar", "0.96", "--burst-gap", "0",
                        "--format", "jsonl", SET);
     CHECK_EQ_INT(r.code, 1); /* broken.jpg */
+    /* the bucket search (meant for millions) finds the same groups in this shoot: the same output */
+    run_result rb = RUN("cull", "--model", model, "--cache", cache, "--similar", "0.96", "--burst-gap", "0",
+                        "--near-search", "buckets", "--format", "jsonl", SET);
+    CHECK_EQ_INT(rb.code, 1);
+    CHECK_MSG(r.out && rb.out && !strcmp(r.out, rb.out), "--near-search buckets changed the groups:\n%s\nvs\n%s",
+              r.out ? r.out : "", rb.out ? rb.out : "");
+    run_free(&rb);
     rows x;
     rows_parse(&x, r.out);
     char path[4300];

@@ -38,6 +38,9 @@ static void help(void)
            "                       size or newest\n"
            "  --blur-ratio R       clearly blurrier: sharpness < R x the group's sharpest\n"
            "                       (default %.2f)\n"
+           "  --near-search S      near duplicates among all pairs (exact, n^2 cosines) or in\n"
+           "                       k-means buckets (sub-quadratic, for millions; may miss a rare\n"
+           "                       pair): all, buckets or auto (default: all up to %d images)\n"
            "  --rejects            print only the rejects\n"
            "  --summary            print only the counts of groups, rejects and singles\n"
            "  --write-xmp          write xmp:Rating (keepers and singles 1-5 stars, rejects -1)\n"
@@ -58,7 +61,7 @@ static void help(void)
            "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
            "2 usage or fatal error.\n",
            score_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
-           AE_QUALITY_SIDE);
+           AE_CULL_ALL_PAIRS_MAX, AE_QUALITY_SIDE);
 }
 
 static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
@@ -306,7 +309,7 @@ static int parse_stars(const char *s, double cut[4])
 int cmd_cull(int argc, char **argv)
 {
     enum { O_SIMILAR = 420, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
-           O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_FAST, O_HELP };
+           O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_FAST, O_SEARCH, O_HELP };
     static const struct option opts[] = {SCORE_OPTIONS,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"similar", required_argument, 0, O_SIMILAR},
@@ -315,6 +318,7 @@ int cmd_cull(int argc, char **argv)
                                          {"time-from", required_argument, 0, O_TIME_FROM},
                                          {"keep-by", required_argument, 0, O_KEEP_BY},
                                          {"blur-ratio", required_argument, 0, O_BLUR},
+                                         {"near-search", required_argument, 0, O_SEARCH},
                                          {"rejects", no_argument, 0, O_REJECTS},
                                          {"summary", no_argument, 0, O_SUMMARY},
                                          {"write-xmp", no_argument, 0, O_XMP},
@@ -363,6 +367,10 @@ int cmd_cull(int argc, char **argv)
             if (cli_parse_number("cull", "--blur-ratio", optarg, &v)) return EXIT_USAGE;
             if (v < 0 || v > 1) return cli_usage_error("cull", "--blur-ratio: %s is not in [0, 1]", optarg);
             cp.blur_ratio = (float)v;
+            continue;
+        case O_SEARCH:
+            if (ae_cull_search_parse(optarg, &cp.search) != AE_OK)
+                return cli_usage_error("cull", "--near-search: '%s' is not auto, all or buckets", optarg);
             continue;
         case O_REJECTS: only_rejects = 1; continue;
         case O_SUMMARY: only_summary = 1; continue;
