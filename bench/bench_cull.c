@@ -2,7 +2,7 @@
  * bench_cull.c — ae_cull on n cached embeddings: the time to group a shoot once its
  * embeddings are known (the all-pairs cosines dominate: n^2 d flops for the upper triangle).
  *
- *   bench_cull [n ...] [--dim D] [--threads T] [--repeat R] [--search S] [--topics K]
+ *   bench_cull [n ...] [--dim D] [--threads T] [--repeat R] [--search S] [--topics K] [--check]
  *
  * Embeddings: random unit vectors with one planted near-duplicate per 20 images (cos 0.97)
  * and bursts of 5 frames (cos 0.9, 0.5 s apart) for a tenth of them, so that links, the
@@ -11,9 +11,9 @@
  * real photos' embeddings cluster; isotropic vectors (the default) are the worst case for
  * buckets. --search all|buckets|auto (default auto) is ae_cull_params.search. Prints the
  * median seconds of R runs, the all-pairs product's GFLOP/s (2 * n^2 / 2 * d flops, also for
- * buckets: what all pairs would need to run as fast) and, with --search buckets, the share
- * of the images in groups by all pairs that get the same keeper by buckets (one extra run of
- * all pairs, untimed).
+ * buckets: what all pairs would need to run as fast) and, with --search buckets --check, the
+ * share of the images in groups by all pairs that get the same keeper by buckets (one extra
+ * run of all pairs, untimed).
   */
 #include <math.h>
 #include <stdio.h>
@@ -67,17 +67,18 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int dim = 512, threads = 0, repeat = 3, ns[16], nn = 0, topics = 0;
+    int dim = 512, threads = 0, repeat = 3, ns[16], nn = 0, topics = 0, check = 0;
     ae_cull_search search = AE_CULL_SEARCH_AUTO;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dim") && i + 1 < argc) dim = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--topics") && i + 1 < argc) topics = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--check")) check = 1;
         else if (!strcmp(argv[i], "--search") && i + 1 < argc && ae_cull_search_parse(argv[i + 1], &search) == AE_OK) i++;
         else if (nn < 16 && atoi(argv[i]) > 0) ns[nn++] = atoi(argv[i]);
         else {
-            fprintf(stderr, "usage: bench_cull [n ...] [--dim D] [--threads T] [--repeat R] [--search S] [--topics K]\n");
+            fprintf(stderr, "usage: bench_cull [n ...] [--dim D] [--threads T] [--repeat R] [--search S] [--topics K] [--check]\n");
             return 2;
         }
     }
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
         qsort(sec, (size_t)repeat, sizeof sec[0], cmp_double);
         double med = sec[repeat / 2];
         char same[16] = "-";
-        if (search == AE_CULL_SEARCH_BUCKETS && (all = malloc(sizeof *all * (size_t)n))) {
+        if (check && search == AE_CULL_SEARCH_BUCKETS && (all = malloc(sizeof *all * (size_t)n))) {
             p.search = AE_CULL_SEARCH_ALL;
             if (ae_cull(it, n, dim, &p, all) != AE_OK) {
                 fprintf(stderr, "bench_cull: %s\n", ae_last_error());
