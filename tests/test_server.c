@@ -5,11 +5,12 @@
  * oversized multipart, non-images, a decompression-bomb PNG, floods beyond --max-inflight,
  * URL inputs to private addresses); the server must answer with the right status or drop the
  * connection, stay up, keep its memory bounded, and finish an in-flight request on SIGTERM
- * before exiting 0. The server runs as a child process ($AE_CLI serve --port 0); libcurl and
+ * before exiting 0; /api/cull's groups, keepers and errors, equal to `aesthete cull`'s. The server runs as a child process ($AE_CLI serve --port 0); libcurl and
  * raw sockets are the clients.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1344,6 +1345,197 @@ static void test_precision(void)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ---- /api/cull ---- */
+
+/* the row of a cull answer (or of the CLI's JSON array, keyed by "input") for a file name */
+static json_t *cull_row(json_t *rows, const char *key, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *o = json_array_get(rows, i);
+        const char *f = jstr(o, key), *b = f ? strrchr(f, '/') : NULL;
+        if (f && !strcmp(b ? b + 1 : f, name)) return o;
+    }
+    return NULL;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *b = p ? strrchr(p, '/') : NULL;
+    return b ? b + 1 : p;
+}
+
+static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shell(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+/* one cull request with the query, checked for the status */
+static resp cull_post(const server *s, const char *query, const char *const *files, int n, int status)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/cull%s", query);
+    resp r = post_files(s, path, files, NULL, n, NULL);
+    CHECK_STATUS(r, status, NULL);
+    return r;
+}
+
+static long summary(const resp *r, const char *k)
+{
+    json_t *sm = r->json ? json_object_get(r->json, "summary") : NULL;
+    return sm ? (long)json_integer_value(json_object_get(sm, k)) : -1;
+}
+
+static void test_cull(const server *s)
+{
+    /* the set: boats, a byte copy, a copy with other metadata (the same pixels), rocket, a
+     * re-encode of boats in two versions: frames 1 s apart and 1 hour apart, a text file */
+    const char *dir = test_tmpdir();
+    const char *img = fixture("images");
+    int rc = shell("cd '%s' && cp '%s/photo_boats.jpg' boats.jpg && cp boats.jpg boats_copy.jpg && "
+                   "exiftool -q -q -Artist=someone -o boats_meta.jpg boats.jpg && cp '%s/photo_rocket.jpg' rocket.jpg && "
+                   "convert boats.jpg -quality 70 frame2.jpg && cp boats.jpg frame1.jpg && cp frame2.jpg late2.jpg && "
+                   "exiftool -q -q -overwrite_original -Model=Cam -DateTimeOriginal='2024:06:01 12:00:00' frame1.jpg && "
+                   "exiftool -q -q -overwrite_original -Model=Cam -DateTimeOriginal='2024:06:01 12:00:01' frame2.jpg && "
+                   "exiftool -q -q -overwrite_original -Model=Cam -DateTimeOriginal='2024:06:01 13:00:01' late2.jpg && "
+                   "echo 'not a photo' > notes.jpg",
+                   dir, img, img);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) return;
+    char p[9][4300];
+    const char *names[9] = {"boats.jpg", "boats_copy.jpg", "boats_meta.jpg", "rocket.jpg", "frame1.jpg",
+                            "frame2.jpg", "late2.jpg", "notes.jpg", NULL};
+    const char *f[9];
+    for (int i = 0; i < 8; i++) snprintf(p[i], sizeof p[i], "%s/%s", dir, names[i]), f[i] = p[i];
+
+    /* exact: the same bytes, the same pixels; rocket alone; notes.jpg an error, the rest culled */
+    resp r = cull_post(s, "?burst_gap=0", (const char *const[]){f[0], f[1], f[2], f[3], f[7]}, 5, 200);
+    json_t *res = r.json ? json_object_get(r.json, "results") : NULL;
+    CHECK_EQ_INT(json_array_size(res), 4);
+    json_t *b0 = cull_row(res, "file", "boats.jpg"), *b1 = cull_row(res, "file", "boats_copy.jpg");
+    json_t *b2 = cull_row(res, "file", "boats_meta.jpg"), *rk = cull_row(res, "file", "rocket.jpg");
+    if (b0 && b1 && b2 && rk) {
+        CHECK_EQ_INT(jnum(b0, "group"), 1);
+        CHECK_EQ_INT(jnum(b1, "group"), 1);
+        CHECK_EQ_INT(jnum(b2, "group"), 1);
+        CHECK(!strcmp(jstr(b0, "kind"), "exact") && !strcmp(jstr(b1, "kind"), "exact") && !strcmp(jstr(b2, "kind"), "exact"));
+        /* one keeper: boats or its byte copy (same score; the earlier input wins) */
+        CHECK(!strcmp(jstr(b0, "role"), "keep"));
+        CHECK(json_is_null(json_object_get(b0, "keeper")) && json_is_null(json_object_get(b0, "match")));
+        CHECK(!strcmp(jstr(b1, "role"), "reject") && !strcmp(jstr(b1, "match"), "bytes"));
+        CHECK(!strcmp(jstr(b1, "keeper"), "boats.jpg"));
+        CHECK_STR_CONTAINS(jstr(b1, "reason"), "the same bytes as boats.jpg");
+        CHECK(!strcmp(jstr(b2, "role"), "reject") && !strcmp(jstr(b2, "match"), "pixels"));
+        CHECK_STR_CONTAINS(jstr(b2, "reason"), "the same pixels as boats.jpg");
+        CHECK(!strcmp(jstr(rk, "role"), "single") && !strcmp(jstr(rk, "kind"), "single"));
+        CHECK(json_is_null(json_object_get(rk, "group")) && json_is_null(json_object_get(rk, "similarity")));
+        CHECK_EQ_INT(jnum(b0, "width"), 1280);
+        CHECK(jnum(b0, "sharpness") > 0 && jnum(b0, "sharpness") == jnum(b1, "sharpness"));
+        /* the keeper first, singles last */
+        CHECK(json_array_get(res, 0) == b0 && json_array_get(res, 3) == rk);
+    } else {
+        CHECK_MSG(0, "cull rows missing: %s", r.body ? r.body : "");
+    }
+    CHECK_EQ_INT(summary(&r, "images"), 4);
+    CHECK_EQ_INT(summary(&r, "groups"), 1);
+    CHECK_EQ_INT(summary(&r, "exact"), 1);
+    CHECK_EQ_INT(summary(&r, "rejects"), 2);
+    CHECK_EQ_INT(summary(&r, "singles"), 1);
+    json_t *errs = r.json ? json_object_get(r.json, "errors") : NULL;
+    CHECK_EQ_INT(json_array_size(errs), 1);
+    CHECK(errs && !strcmp(jstr(json_array_get(errs, 0), "file"), "notes.jpg"));
+    CHECK_STR_CONTAINS(jstr(json_array_get(errs, 0), "error"), "notes.jpg");
+    CHECK(r.json && !strcmp(jstr(json_object_get(r.json, "params"), "keep_by"), "score"));
+
+    /* the same files through `aesthete cull`: the same groups, roles, keepers and scores */
+    const char *args[16] = {"cull", "--model", fixture("models/tiny-quickgelu"), "--no-cache", "--burst-gap", "0",
+                            "--format", "json", f[0], f[1], f[2], f[3], NULL};
+    run_result c = run_cli(NULL, NULL, args);
+    CHECK_EQ_INT(c.code, 0);
+    json_t *cj = c.out ? json_loads(c.out, 0, NULL) : NULL;
+    CHECK_EQ_INT(json_array_size(cj), 4);
+    for (int i = 0; i < 4; i++) {
+        json_t *a = cull_row(res, "file", names[i]), *b = cull_row(cj, "input", names[i]);
+        if (!a || !b) {
+            CHECK_MSG(0, "%s: missing from the server's or the CLI's cull", names[i]);
+            continue;
+        }
+        CHECK_MSG(json_equal(json_object_get(a, "group"), json_object_get(b, "group")), "%s: group", names[i]);
+        CHECK_MSG(!strcmp(jstr(a, "role"), jstr(b, "role")) && !strcmp(jstr(a, "kind"), jstr(b, "kind")), "%s: role %s/%s",
+                  names[i], jstr(a, "role"), jstr(b, "role"));
+        const char *ka = jstr(a, "keeper"), *kb = base_name(jstr(b, "keeper"));
+        CHECK_MSG((!ka && !kb) || (ka && kb && !strcmp(ka, kb)), "%s: keeper %s vs %s", names[i], ka ? ka : "null",
+                  kb ? kb : "null");
+        CHECK_MSG(fabs(jnum(a, "score") - jnum(b, "score")) <= 1e-4, "%s: score %.9g vs CLI %.9g", names[i],
+                  jnum(a, "score"), jnum(b, "score"));
+        CHECK_MSG(jnum(a, "sharpness") == jnum(b, "sharpness"), "%s: sharpness", names[i]);
+    }
+    json_decref(cj);
+    run_free(&c);
+    resp_free(&r);
+
+    /* a burst: one camera, 1 s apart, alike (a tiny burst_similar: the tiny model's cosines
+     * mean nothing), not near (similar=1); an hour apart it is two singles */
+    r = cull_post(s, "?similar=1&burst_similar=0.0001&burst_gap=2", (const char *const[]){f[4], f[5]}, 2, 200);
+    res = r.json ? json_object_get(r.json, "results") : NULL;
+    json_t *x = cull_row(res, "file", "frame1.jpg"), *y = cull_row(res, "file", "frame2.jpg");
+    CHECK(x && y && !strcmp(jstr(x, "kind"), "burst") && !strcmp(jstr(y, "kind"), "burst"));
+    CHECK(x && y && !strcmp(jstr(x, "camera"), "Cam") && !strcmp(jstr(x, "time"), "2024-06-01T12:00:00"));
+    CHECK_EQ_INT(summary(&r, "burst"), 1);
+    CHECK_EQ_INT(summary(&r, "rejects"), 1);
+    resp_free(&r);
+    r = cull_post(s, "?similar=1&burst_similar=0.0001&burst_gap=2", (const char *const[]){f[4], f[6]}, 2, 200);
+    CHECK_EQ_INT(summary(&r, "groups"), 0);
+    CHECK_EQ_INT(summary(&r, "singles"), 2);
+    resp_free(&r);
+
+    /* keep_by=newest: the later frame keeps, whatever the scores */
+    r = cull_post(s, "?similar=1&burst_similar=0.0001&keep_by=newest", (const char *const[]){f[4], f[5]}, 2, 200);
+    res = r.json ? json_object_get(r.json, "results") : NULL;
+    y = cull_row(res, "file", "frame2.jpg");
+    CHECK(y && !strcmp(jstr(y, "role"), "keep"));
+    CHECK(r.json && !strcmp(jstr(json_object_get(r.json, "params"), "keep_by"), "newest"));
+    resp_free(&r);
+
+    /* distinct photos with similar=1 and no bursts: all singles */
+    r = cull_post(s, "?similar=1&burst_gap=0", (const char *const[]){f[0], f[3], f[5]}, 3, 200);
+    res = r.json ? json_object_get(r.json, "results") : NULL;
+    int singles = 0;
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *o = json_array_get(res, i);
+        singles += !strcmp(jstr(o, "role"), "single") && json_is_null(json_object_get(o, "group")) &&
+                   json_is_null(json_object_get(o, "similarity"));
+    }
+    CHECK_EQ_INT(singles, 3);
+    CHECK_EQ_INT(summary(&r, "groups"), 0);
+    resp_free(&r);
+
+    /* bad parameters and no images: 400 naming the cause */
+    struct {
+        const char *query, *msg;
+    } bad[] = {{"?similar=2", "similar: '2' is not a number in"},
+               {"?keep_by=bogus", "keep_by: 'bogus' is not score, sharpness, size or newest"},
+               {"?burst_gap=-1", "burst_gap: '-1' is not a number in"},
+               {"?blur_ratio=x", "blur_ratio: 'x' is not a number"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/api/cull%s", bad[i].query);
+        r = post_files(s, path, f, NULL, 1, NULL);
+        CHECK_STATUS(r, 400, bad[i].msg);
+        resp_free(&r);
+    }
+    r = post_files(s, "/api/cull", NULL, NULL, 0, (const char *const[]){"method", "fixed", NULL});
+    CHECK_MSG(r.status == 400, "cull without images: status %ld", r.status);
+    CHECK(r.json && jstr(r.json, "error"));
+    resp_free(&r);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1362,6 +1554,7 @@ int main(void)
     test_embed_rank(&s);
     test_bank(&s);
     test_train_head(&s);
+    test_cull(&s);
     test_bad_input(&s);
     test_slowloris(&s);
     test_flood(&s);
