@@ -5,8 +5,9 @@
  * oversized multipart, non-images, a decompression-bomb PNG, floods beyond --max-inflight,
  * URL inputs to private addresses); the server must answer with the right status or drop the
  * connection, stay up, keep its memory bounded, and finish an in-flight request on SIGTERM
- * before exiting 0; /api/cull's groups, keepers and errors, equal to `aesthete cull`'s. The server runs as a child process ($AE_CLI serve --port 0); libcurl and
- * raw sockets are the clients.
+ * before exiting 0; /api/cull's groups, keepers and errors, equal to `aesthete cull`'s. The
+ * server runs as a child process ($AE_CLI serve --port 0); libcurl and raw sockets are the
+ * clients.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
