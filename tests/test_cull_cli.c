@@ -29,18 +29,6 @@
 
 static char SET[4200], CACHE[4200], TINY[4096];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[16384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 /* output of a shell command, NUL-terminated (caller frees) */
 static char *sh_out(const char *cmd)
 {
@@ -263,11 +251,11 @@ static void test_xmp_and_move(void)
     snprintf(dir, sizeof dir, "%s/shoot", test_tmpdir());
     snprintf(dest, sizeof dest, "%s/rejected", test_tmpdir());
     /* day1/boats.jpg comes first of its exact group: the keeper (equal scores) */
-    sh("mkdir -p '%s/day1' && cp '%s'/boats.jpg '%s'/boats_copy.jpg '%s'/boats_meta.jpg '%s'/rocket.jpg '%s/day1/' && "
+    run_sh("mkdir -p '%s/day1' && cp '%s'/boats.jpg '%s'/boats_copy.jpg '%s'/boats_meta.jpg '%s'/rocket.jpg '%s/day1/' && "
        "cp '%s'/ladybird.jpg '%s/'",
        dir, SET, SET, SET, SET, dir, SET, dir);
     /* a sidecar another tool wrote, with a subject and a label */
-    CHECK_EQ_INT(sh("cd '%s/day1' && exiftool -q -q -o rocket.xmp -XMP-dc:Subject=launch -XMP-xmp:Label=Blue rocket.jpg", dir), 0);
+    CHECK_EQ_INT(run_sh("cd '%s/day1' && exiftool -q -q -o rocket.xmp -XMP-dc:Subject=launch -XMP-xmp:Label=Blue rocket.jpg", dir), 0);
     /* a sidecar nobody can parse */
     snprintf(cmd, sizeof cmd, "%s/ladybird.xmp", dir);
     FILE *f = fopen(cmd, "w");
@@ -319,7 +307,7 @@ static void test_xmp_and_move(void)
     CHECK(access(cmd, F_OK) == 0);
     run_free(&mv0);
     /* a file already at one target: that reject stays, the other moves */
-    sh("mkdir -p '%s/day1' && echo keep > '%s/day1/boats_meta.jpg'", dest, dest);
+    run_sh("mkdir -p '%s/day1' && echo keep > '%s/day1/boats_meta.jpg'", dest, dest);
     run_result mv = shoot_cull((const char *const[]){"--move-rejects", dest, dir, NULL});
     CHECK_EQ_INT(mv.code, 1);
     CHECK_STR_CONTAINS(mv.err, "exists (never overwritten)");
@@ -448,7 +436,7 @@ static void test_near_and_bursts(void)
     rows_free(&z);
     run_free(&g);
     /* --time-from mtime: the files' times, set here 1 s apart, join a1..a3 (a gap of 1.5 s) */
-    sh("cd '%s' && touch -d '2020-01-01 10:00:00' burst_a1.jpg && touch -d '2020-01-01 10:00:01' burst_a2.jpg && "
+    run_sh("cd '%s' && touch -d '2020-01-01 10:00:00' burst_a1.jpg && touch -d '2020-01-01 10:00:01' burst_a2.jpg && "
        "touch -d '2020-01-01 10:00:02' burst_a3.jpg && touch -d '2021-01-01' burst_late.jpg burst_b1.jpg",
        SET);
     run_result mt = RUN("cull", "--model", model, "--cache", cache, "--similar", "0.9995", "--burst-similar", "0.95",
@@ -468,7 +456,7 @@ int main(void)
     snprintf(CACHE, sizeof CACHE, "%s/cache.sqlite3", test_tmpdir());
     char out[4096];
     snprintf(out, sizeof out, "%s/cullset", test_tmpdir());
-    int rc = sh("bash '%s/tests/data/cull/make_set.sh' '%s' '%s' >&2", AE_SOURCE_DIR, fixture("images"), out);
+    int rc = run_sh("bash '%s/tests/data/cull/make_set.sh' '%s' '%s' >&2", AE_SOURCE_DIR, fixture("images"), out);
     CHECK_MSG(rc == 0, "make_set.sh failed (%d): the tools come with scripts/setup.sh", rc);
     if (rc != 0) return test_summary();
     snprintf(SET, sizeof SET, "%s/set", out);

@@ -1365,18 +1365,6 @@ static const char *base_name(const char *p)
     return b ? b + 1 : p;
 }
 
-static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int shell(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 /* one cull request with the query, checked for the status */
 static resp cull_post(const server *s, const char *query, const char *const *files, int n, int status)
 {
@@ -1399,7 +1387,7 @@ static void test_cull(const server *s)
      * re-encode of boats in two versions: frames 1 s apart and 1 hour apart, a text file */
     const char *dir = test_tmpdir();
     const char *img = fixture("images");
-    int rc = shell("cd '%s' && cp '%s/photo_boats.jpg' boats.jpg && cp boats.jpg boats_copy.jpg && "
+    int rc = run_sh("cd '%s' && cp '%s/photo_boats.jpg' boats.jpg && cp boats.jpg boats_copy.jpg && "
                    "exiftool -q -q -Artist=someone -o boats_meta.jpg boats.jpg && cp '%s/photo_rocket.jpg' rocket.jpg && "
                    "convert boats.jpg -quality 70 frame2.jpg && cp boats.jpg frame1.jpg && cp frame2.jpg late2.jpg && "
                    "exiftool -q -q -overwrite_original -Model=Cam -DateTimeOriginal='2024:06:01 12:00:00' frame1.jpg && "

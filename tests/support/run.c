@@ -2,6 +2,7 @@
  * run.c — see run.h.
  */
 #define _GNU_SOURCE
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,17 @@ run_result run_cli(const char *env, const char *input, const char *const *args)
     r.out = read_file(outp, &r.out_len);
     r.err = read_file(errp, NULL);
     return r;
+}
+
+int run_sh(const char *fmt, ...)
+{
+    char cmd[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
 void run_free(run_result *r)

@@ -20,6 +20,9 @@ run_result run_cli(const char *env, const char *input, const char *const *args);
 #define RUN(...) run_cli(NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
 void run_free(run_result *r);
 
+/* A shell command made with printf's format: its exit status (128 when it did not exit). */
+int run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Line k (0-based) of JSON Lines output, parsed; NULL if absent or invalid. */
 json_t *jline(const char *out, int k);
 int count_lines(const char *s);
