@@ -33,14 +33,12 @@ done
 echo "photos: $(ls "$work/photos" | wc -l), threads: ${AE_THREADS:-2}, kernels: ${AE_KERNELS:-auto}"
 [ -f "$work/imagenet.bank" ] || "$cli" bank build --model "$model" --method ensemble -o "$work/imagenet.bank" >/dev/null
 
-# one cold run of "$@" (an empty cache), its wall time in seconds on stdout
+# one cold run of "$@" (an empty cache): "wall_seconds cpu_seconds" (user + system) on stdout;
+# CPU seconds move less than wall time when other work shares the machine
 cold() {
   rm -f "$work/cache.sqlite3"*
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >/dev/null
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" "$@" >/dev/null
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$work/time.txt"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 cull_vs_rank() {
@@ -50,13 +48,17 @@ cull_vs_rank() {
   for r in $(seq 1 "${AE_ROUNDS:-3}"); do
     cold "$cli" rank "${common[@]}" "$work/photos" >> "$work/rank.s"
     cold "$cli" cull "${common[@]}" "$work/photos" >> "$work/cull.s"
-    echo "round $r: rank $(tail -1 "$work/rank.s") s, cull $(tail -1 "$work/cull.s") s"
+    echo "round $r: rank $(tail -1 "$work/rank.s") s, cull $(tail -1 "$work/cull.s") s (wall, CPU)"
   done
-  local tr tc
-  tr=$(median < "$work/rank.s")
-  tc=$(median < "$work/cull.s")
-  printf 'cold rank (median of %d): %.2f s\ncold cull (median of %d): %.2f s\ncull / rank - 1: %+.1f%%\n' \
-    "${AE_ROUNDS:-3}" "$tr" "${AE_ROUNDS:-3}" "$tc" "$(echo "($tc / $tr - 1) * 100" | bc -l)"
+  local n=${AE_ROUNDS:-3} tr tc cr cc
+  tr=$(cut -d' ' -f1 "$work/rank.s" | median)
+  tc=$(cut -d' ' -f1 "$work/cull.s" | median)
+  cr=$(cut -d' ' -f2 "$work/rank.s" | median)
+  cc=$(cut -d' ' -f2 "$work/cull.s" | median)
+  printf 'cold rank (median of %d): %.2f s wall, %.2f s CPU\n' "$n" "$tr" "$cr"
+  printf 'cold cull (median of %d): %.2f s wall, %.2f s CPU\n' "$n" "$tc" "$cc"
+  printf 'cull / rank - 1: %+.1f%% wall, %+.1f%% CPU\n' "$(echo "($tc / $tr - 1) * 100" | bc -l)" \
+    "$(echo "($cc / $cr - 1) * 100" | bc -l)"
 }
 if [ "${AE_ONLY:-}" = cull ]; then
   cull_vs_rank
