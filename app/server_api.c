@@ -492,16 +492,9 @@ static int cull_params(const api_request *r, form *f, ae_cull_params *cp, json_t
         else cp->blur_ratio = (float)x;
     }
     const char *k = param(r, f, "keep_by", &bad);
-    if (k) {
-        static const char *const names[] = {"score", "sharpness", "size", "newest"};
-        int found = -1;
-        for (int i = 0; i < 4 && !bad; i++)
-            if (!strcmp(k, names[i])) found = i;
-        if (found < 0) {
-            *err = api_error("keep_by: '%s' is not score, sharpness, size or newest", bad ? "" : k);
-            return 400;
-        }
-        cp->keep_by = (ae_keep_by)found;
+    if (k && (bad || ae_keep_by_parse(k, &cp->keep_by) != AE_OK)) {
+        *err = api_error("keep_by: '%s' is not score, sharpness, size or newest", bad ? "" : k);
+        return 400;
     }
     if (bad) {
         *err = api_error("a parameter is too long or not UTF-8");
@@ -642,14 +635,13 @@ static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *sta
             else if (!w->keep) rejects++;
             else counts[w->kind]++;
         }
-        static const char *const keep_names[] = {"score", "sharpness", "size", "newest"};
         json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "images", nok, "groups",
                                     counts[1] + counts[2] + counts[3], "exact", counts[AE_CULL_EXACT], "near",
                                     counts[AE_CULL_NEAR], "burst", counts[AE_CULL_BURST], "rejects", rejects,
                                     "singles", singles);
         json_t *params = json_pack("{s:f, s:f, s:f, s:f, s:s}", "similar", cp.similar, "burst_similar",
                                    cp.burst_similar, "burst_gap", cp.burst_gap, "blur_ratio", cp.blur_ratio,
-                                   "keep_by", keep_names[cp.keep_by]);
+                                   "keep_by", ae_keep_by_name(cp.keep_by));
         out = json_pack("{s:o, s:o, s:o, s:o, s:s}", "results", res, "summary", summary, "params", params,
                         "errors", errors, "model", s->model_name);
         json_t *d = bank_desc(b);

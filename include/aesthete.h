@@ -622,6 +622,9 @@ int ae_cull_reason(const ae_cull_item *items, const ae_cull_row *rows, int32_t i
 /* "single", "exact", "near", "burst" and "", "bytes", "pixels", "near", "burst". */
 const char *ae_cull_kind_name(ae_cull_kind k);
 const char *ae_cull_match_name(ae_cull_match m);
+/* "score", "sharpness", "size", "newest"; ae_keep_by_parse: AE_OK or AE_ERR_INVALID. */
+const char *ae_keep_by_name(ae_keep_by k);
+int ae_keep_by_parse(const char *name, ae_keep_by *out);
 /* "auto", "all", "buckets"; ae_cull_search_parse: AE_OK or AE_ERR_INVALID for other names. */
 const char *ae_cull_search_name(ae_cull_search s);
 int ae_cull_search_parse(const char *name, ae_cull_search *out);

@@ -40,6 +40,20 @@
 #define KMEANS_ITERS 10
 #define BUCKET_COL_BLOCK 256 /* a bucket's ~2 n / sqrt(n) images: half the square in such blocks */
 
+static const char *const keep_names[] = {"score", "sharpness", "size", "newest"};
+
+const char *ae_keep_by_name(ae_keep_by k)
+{
+    return k >= AE_KEEP_BY_SCORE && k <= AE_KEEP_BY_NEWEST ? keep_names[k] : "";
+}
+
+int ae_keep_by_parse(const char *name, ae_keep_by *out)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (!strcmp(name, keep_names[i])) return *out = (ae_keep_by)i, AE_OK;
+    return ae_fail(AE_ERR_INVALID, "'%s' is not score, sharpness, size or newest", name ? name : "");
+}
+
 static const char *const search_names[] = {"auto", "all", "buckets"};
 
 const char *ae_cull_search_name(ae_cull_search s)

@@ -453,6 +453,12 @@ static void test_bad_arguments(void)
     CHECK_EQ_INT(ae_cull_search_parse("kmeans", &sr), AE_ERR_INVALID);
     CHECK_STR_CONTAINS(ae_last_error(), "'kmeans' is not a search: auto, all or buckets");
     CHECK(!strcmp(ae_cull_search_name(AE_CULL_SEARCH_AUTO), "auto"));
+    ae_keep_by kb = AE_KEEP_BY_SCORE;
+    CHECK_EQ_INT(ae_keep_by_parse("newest", &kb), AE_OK);
+    CHECK_EQ_INT(kb, AE_KEEP_BY_NEWEST);
+    CHECK_EQ_INT(ae_keep_by_parse("largest", &kb), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "'largest' is not score, sharpness, size or newest");
+    CHECK(!strcmp(ae_keep_by_name(AE_KEEP_BY_SHARPNESS), "sharpness") && !strcmp(ae_keep_by_name((ae_keep_by)9), ""));
     p = ae_cull_default_params();
     CHECK_EQ_INT(p.search, AE_CULL_SEARCH_AUTO);
     /* a zero vector groups with nothing (cosine 0), NaN-free; by buckets too */

@@ -285,14 +285,6 @@ static void summary(const run *R, int32_t failed, out_format fmt)
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-static int parse_keep_by(const char *s, ae_keep_by *k)
-{
-    static const char *const names[] = {"score", "sharpness", "size", "newest"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) return *k = (ae_keep_by)i, 0;
-    return cli_usage_error("cull", "--keep-by: '%s' is not score, sharpness, size or newest", s), -1;
-}
-
 static int parse_stars(const char *s, double cut[4])
 {
     char *end;
@@ -361,7 +353,8 @@ int cmd_cull(int argc, char **argv)
             use_mtime = strcmp(optarg, "mtime") == 0;
             continue;
         case O_KEEP_BY:
-            if (parse_keep_by(optarg, &cp.keep_by)) return EXIT_USAGE;
+            if (ae_keep_by_parse(optarg, &cp.keep_by) != AE_OK)
+                return cli_usage_error("cull", "--keep-by: '%s' is not score, sharpness, size or newest", optarg);
             continue;
         case O_BLUR:
             if (cli_parse_number("cull", "--blur-ratio", optarg, &v)) return EXIT_USAGE;
