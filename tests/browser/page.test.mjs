@@ -5,7 +5,8 @@
 //   AE_ARTIFACTS  where the screenshot goes
 //   AE_TMP        a scratch folder
 // Checks: the page loads from the server alone (no outside request, no console error); the
-// first Tab stop is the file picker; two images uploaded with the picker show the same scores
+// first Tab stop is the Rank tab, the next the file picker; two images uploaded with the
+// picker show the same scores
 // as the JSON API, sorted best first with the best marked; the width slider (by keyboard)
 // resizes the images; a text file renamed .jpg is rejected with the server's message; a class
 // list builds a bank and the images are scored again with it (same as the API); nothing is
@@ -57,9 +58,12 @@ try {
   await page.waitForFunction(() => document.getElementById('model-line').textContent.startsWith('Model:'));
   check((await page.textContent('#model-line')).includes('tiny-quickgelu'), 'model line names the model');
 
-  // keyboard: the first Tab stop is the file picker, which has a visible label
+  // keyboard: the first Tab stop is the selected view's tab (Rank), the next the file picker,
+  // which has a visible label
   await page.keyboard.press('Tab');
-  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'files'), 'Tab reaches the file picker first');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'tab-rank'), 'Tab reaches the Rank tab first');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'files'), 'Tab reaches the file picker next');
 
   // two images through the file picker
   await page.setInputFiles('#files', images);
