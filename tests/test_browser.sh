@@ -2,7 +2,7 @@
 # test_browser.sh — the web page of `aesthete serve` in headless Chromium: starts the server
 # with the tiny fixture model on a free loopback port, runs tests/browser/page.test.mjs
 # (playwright-core + Debian's /usr/bin/chromium), then stops the server with SIGTERM and
-# expects exit status 0. The screenshot goes to $AE_ARTIFACTS (default: the current folder,
+# expects exit status 0. The screenshots go to $AE_ARTIFACTS (default: the current folder,
 # the build folder under ctest). Exits 77 (skipped) when chromium, node or
 # tests/browser/node_modules are missing: scripts/setup-browser.sh installs them.
 set -u

@@ -4,15 +4,24 @@
 //   AE_FIXTURES   the fixtures folder (images/)
 //   AE_ARTIFACTS  where the screenshot goes
 //   AE_TMP        a scratch folder
-// Checks: the page loads from the server alone (no outside request, no console error); the
-// first Tab stop is the file picker; two images uploaded with the picker show the same scores
+// Checks: the page loads from the server alone (no outside request, no console error but the
+// failures provoked below); the first Tab stop is the Rank tab, the next the file picker; two
+// images uploaded with the picker show the same scores
 // as the JSON API, sorted best first with the best marked; the width slider (by keyboard)
 // resizes the images; a text file renamed .jpg is rejected with the server's message; a class
 // list builds a bank and the images are scored again with it (same as the API); nothing is
 // wider than a phone screen; a file dropped on the drop zone is scored; thumbs up/down on
 // four images train a head in the session that then scores them (as the API does with its
-// id) and downloads as a head file. Screenshots: serve-page.png, serve-page-phone.png,
-// serve-page-taste.png.
+// id) and downloads as a head file. Cull view: ArrowRight on the Rank tab switches to it; the
+// boats, a byte-identical copy, the rocket and the text file culled with the chosen scoring
+// show one exact group (identical bytes) with one keeper marked "✓ Keep" and the copy greyed
+// as a reject with the server's reason, the rocket as a single, the text file as an error with
+// the server's message, and the same files, roles, groups and summary as the API; keep-by
+// "size" culls again (one new request carrying the four files) and still matches the API; a
+// similarity of 2 is not sent; a 503 ({"error":"busy"}, the server's shape) and a failed request are
+// shown in the status line while the images, groups and errors stay; each view keeps its
+// state across switches; no horizontal scrolling at 390 px. Screenshots: serve-page.png,
+// serve-page-phone.png, serve-page-taste.png, serve-page-cull.png, serve-page-cull-phone.png.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,9 +66,12 @@ try {
   await page.waitForFunction(() => document.getElementById('model-line').textContent.startsWith('Model:'));
   check((await page.textContent('#model-line')).includes('tiny-quickgelu'), 'model line names the model');
 
-  // keyboard: the first Tab stop is the file picker, which has a visible label
+  // keyboard: the first Tab stop is the selected view's tab (Rank), the next the file picker,
+  // which has a visible label
   await page.keyboard.press('Tab');
-  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'files'), 'Tab reaches the file picker first');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'tab-rank'), 'Tab reaches the Rank tab first');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'files'), 'Tab reaches the file picker next');
 
   // two images through the file picker
   await page.setInputFiles('#files', images);
@@ -187,8 +199,160 @@ try {
   check(dl.status === 200 && meta.includes('aesthete-head/1') && meta.includes('browser taste'), `the head downloads as safetensors (${dl.status}, ${bytes.length} bytes)`);
   await page.screenshot({ path: path.join(artifacts, 'serve-page-taste.png'), fullPage: true });
 
+  // ---- the cull view: the Rank / Cull switch by keyboard, then four files culled together ----
+  const cullRequests = [];
+  page.on('request', (req) => { if (req.url().startsWith(`${base}/api/cull`)) cullRequests.push(req); });
+  await page.focus('#tab-rank');
+  await page.keyboard.press('ArrowRight');
+  const tabs = await page.evaluate(() => ({
+    cull: document.getElementById('tab-cull').getAttribute('aria-selected'),
+    rank: document.getElementById('tab-rank').getAttribute('aria-selected'),
+    focus: document.activeElement.id,
+    rankHidden: document.getElementById('view-rank').hidden,
+    cullHidden: document.getElementById('view-cull').hidden,
+  }));
+  check(tabs.cull === 'true' && tabs.rank === 'false' && tabs.focus === 'tab-cull' && tabs.rankHidden && !tabs.cullHidden,
+    `ArrowRight on the Rank tab selects and shows Cull: ${JSON.stringify(tabs)}`);
+  check((await page.textContent('#cull-method')).includes('browser taste'), 'the cull view names the chosen scoring (the trained head)');
+
+  const copy = path.join(tmp, 'boats-copy.jpg');
+  fs.copyFileSync(images[0], copy);
+  const cullFiles = [images[0], copy, images[1], fake];
+  await page.setInputFiles('#cull-files', cullFiles);
+  const culled = () => page.waitForFunction(() => document.getElementById('cull-status').textContent.startsWith('Culled')
+    && document.getElementById('cull-progress').hidden, null, { timeout: 30000 });
+  await culled();
+  check(cullRequests.length === 1 && cullRequests[0].url().includes(`bank=${headValue.slice(5)}`),
+    `one request to /api/cull with the chosen scoring: ${cullRequests.map((r) => r.url()).join(' ')}`);
+
+  // the same files straight to the API, with the same query
+  async function apiCull(query) {
+    const body = new FormData();
+    for (const f of cullFiles) body.append('file', new Blob([fs.readFileSync(f)]), path.basename(f));
+    const r = await fetch(`${base}/api/cull?${query}`, { method: 'POST', body });
+    check(r.status === 200, `API cull status ${r.status}`);
+    return r.json();
+  }
+  // what the page shows: each card's file, role and group, in order; the summary numbers
+  const shownCull = () => page.evaluate(() => ({
+    rows: [...document.querySelectorAll('#cull-groups .cull-card, #cull-singles .cull-card')].map((c) => {
+      const g = c.closest('li.group');
+      return { file: c.dataset.file, role: c.dataset.role, group: g ? Number(g.dataset.group) : null };
+    }),
+    summary: Object.fromEntries([...document.querySelectorAll('#cull-summary [data-field]')].map((s) => [s.dataset.field, Number(s.dataset.value)])),
+    summaryText: document.getElementById('cull-summary').textContent,
+  }));
+  const sameAsApi = async (query, what) => {
+    const a = await apiCull(query);
+    const s = await shownCull();
+    const want = a.results.map((r) => ({ file: r.file, role: r.role, group: r.group }));
+    check(JSON.stringify(s.rows) === JSON.stringify(want), `${what}: page ${JSON.stringify(s.rows)} equals API ${JSON.stringify(want)}`);
+    check(JSON.stringify(s.summary) === JSON.stringify(Object.fromEntries(Object.keys(s.summary).map((k) => [k, a.summary[k]])))
+      && Object.keys(s.summary).length === 7, `${what}: summary ${JSON.stringify(s.summary)} equals API ${JSON.stringify(a.summary)}`);
+    return { a, s };
+  };
+  const cullQuery = new URL(cullRequests[0].url()).searchParams.toString();
+  const { a: api1, s: shown1 } = await sameAsApi(cullQuery, 'cull');
+  check(api1.summary.images === 3 && api1.summary.groups === 1 && api1.summary.exact === 1 && api1.summary.rejects === 1
+    && api1.summary.singles === 1, `API summary of the four files: ${JSON.stringify(api1.summary)}`);
+  check(/^3 images: 1 group \(1 exact, 0 near-duplicate, 0 burst\), 1 reject, 1 single; 1 file not read\. Kept by score/.test(shown1.summaryText),
+    `summary line: "${shown1.summaryText}"`);
+
+  const group = await page.evaluate(() => [...document.querySelectorAll('#cull-groups li.group')].map((g) => ({
+    kind: g.dataset.kind,
+    heading: g.querySelector('h3').textContent,
+    match: g.querySelector('.match') && g.querySelector('.match').dataset.match,
+    cards: [...g.querySelectorAll('.cull-card')].map((c) => ({
+      file: c.dataset.file,
+      role: c.dataset.role,
+      tag: c.querySelector('.role') && c.querySelector('.role').textContent,
+      reason: c.querySelector('.reason') && c.querySelector('.reason').textContent,
+      grey: getComputedStyle(c.querySelector('img')).filter,
+      img: c.querySelector('img').src.startsWith('blob:'),
+    })),
+  })));
+  check(group.length === 1, `one group (got ${group.length})`);
+  const g1 = group[0] || { cards: [] };
+  check(g1.kind === 'exact' && g1.match === 'bytes' && g1.heading.includes('Exact duplicates') && g1.heading.includes('identical bytes'),
+    `the group is exact, identical bytes: "${g1.heading}"`);
+  check(JSON.stringify(g1.cards.map((c) => c.file).sort()) === JSON.stringify(['boats-copy.jpg', 'photo_boats.jpg']),
+    `the group holds the boats and its copy: ${g1.cards.map((c) => c.file)}`);
+  const keepers = g1.cards.filter((c) => c.role === 'keep'), rejects = g1.cards.filter((c) => c.role === 'reject');
+  check(keepers.length === 1 && keepers[0].tag === '✓ Keep' && !keepers[0].reason && keepers[0].grey === 'none' && keepers[0].img,
+    `exactly one keeper, marked "✓ Keep": ${JSON.stringify(keepers)}`);
+  const apiReject = api1.results.find((r) => r.role === 'reject');
+  check(rejects.length === 1 && rejects[0].tag === '✗ Reject' && rejects[0].grey.includes('grayscale') && rejects[0].img
+    && apiReject && rejects[0].reason === apiReject.reason && rejects[0].reason.includes('the same bytes as'),
+    `the other is greyed and rejected with the server's reason: ${JSON.stringify(rejects)}`);
+  const single = await page.$$eval('#cull-singles .cull-card', (els) => els.map((e) => [e.dataset.file, e.dataset.role, !!e.querySelector('.role')]));
+  check(JSON.stringify(single) === JSON.stringify([['photo_rocket.jpg', 'single', false]]) && await page.isVisible('#h-singles'),
+    `the rocket is listed as a single: ${JSON.stringify(single)}`);
+  const cullErr = await page.$$eval('#cull-errors li', (els) => els.map((e) => e.textContent));
+  check(cullErr.length === 1 && api1.errors.length === 1 && cullErr[0] === api1.errors[0].error && cullErr[0].startsWith('notes.jpg: not an image'),
+    `the text file is shown as an error with the server's message: ${JSON.stringify(cullErr)}`);
+
+  // a setting changed: culled again with the images in memory (no new upload)
+  await page.selectOption('#keep-by', 'size');
+  await page.waitForFunction(() => document.getElementById('cull-summary').textContent.includes('Kept by size')
+    && document.getElementById('cull-progress').hidden, null, { timeout: 30000 });
+  const again = cullRequests[1];
+  const sent = again ? Number((await again.allHeaders())["content-length"]) : 0;
+  const fileBytes = cullFiles.reduce((n, f) => n + fs.statSync(f).size, 0);
+  check(cullRequests.length === 2 && again.url().includes('keep_by=size') && sent > fileBytes && sent < fileBytes + 4096,
+    `keep by size: one new request carrying the four files again (${cullRequests.length} requests, ${sent} bytes for ${fileBytes} of files, ${again && again.url()})`);
+  const { s: bySize } = await sameAsApi(new URL(again.url()).searchParams.toString(), 'cull, keep by size');
+  check(await page.$$eval('#cull-errors li', (els) => els.length) === 1, 'keep by size: the text file is reported again');
+
+  // a similarity the server would reject is not sent
+  await page.fill('#similar', '2');
+  await page.press('#similar', 'Tab');
+  await page.waitForFunction(() => document.getElementById('cull-status').classList.contains('error'));
+  check(cullRequests.length === 2 && (await page.textContent('#cull-status')).includes('Near-duplicate similarity must be a number from 0.5 to 1'),
+    `similarity 2: not sent, said so: "${await page.textContent('#cull-status')}"`);
+
+  // failures: a 503 with the server's error shape, then no answer at all; the images and the
+  // previous groups stay
+  const busyError = 'busy';
+  await page.route('**/api/cull?*', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: busyError }) }), { times: 1 });
+  await page.fill('#similar', '0.9');
+  await page.press('#similar', 'Tab');
+  await page.waitForFunction(() => document.getElementById('cull-status').textContent.startsWith('Cull failed'), null, { timeout: 30000 });
+  const failed1 = await page.textContent('#cull-status');
+  const kept = await shownCull();
+  const imgs = await page.$$eval('#view-cull .cull-card img', (els) => els.filter((i) => i.src.startsWith('blob:') && i.naturalWidth > 0).length);
+  check(failed1.startsWith(`Cull failed: ${busyError}.`) && failed1.includes('previous result are kept') && await page.isVisible('#cull-status'),
+    `a 503 is shown with the server's message: "${failed1}"`);
+  check(cullRequests.length === 3 && JSON.stringify(kept.rows) === JSON.stringify(bySize.rows) && kept.rows.length === 3
+    && kept.summaryText.includes('Kept by size') && imgs === 3 && await page.$$eval('#cull-errors li', (els) => els.length) === 1,
+    `after the 503 the previous groups, images and error stay (${kept.rows.length} cards, ${imgs} images)`);
+  await page.route('**/api/cull?*', (route) => route.abort(), { times: 1 });
+  await page.click('#cull-again');
+  await page.waitForFunction((prev) => document.getElementById('cull-status').textContent !== prev
+    && document.getElementById('cull-status').textContent.startsWith('Cull failed'), failed1, { timeout: 30000 });
+  const failed2 = await page.textContent('#cull-status');
+  check(failed2.includes('the server could not be reached') && (await shownCull()).rows.length === 3, `no answer: "${failed2}"`);
+  await page.click('#cull-again');
+  await culled();
+  check(cullRequests.length === 5 && !(await page.getAttribute('#cull-status', 'class') || '').includes('error')
+    && (await page.textContent('#cull-summary')).includes('similarity ≥ 0.90'), 'culled again once the server answers');
+
+  // switching views keeps each view's state; no new cull without a change
+  await page.click('#tab-rank');
+  check(await page.$$eval('#results li.card[data-score]', (els) => els.length) === 4 && await page.isHidden('#view-cull'),
+    'back in Rank: its four cards are still there');
+  await page.click('#tab-cull');
+  check(cullRequests.length === 5 && (await shownCull()).rows.length === 3 && await page.inputValue('#keep-by') === 'size',
+    'back in Cull: its groups and settings are still there, not culled again');
+
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-cull.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(100);
+  const cullWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(cullWidth <= 390, `cull view: no horizontal scrolling on a 390 px phone screen (page is ${cullWidth} px wide)`);
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-cull-phone.png'), fullPage: true });
+
   check(outside.length === 0, `no requests outside the server: ${outside.join(' ')}`);
-  check(consoleErrors.filter((e) => !e.includes('415')).length === 0, `no console errors: ${consoleErrors.join(' | ')}`);
+  check(consoleErrors.filter((e) => !e.includes('415') && !e.includes('503') && !e.includes('net::ERR_FAILED')).length === 0, `no console errors: ${consoleErrors.join(' | ')}`);
 } catch (e) {
   failed++;
   console.error(`FAIL: ${e.stack || e}`);
