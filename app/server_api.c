@@ -30,11 +30,15 @@
 #include "server_internal.h"
 
 #define MAX_PARAM 1024
+/* form field values one request may look up: /api/cull reads its 5 (similar, burst_similar,
+ * burst_gap, blur_ratio, keep_by) and resolve_bank's 8 (bank, method, head, positive,
+ * negative, template, laion_head, normalize_prompts), each found one taking a slot */
+#define MAX_FIELDS 16
 
 typedef struct form {
     mp_part *parts;
     int n;
-    char vals[10][MAX_PARAM + 1]; /* copies of form field values handed out by param() */
+    char vals[MAX_FIELDS][MAX_PARAM + 1]; /* copies of form field values handed out by param() */
     int used;
 } form;
 
@@ -64,7 +68,7 @@ static const char *param(const api_request *r, form *f, const char *name, int *b
     for (int i = 0; f && i < f->n; i++) {
         mp_part *p = &f->parts[i];
         if (p->has_filename || strcmp(p->name, name)) continue;
-        if (p->size > MAX_PARAM || !valid_utf8((const char *)p->data, p->size) || f->used == 10) {
+        if (p->size > MAX_PARAM || !valid_utf8((const char *)p->data, p->size) || f->used == MAX_FIELDS) {
             *bad = 1;
             return "";
         }
