@@ -1505,6 +1505,16 @@ static void test_cull(const server *s)
     CHECK_EQ_INT(summary(&r, "groups"), 0);
     resp_free(&r);
 
+    /* every cull and scoring parameter as a form field (a form sends them all, empty ones too) */
+    const char *all_fields[] = {"similar", "0.95", "burst_similar", "0.85", "burst_gap", "0", "blur_ratio", "0.5",
+                                "keep_by", "sharpness", "method", "fixed", "positive", "outstanding", "negative",
+                                "horrible", "template", "a {adjective} picture", "laion_head", "", "normalize_prompts", "0", NULL};
+    r = post_files(s, "/api/cull", (const char *const[]){f[0], f[1]}, NULL, 2, all_fields);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_EQ_INT(summary(&r, "exact"), 1);
+    CHECK(r.json && !strcmp(jstr(json_object_get(r.json, "params"), "keep_by"), "sharpness"));
+    resp_free(&r);
+
     /* bad parameters and no images: 400 naming the cause */
     struct {
         const char *query, *msg;
