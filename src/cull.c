@@ -41,6 +41,15 @@
 #define BUCKET_COL_BLOCK 256 /* a bucket's ~2 n / sqrt(n) images: half the square in such blocks */
 
 static const char *const keep_names[] = {"score", "sharpness", "size", "newest"};
+static const char *const search_names[] = {"auto", "all", "buckets"};
+
+/* the index of name among names[n], or -1 */
+static int name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
 
 const char *ae_keep_by_name(ae_keep_by k)
 {
@@ -49,12 +58,10 @@ const char *ae_keep_by_name(ae_keep_by k)
 
 int ae_keep_by_parse(const char *name, ae_keep_by *out)
 {
-    for (int i = 0; name && i < 4; i++)
-        if (!strcmp(name, keep_names[i])) return *out = (ae_keep_by)i, AE_OK;
-    return ae_fail(AE_ERR_INVALID, "'%s' is not score, sharpness, size or newest", name ? name : "");
+    const int i = name_index(keep_names, 4, name);
+    if (i < 0) return ae_fail(AE_ERR_INVALID, "'%s' is not score, sharpness, size or newest", name ? name : "");
+    return *out = (ae_keep_by)i, AE_OK;
 }
-
-static const char *const search_names[] = {"auto", "all", "buckets"};
 
 const char *ae_cull_search_name(ae_cull_search s)
 {
@@ -63,9 +70,9 @@ const char *ae_cull_search_name(ae_cull_search s)
 
 int ae_cull_search_parse(const char *name, ae_cull_search *out)
 {
-    for (int i = 0; name && i < 3; i++)
-        if (!strcmp(name, search_names[i])) return *out = (ae_cull_search)i, AE_OK;
-    return ae_fail(AE_ERR_INVALID, "'%s' is not a search: auto, all or buckets", name ? name : "");
+    const int i = name_index(search_names, 3, name);
+    if (i < 0) return ae_fail(AE_ERR_INVALID, "'%s' is not a search: auto, all or buckets", name ? name : "");
+    return *out = (ae_cull_search)i, AE_OK;
 }
 
 ae_cull_params ae_cull_default_params(void)
