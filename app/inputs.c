@@ -5,11 +5,17 @@
  * system's order. A file counts as an image when its first bytes are those of a format the
  * decoder knows (ae_image_format), whatever its name: cameras and scrapers produce
  * "IMG_0001", "photo.jpeg.1" and ".JPG" alike. Symlinked folders are not followed, so a link
- * loop cannot make the walk endless.
+ * loop cannot make the walk endless. Hidden names (".thumbnails/", "._IMG_0001.JPG" from
+ * macOS) are left out unless asked for, as ls and most photo tools do.
+ *
+ * A file named on the command line that is no image is a list of paths only when it says so
+ * (*.txt, *.lst) or reads as text: a PDF or a binary named by mistake is reported as the
+ * input it is, never read line by line into a flood of "no such file" errors.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +23,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include "aesthete.h"
 #include "error.h"
@@ -64,6 +71,35 @@ static int looks_like_image(const char *path)
     return n > 0 && ae_image_format(head, (size_t)n) != NULL;
 }
 
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+/* 1 if a regular file that is no image is a list of paths: named *.txt or *.lst, or (not
+ * empty) its first 64 KiB are UTF-8 text without control characters other than tab, CR, LF
+ * (a sequence cut at the end of the sample does not count against it). */
+static int is_list_file(const char *path, off_t size)
+{
+    if (has_suffix(path, ".txt") || has_suffix(path, ".lst")) return 1;
+    if (size == 0) return 0;
+    unsigned char buf[65536];
+    int fd = ae_file_open(path);
+    if (fd < 0) return 1; /* read as a list: the error then names the file */
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n <= 0) return n == 0;
+    for (ssize_t i = 0; i < n;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(buf + i, n - i, &c);
+        if (k < 0) return n == (ssize_t)sizeof buf && n - i < 4; /* cut by the sample */
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return 0;
+        i += k;
+    }
+    return 1;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void warnf(ae_inputs_warn warn, void *ctx, const char *fmt, const char *a, const char *b)
@@ -73,7 +109,24 @@ static void warnf(ae_inputs_warn warn, void *ctx, const char *fmt, const char *a
     if (warn) warn(ctx, msg);
 }
 
-static int walk(ae_inputs *in, const char *dir, int recursive, int top, ae_inputs_warn warn, void *ctx)
+/* 1 if the entry (name, and path below the folder named: rel) is left out of a walk */
+static int left_out(ae_inputs *in, const char *name, const char *rel)
+{
+    if (name[0] == '.' && !in->hidden) {
+        in->hidden_skipped++;
+        return 1;
+    }
+    for (int32_t i = 0; i < in->n_exclude; i++)
+        if (!fnmatch(in->exclude[i], name, 0) || !fnmatch(in->exclude[i], rel, FNM_PATHNAME)) {
+            in->excluded++;
+            return 1;
+        }
+    return 0;
+}
+
+/* root: the length of the folder named by the user in dir's path ("photos/" of
+ * "photos/2024/x.jpg"), for the relative paths --exclude matches */
+static int walk(ae_inputs *in, const char *dir, size_t root, int recursive, int top, ae_inputs_warn warn, void *ctx)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -87,6 +140,11 @@ static int walk(ae_inputs *in, const char *dir, int recursive, int top, ae_input
     struct dirent *e;
     while (rc == AE_OK && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t dl = strlen(dir);
+        char rel[4352];
+        snprintf(rel, sizeof rel, "%s%s%s", dl > root ? dir + root + (dir[root] == '/') : "",
+                 dl > root ? "/" : "", e->d_name);
+        if (left_out(in, e->d_name, rel)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **p = realloc(names, sizeof(char *) * cap);
@@ -107,11 +165,13 @@ static int walk(ae_inputs *in, const char *dir, int recursive, int top, ae_input
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (recursive) rc = walk(in, names[i], recursive, 0, warn, ctx);
+            if (recursive) rc = walk(in, names[i], root, recursive, 0, warn, ctx);
             continue;
         }
         if (S_ISLNK(st.st_mode) && (stat(names[i], &st) != 0 || !S_ISREG(st.st_mode))) continue;
-        if (S_ISREG(st.st_mode) && looks_like_image(names[i])) rc = push(in, names[i]);
+        if (!S_ISREG(st.st_mode)) continue;
+        if (looks_like_image(names[i])) rc = push(in, names[i]);
+        else in->not_images++;
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
@@ -159,9 +219,9 @@ int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn 
     if (ae_is_url(arg)) return push(in, arg);
     struct stat st;
     if (stat(arg, &st) != 0) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return walk(in, arg, recursive, 1, warn, ctx);
+    if (S_ISDIR(st.st_mode)) return walk(in, arg, strlen(arg), recursive, 1, warn, ctx);
     /* a pipe (`<(find ...)`) is a list: it is not sniffed, which would consume its first bytes */
-    if (S_ISREG(st.st_mode) && looks_like_image(arg)) return push(in, arg);
+    if (S_ISREG(st.st_mode) && (looks_like_image(arg) || !is_list_file(arg, st.st_size))) return push(in, arg);
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
         return ae_fail(AE_ERR_IO, "%s: not a file, folder or pipe", arg);
     FILE *f = fopen(arg, "r");

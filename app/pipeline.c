@@ -50,9 +50,34 @@ ae_scorer_params ae_scorer_default_params(void)
     return p;
 }
 
+/* "-": standard input, read to its end (once: a caller names it at most once) */
+static int read_stdin(int64_t cap, ae_buffer *b)
+{
+    size_t got = 0, have = 0;
+    for (;;) {
+        if (got == have) {
+            size_t want = have ? have * 2 : 1 << 16;
+            void *p = realloc(b->data, want + 1);
+            if (!p) return ae_buffer_free(b), ae_fail(AE_ERR_NOMEM, "-: out of memory");
+            b->data = p;
+            have = want;
+        }
+        ssize_t k = read(STDIN_FILENO, (char *)b->data + got, have - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return ae_buffer_free(b), ae_fail(AE_ERR_IO, "-: %s", strerror(errno));
+        if (k == 0) break;
+        got += (size_t)k;
+        if ((int64_t)got > cap)
+            return ae_buffer_free(b), ae_fail(AE_ERR_TOO_LARGE, "-: more than the limit of %lld bytes", (long long)cap);
+    }
+    b->size = b->cap = got;
+    return AE_OK;
+}
+
 static int read_whole(const char *path, int64_t cap, ae_buffer *b)
 {
     if (!*path) return ae_fail(AE_ERR_IO, "\"\": an empty file name");
+    if (!strcmp(path, "-")) return read_stdin(cap, b);
     /* a FIFO among the inputs is refused below instead of blocking the batch */
     int fd = ae_file_open(path);
     if (fd < 0) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
@@ -287,6 +312,7 @@ out:
     }
     sl->rc[i] = rc;
     ae_buffer_free(&own);
+    if (P->p->on_read) P->p->on_read(P->p->on_read_ctx);
     pthread_mutex_lock(&P->mu);
     if (++sl->finished == sl->k) pthread_cond_broadcast(&P->cv);
     pthread_mutex_unlock(&P->mu);

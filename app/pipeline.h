@@ -39,6 +39,11 @@ typedef struct ae_scorer_params {
     int32_t producers;            /* threads decoding ahead of the forward pass: -1 (default)
                                      one per core the session leaves free, or one at idle
                                      priority when none is; 0 decode between forward passes */
+    void (*on_read)(void *ctx);   /* NULL, or called from any thread as each input has been
+                                     read and decoded (or has failed), before its batch is
+                                     encoded: for a progress display that moves from the
+                                     first image */
+    void *on_read_ctx;
 } ae_scorer_params;
 
 ae_scorer_params ae_scorer_default_params(void);

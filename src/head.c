@@ -488,6 +488,12 @@ int ae_head_load(const char *path, ae_head **out)
     if (!path) return ae_fail(AE_ERR_INVALID, "ae_head_load: invalid arguments");
     st_file f = {0};
     int rc = st_open(&f, path);
+    if (rc == AE_ERR_FORMAT) { /* say first what the file is not (a photo given as a bank) */
+        char detail[512];
+        const char *e = ae_last_error(), *cause = strncmp(e, path, strlen(path)) ? e : e + strlen(path);
+        snprintf(detail, sizeof detail, "%s", cause[0] == ':' ? cause + 2 : cause);
+        return ae_fail(AE_ERR_FORMAT, "%s: not an aesthete head or prompt bank (%s)", path, detail);
+    }
     if (rc != AE_OK) return rc;
     ae_head *h = head_alloc();
     if (!h) rc = AE_ERR_NOMEM;

@@ -498,7 +498,7 @@ static void test_precision_usage(void)
     }
     run_result r = RUN("score", "--model", TINY, img, "--precision");
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "unknown or incomplete option '--precision'");
+    CHECK_STR_CONTAINS(r.err, "option '--precision' needs a value");
     run_free(&r);
 
     const int bf16 = ae_precision_check(AE_PRECISION_BF16) == AE_OK;

@@ -16,10 +16,36 @@
 
 enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
 
+/* getopt_long codes: an option with a short form is its letter ('o' for -o, --output); the
+ * others are named, the shared tables' (scoring.h, labelled.h) from 300, each command's own
+ * from OPT_COMMAND up: enum { OPT_TOP = OPT_COMMAND, OPT_MIN_SCORE, ... }. */
+enum { OPT_COMMAND = 400 };
+/* The codes of the options that several commands accept (SCORE_OPTIONS in scoring.h and the
+ * same options of embed, info, verify, ...). */
+enum shared_option {
+    OPT_MODEL = 'm', OPT_FORMAT = 'f', OPT_QUIET = 'q',
+    OPT_METHOD = 300, OPT_HEAD, OPT_POSITIVE, OPT_NEGATIVE, OPT_TEMPLATE, OPT_CLASSES, OPT_COLUMN,
+    OPT_NORMALIZE_PROMPTS, OPT_LAION_HEAD, OPT_THREADS, OPT_NO_EXIF_ROTATE, OPT_MAX_PIXELS,
+    OPT_NO_CACHE, OPT_CACHE, OPT_VERBOSE, OPT_PRECISION, OPT_TEXT_PRECISION, OPT_FAST_DECODE
+};
+
+/* The long options every scoring command accepts, to append to a table; SCORE_SHORT is their
+ * short forms, to put in getopt's string (after a leading ':'). */
+
+
 /* "aesthete: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "aesthete: warning: " + msg: the ae_inputs_warn of the commands (ctx unused). */
+void cli_warn(void *ctx, const char *msg);
 /* Usage error: message, then "Try 'aesthete CMD --help'." Returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The usage error for what getopt_long returned as c, '?' (an unknown option) or ':' (an
+ * option without its value; the option string must start with ':'), naming the argument:
+ * "unknown option '--methd'", "option '--top' needs a value", "unknown option '-d' in
+ * '-dash.jpg' (a file whose name starts with '-': write ./-dash.jpg, or put it after --)".
+ * Returns EXIT_USAGE. */
+int cli_bad_option(const char *cmd, int c, int argc, char **argv);
 
 /* Parses a positive integer option value in [lo, hi]; on error prints and returns -1. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
@@ -71,6 +97,12 @@ int cmd_head(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cull(int argc, char **argv);
+
+/* Creates the folders of path's parent (mkdir -p of its dirname); 0, or -1 with errno. */
+int cli_mkdirs(const char *path);
+/* Copies src to dst without ever replacing dst: to a temporary name beside dst, synced, then
+ * linked to dst (EEXIST if dst exists) and the temporary removed; 0, or -1 with errno. */
+int cli_copy_noreplace(const char *src, const char *dst);
 
 /* Prints what the head (or prompt bank) file at path holds; EXIT_USAGE if it cannot be read. */
 int cli_head_info(const char *path);

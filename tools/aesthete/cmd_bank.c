@@ -34,17 +34,28 @@ static void help(void)
            "Exit status: 0 done, 2 usage or error.\n");
 }
 
+/* 1 if one of the arguments asks for help */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
 static int bank_info(int argc, char **argv)
 {
+    if (asks_help(argc, argv)) return help(), EXIT_ALL_OK;
+    if (argc == 3 && !strcmp(argv[1], "--")) argc--, argv++;
     if (argc != 2) return cli_usage_error("bank", "info takes one bank file");
     return cli_head_info(argv[1]);
 }
 
 static int bank_import(int argc, char **argv)
 {
-    static const struct option opts[] = {{"positive", required_argument, 0, 'p'},
-                                         {"negative", required_argument, 0, 'n'},
-                                         {"model-id", required_argument, 0, 'm'},
+    enum { OPT_POS_FILE = OPT_COMMAND, OPT_NEG_FILE, OPT_MODEL_ID };
+    static const struct option opts[] = {{"positive", required_argument, 0, OPT_POS_FILE},
+                                         {"negative", required_argument, 0, OPT_NEG_FILE},
+                                         {"model-id", required_argument, 0, OPT_MODEL_ID},
                                          {"output", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -52,14 +63,14 @@ static int bank_import(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': pos = optarg; break;
-        case 'n': neg = optarg; break;
-        case 'm': id = optarg; break;
+        case OPT_POS_FILE: pos = optarg; break;
+        case OPT_NEG_FILE: neg = optarg; break;
+        case OPT_MODEL_ID: id = optarg; break;
         case 'o': out = optarg; break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("bank", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("bank", c, argc, argv);
         }
     }
     if (!pos || !neg || !out) return cli_usage_error("bank", "import needs --positive, --negative and -o");
@@ -109,14 +120,16 @@ static int bank_build(int argc, char **argv)
     int c, r;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "o:h", opts, NULL)) != -1) {
         if (c == 'h') return help(), EXIT_ALL_OK;
         if (c == 'o') {
             out = optarg;
             continue;
         }
+        if (c == '?' || c == ':') return cli_bad_option("bank", c, argc, argv);
+        if (c == OPT_HEAD) return cli_usage_error("bank", "build makes a bank: --head/--bank do not apply");
         if ((r = score_opt(&o, c, optarg, "bank")) < 0) return EXIT_USAGE;
-        if (r > 0 || c == 302) return cli_usage_error("bank", "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (r > 0) return cli_bad_option("bank", '?', argc, argv);
     }
     if (!out) return cli_usage_error("bank", "build needs -o NAME.bank");
     if (optind != argc) return cli_usage_error("bank", "unexpected argument '%s'", argv[optind]);
@@ -144,10 +157,11 @@ static int bank_build(int argc, char **argv)
 
 int cmd_bank(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        help();
-        return argc < 2 ? EXIT_USAGE : EXIT_ALL_OK;
+    if (argc < 2) {
+        fprintf(stderr, "usage: aesthete bank build|info|import ... ('aesthete bank --help' for all)\n");
+        return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return help(), EXIT_ALL_OK;
     if (!strcmp(argv[1], "build")) return bank_build(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return bank_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "import")) return bank_import(argc - 1, argv + 1);

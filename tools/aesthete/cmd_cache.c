@@ -1,19 +1,29 @@
 /*
  * cmd_cache.c — `aesthete cache stats|clear`: the embedding cache.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "cli.h"
+#include "scoring.h"
 
 static void help(void)
 {
     printf("usage: aesthete cache stats [--cache FILE]\n"
            "       aesthete cache clear [--cache FILE]\n\n"
-           "stats  entries and size of the embedding cache\n"
-           "clear  deletes every entry (and removes a corrupt database file)\n"
-           "  --cache FILE   the database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n");
+           "stats  entries and size of the embedding cache, and of the prompt banks kept beside it\n"
+           "       (a cache that does not exist yet is reported as such, not created)\n"
+           "clear  deletes every entry and every kept bank (and removes a corrupt database file)\n"
+           "  --cache FILE   the database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3);\n"
+           "                 the banks are in the folder banks/ beside it, at most %lld MiB, the\n"
+           "                 ones used longest ago removed first\n"
+           "  -h, --help     this text\n",
+           (long long)(KEPT_BANKS_MAX_BYTES >> 20));
 }
 
 /* 1 if path starts like an SQLite database: only such a file (or the default cache) is removed
@@ -27,42 +37,83 @@ static int looks_like_sqlite(const char *path)
     return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
 }
 
+/* The kept banks: printed (stats) or removed (clear); the number that could not be removed. */
+static int banks(const char *cache_path, int clear)
+{
+    char dir[4200];
+    if (kept_banks_dir(cache_path, dir, sizeof dir, 0) != 0) return 0;
+    kept_bank *k;
+    int64_t bytes;
+    int n = kept_banks_list(dir, &k, &bytes), left = 0;
+    for (int i = 0; clear && i < n; i++)
+        if (unlink(k[i].path) != 0) cli_error("%s: not removed: %s", k[i].path, strerror(errno)), left++;
+    free(k);
+    if (clear) printf("removed %d kept bank%s (%lld bytes) from %s\n", n - left, n - left == 1 ? "" : "s",
+                      (long long)bytes, dir);
+    else printf("banks      %d (%lld bytes, at most %lld) in %s\n", n, (long long)bytes,
+                (long long)KEPT_BANKS_MAX_BYTES, dir);
+    return left;
+}
+
 int cmd_cache(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        help();
-        return argc < 2 ? EXIT_USAGE : EXIT_ALL_OK;
+    static const struct option opts[] = {{"cache", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *path = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') return help(), EXIT_ALL_OK;
+        if (c == 'c') path = optarg;
+        else return cli_bad_option("cache", c, argc, argv);
     }
-    const char *path = NULL, *what = argv[1];
-    if (argc == 4 && !strcmp(argv[2], "--cache")) path = argv[3];
-    else if (argc != 2) return cli_usage_error("cache", "expected: cache stats|clear [--cache FILE]");
+    if (optind + 1 != argc) {
+        if (optind == argc) help();
+        return optind == argc ? EXIT_USAGE : cli_usage_error("cache", "expected: cache stats|clear [--cache FILE]");
+    }
+    const char *what = argv[optind];
     if (strcmp(what, "stats") && strcmp(what, "clear"))
         return cli_usage_error("cache", "unknown subcommand '%s' (stats, clear)", what);
-    ae_cache *c = NULL;
-    if (ae_cache_open(path, &c) != AE_OK) {
-        if (!strcmp(what, "clear") && path && !looks_like_sqlite(path)) {
+    int clear = !strcmp(what, "clear");
+    char db[4096];
+    if (path) snprintf(db, sizeof db, "%s", path);
+    else if (ae_cache_default_path(db, sizeof db) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        return EXIT_USAGE;
+    }
+    struct stat st0;
+    if (stat(db, &st0) != 0 && errno == ENOENT) { /* looking creates nothing */
+        if (clear) printf("no cache database at %s\n", db);
+        else printf("cache      %s (none yet)\nentries    0\n", db);
+        return banks(path, clear) ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    }
+    ae_cache *ch = NULL;
+    if (ae_cache_open(path, &ch) != AE_OK) {
+        if (clear && path && !looks_like_sqlite(path)) {
             cli_error("%s: not an SQLite database; not removing a file that is not a cache", path);
             return EXIT_USAGE;
         }
-        if (!strcmp(what, "clear") && ae_cache_remove_files(path) == AE_OK) {
+        if (clear && ae_cache_remove_files(path) == AE_OK) {
             printf("removed the unreadable cache database\n");
-            return EXIT_ALL_OK;
+            return banks(path, 1) ? EXIT_SOME_FAILED : EXIT_ALL_OK;
         }
         cli_error("%s", ae_last_error());
         return EXIT_USAGE;
     }
     int ret = EXIT_ALL_OK;
     ae_cache_stats st;
-    if (!strcmp(what, "clear") && ae_cache_clear(c) != AE_OK) {
+    if (clear && ae_cache_clear(ch) != AE_OK) {
         cli_error("%s", ae_last_error());
         ret = EXIT_USAGE;
-    } else if (ae_cache_stats_get(c, &st) != AE_OK) {
+    } else if (ae_cache_stats_get(ch, &st) != AE_OK) {
         cli_error("%s", ae_last_error());
         ret = EXIT_USAGE;
     } else {
         printf("cache      %s\nentries    %lld\nembeddings %lld bytes\nfile       %lld bytes\n", st.path,
                (long long)st.entries, (long long)st.vec_bytes, (long long)st.file_bytes);
     }
-    ae_cache_close(c);
+    ae_cache_close(ch);
+    if (ret == EXIT_ALL_OK && banks(path, clear)) ret = EXIT_SOME_FAILED;
     return ret;
 }

@@ -27,8 +27,10 @@ static void help(void)
            "(frames of one camera seconds apart), keeps the best of each group and lists the\n"
            "others as rejects, with the reason. Arguments as for `aesthete rank`. Nothing is\n"
            "changed on disk unless --write-xmp or --move-rejects is given.\n\n"
-           "%s"
+           "%s%s"
            "  -r, --recursive      descend into subfolders\n"
+           "  --hidden             walk hidden files and folders too (names starting with '.')\n"
+           "  --exclude GLOB       leave out files and folders matching GLOB (repeatable; see rank)\n"
            "  --similar T          near duplicates: cosine of the embeddings >= T (default %.2f)\n"
            "  --burst-gap S        bursts: frames at most S seconds apart (default %g; 0: none)\n"
            "  --burst-similar T    bursts: cosine >= T as well (default %.2f)\n"
@@ -53,18 +55,17 @@ static void help(void)
            "                       paths below the input folder; never overwrites\n"
            "  --dry-run            with --write-xmp / --move-rejects: say what would change\n"
            "  --fast-decode        decode JPEGs by DCT scaling (faster; see `aesthete rank`)\n"
-           "  --help               this text\n\n"
+           "  -h, --help           this text\n\n"
            "Columns: group, kind (exact, near, burst, single), role (keep, reject, single),\n"
            "score, sharpness (variance of the Laplacian at %d px) and relative to the group's\n"
            "sharpest, clipped highlights and shadows, cosine to the keeper, input, reason.\n"
            "Failed inputs are reported on stderr and left out of the groups.\n"
            "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
            "2 usage or fatal error.\n",
-           score_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
+           score_options_help, output_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
            AE_CULL_ALL_PAIRS_MAX, AE_QUALITY_SIDE);
 }
 
-static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
 
 static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
 {
@@ -300,8 +301,8 @@ static int parse_stars(const char *s, double cut[4])
 
 int cmd_cull(int argc, char **argv)
 {
-    enum { O_SIMILAR = 420, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
-           O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_FAST, O_SEARCH, O_HELP };
+    enum { O_SIMILAR = OPT_COMMAND, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
+           O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_SEARCH, O_HIDDEN, O_EXCLUDE };
     static const struct option opts[] = {SCORE_OPTIONS,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"similar", required_argument, 0, O_SIMILAR},
@@ -318,8 +319,10 @@ int cmd_cull(int argc, char **argv)
                                          {"stars", required_argument, 0, O_STARS},
                                          {"move-rejects", required_argument, 0, O_MOVE},
                                          {"dry-run", no_argument, 0, O_DRY},
-                                         {"fast-decode", no_argument, 0, O_FAST},
-                                         {"help", no_argument, 0, O_HELP},
+                                         {"hidden", no_argument, 0, O_HIDDEN},
+                                         {"exclude", required_argument, 0, O_EXCLUDE},
+                                         {"fast-decode", no_argument, 0, OPT_FAST_DECODE},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
@@ -330,11 +333,20 @@ int cmd_cull(int argc, char **argv)
     double v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "r", opts, NULL)) != -1) {
+    const char *excluded[MAX_EXCLUDE];
+    ae_inputs in = {.exclude = excluded};
+    while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "rh", opts, NULL)) != -1) {
         switch (c) {
-        case O_HELP: help(); return EXIT_ALL_OK;
+        case 'h': help(); return EXIT_ALL_OK;
         case 'r': recursive = 1; continue;
-        case O_FAST: o.image.fast_decode = 1; continue;
+        case OPT_FAST_DECODE: o.image.fast_decode = 1; continue;
+        case O_HIDDEN: in.hidden = 1; continue;
+        case O_EXCLUDE:
+            if (in.n_exclude == MAX_EXCLUDE) return cli_usage_error("cull", "at most %d --exclude", MAX_EXCLUDE);
+            excluded[in.n_exclude++] = optarg;
+            continue;
+        case '?':
+        case ':': return cli_bad_option("cull", c, argc, argv);
         case O_SIMILAR:
         case O_BURST_SIM:
             if (cli_parse_number("cull", argv[optind - 1], optarg, &v)) return EXIT_USAGE;
@@ -381,7 +393,7 @@ int cmd_cull(int argc, char **argv)
         case O_DRY: fo.dry_run = 1; continue;
         }
         if ((r = score_opt(&o, c, optarg, "cull")) < 0) return EXIT_USAGE;
-        if (r > 0) return cli_usage_error("cull", "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (r > 0) return cli_bad_option("cull", '?', argc, argv);
     }
     if (optind == argc) return cli_usage_error("cull", "no DIR, LIST or - given");
     if (only_rejects && only_summary) return cli_usage_error("cull", "--rejects and --summary exclude each other");
@@ -390,10 +402,9 @@ int cmd_cull(int argc, char **argv)
     if (fo.move_to && cull_check_move_target(fo.move_to, (const char *const *)argv + optind, argc - optind, recursive))
         return EXIT_USAGE;
 
-    ae_inputs in = {0};
     int32_t failed_args = 0;
     for (int i = optind; i < argc; i++)
-        if (ae_inputs_add(&in, argv[i], recursive, warn, NULL) != AE_OK) {
+        if (ae_inputs_add(&in, argv[i], recursive, cli_warn, NULL) != AE_OK) {
             cli_error("%s", ae_last_error()); /* reported; the other arguments still go */
             failed_args++;
         }
@@ -431,7 +442,9 @@ int cmd_cull(int argc, char **argv)
     sp.cache = s.cache;
     sp.facts = facts;
     progress pr;
-    progress_begin(&pr, n, "images");
+    progress_begin(&pr, o.quiet ? 0 : n, "images");
+    sp.on_read = progress_read;
+    sp.on_read_ctx = &pr;
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, n, &sp, scored, emb,
                                      on_batch, &pr);
     progress_end(&pr);
@@ -517,7 +530,7 @@ int cmd_cull(int argc, char **argv)
         free(ph);
     }
     rc = failed || failed_args || file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
-    if (o.verbose) print_summary(&o, scored, n);
+    if (o.verbose) print_summary(&o, scored, n, &in);
 out:
     free(scored), free(facts), free(emb), free(items), free(rows), free(input), free(order), free(names);
     scorer_close(&s);

@@ -17,7 +17,7 @@ static void help(void)
            "       aesthete embed [OPTIONS] --text TEXT...\n\n"
            "Prints one JSON object per input on stdout: {\"input\": ..., \"embedding\": [...]}\n"
            "(projected, un-normalised CLIP embeds), or {\"input\": ..., \"error\": ...}.\n\n"
-           "  --model M         model directory or Hugging Face repo id org/name[@revision]\n"
+           "  -m, --model M     model directory or Hugging Face repo id org/name[@revision]\n"
            "                    (default: $AESTHETE_MODEL or %s)\n"
            "  --text            the arguments are texts, not image files\n"
            "  --precision P     the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"
@@ -29,7 +29,7 @@ static void help(void)
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
            "  --fast-decode     decode JPEGs by DCT scaling (faster, embeddings differ slightly)\n"
-           "  --help            this text\n"
+           "  -h, --help        this text\n"
            "  --                end of options (a text may start with '-')\n\n"
            "Texts longer than the context (77 tokens) are truncated with a warning, as CLIP does.\n"
            "Exit status: 0 all inputs embedded, 1 some failed, 2 usage or model error.\n",
@@ -139,12 +139,13 @@ static int embed_images(ae_session *s, const ae_model *m, char **paths, int n,
 
 int cmd_embed(int argc, char **argv)
 {
+    enum { OPT_TEXT = OPT_COMMAND };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"text", no_argument, 0, 't'},
-        {"threads", required_argument, 0, 'j'}, {"no-exif-rotate", no_argument, 0, 'E'},
-        {"max-pixels", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
-        {"fast-decode", no_argument, 0, 'F'}, {"precision", required_argument, 0, 'p'},
-        {"text-precision", required_argument, 0, 'T'}, {0, 0, 0, 0}};
+        {"model", required_argument, 0, 'm'},  {"text", no_argument, 0, OPT_TEXT},
+        {"threads", required_argument, 0, OPT_THREADS}, {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
+        {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"help", no_argument, 0, 'h'},
+        {"fast-decode", no_argument, 0, OPT_FAST_DECODE}, {"precision", required_argument, 0, OPT_PRECISION},
+        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}, {0, 0, 0, 0}};
     const char *model = NULL;
     int text = 0, precision = -1, text_precision = -1;
     long threads = 0, maxpix = 0;
@@ -152,23 +153,23 @@ int cmd_embed(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
-        case 't': text = 1; break;
-        case 'p': if ((precision = cli_parse_precision("embed", "--precision", optarg)) < 0) return EXIT_USAGE; break;
-        case 'T':
+        case OPT_TEXT: text = 1; break;
+        case OPT_PRECISION: if ((precision = cli_parse_precision("embed", "--precision", optarg)) < 0) return EXIT_USAGE; break;
+        case OPT_TEXT_PRECISION:
             if ((text_precision = cli_parse_precision("embed", "--text-precision", optarg)) < 0) return EXIT_USAGE;
             break;
-        case 'j': if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
-        case 'E': ip.exif_rotate = 0; break;
-        case 'F': ip.fast_decode = 1; break;
-        case 'P':
+        case OPT_THREADS: if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
+        case OPT_NO_EXIF_ROTATE: ip.exif_rotate = 0; break;
+        case OPT_FAST_DECODE: ip.fast_decode = 1; break;
+        case OPT_MAX_PIXELS:
             if (cli_parse_int("embed", "--max-pixels", optarg, 1, 1L << 40, &maxpix)) return EXIT_USAGE;
             ip.max_pixels = (uint64_t)maxpix;
             break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("embed", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("embed", c, argc, argv);
         }
     }
     int n = argc - optind;

@@ -33,12 +33,12 @@ static void help(void)
            "  --bootstrap N        95%% percentile intervals from N resamples (e.g. 1000)\n"
            "  --seed S             of the bootstrap (default 20221)\n"
            "  --plot FILE.png      score vs rating, one panel per head\n"
-           "%s"
-           "  --help               this text\n\n"
+           "%s%s"
+           "  -h, --help           this text\n\n"
            "--format json prints one JSON object; otherwise a table.\n"
            "Exit status: 0 every image read; 1 some images failed (reported, left out);\n"
            "2 usage or fatal error.\n",
-           MAX_HEADS, labelled_options_help, score_options_help);
+           MAX_HEADS, labelled_options_help, score_options_help, output_options_help);
 }
 
 typedef struct head_spec {
@@ -133,7 +133,7 @@ static int plot(const char *path, const head_eval *e, int ne, const labelled *l,
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_CUT = 450, O_BOOT, O_SEED, O_PLOT };
+    enum { O_CUT = OPT_COMMAND, O_BOOT, O_SEED, O_PLOT };
     static const struct option opts[] = {SCORE_OPTIONS, LABELLED_OPTIONS,
                                          {"cut", required_argument, 0, O_CUT},
                                          {"bootstrap", required_argument, 0, O_BOOT},
@@ -151,9 +151,11 @@ int cmd_eval(int argc, char **argv)
     const char *plot_path = NULL;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "r", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "rh", opts, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return EXIT_ALL_OK;
+        case '?':
+        case ':': return cli_bad_option("eval", c, argc, argv);
         case O_CUT:
             if (cli_parse_number("eval", "--cut", optarg, &cut)) return EXIT_USAGE;
             has_cut = 1;
@@ -165,18 +167,18 @@ int cmd_eval(int argc, char **argv)
             if (cli_parse_int("eval", "--seed", optarg, 0, 1L << 62, &seed)) return EXIT_USAGE;
             continue;
         case O_PLOT: plot_path = optarg; continue;
-        case 301: /* --method, --head: repeatable here */
-        case 302:
+        case OPT_METHOD: /* --method, --head: repeatable here */
+        case OPT_HEAD:
             if (ns == MAX_HEADS) return cli_usage_error("eval", "more than %d heads", MAX_HEADS);
             if ((r = score_opt(&o, c, optarg, "eval"))) return EXIT_USAGE;
-            spec[ns++] = c == 301 ? (head_spec){o.method, NULL} : (head_spec){-1, optarg};
+            spec[ns++] = c == OPT_METHOD ? (head_spec){o.method, NULL} : (head_spec){-1, optarg};
             o.method = -1, o.bank_path = NULL;
             continue;
         }
         if ((r = labelled_opt(&lo, c, optarg, "eval")) < 0) return EXIT_USAGE;
         if (r == 0) continue;
         if ((r = score_opt(&o, c, optarg, "eval")) < 0) return EXIT_USAGE;
-        if (r > 0) return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (r > 0) return cli_bad_option("eval", '?', argc, argv);
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s' (images go with --images, --ratings or --good/--bad)", argv[optind]);
     if (o.format != FMT_AUTO && o.format != FMT_TABLE && o.format != FMT_JSON)

@@ -79,7 +79,7 @@ int cli_head_info(const char *path)
 
 static int head_import(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_MODEL_ID, O_NAME, O_RELU, O_CUT, O_NO_NORMALIZE, O_LOGISTIC, O_LICENSE };
+    enum { O_MODEL = OPT_COMMAND, O_MODEL_ID, O_NAME, O_RELU, O_CUT, O_NO_NORMALIZE, O_LOGISTIC, O_LICENSE };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"model-id", required_argument, 0, O_MODEL_ID},
         {"name", required_argument, 0, O_NAME},   {"relu", required_argument, 0, O_RELU},
@@ -93,7 +93,7 @@ static int head_import(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
         case O_MODEL_ID: hp.model_id = optarg; break;
@@ -113,7 +113,7 @@ static int head_import(int argc, char **argv)
         case O_LICENSE: hp.license = optarg; break;
         case 'o': out = optarg; break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("head", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("head", c, argc, argv);
         }
     }
     if (optind + 1 != argc || !out) return cli_usage_error("head", "import takes one FILE.pth or FILE.safetensors and -o");
@@ -149,12 +149,16 @@ static int head_import(int argc, char **argv)
 
 int cmd_head(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        help();
-        return argc < 2 ? EXIT_USAGE : EXIT_ALL_OK;
+    if (argc < 2) {
+        fprintf(stderr, "usage: aesthete head import|info ... ('aesthete head --help' for all)\n");
+        return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return help(), EXIT_ALL_OK;
     if (!strcmp(argv[1], "import")) return head_import(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) {
+        for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return help(), EXIT_ALL_OK;
+        if (argc == 4 && !strcmp(argv[2], "--")) argc--, argv++;
         if (argc != 3) return cli_usage_error("head", "info takes one head file");
         return cli_head_info(argv[2]);
     }

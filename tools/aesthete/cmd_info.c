@@ -16,14 +16,14 @@ static void help(void)
            "towers, preprocessing, the kernels in use and the precisions this CPU runs. It reads\n"
            "the configs and the header of model.safetensors, and the whole file once for the\n"
            "fingerprint; no weights are loaded.\n\n"
-           "  --model M       model directory or Hugging Face repo id (default: $AESTHETE_MODEL or\n"
+           "  -m, --model M   model directory or Hugging Face repo id (default: $AESTHETE_MODEL or\n"
            "                  %s)\n"
            "  --precision P   the image tower's precision the other commands would use, checked\n"
            "                  against this CPU (an error if it cannot run it) (default:\n"
            "                  $AESTHETE_PRECISION or fp32)\n"
            "  --text-precision P  the text tower's, checked the same way (default: fp32)\n"
            "  --json          one JSON object instead of text\n"
-           "  --help          this text\n",
+           "  -h, --help      this text\n",
            DEFAULT_MODEL);
 }
 
@@ -45,26 +45,27 @@ static void tower_json(const char *name, const ae_tower_info *t)
 
 int cmd_info(int argc, char **argv)
 {
+    enum { OPT_JSON = OPT_COMMAND };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"json", no_argument, 0, 'J'},
-                                         {"precision", required_argument, 0, 'p'},
-                                         {"text-precision", required_argument, 0, 'T'},
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         {"precision", required_argument, 0, OPT_PRECISION},
+                                         {"text-precision", required_argument, 0, OPT_TEXT_PRECISION},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *model = NULL;
     int json = 0, precision = -1, text_precision = -1, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
-        case 'J': json = 1; break;
-        case 'p': if ((precision = cli_parse_precision("info", "--precision", optarg)) < 0) return EXIT_USAGE; break;
-        case 'T':
+        case OPT_JSON: json = 1; break;
+        case OPT_PRECISION: if ((precision = cli_parse_precision("info", "--precision", optarg)) < 0) return EXIT_USAGE; break;
+        case OPT_TEXT_PRECISION:
             if ((text_precision = cli_parse_precision("info", "--text-precision", optarg)) < 0) return EXIT_USAGE;
             break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("info", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("info", c, argc, argv);
         }
     }
     if (optind != argc) return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);

@@ -15,22 +15,23 @@ static void help(void)
     printf("usage: aesthete preprocess [OPTIONS] IMAGE -o FILE\n\n"
            "Writes the preprocessed image as raw bytes: float32 little-endian [3, H, W] (CHW),\n"
            "or with --rgb uint8 [H, W, 3] (HWC). H, W: the model's crop size.\n\n"
-           "  --model M         model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
+           "  -m, --model M     model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
            "  -o, --output FILE where to write ('-' for stdout; required)\n"
            "  --rgb             write the uint8 crop instead of the normalised tensor\n"
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
-           "  --help            this text\n\n"
+           "  -h, --help        this text\n\n"
            "Exit status: 0 written, 1 the image failed, 2 usage or model error.\n",
            DEFAULT_MODEL);
 }
 
 int cmd_preprocess(int argc, char **argv)
 {
+    enum { OPT_RGB = OPT_COMMAND };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
-        {"rgb", no_argument, 0, 'r'},          {"no-exif-rotate", no_argument, 0, 'E'},
-        {"max-pixels", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {"rgb", no_argument, 0, OPT_RGB},          {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
+        {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL;
     int rgb = 0, c;
@@ -38,18 +39,18 @@ int cmd_preprocess(int argc, char **argv)
     ae_image_params ip = ae_image_default_params();
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'o': out = optarg; break;
-        case 'r': rgb = 1; break;
-        case 'E': ip.exif_rotate = 0; break;
-        case 'P':
+        case OPT_RGB: rgb = 1; break;
+        case OPT_NO_EXIF_ROTATE: ip.exif_rotate = 0; break;
+        case OPT_MAX_PIXELS:
             if (cli_parse_int("preprocess", "--max-pixels", optarg, 1, 1L << 40, &maxpix)) return EXIT_USAGE;
             ip.max_pixels = (uint64_t)maxpix;
             break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("preprocess", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("preprocess", c, argc, argv);
         }
     }
     if (argc - optind != 1) return cli_usage_error("preprocess", "expected exactly one IMAGE");

@@ -10,21 +10,22 @@
 
 static void help(void)
 {
-    printf("usage: aesthete score [OPTIONS] INPUT...\n"
+    printf("usage: aesthete score [OPTIONS] INPUT...|-\n"
            "       aesthete score [--bank FILE | --method laion [--laion-head H]] --embeddings FILE\n\n"
            "Scores images (files or http(s) URLs) by aesthetic quality, in input order:\n"
            "score = 1000 * (cos(image, positive) - cos(image, negative)), higher is better;\n"
            "probability = softmax(100 * [cos_pos, cos_neg])[0]; label good or bad; class (context).\n"
            "With --embeddings, scores the rows of a .npy (float32/float16, [N, D] or [D]) or raw\n"
-           "float32 file instead, without the vision tower; inputs are named FILE#row.\n\n"
-           "%s"
+           "float32 file instead, without the vision tower; inputs are named FILE#row.\n"
+           "An INPUT of - is one image read from stdin (e.g. curl -s URL | aesthete score -).\n\n"
+           "%s%s"
            "  --embeddings FILE    score precomputed image embeddings\n"
            "  --fast-decode        decode JPEGs by DCT scaling to about the size the resize needs\n"
            "                       (much faster on large photos; scores differ slightly from\n"
            "                       the exact, Pillow-identical decode: see README)\n"
-           "  --help               this text\n\n"
+           "  -h, --help           this text\n\n"
            "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
-           score_options_help);
+           score_options_help, output_options_help);
 }
 
 typedef struct stream_ctx {
@@ -84,8 +85,9 @@ static int score_embeddings(const score_opts *o, const char *file)
 
 int cmd_score(int argc, char **argv)
 {
-    static const struct option opts[] = {SCORE_OPTIONS, {"embeddings", required_argument, 0, 'e'},
-                                         {"fast-decode", no_argument, 0, 'F'},
+    enum { OPT_EMBEDDINGS = OPT_COMMAND };
+    static const struct option opts[] = {SCORE_OPTIONS, {"embeddings", required_argument, 0, OPT_EMBEDDINGS},
+                                         {"fast-decode", no_argument, 0, OPT_FAST_DECODE},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
@@ -93,18 +95,19 @@ int cmd_score(int argc, char **argv)
     int c, r;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "h", opts, NULL)) != -1) {
         if (c == 'h') return help(), EXIT_ALL_OK;
-        if (c == 'e') {
+        if (c == OPT_EMBEDDINGS) {
             embeddings = optarg;
             continue;
         }
-        if (c == 'F') {
+        if (c == OPT_FAST_DECODE) {
             o.image.fast_decode = 1;
             continue;
         }
+        if (c == '?' || c == ':') return cli_bad_option("score", c, argc, argv);
         if ((r = score_opt(&o, c, optarg, "score")) < 0) return EXIT_USAGE;
-        if (r > 0) return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (r > 0) return cli_bad_option("score", '?', argc, argv);
     }
     if (embeddings) {
         if (optind != argc) return cli_usage_error("score", "--embeddings takes no INPUT arguments");
@@ -112,6 +115,9 @@ int cmd_score(int argc, char **argv)
     }
     int n = argc - optind;
     if (n == 0) return cli_usage_error("score", "no INPUT given");
+    for (int i = optind, stdin_seen = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-") && stdin_seen++)
+            return cli_usage_error("score", "- (stdin) can be read once: name it once");
     scorer s;
     if ((r = scorer_open(&s, &o, "score", 1))) {
         scorer_close(&s);
@@ -132,7 +138,7 @@ int cmd_score(int argc, char **argv)
                                      on_batch, &ctx);
     writer_end(&w);
     if (failed < 0) cli_error("%s", ae_last_error());
-    if (failed >= 0) print_summary(&o, rows, n);
+    if (failed >= 0) print_summary(&o, rows, n, NULL);
     free(rows);
     scorer_close(&s);
     return failed < 0 ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;

@@ -25,8 +25,8 @@ static void help(const ae_server_params *d)
            "POST /api/rank, POST /api/embed, POST /api/bank (see the README).\n"
            "Requests choose method/bank/adjectives per request; the options below set the default.\n\n"
            "%s"
-           "  (--format and --verbose do not apply to serve. --bank may be given several times:\n"
-           "  each is offered by name, the file name without extension; the first is the default.)\n\n"
+           "  (--bank may be given several times: each is offered by name, the file name\n"
+           "  without extension; the first is the default.)\n\n"
            "  --host ADDR          address to listen on (default: %s; 0.0.0.0 or :: for all)\n"
            "  --port N             TCP port (default: %d; 0 = any free port)\n"
            "  --max-upload-mb N    request body cap in MiB (default: %lld)\n"
@@ -41,8 +41,8 @@ static void help(const ae_server_params *d)
            "  --max-banks N        banks built on request kept in memory (LRU) (default: %d)\n"
            "  --max-classes N      names of an uploaded class list (default: %d)\n"
            "  --allow-urls         accept url= inputs, fetched only from public addresses\n"
-           "  --quiet              no request log on stderr\n"
-           "  --help               this text\n\n"
+           "  -q, --quiet          no request log on stderr\n"
+           "  -h, --help           this text\n\n"
            "The server never writes uploads to disk: the embedding cache is not used for them\n"
            "(--cache/--no-cache only affect where the default bank is kept).\n",
            score_options_help, d->host, d->port, (long long)(d->max_upload_bytes >> 20), d->max_inflight, d->batch,
@@ -52,8 +52,8 @@ static void help(const ae_server_params *d)
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_HOST = 400, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
-           O_PARTS, O_BANKS, O_CLASSES, O_URLS, O_QUIET };
+    enum { O_HOST = OPT_COMMAND, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
+           O_PARTS, O_BANKS, O_CLASSES, O_URLS };
     static const struct option opts[] = {SCORE_OPTIONS,
                                          {"host", required_argument, 0, O_HOST},
                                          {"port", required_argument, 0, O_PORT},
@@ -68,7 +68,6 @@ int cmd_serve(int argc, char **argv)
                                          {"max-banks", required_argument, 0, O_BANKS},
                                          {"max-classes", required_argument, 0, O_CLASSES},
                                          {"allow-urls", no_argument, 0, O_URLS},
-                                         {"quiet", no_argument, 0, O_QUIET},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ae_server_params sp = ae_server_default_params();
@@ -79,18 +78,23 @@ int cmd_serve(int argc, char **argv)
     long v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        const char *name = argv[optind - 1];
+    int li;
+    while ((li = -1, c = getopt_long(argc, argv, ":m:qh", opts, &li)) != -1) {
         switch (c) {
         case 'h': return help(&sp), EXIT_ALL_OK;
-        case 302:
+        case '?':
+        case ':': return cli_bad_option("serve", c, argc, argv);
+        case OPT_FORMAT:
+        case OPT_VERBOSE:
+            return cli_usage_error("serve", "--%s does not apply: the server answers in JSON, each request logged",
+                                   li >= 0 ? opts[li].name : "format");
+        case OPT_HEAD:
             if (nbanks == MAX_BANKS) return cli_usage_error("serve", "at most %d --bank files", MAX_BANKS);
             banks[nbanks++] = optarg;
             continue;
-        case 315: return cli_usage_error("serve", "--format does not apply: the server answers in JSON");
         case O_HOST: sp.host = optarg; continue;
         case O_URLS: sp.allow_urls = 1; continue;
-        case O_QUIET: sp.quiet = 1; continue;
+        case OPT_QUIET: sp.quiet = 1; continue;
         default: break;
         }
         if (c >= O_PORT && c <= O_CLASSES) {
@@ -98,7 +102,8 @@ int cmd_serve(int argc, char **argv)
                 {O_PORT, 0, 65535}, {O_UPLOAD, 1, 4096}, {O_INFLIGHT, 1, 4096}, {O_BATCH, 1, 256},
                 {O_CONNS, 1, 65536}, {O_PERIP, 1, 65536}, {O_TIMEOUT, 1, 86400}, {O_REQTIMEOUT, 1, 86400},
                 {O_PARTS, 1, 100000}, {O_BANKS, 1, 1024}, {O_CLASSES, 1, 100000}};
-            const char *opt = strchr(name, '=') ? strndupa(name, (size_t)(strchr(name, '=') - name)) : name;
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", li >= 0 ? opts[li].name : "?");
             if (cli_parse_int("serve", opt, optarg, lim[c - O_PORT].lo, lim[c - O_PORT].hi, &v)) return EXIT_USAGE;
             switch (c) {
             case O_PORT: sp.port = (int32_t)v; break;
@@ -116,7 +121,7 @@ int cmd_serve(int argc, char **argv)
             continue;
         }
         if ((r = score_opt(&o, c, optarg, "serve")) < 0) return EXIT_USAGE;
-        if (r > 0) return cli_usage_error("serve", "unknown or incomplete option '%s'", name);
+        if (r > 0) return cli_bad_option("serve", '?', argc, argv);
     }
     if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (nbanks) o.bank_path = banks[0];

@@ -13,9 +13,9 @@ static void help(void)
     printf("usage: aesthete tokenize [OPTIONS] TEXT...\n\n"
            "Prints {\"text\": ..., \"ids\": [...]} per text: <|startoftext|>, the BPE ids, <|endoftext|>,\n"
            "truncated to the model's context length with <|endoftext|> kept last.\n\n"
-           "  --model M       model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
+           "  -m, --model M   model directory or Hugging Face repo id (default: $AESTHETE_MODEL or %s)\n"
            "  --no-truncate   print all ids, even past the context length\n"
-           "  --help          this text\n"
+           "  -h, --help      this text\n"
            "  --              end of options (a text may start with '-')\n\n"
            "Exit status: 0 all texts tokenized, 1 some failed (invalid UTF-8), 2 usage or model error.\n",
            DEFAULT_MODEL);
@@ -23,20 +23,21 @@ static void help(void)
 
 int cmd_tokenize(int argc, char **argv)
 {
+    enum { OPT_NO_TRUNCATE = OPT_COMMAND };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"no-truncate", no_argument, 0, 'T'},
+                                         {"no-truncate", no_argument, 0, OPT_NO_TRUNCATE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *model = NULL;
     int truncate = 1, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
-        case 'T': truncate = 0; break;
+        case OPT_NO_TRUNCATE: truncate = 0; break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("tokenize", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("tokenize", c, argc, argv);
         }
     }
     if (optind == argc) return cli_usage_error("tokenize", "no TEXT given");

@@ -37,17 +37,17 @@ static void help(void)
            "  --cut X              ridge: good iff the predicted rating >= X (default 5, AVA's)\n"
            "  --model-id ID        the model the head is for, as you name it (default: the\n"
            "                       model's id; with --embeddings, none unless given)\n"
-           "%s"
-           "  --help               this text\n\n"
+           "%s%s"
+           "  -h, --help           this text\n\n"
            "--format json prints the report as one JSON object.\n"
            "Exit status: 0 trained, every image read; 1 trained, some images failed (reported);\n"
            "2 usage or fatal error.\n",
-           labelled_options_help, score_options_help);
+           labelled_options_help, score_options_help, output_options_help);
 }
 
 int cmd_train(int argc, char **argv)
 {
-    enum { O_NAME = 450, O_KIND, O_FOLDS, O_SEED, O_CUT, O_MODEL_ID };
+    enum { O_NAME = OPT_COMMAND, O_KIND, O_FOLDS, O_SEED, O_CUT, O_MODEL_ID };
     static const struct option opts[] = {SCORE_OPTIONS, LABELLED_OPTIONS,
                                          {"output", required_argument, 0, 'o'},
                                          {"name", required_argument, 0, O_NAME},
@@ -68,9 +68,11 @@ int cmd_train(int argc, char **argv)
     int c, r;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:r", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "o:rh", opts, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return EXIT_ALL_OK;
+        case '?':
+        case ':': return cli_bad_option("train", c, argc, argv);
         case 'o': out = optarg; continue;
         case O_NAME: name = optarg; continue;
         case O_MODEL_ID: model_id = optarg; continue;
@@ -95,7 +97,7 @@ int cmd_train(int argc, char **argv)
         if ((r = labelled_opt(&lo, c, optarg, "train")) < 0) return EXIT_USAGE;
         if (r == 0) continue;
         if ((r = score_opt(&o, c, optarg, "train")) < 0) return EXIT_USAGE;
-        if (r > 0) return cli_usage_error("train", "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (r > 0) return cli_bad_option("train", '?', argc, argv);
     }
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s' (inputs go with --good, --bad, --ratings or --ava)", argv[optind]);
     if (!out) return cli_usage_error("train", "-o FILE: where to write the head");

@@ -55,7 +55,7 @@ static void help(void)
            "                       when it is one of them, else required; bf16 needs a CPU with\n"
            "                       AVX512_BF16)\n"
            "  --text-precision P   the text tower's: fp32 (default), int8 or bf16\n"
-           "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
+           "  -m, --model M        model directory or Hugging Face repo id org/name[@revision]\n"
            "                       (default: $AESTHETE_MODEL or %s)\n"
            "  --classes FILE       class list of the ensemble: TXT, CSV, TSV or XLSX\n"
            "                       (default: the 1000 ImageNet classes)\n"
@@ -64,7 +64,7 @@ static void help(void)
            "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
            "  --json               one JSON object (with every image's figures) instead of text\n"
-           "  --help               this text\n\n"
+           "  -h, --help           this text\n\n"
            "At least 2 readable images are needed (the rank correlation compares orderings);\n"
            "use as many of your own photos as you can: with few, one swap of two close scores\n"
            "moves Spearman a lot (10 images: one swap of neighbours gives 0.988). Images that\n"
@@ -231,12 +231,13 @@ static void text_top(const int32_t *top, int32_t k, const char *const *names)
 
 int cmd_verify(int argc, char **argv)
 {
+    enum { OPT_JSON = OPT_COMMAND };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},     {"precision", required_argument, 0, 'p'},
-        {"text-precision", required_argument, 0, 'T'},
-        {"threads", required_argument, 0, 'j'},   {"classes", required_argument, 0, 'c'},
-        {"column", required_argument, 0, 'C'},    {"no-exif-rotate", no_argument, 0, 'E'},
-        {"max-pixels", required_argument, 0, 'P'}, {"json", no_argument, 0, 'J'},
+        {"model", required_argument, 0, 'm'},     {"precision", required_argument, 0, OPT_PRECISION},
+        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION},
+        {"threads", required_argument, 0, OPT_THREADS},   {"classes", required_argument, 0, OPT_CLASSES},
+        {"column", required_argument, 0, OPT_COLUMN},    {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
+        {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"json", no_argument, 0, OPT_JSON},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
@@ -244,29 +245,29 @@ int cmd_verify(int argc, char **argv)
     long v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
-        case 'p':
+        case OPT_PRECISION:
             prec = ae_precision_parse(optarg);
             if (prec == AE_PRECISION_FP32)
                 return cli_usage_error("verify", "--precision: fp32 is the reference; give int8 or bf16");
             if (prec < 0) return cli_usage_error("verify", "--precision: '%s' is not int8 or bf16", optarg);
             break;
-        case 'T':
+        case OPT_TEXT_PRECISION:
             if ((tprec = cli_parse_precision("verify", "--text-precision", optarg)) < 0) return EXIT_USAGE;
             break;
-        case 'j': if (cli_parse_int("verify", "--threads", optarg, 0, 1024, &o.threads)) return EXIT_USAGE; break;
-        case 'c': o.classes_path = optarg; break;
-        case 'C': o.column = optarg; break;
-        case 'E': o.image.exif_rotate = 0; break;
-        case 'P':
+        case OPT_THREADS: if (cli_parse_int("verify", "--threads", optarg, 0, 1024, &o.threads)) return EXIT_USAGE; break;
+        case OPT_CLASSES: o.classes_path = optarg; break;
+        case OPT_COLUMN: o.column = optarg; break;
+        case OPT_NO_EXIF_ROTATE: o.image.exif_rotate = 0; break;
+        case OPT_MAX_PIXELS:
             if (cli_parse_int("verify", "--max-pixels", optarg, 1, 1L << 40, &v)) return EXIT_USAGE;
             o.image.max_pixels = (uint64_t)v;
             break;
-        case 'J': json = 1; break;
+        case OPT_JSON: json = 1; break;
         case 'h': help(); return EXIT_ALL_OK;
-        default: return cli_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_bad_option("verify", c, argc, argv);
         }
     }
     if (prec < 0 && (prec = cli_precision(-1)) < 0) return EXIT_USAGE; /* $AESTHETE_PRECISION */

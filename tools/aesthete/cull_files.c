@@ -136,59 +136,6 @@ static void relative_name(const char *path, const char *const *args, int nargs, 
     }
 }
 
-static int mkdirs(const char *path) /* the folders of path's parent */
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *s = '/';
-    }
-    return 0;
-}
-
-/* copy src to a temporary name beside dst, flush, link to dst (never replacing), unlink */
-static int copy_then_link(const char *src, const char *dst)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.aesthete-move-%ld", dst, (long)getpid()) >= (int)sizeof tmp)
-        return errno = ENAMETOOLONG, -1;
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-    if (in < 0) return -1;
-    struct stat st;
-    if (fstat(in, &st) != 0 || (out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777)) < 0)
-        goto done;
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t k = read(in, buf, sizeof buf);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) goto done;
-        if (k == 0) break;
-        for (ssize_t off = 0; off < k;) {
-            ssize_t w = write(out, buf + off, (size_t)(k - off));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) goto done;
-            off += w;
-        }
-    }
-    if (fsync(out) != 0 || close(out) != 0) {
-        out = -1;
-        goto done;
-    }
-    out = -1;
-    if (link(tmp, dst) != 0) goto done;
-    rc = 0;
-done:;
-    int e = errno;
-    if (out >= 0) close(out);
-    close(in);
-    unlink(tmp);
-    errno = e;
-    return rc;
-}
-
 /* moves src to dst without ever replacing dst; 0, or -1 with errno */
 static int move_noreplace(const char *src, const char *dst)
 {
@@ -197,7 +144,7 @@ static int move_noreplace(const char *src, const char *dst)
         if (link(src, dst) == 0) return unlink(src) == 0 ? 0 : -1;
     }
     if (errno != EXDEV) return -1;
-    if (copy_then_link(src, dst) != 0) return -1;
+    if (cli_copy_noreplace(src, dst) != 0) return -1;
     return unlink(src);
 }
 
@@ -242,7 +189,7 @@ static int move_one(const cull_files_opts *o, const char *src, const char *rel)
         fprintf(stderr, "move (dry run): %s -> %s\n", src, dst);
         return 0;
     }
-    if (mkdirs(dst) != 0 || move_noreplace(src, dst) != 0) {
+    if (cli_mkdirs(dst) != 0 || move_noreplace(src, dst) != 0) {
         cli_error("%s: not moved to %s: %s", src, dst, strerror(errno));
         return -1;
     }

@@ -31,9 +31,9 @@ const char labelled_options_help[] =
 int labelled_opt(labelled_opts *o, int c, const char *arg, const char *cmd)
 {
     switch (c) {
-    case 400:
-    case 401: {
-        int good = c == 400;
+    case OPT_GOOD:
+    case OPT_BAD: {
+        int good = c == OPT_GOOD;
         int *n = good ? &o->n_good : &o->n_bad;
         if (*n == LABELLED_MAX) {
             cli_usage_error(cmd, "more than %d --%s arguments", LABELLED_MAX, good ? "good" : "bad");
@@ -42,19 +42,18 @@ int labelled_opt(labelled_opts *o, int c, const char *arg, const char *cmd)
         (good ? o->good : o->bad)[(*n)++] = arg;
         return 0;
     }
-    case 402: o->ratings = arg; return 0;
-    case 403: o->ava = arg; return 0;
-    case 404: o->images = arg; return 0;
-    case 405: o->split = arg; return 0;
-    case 406: o->exclude = arg; return 0;
-    case 407: o->strict = 1; return 0;
-    case 408: o->embeddings = arg; return 0;
+    case OPT_RATINGS: o->ratings = arg; return 0;
+    case OPT_AVA: o->ava = arg; return 0;
+    case OPT_IMAGES: o->images = arg; return 0;
+    case OPT_SPLIT: o->split = arg; return 0;
+    case OPT_EXCLUDE_IDS: o->exclude = arg; return 0;
+    case OPT_STRICT: o->strict = 1; return 0;
+    case OPT_LABELLED_EMBEDDINGS: o->embeddings = arg; return 0;
     case 'r': o->recursive = 1; return 0;
     default: return 1;
     }
 }
 
-static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
 
 static int push(labelled *l, int32_t *cap, const char *input, double value)
 {
@@ -81,7 +80,7 @@ static int load_folders(const labelled_opts *o, const char *cmd, labelled *l)
         int na = side ? o->n_bad : o->n_good;
         for (int a = 0; a < na; a++) {
             ae_inputs in = {0};
-            if (ae_inputs_add(&in, args[a], o->recursive, warn, NULL) != AE_OK) {
+            if (ae_inputs_add(&in, args[a], o->recursive, cli_warn, NULL) != AE_OK) {
                 cli_error("%s", ae_last_error());
                 ae_inputs_free(&in);
                 return EXIT_USAGE;
@@ -288,10 +287,12 @@ int32_t labelled_embed(scorer *s, const score_opts *so, const labelled_opts *o, 
         return -1;
     }
     progress pr;
-    progress_begin(&pr, l->n, "images");
+    progress_begin(&pr, so->quiet ? 0 : l->n, "images");
     ae_scorer_params sp = ae_scorer_default_params();
     sp.image = so->image;
     sp.cache = s->cache;
+    sp.on_read = progress_read;
+    sp.on_read_ctx = &pr;
     int32_t r = ae_score_inputs(s->session, s->bank, (const char *const *)l->input, l->n, &sp, rows, l->embeds,
                                 on_batch, &pr);
     progress_end(&pr);
@@ -307,7 +308,7 @@ int32_t labelled_embed(scorer *s, const score_opts *so, const labelled_opts *o, 
         if (failed++ < REPORTED) cli_error("%s", rows[i].error);
     }
     if (failed > REPORTED) cli_error("... and %d more images that could not be read", failed - REPORTED);
-    print_summary(so, rows, l->n);
+    print_summary(so, rows, l->n, NULL);
     compact(l, ok);
     free(rows), free(ok);
     return failed;

@@ -22,12 +22,16 @@ typedef struct labelled_opts {
 } labelled_opts;
 
 /* Long options of labelled_opts (codes 400..), to append to a table, and their help. */
-#define LABELLED_OPTIONS                                                                   \
-    {"good", required_argument, 0, 400}, {"bad", required_argument, 0, 401},               \
-    {"ratings", required_argument, 0, 402}, {"ava", required_argument, 0, 403},            \
-    {"images", required_argument, 0, 404}, {"split", required_argument, 0, 405},           \
-    {"exclude", required_argument, 0, 406}, {"recursive", no_argument, 0, 'r'},            \
-    {"strict", no_argument, 0, 407}, {"embeddings", required_argument, 0, 408}
+enum labelled_option { /* between the scoring options' codes and OPT_COMMAND */
+    OPT_GOOD = 350, OPT_BAD, OPT_RATINGS, OPT_AVA, OPT_IMAGES, OPT_SPLIT, OPT_EXCLUDE_IDS, OPT_STRICT,
+    OPT_LABELLED_EMBEDDINGS
+};
+#define LABELLED_OPTIONS                                                                        \
+    {"good", required_argument, 0, OPT_GOOD}, {"bad", required_argument, 0, OPT_BAD},           \
+    {"ratings", required_argument, 0, OPT_RATINGS}, {"ava", required_argument, 0, OPT_AVA},     \
+    {"images", required_argument, 0, OPT_IMAGES}, {"split", required_argument, 0, OPT_SPLIT},   \
+    {"exclude", required_argument, 0, OPT_EXCLUDE_IDS}, {"recursive", no_argument, 0, 'r'},     \
+    {"strict", no_argument, 0, OPT_STRICT}, {"embeddings", required_argument, 0, OPT_LABELLED_EMBEDDINGS}
 extern const char labelled_options_help[];
 
 /* 0 handled, 1 not one of these, -1 usage error (printed). */

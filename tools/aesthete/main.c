@@ -34,8 +34,8 @@ static void usage(FILE *f)
                "Scores and ranks images by aesthetic quality with OpenAI CLIP.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n'aesthete COMMAND --help' lists the options of a command.\n"
-               "  --version    print the version\n  --help       this text\n");
+    fprintf(f, "\n'aesthete COMMAND --help' (or 'aesthete help COMMAND') lists the options of a command.\n"
+               "  -V, --version  print the version\n  -h, --help     this text\n");
 }
 
 int main(int argc, char **argv)
@@ -44,11 +44,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "help") && argc > 2) { /* aesthete help rank: rank --help */
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) return commands[i].fn(2, (char *[]){argv[2], "--help", NULL});
+        cli_error("unknown command '%s'. Try 'aesthete --help'.", argv[2]);
+        return EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("aesthete %s\n", AE_VERSION);
         return 0;
     }

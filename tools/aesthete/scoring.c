@@ -2,7 +2,11 @@
  * scoring.c — options, setup and output shared by `aesthete score` and `aesthete rank`.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +21,7 @@
 #include "scoring.h"
 
 const char score_options_help[] =
-    "  --model M            model directory or Hugging Face repo id org/name[@revision]\n"
+    "  -m, --model M        model directory or Hugging Face repo id org/name[@revision]\n"
     "                       (default: $AESTHETE_MODEL or " DEFAULT_MODEL ")\n"
     "  --method M           fixed (default), context, ensemble, laion or laion-v2 (ViT-L/14)\n"
     "  --head FILE          a head file instead of --method: a prompt bank ('aesthete bank\n"
@@ -44,8 +48,12 @@ const char score_options_help[] =
     "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
     "  --no-cache           neither read nor write the embedding cache\n"
     "  --cache FILE         the cache database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n"
-    "  --format F           table, csv, tsv, jsonl or json (default: table on a terminal, else jsonl)\n"
-    "  --verbose            a summary on stderr: images encoded, taken from the cache, failed\n";
+    ;
+
+const char output_options_help[] =
+    "  -f, --format F       table, csv, tsv, jsonl or json (default: table on a terminal, else jsonl)\n"
+    "  --verbose            a summary on stderr: images encoded, taken from the cache, failed, skipped\n"
+    "  -q, --quiet          no progress bar and no warnings (failed inputs are still reported)\n";
 
 void score_opts_init(score_opts *o)
 {
@@ -61,35 +69,36 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
 {
     long v;
     switch (c) {
-    case 300: o->model = arg; return 0;
-    case 301:
+    case OPT_MODEL: o->model = arg; return 0;
+    case OPT_METHOD:
         if ((o->method = ae_method_parse(arg)) < 0 || o->method == AE_METHOD_HEAD) {
             cli_usage_error(cmd, "--method: '%s' is not fixed, context, ensemble, laion or laion-v2", arg);
             return -1;
         }
         return 0;
-    case 302: o->bank_path = arg; return 0;
-    case 303: o->positive = arg; return 0;
-    case 304: o->negative = arg; return 0;
-    case 305: o->template_text = arg; return 0;
-    case 306: o->classes_path = arg; return 0;
-    case 307: o->column = arg; return 0;
-    case 308: o->normalize_prompts = 1; return 0;
-    case 309: o->laion_head = arg; return 0;
-    case 310:
+    case OPT_HEAD: o->bank_path = arg; return 0;
+    case OPT_POSITIVE: o->positive = arg; return 0;
+    case OPT_NEGATIVE: o->negative = arg; return 0;
+    case OPT_TEMPLATE: o->template_text = arg; return 0;
+    case OPT_CLASSES: o->classes_path = arg; return 0;
+    case OPT_COLUMN: o->column = arg; return 0;
+    case OPT_NORMALIZE_PROMPTS: o->normalize_prompts = 1; return 0;
+    case OPT_LAION_HEAD: o->laion_head = arg; return 0;
+    case OPT_THREADS:
         if (cli_parse_int(cmd, "--threads", arg, 0, 1024, &o->threads)) return -1;
         return 0;
-    case 311: o->image.exif_rotate = 0; return 0;
-    case 312:
+    case OPT_NO_EXIF_ROTATE: o->image.exif_rotate = 0; return 0;
+    case OPT_MAX_PIXELS:
         if (cli_parse_int(cmd, "--max-pixels", arg, 1, 1L << 40, &v)) return -1;
         o->image.max_pixels = (uint64_t)v;
         return 0;
-    case 313: o->no_cache = 1; return 0;
-    case 314: o->cache_path = arg; return 0;
-    case 316: o->verbose = 1; return 0;
-    case 317: return (o->precision = cli_parse_precision(cmd, "--precision", arg)) < 0 ? -1 : 0;
-    case 318: return (o->text_precision = cli_parse_precision(cmd, "--text-precision", arg)) < 0 ? -1 : 0;
-    case 315: {
+    case OPT_NO_CACHE: o->no_cache = 1; return 0;
+    case OPT_CACHE: o->cache_path = arg; return 0;
+    case OPT_VERBOSE: o->verbose = 1; return 0;
+    case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_PRECISION: return (o->precision = cli_parse_precision(cmd, "--precision", arg)) < 0 ? -1 : 0;
+    case OPT_TEXT_PRECISION: return (o->text_precision = cli_parse_precision(cmd, "--text-precision", arg)) < 0 ? -1 : 0;
+    case OPT_FORMAT: {
         static const char *names[] = {"table", "csv", "tsv", "jsonl", "json"};
         for (int i = 0; i < 5; i++)
             if (!strcmp(arg, names[i])) {
@@ -165,25 +174,73 @@ int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet)
     return rc;
 }
 
-/* The file the head of a recipe is kept in: <cache dir>/banks/<32 hex of its key>.bank. */
-static int bank_cache_path(const score_opts *o, const ae_recipe *r, char *path, size_t cap)
+int kept_banks_dir(const char *cache_path, char *dir, size_t cap, int create)
 {
     char db[4096];
-    if (o->cache_path) snprintf(db, sizeof db, "%s", o->cache_path);
+    if (cache_path) snprintf(db, sizeof db, "%s", cache_path);
     else if (ae_cache_default_path(db, sizeof db) != AE_OK) return -1;
     char *slash = strrchr(db, '/');
     if (slash) *slash = 0;
     else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
-    snprintf(path, cap, "%s/banks", db);
-    for (char *c = path + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
-        if (*c == '/') {
-            *c = 0;
-            mkdir(path, 0755);
-            *c = '/';
-        }
-    mkdir(path, 0755);
-    snprintf(path, cap, "%s/banks/%.32s.bank", db, r->key);
+    if (snprintf(dir, cap, "%s/banks/", db) >= (int)cap) return -1;
+    if (create && cli_mkdirs(dir) != 0) return -1; /* the cache folder may not exist yet */
+    dir[strlen(dir) - 1] = 0;
     return 0;
+}
+
+int kept_banks_list(const char *dir, kept_bank **out, int64_t *bytes)
+{
+    *out = NULL;
+    *bytes = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".bank")) continue;
+        if (n == cap) {
+            kept_bank *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 16));
+            if (!p) break;
+            *out = p;
+        }
+        kept_bank *k = &(*out)[n];
+        snprintf(k->path, sizeof k->path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(k->path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        k->bytes = st.st_size;
+        k->used = st.st_mtime;
+        *bytes += st.st_size;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int by_use(const void *a, const void *b)
+{
+    time_t x = ((const kept_bank *)a)->used, y = ((const kept_bank *)b)->used;
+    return x < y ? -1 : x > y;
+}
+
+/* Removes the banks used longest ago until the folder holds at most KEPT_BANKS_MAX_BYTES,
+ * never keep (the one just written). */
+static void kept_banks_trim(const char *dir, const char *keep)
+{
+    kept_bank *k;
+    int64_t bytes;
+    int n = kept_banks_list(dir, &k, &bytes);
+    qsort(k, (size_t)n, sizeof *k, by_use);
+    for (int i = 0; i < n && bytes > KEPT_BANKS_MAX_BYTES; i++)
+        if (strcmp(k[i].path, keep) && unlink(k[i].path) == 0) bytes -= k[i].bytes;
+    free(k);
+}
+
+/* The file the head of a recipe is kept in: <cache dir>/banks/<32 hex of its key>.bank. */
+static int bank_cache_path(const score_opts *o, const ae_recipe *r, char *path, size_t cap)
+{
+    char dir[4200];
+    if (kept_banks_dir(o->cache_path, dir, sizeof dir, 1) != 0) return -1;
+    return snprintf(path, cap, "%s/%.32s.bank", dir, r->key) < (int)cap ? 0 : -1;
 }
 
 /* Sets the towers of the scorer's model, printing the error. */
@@ -222,7 +279,9 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
      * or written to the cache folder then) */
     char path[4600];
     int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
-    if (!cached || ae_head_load(path, out) != AE_OK || ae_head_check_model(*out, s->model) != AE_OK) {
+    int kept = cached && ae_head_load(path, out) == AE_OK && ae_head_check_model(*out, s->model) == AE_OK;
+    if (kept) utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be trimmed */
+    if (!kept) {
         ae_head_free(*out);
         *out = NULL;
         if (!serve) { /* a session's scratch is sized for the towers it was made with */
@@ -244,6 +303,10 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
         }
         if (cached && ae_head_save(*out, path) != AE_OK)
             cli_error("warning: could not keep the bank: %s", ae_last_error());
+        else if (cached) {
+            char dir[4200];
+            if (kept_banks_dir(o->cache_path, dir, sizeof dir, 0) == 0) kept_banks_trim(dir, path);
+        }
     }
     ae_recipe_free(&r);
     if ((rc = towers(s, serve, 1))) return rc;
@@ -335,12 +398,18 @@ void scorer_close(scorer *s)
     memset(s, 0, sizeof *s);
 }
 
-void print_summary(const score_opts *o, const ae_scored *rows, int32_t n)
+void print_summary(const score_opts *o, const ae_scored *rows, int32_t n, const ae_inputs *in)
 {
     if (!o->verbose) return;
     int32_t cached = 0, failed = 0;
     for (int32_t i = 0; i < n; i++) cached += rows[i].rc == AE_OK && rows[i].cached, failed += rows[i].rc != AE_OK;
-    cli_error("%d inputs: %d encoded, %d from the cache, %d failed", n, n - cached - failed, cached, failed);
+    char left[160] = "";
+    if (in && (in->not_images || in->hidden_skipped || in->excluded))
+        snprintf(left, sizeof left, "; %lld skipped (%lld not images, %lld hidden, %lld excluded)",
+                 (long long)(in->not_images + in->hidden_skipped + in->excluded), (long long)in->not_images,
+                 (long long)in->hidden_skipped, (long long)in->excluded);
+    cli_error("%d input%s: %d encoded, %d from the cache, %d failed%s", n, n == 1 ? "" : "s", n - cached - failed,
+              cached, failed, left);
 }
 
 /* ---- output ---- */
@@ -490,28 +559,89 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static volatile sig_atomic_t bar_shown; /* a bar is on the terminal: wipe it on a signal */
+
+static void wipe_and_die(int sig)
+{
+    if (bar_shown) (void)!write(STDERR_FILENO, "\r\033[K", 4);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Draws the bar (p->mu held): at most 10 times a second unless forced. */
+static void draw(progress *p, int force)
+{
+    double t = now();
+    if (!force && t - p->drawn < 0.1) return;
+    p->drawn = t;
+    int64_t read = atomic_load(&p->read), done = p->done;
+    if (read < done) read = done;
+    int width = 30, fill = (int)(width * done / p->total), ahead = (int)(width * read / p->total) - fill;
+    double dt = t - p->t0, rate = dt > 0 ? done / dt : 0;
+    char eta[32] = "";
+    if (done > 0 && done < p->total) {
+        long s = (long)((p->total - done) / rate + 0.5);
+        snprintf(eta, sizeof eta, "  %ld:%02ld left", s / 60, s % 60);
+    }
+    fprintf(stderr, "\r[%.*s%.*s%*s] %lld/%lld %s", fill, "==============================", ahead,
+            "------------------------------", width - fill - ahead, "", (long long)done, (long long)p->total, p->what);
+    if (read > done) fprintf(stderr, " (%lld read)", (long long)read);
+    if (done) fprintf(stderr, "  %.1f/s%s", rate, eta);
+    fputs("\033[K", stderr);
+    fflush(stderr);
+}
+
 void progress_begin(progress *p, int64_t total, const char *what)
 {
     p->active = total > 0 && isatty(STDERR_FILENO);
     p->total = total;
     p->done = 0;
+    atomic_store(&p->read, 0);
     p->t0 = now();
+    p->drawn = 0;
     p->what = what;
+    pthread_mutex_init(&p->mu, NULL);
+    if (!p->active) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wipe_and_die;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bar_shown = 1;
+    draw(p, 1); /* at once: "0/200 images", before the first image is read */
+}
+
+void progress_read(void *ctx)
+{
+    progress *p = ctx;
+    if (!p->active) return;
+    atomic_fetch_add(&p->read, 1);
+    if (pthread_mutex_trylock(&p->mu) != 0) return; /* another thread is drawing */
+    draw(p, 0);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void progress_update(progress *p, int64_t done)
 {
     if (!p->active) return;
+    pthread_mutex_lock(&p->mu);
     p->done = done;
-    int width = 30, fill = p->total ? (int)(width * done / p->total) : width;
-    double dt = now() - p->t0, rate = dt > 0 ? done / dt : 0;
-    fprintf(stderr, "\r[%.*s%*s] %lld/%lld %s  %.1f/s ", fill, "==============================", width - fill, "",
-            (long long)done, (long long)p->total, p->what, rate);
-    fflush(stderr);
+    draw(p, 1);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void progress_end(progress *p)
 {
-    if (p->active) fprintf(stderr, "\r\033[K");
+    if (p->active) {
+        pthread_mutex_lock(&p->mu);
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+        bar_shown = 0;
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        pthread_mutex_unlock(&p->mu);
+    }
     p->active = 0;
+    pthread_mutex_destroy(&p->mu);
 }

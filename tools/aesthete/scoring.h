@@ -7,9 +7,12 @@
 #define AE_CLI_SCORING_H
 
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "aesthete.h"
 #include "cache.h"
+#include "inputs.h"
 #include "pipeline.h"
 
 typedef enum { FMT_AUTO = -1, FMT_TABLE, FMT_CSV, FMT_TSV, FMT_JSONL, FMT_JSON } out_format;
@@ -21,27 +24,34 @@ typedef struct score_opts {
     int precision;         /* of the image tower: ae_precision, -1 when not given
                               ($AESTHETE_PRECISION or fp32) */
     int text_precision;    /* of the text tower (the banks): -1 when not given (fp32) */
-    int normalize_prompts, no_cache, verbose;
+    int normalize_prompts, no_cache, verbose, quiet; /* quiet: no progress bar, no warnings */
     long threads;
     out_format format;
     ae_image_params image;
 } score_opts;
 
-/* The long options every scoring command accepts (codes >= 256), to append to a table. */
-#define SCORE_OPTIONS                                                                      \
-    {"model", required_argument, 0, 300}, {"method", required_argument, 0, 301},           \
-    {"bank", required_argument, 0, 302}, {"positive", required_argument, 0, 303},          \
-    {"negative", required_argument, 0, 304}, {"template", required_argument, 0, 305},      \
-    {"classes", required_argument, 0, 306}, {"column", required_argument, 0, 307},         \
-    {"normalize-prompts", no_argument, 0, 308}, {"laion-head", required_argument, 0, 309}, \
-    {"threads", required_argument, 0, 310}, {"no-exif-rotate", no_argument, 0, 311},       \
-    {"max-pixels", required_argument, 0, 312}, {"no-cache", no_argument, 0, 313},          \
-    {"cache", required_argument, 0, 314}, {"format", required_argument, 0, 315},          \
-    {"verbose", no_argument, 0, 316}, {"precision", required_argument, 0, 317},           \
-    {"text-precision", required_argument, 0, 318}, {"head", required_argument, 0, 302}
+/* --exclude GLOB may be given this many times (rank, cull) */
+#define MAX_EXCLUDE 64
 
-/* Help text of SCORE_OPTIONS. */
-extern const char score_options_help[];
+#define SCORE_SHORT "m:f:q"
+#define SCORE_OPTIONS                                                                                 \
+    {"model", required_argument, 0, OPT_MODEL}, {"method", required_argument, 0, OPT_METHOD},         \
+    {"bank", required_argument, 0, OPT_HEAD}, {"head", required_argument, 0, OPT_HEAD},               \
+    {"positive", required_argument, 0, OPT_POSITIVE}, {"negative", required_argument, 0, OPT_NEGATIVE}, \
+    {"template", required_argument, 0, OPT_TEMPLATE}, {"classes", required_argument, 0, OPT_CLASSES}, \
+    {"column", required_argument, 0, OPT_COLUMN},                                                     \
+    {"normalize-prompts", no_argument, 0, OPT_NORMALIZE_PROMPTS},                                     \
+    {"laion-head", required_argument, 0, OPT_LAION_HEAD},                                             \
+    {"threads", required_argument, 0, OPT_THREADS}, {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE}, \
+    {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"no-cache", no_argument, 0, OPT_NO_CACHE},  \
+    {"cache", required_argument, 0, OPT_CACHE}, {"format", required_argument, 0, OPT_FORMAT},         \
+    {"verbose", no_argument, 0, OPT_VERBOSE}, {"quiet", no_argument, 0, OPT_QUIET},                   \
+    {"precision", required_argument, 0, OPT_PRECISION},                                               \
+    {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}
+
+/* Help text of SCORE_OPTIONS: the model, scoring and cache options; then the output options
+ * (--format, --verbose, --quiet), which serve does not take. */
+extern const char score_options_help[], output_options_help[];
 
 void score_opts_init(score_opts *o);
 /* Handles option code c with its argument: 0 handled, 1 not a scoring option, -1 usage
@@ -69,11 +79,27 @@ void scorer_close(scorer *s);
  * Prints the error and returns non-zero on failure. */
 int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **out);
 
+/* The banks built from options are kept (by their recipe's key) in the folder "banks" beside
+ * the cache database (cache_path, or the default), at most KEPT_BANKS_MAX_BYTES in all: the
+ * ones used longest ago are removed first. kept_banks_dir writes the folder's path (creating
+ * it when create is 1); 0, or -1 when there is none. kept_banks_list lists its *.bank files
+ * (caller frees *out) with their total size; returns how many. */
+#define KEPT_BANKS_MAX_BYTES ((int64_t)256 << 20)
+typedef struct kept_bank {
+    char path[4352];
+    int64_t bytes;
+    time_t used; /* mtime: set when the bank is used */
+} kept_bank;
+int kept_banks_dir(const char *cache_path, char *dir, size_t cap, int create);
+int kept_banks_list(const char *dir, kept_bank **out, int64_t *bytes);
+
 /* Builds a bank from the options with the scorer's session (text tower). */
 int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet);
 
-/* "aesthete: N inputs: E encoded, C from the cache, F failed" on stderr (with --verbose). */
-void print_summary(const score_opts *o, const ae_scored *rows, int32_t n);
+/* "aesthete: N inputs: E encoded, C from the cache, F failed" on stderr (with --verbose),
+ * and what the folder walks of in (may be NULL) left out: "; S files skipped (not images),
+ * H hidden, X excluded". */
+void print_summary(const score_opts *o, const ae_scored *rows, int32_t n, const ae_inputs *in);
 
 /* ---- output ---- */
 typedef struct out_row {
@@ -105,15 +131,22 @@ void table_field(const char *s);
 /* the class name of a score, or NULL */
 const char *score_class(const ae_head *b, const ae_score *s);
 
-/* A progress bar on stderr when it is a terminal; no-op otherwise. */
+/* A progress bar on stderr when it is a terminal; no-op otherwise. It is drawn at once,
+ * moves as each input is read (progress_read, from any thread) and as each batch is done
+ * (progress_update), with the rate and the time left, and is cleared at the end or when the
+ * process is interrupted (SIGINT, SIGTERM: the line is wiped, then the signal takes its
+ * default course). */
 typedef struct progress {
     int active;
     int64_t total, done;
-    double t0;
+    _Atomic int64_t read;
+    double t0, drawn;
     const char *what;
+    pthread_mutex_t mu;
 } progress;
 void progress_begin(progress *p, int64_t total, const char *what);
 void progress_update(progress *p, int64_t done);
+void progress_read(void *p); /* one more input read: an ae_scorer_params.on_read */
 void progress_end(progress *p);
 
 #endif

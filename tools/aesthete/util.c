@@ -3,10 +3,15 @@
  * JSON output.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -36,6 +41,8 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     char buf[4096];
@@ -47,6 +54,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     put_plain(stderr, buf);
     fprintf(stderr, "\nTry 'aesthete %s --help'.\n", cmd);
     return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int c, int argc, char **argv)
+{
+    const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) && optopt > 0 && optopt < 128) { /* a short option */
+        if (optind < argc && argv[optind][0] == '-' && argv[optind][1] != '-' && strchr(argv[optind] + 1, optopt))
+            arg = argv[optind]; /* getopt is still inside this cluster */
+        if (c == ':') return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+        if (arg[0] == '-' && strlen(arg) > 2)
+            return cli_usage_error(cmd, "unknown option '-%c' in '%s' (a file whose name starts with '-': write ./%s, or put it after --)",
+                                   optopt, arg, arg);
+        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    }
+    size_t len = strcspn(arg, "=");
+    if (c == ':') return cli_usage_error(cmd, "option '%.*s' needs a value", (int)len, arg);
+    return cli_usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
 }
 
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
@@ -125,6 +149,58 @@ ae_model *cli_load_model_params(const char *spec, const ae_model_params *mp)
         return NULL;
     }
     return m;
+}
+
+int cli_mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    return 0;
+}
+
+int cli_copy_noreplace(const char *src, const char *dst)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.aesthete-copy-%ld", dst, (long)getpid()) >= (int)sizeof tmp)
+        return errno = ENAMETOOLONG, -1;
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    if (in < 0) return -1;
+    struct stat st;
+    if (fstat(in, &st) != 0 || (out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777)) < 0)
+        goto done;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t k = read(in, buf, sizeof buf);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) goto done;
+        if (k == 0) break;
+        for (ssize_t off = 0; off < k;) {
+            ssize_t w = write(out, buf + off, (size_t)(k - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) goto done;
+            off += w;
+        }
+    }
+    if (fsync(out) != 0 || close(out) != 0) {
+        out = -1;
+        goto done;
+    }
+    out = -1;
+    if (link(tmp, dst) != 0) goto done;
+    rc = 0;
+done:;
+    int e = errno;
+    if (out >= 0) close(out);
+    close(in);
+    unlink(tmp);
+    errno = e;
+    return rc;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
