@@ -615,7 +615,13 @@ int ae_hub_download(const char *spec, const ae_hubdl_params *params, char *snaps
     /* refs/<rev> only once everything is there, so that a failed download is never found */
     if (!rc && strcmp(j.revision, j.commit) != 0) rc = write_ref(&j);
     curl_slist_free_all(j.headers);
-    if (rc) return rc;
+    if (rc) {
+        /* leave no empty folders that look like a download (a partial blob stays, to resume) */
+        int e = errno;
+        rmdir(blobs), rmdir(j.repo), rmdir(j.locks);
+        errno = e;
+        return rc;
+    }
     if (snapshot_dir && cap) {
         if (!fmt(snapshot_dir, cap, "%s/snapshots/%s", j.repo, j.commit))
             return ae_fail(AE_ERR_INVALID, "%s: snapshot path longer than %zu bytes", spec, cap);

@@ -186,7 +186,11 @@ int hub_resolve(const char *spec, char *dir, size_t cap)
             } else {
                 if (!fmt(path, sizeof path, "%s/refs/%s", repo, rev) ||
                     !read_ref(path, hash, sizeof hash)) {
-                    fmt(looked[i], sizeof looked[i], "%s (no refs/%s)", repo, rev);
+                    /* say which: never downloaded whole, or a damaged ref */
+                    if (access(path, F_OK) != 0)
+                        fmt(looked[i], sizeof looked[i], "%s (no refs/%s: no finished download)", repo, rev);
+                    else
+                        fmt(looked[i], sizeof looked[i], "%s (refs/%s is not a 40- or 64-hex commit: damaged)", repo, rev);
                     continue;
                 }
             }
