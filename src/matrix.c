@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,18 +60,20 @@ static const char *dict_value(const char *h, const char *key)
     return p;
 }
 
-static int parse_npy(const unsigned char *buf, size_t size, const char *path, float **data,
-                     int32_t *rows, int32_t *cols)
+/* The header of a .npy file of size bytes whose first bytes are buf[0, n): the item size (4
+ * or 2), rows, columns and the offset of the data. */
+static int parse_npy_header(const unsigned char *buf, size_t n, size_t size, const char *path, int *item_out,
+                            long long *rows, long long *cols, size_t *data_off)
 {
-    if (size < 10) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
+    if (n < 10) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
     int major = buf[6];
     size_t hl, off;
     if (major == 1) hl = buf[8] | (size_t)buf[9] << 8, off = 10;
     else if (major == 2 || major == 3) {
-        if (size < 12) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
+        if (n < 12) return ae_fail(AE_ERR_FORMAT, "%s: truncated .npy header", path);
         hl = buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24, off = 12;
     } else return ae_fail(AE_ERR_UNSUPPORTED, "%s: .npy format version %d is not supported", path, major);
-    if (hl > MAX_NPY_HEADER || hl > size - off)
+    if (hl > MAX_NPY_HEADER || hl > n - off)
         return ae_fail(AE_ERR_FORMAT, "%s: .npy header length %zu exceeds the file", path, hl);
     char h[MAX_NPY_HEADER + 1];
     memcpy(h, buf + off, hl);
@@ -111,17 +112,52 @@ static int parse_npy(const unsigned char *buf, size_t size, const char *path, fl
     size_t need = (size_t)r * (size_t)c * (size_t)item, have = size - off - hl;
     if (need != have)
         return ae_fail(AE_ERR_FORMAT, "%s: shape (%lld, %lld) needs %zu data bytes, the file has %zu", path, r, c, need, have);
-    float *out = malloc(sizeof(float) * (size_t)(r * c) + 1);
-    if (!out) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    const unsigned char *src = buf + off + hl;
-    for (size_t i = 0; i < (size_t)(r * c); i++) {
-        if (item == 4) memcpy(&out[i], src + 4 * i, 4);
-        else out[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-    }
-    *data = out;
-    *rows = (int32_t)r;
-    *cols = (int32_t)c;
+    *item_out = item;
+    *rows = r, *cols = c;
+    *data_off = off + hl;
     return AE_OK;
+}
+
+/* pread of exactly n bytes at off: AE_OK, or AE_ERR_IO when the file is shorter than it was
+ * (changed while being read) or unreadable */
+static int read_exact(int fd, void *dst, size_t n, off_t off, const char *path)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(fd, (char *)dst + got, n - got, off + (off_t)got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
+        if (k == 0) return ae_fail(AE_ERR_IO, "%s: the file shrank while being read (changed under us)", path);
+        got += (size_t)k;
+    }
+    return AE_OK;
+}
+
+/* The data of a .npy file into floats: float32 straight into them, float16 through a chunk */
+static int read_npy_data(int fd, size_t off, int item, long long r, long long c, const char *path, float **data)
+{
+    size_t count = (size_t)r * (size_t)c;
+    float *out = malloc(sizeof(float) * count + 1);
+    if (!out) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+    int rc = AE_OK;
+    if (item == 4) {
+        rc = read_exact(fd, out, 4 * count, (off_t)off, path);
+    } else {
+        enum { CHUNK = 1 << 18 };
+        uint16_t *h = malloc(2 * CHUNK);
+        if (!h) rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        for (size_t i = 0; rc == AE_OK && i < count; i += CHUNK) {
+            size_t k = count - i < CHUNK ? count - i : CHUNK;
+            if ((rc = read_exact(fd, h, 2 * k, (off_t)(off + 2 * i), path)) != AE_OK) break;
+            for (size_t j = 0; j < k; j++) {
+                const unsigned char *b = (const unsigned char *)&h[j];
+                out[i + j] = half_to_float((uint16_t)(b[0] | b[1] << 8));
+            }
+        }
+        free(h);
+    }
+    if (rc != AE_OK) free(out);
+    else *data = out;
+    return rc;
 }
 
 /* A pickled NumPy array of shape [D] or [N, D] (restricted unpickler: pickle.c). */
@@ -158,30 +194,33 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
         return ae_fail(AE_ERR_IO, "%s: not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
-    /* mapped, not read: the file's bytes are copied once, into the floats returned */
-    const unsigned char *buf = NULL;
-    if (size > 0) {
-        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return ae_fail(e == ENOMEM ? AE_ERR_NOMEM : AE_ERR_IO, "%s: cannot map: %s", path, strerror(e));
-        }
-        buf = m;
-    }
-    close(fd);
-    int rc;
+    /* read, never mapped (a file truncated while in use cannot fault a mapping): the .npy header
+     * from the first bytes and its data straight into the floats returned; pickles and raw
+     * files whole */
+    unsigned char head[12 + MAX_NPY_HEADER];
+    size_t nhead = size < sizeof head ? size : sizeof head;
+    int rc = read_exact(fd, head, nhead, 0, path);
     size_t plen = strlen(path);
-    /* a pickle by its name, or by its look (PROTO 2..5 first, STOP last) where a raw file
-     * could not be read anyway (no dimension given): raw floats may begin with any bytes */
-    int pickled = (plen > 4 && !strcmp(path + plen - 4, ".pkl")) || (plen > 7 && !strcmp(path + plen - 7, ".pickle")) ||
-                  (dim <= 0 && size >= 3 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5 && buf[size - 1] == '.');
-    if (size >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
-        rc = parse_npy(buf, size, path, data, rows, cols);
+    int pickled = (plen > 4 && !strcmp(path + plen - 4, ".pkl")) || (plen > 7 && !strcmp(path + plen - 7, ".pickle"));
+    if (rc != AE_OK) {
+    } else if (nhead >= 6 && !memcmp(head, "\x93NUMPY", 6)) {
+        int item = 0;
+        long long r = 0, c = 0;
+        size_t off = 0;
+        rc = parse_npy_header(head, nhead, size, path, &item, &r, &c, &off);
+        if (rc == AE_OK) rc = read_npy_data(fd, off, item, r, c, path, data);
+        if (rc == AE_OK) *rows = (int32_t)r, *cols = (int32_t)c;
         if (rc == AE_OK && dim > 0 && *cols != dim)
             rc = ae_fail(AE_ERR_FORMAT, "%s: %d-dimensional rows, expected %d", path, *cols, dim);
-    } else if (pickled) {
-        rc = read_pickled(buf, size, path, dim, data, rows, cols);
+    } else if (pickled || (dim <= 0 && size >= 3 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5)) {
+        /* a pickle by its name, or by its look (PROTO 2..5 first, STOP last) where a raw file
+         * could not be read anyway (no dimension given): raw floats may begin with any bytes */
+        unsigned char *buf = malloc(size + 1);
+        rc = buf ? read_exact(fd, buf, size, 0, path) : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        if (rc == AE_OK && !pickled && buf[size - 1] != '.')
+            rc = ae_fail(AE_ERR_INVALID, "%s: raw float32 needs a known dimension", path);
+        if (rc == AE_OK) rc = read_pickled(buf, size, path, dim, data, rows, cols);
+        free(buf);
     } else if (dim <= 0) {
         rc = ae_fail(AE_ERR_INVALID, "%s: raw float32 needs a known dimension", path);
     } else if (size == 0 || size % (4 * (size_t)dim)) {
@@ -190,14 +229,16 @@ int ae_read_matrix(const char *path, int32_t dim, float **data, int32_t *rows, i
         rc = ae_fail(AE_ERR_TOO_LARGE, "%s: more than %d rows", path, INT32_MAX);
     } else {
         *data = malloc(size);
-        rc = *data ? AE_OK : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
+        rc = *data ? read_exact(fd, *data, size, 0, path) : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
         if (rc == AE_OK) {
-            memcpy(*data, buf, size);
             *rows = (int32_t)(size / (4 * (size_t)dim));
             *cols = dim;
+        } else {
+            free(*data);
+            *data = NULL;
         }
     }
-    if (buf) munmap((void *)buf, size);
+    close(fd);
     if (rc == AE_OK) {
         for (size_t i = 0; i < (size_t)*rows * (size_t)*cols; i++)
             if (!isfinite((*data)[i])) {

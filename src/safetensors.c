@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,23 +377,24 @@ done:
 
 int st_open(st_file *f, const char *path)
 {
-    int fd = -1;
-    int rc = open_regular(f, path, &fd);
-    if (rc) return rc;
-    if (f->size >= 8) {
-        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            st_close(f);
-            return ae_fail(AE_ERR_IO, "%s: mmap: %s", path, strerror(e));
-        }
-        f->base = p;
-        f->mapped = 1;
+    /* read, not mapped: a file truncated or replaced while in use cannot fault (SIGBUS) a
+     * mapping; what st_open serves (heads, banks) is small */
+    memset(f, 0, sizeof *f);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return ae_fail(AE_ERR_IO, "%s: not a regular file", path);
+    char *buf;
+    size_t size;
+    int rc = ae_file_read(path, ST_MAX_FILE, &buf, &size);
+    if (rc != AE_OK) return rc;
+    if (!(f->label = strdup(path))) {
+        free(buf);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
     }
-    close(fd);
+    f->base = (const uint8_t *)buf;
+    f->size = size;
+    f->owned = 1;
     uint64_t hlen = 0;
-    rc = check_length(f, f->base, &hlen);
+    rc = check_length(f, size >= 8 ? f->base : NULL, &hlen);
     if (rc == AE_OK) rc = parse(f, (const char *)f->base + 8, hlen, f->base + 8 + hlen);
     if (rc != AE_OK) st_close(f);
     return rc;
@@ -404,7 +404,7 @@ void st_close(st_file *f)
 {
     if (!f) return;
     clear(f);
-    if (f->mapped && f->base) munmap((void *)f->base, f->size);
+    if (f->owned) free((void *)f->base);
     if (f->has_fd) close(f->fd);
     free(f->label);
     memset(f, 0, sizeof *f);

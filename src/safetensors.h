@@ -5,7 +5,7 @@
  *   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32", "shape": [..],
  *    "data_offsets": [begin, end]}, ...}
  * then the data; offsets are relative to the first byte after the header.
- * st_open maps a file read-only; st_open_header reads only its header (pread) and keeps the
+ * st_open reads a whole file (at most ST_MAX_FILE bytes); st_open_header reads only its header (pread) and keeps the
  * file open, so that tensors are read one at a time with st_read_f32 and no page of the data
  * stays resident (model weights: see model.c). Either way the header is fully validated
  * before anything is trusted:
@@ -23,6 +23,7 @@
 
 #define ST_MAX_DIMS 8
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB: far above any real CLIP header */
+#define ST_MAX_FILE ((size_t)1 << 30) /* st_open's files (heads, banks): 1 GiB */
 
 typedef enum {
     ST_F32, ST_F16, ST_BF16,
@@ -35,16 +36,16 @@ typedef struct st_tensor {
     int32_t ndim;             /* 0 for a scalar */
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
-    const uint8_t *data;      /* points into the mapping, not aligned in general; NULL for a
+    const uint8_t *data;      /* points into base, not aligned in general; NULL for a
                                  file opened with st_open_header */
     size_t nbytes;
     uint64_t offset;          /* of the first data byte in the file */
 } st_tensor;
 
 typedef struct st_file {
-    const uint8_t *base;      /* the mapping or caller's buffer */
+    const uint8_t *base;      /* the file's bytes (st_open) or the caller's buffer */
     size_t size;
-    int mapped;               /* 1 if base is an mmap owned by this struct */
+    int owned;                /* 1 if base is st_open's copy, freed by st_close */
     int fd, has_fd;           /* st_open_header: the open file (has_fd 1; st_close closes it) */
     uint64_t header_size;     /* N, the JSON header's bytes */
     st_tensor *tensors;       /* sorted by name */
@@ -54,7 +55,7 @@ typedef struct st_file {
     char *label;              /* path or caller's label, for messages */
 } st_file;
 
-/* Maps and validates path. On failure *f is left empty (st_close is still safe). */
+/* Reads and validates path. On failure *f is left empty (st_close is still safe). */
 int st_open(st_file *f, const char *path);
 /* Reads and validates only the header of path (8 + N bytes, with pread; nothing is mapped)
  * and keeps the file open for st_read_f32. The tensors' data pointers are NULL. */

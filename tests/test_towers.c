@@ -317,7 +317,7 @@ static void test_header_reader(const char *rel, const char *cut_name)
     CHECK_EQ_INT(st_open(&a, path), AE_OK);
     CHECK_EQ_INT(st_open_header(&b, path), AE_OK);
     CHECK_EQ_INT(a.n_tensors, b.n_tensors);
-    CHECK(a.header_size == b.header_size && a.size == b.size && b.has_fd && !b.mapped);
+    CHECK(a.header_size == b.header_size && a.size == b.size && b.has_fd && !b.owned);
     size_t checked = 0;
     for (int32_t i = 0; i < a.n_tensors && i < b.n_tensors; i++) {
         const st_tensor *ta = &a.tensors[i], *tb = &b.tensors[i];
