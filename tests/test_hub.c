@@ -176,7 +176,7 @@ int main(void)
     write_text(p, C2);
     env("HF_HUB_CACHE", hub);
     expect_fail("org/noconfig", AE_ERR_NOT_FOUND, "no config.json in the snapshot");
-    expect_fail("org/badref", AE_ERR_NOT_FOUND, "models--org--badref (no refs/main)");
+    expect_fail("org/badref", AE_ERR_NOT_FOUND, "models--org--badref (refs/main is not a 40- or 64-hex commit: damaged)");
     expect_fail("org/nosnap", AE_ERR_NOT_FOUND, "models--org--nosnap (snapshot missing 222222222222)");
     /* a ref with a trailing newline is fine */
     snprintf(p, sizeof p, "%s/models--org--nosnap/refs/main", hub);
