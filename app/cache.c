@@ -1,10 +1,17 @@
 /*
  * cache.c — the SQLite embedding cache of cache.h.
  *
- * Schema (PRAGMA user_version = 1, for future migrations):
+ * Schema (PRAGMA user_version = 2, for future migrations):
  *   embeddings(key TEXT, dim INTEGER, vec BLOB, created INTEGER, PRIMARY KEY(key, dim))
  *   WITHOUT ROWID
- * vec holds dim float32 little-endian. WAL mode lets readers go on while one process writes;
+ * vec holds dim float32 little-endian, then the XXH64 of the key, dim and those bytes (8 bytes
+ * LE): a row that does not check out (edited, damaged, or of version 1 without the sum) is a
+ * miss, computed again and replaced, never a result.
+ *
+ * A cache never stops scoring: a damaged file (not SQLite, or SQLite reporting corruption) is
+ * moved aside as <path>.corrupt-<time> and a new one started; a full disk, a read-only file or
+ * a lock held too long stop the writes for the rest of the run; each is noted once, for the
+ * caller to warn (ae_cache_warning). WAL mode lets readers go on while one process writes;
  * synchronous=NORMAL keeps every committed transaction across a process crash (only a power
  * loss may drop the last ones, never corrupting the file). Writers take the lock up front
  * (BEGIN IMMEDIATE) so two processes never deadlock upgrading read locks, and wait for each
@@ -23,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "error.h"
 #include "hash.h"
 
@@ -33,8 +42,66 @@ struct ae_cache {
     sqlite3 *db;
     sqlite3_stmt *get, *put;
     char *path;
-    int64_t hits, misses;
+    int64_t hits, misses, bad_rows;
+    int no_writes; /* a write failed: the rest of the run computes without storing */
+    int broken;    /* SQLite reported corruption: no more reads or writes; moved aside at close */
+    char warning[1024];
 };
+
+#define SUM_BYTES 8
+
+static uint64_t row_sum(const char *key, int32_t dim, const void *vec, size_t bytes)
+{
+    XXH64_state_t *st = XXH64_createState();
+    if (!st) return 0;
+    XXH64_reset(st, 0x61657374686574ULL);
+    XXH64_update(st, key, strlen(key) + 1);
+    uint8_t d[4] = {(uint8_t)dim, (uint8_t)(dim >> 8), (uint8_t)(dim >> 16), (uint8_t)(dim >> 24)};
+    XXH64_update(st, d, 4);
+    XXH64_update(st, vec, bytes);
+    uint64_t h = XXH64_digest(st);
+    XXH64_freeState(st);
+    return h;
+}
+
+/* The first problem of this handle, kept for ae_cache_warning. */
+static void note(ae_cache *c, const char *msg)
+{
+    if (c->warning[0]) return;
+    size_t n = strlen(msg) < sizeof c->warning ? strlen(msg) : sizeof c->warning - 1;
+    memcpy(c->warning, msg, n);
+    c->warning[n] = 0;
+}
+
+const char *ae_cache_warning(const ae_cache *c) { return c && c->warning[0] ? c->warning : NULL; }
+
+/* 1 if path starts with SQLite's magic */
+static int sqlite_magic(const char *path)
+{
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
+}
+
+/* Renames a damaged database (and drops its -wal, -shm) to <path>.corrupt-<time>[-k] (a new
+ * name: an earlier one is kept); the name into aside. */
+static int move_aside(const char *path, char *aside, size_t cap)
+{
+    long long t = (long long)time(NULL);
+    snprintf(aside, cap, "%s.corrupt-%lld", path, t);
+    for (int k = 1; access(aside, F_OK) == 0 && k < 1000; k++) /* never over an earlier one */
+        snprintf(aside, cap, "%s.corrupt-%lld-%d", path, t, k);
+    if (rename(path, aside) != 0) return -1;
+    char p[4200];
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
 
 int ae_cache_default_path(char *path, size_t cap)
 {
@@ -107,9 +174,15 @@ void ae_cache_close(ae_cache *c)
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->put);
     sqlite3_close(c->db);
+    if (c->broken) { /* found damaged while in use: the next run starts a new one */
+        char aside[4300];
+        move_aside(c->path, aside, sizeof aside);
+    }
     free(c->path);
     free(c);
 }
+
+static int open_db(const char *path, ae_cache **out);
 
 int ae_cache_open(const char *path, ae_cache **out)
 {
@@ -117,11 +190,33 @@ int ae_cache_open(const char *path, ae_cache **out)
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_cache_open: no output handle");
     *out = NULL;
     int rc;
+    int is_default = !path;
     if (!path) {
         if ((rc = ae_cache_default_path(def, sizeof def))) return rc;
         path = def;
     }
     if (!*path) return ae_fail(AE_ERR_INVALID, "cache: empty path");
+    rc = open_db(path, out);
+    /* damaged: moved aside and started anew; a file that is no database at all only where it
+     * is the default cache (a --cache that names another file by mistake is left alone) */
+    if (rc == AE_ERR_FORMAT && (is_default || sqlite_magic(path))) {
+        char why[600], aside[4300];
+        snprintf(why, sizeof why, "%s", ae_last_error());
+        if (move_aside(path, aside, sizeof aside) == 0 && (rc = open_db(path, out)) == AE_OK) {
+            char msg[9000];
+            const char *cause = strstr(why, "(") ? strstr(why, "(") : why;
+            snprintf(msg, sizeof msg, "%s: the embedding cache was damaged %.*s; moved aside to %s, a new one started",
+                     path, (int)strcspn(cause, ";"), cause, aside);
+            note(*out, msg);
+        }
+    }
+    return rc;
+}
+
+static int open_db(const char *path, ae_cache **out)
+{
+    *out = NULL;
+    int rc;
     if ((rc = make_parents(path))) return rc;
     ae_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path))) {
@@ -141,7 +236,7 @@ int ae_cache_open(const char *path, ae_cache **out)
         (rc = exec(c, "CREATE TABLE IF NOT EXISTS embeddings("
                       "key TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL, "
                       "created INTEGER NOT NULL, PRIMARY KEY(key, dim)) WITHOUT ROWID")) ||
-        (rc = exec(c, "PRAGMA user_version=1")))
+        (rc = exec(c, "PRAGMA user_version=2")))
         goto fail;
     if (sqlite3_prepare_v3(c->db, "SELECT vec FROM embeddings WHERE key=?1 AND dim=?2", -1,
                            SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK ||
@@ -215,9 +310,29 @@ static void from_le(float *dst, const void *src, size_t n)
 #endif
 }
 
+/* After an SQLite failure: noted once; corruption stops all use, anything else the writes. */
+static int use_failed(ae_cache *c, const char *what)
+{
+    int code = sqlite3_extended_errcode(c->db) & 0xff;
+    int rc = db_fail(c, what);
+    char msg[1200];
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+        c->broken = 1;
+        snprintf(msg, sizeof msg, "%s: the embedding cache is damaged (%s); not used for the rest of this run, moved aside at its end",
+                 c->path, sqlite3_errmsg(c->db));
+    } else {
+        c->no_writes = 1;
+        snprintf(msg, sizeof msg, "%s: cannot store embeddings (%s: %s); results are computed but not kept for the rest of this run",
+                 c->path, what, sqlite3_errmsg(c->db));
+    }
+    note(c, msg);
+    return rc;
+}
+
 int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim)
 {
     if (!c || !key || !out || dim <= 0 || dim > MAX_DIM) return ae_fail(AE_ERR_INVALID, "cache: invalid lookup");
+    if (c->broken) return c->misses++, 0;
     sqlite3_stmt *st = c->get;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, dim);
@@ -225,13 +340,22 @@ int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim)
     if (rc == SQLITE_ROW) {
         const void *blob = sqlite3_column_blob(st, 0);
         int len = sqlite3_column_bytes(st, 0);
-        if (blob && len == dim * 4) {
-            from_le(out, blob, (size_t)dim);
-            hit = 1;
+        /* a row of the wrong length or whose sum does not check out is a miss; the next put
+         * replaces it */
+        if (blob && len == dim * 4 + SUM_BYTES) {
+            uint64_t want = 0;
+            for (int b = 0; b < SUM_BYTES; b++) want |= (uint64_t)((const uint8_t *)blob)[dim * 4 + b] << (8 * b);
+            if (row_sum(key, dim, blob, (size_t)dim * 4) == want) {
+                from_le(out, blob, (size_t)dim);
+                hit = 1;
+            } else {
+                c->bad_rows++;
+            }
+        } else if (blob) {
+            c->bad_rows += len != dim * 4; /* a version-1 row is merely old */
         }
-        /* a row of the wrong length is treated as missing; the next put replaces it */
     } else if (rc != SQLITE_DONE) {
-        int r = db_fail(c, "reading");
+        int r = use_failed(c, "reading");
         sqlite3_reset(st);
         return r;
     }
@@ -247,14 +371,14 @@ int ae_cache_put_many(ae_cache *c, const char *const *keys, const float *vecs, i
 {
     if (!c || n < 0 || dim <= 0 || dim > MAX_DIM || (n > 0 && (!keys || !vecs)))
         return ae_fail(AE_ERR_INVALID, "cache: invalid store");
-    if (n == 0) return AE_OK;
-    size_t bytes = (size_t)dim * 4;
+    if (n == 0 || c->broken || c->no_writes) return AE_OK; /* noted once already */
+    size_t bytes = (size_t)dim * 4 + SUM_BYTES;
     uint8_t *blob = malloc(bytes);
     if (!blob) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);
     int rc = exec(c, "BEGIN IMMEDIATE");
     if (rc) {
         free(blob);
-        return rc;
+        return use_failed(c, "locking for a write");
     }
     int64_t now = (int64_t)time(NULL);
     sqlite3_stmt *st = c->put;
@@ -264,16 +388,18 @@ int ae_cache_put_many(ae_cache *c, const char *const *keys, const float *vecs, i
             break;
         }
         to_le(blob, vecs + (size_t)i * dim, (size_t)dim);
+        uint64_t sum = row_sum(keys[i], dim, blob, (size_t)dim * 4);
+        for (int b = 0; b < SUM_BYTES; b++) blob[(size_t)dim * 4 + b] = (uint8_t)(sum >> (8 * b));
         sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, dim);
         sqlite3_bind_blob(st, 3, blob, (int)bytes, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(c, "writing");
+        if (sqlite3_step(st) != SQLITE_DONE) rc = use_failed(c, "writing");
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
     free(blob);
-    if (!rc) rc = exec(c, "COMMIT");
+    if (!rc && (rc = exec(c, "COMMIT"))) use_failed(c, "committing");
     if (rc) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL); /* keeps the first error */
     return rc;
 }
@@ -296,7 +422,7 @@ int ae_cache_stats_get(ae_cache *c, ae_cache_stats *st)
     if (!c || !st) return ae_fail(AE_ERR_INVALID, "cache: invalid stats call");
     memset(st, 0, sizeof *st);
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(c->db, "SELECT count(*), coalesce(sum(length(vec)), 0) FROM embeddings",
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*), coalesce(sum(max(length(vec) - 8, 0)), 0) FROM embeddings",
                            -1, &q, NULL) != SQLITE_OK)
         return db_fail(c, "counting");
     int rc = sqlite3_step(q);
@@ -309,6 +435,7 @@ int ae_cache_stats_get(ae_cache *c, ae_cache_stats *st)
     st->file_bytes = file_size(c->path, "") + file_size(c->path, "-wal");
     st->hits = c->hits;
     st->misses = c->misses;
+    st->bad_rows = c->bad_rows;
     st->path = c->path;
     return r;
 }

@@ -30,7 +30,9 @@ int ae_cache_default_path(char *path, size_t cap);
 /* Opens (creating if needed, with parent folders) the database at path, or at the default
  * path when path is NULL. *out is closed with ae_cache_close. A file that is not an SQLite
  * database gives AE_ERR_FORMAT and a message saying how to recover (ae_cache_remove_files /
- * "aesthete cache clear"). */
+ * "aesthete cache clear"), except where it is damaged SQLite or the default cache: that file
+ * is moved aside as <path>.corrupt-<unix time>, a new cache is opened and ae_cache_warning
+ * says so. */
 int ae_cache_open(const char *path, ae_cache **out);
 void ae_cache_close(ae_cache *c);
 
@@ -44,11 +46,14 @@ void ae_cache_key_from_hash(const char content_sha256[65], const char *fingerpri
                             const char *opts, char key[65]);
 
 /* Looks up key with dim floats; on a hit copies them into out. Returns 1 (hit), 0 (miss) or a
- * negative AE_ERR_*. Counts hits and misses for ae_cache_stats. */
+ * negative AE_ERR_*. A row that fails its check sum (edited, damaged, or of an older version)
+ * is a miss. Counts hits and misses for ae_cache_stats. */
 int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim);
 
 /* Stores n embeddings (vecs: n * dim floats, row i for keys[i]) in one transaction: all or
- * none. Existing entries are replaced. Waits for other writers (busy timeout 30 s). */
+ * none. Existing entries are replaced. Waits for other writers (busy timeout 30 s). After a
+ * failed write (a full disk, a read-only file, a lock held past the timeout) or corruption the
+ * handle stores nothing more (AE_OK, nothing done) and ae_cache_warning says why. */
 int ae_cache_put_many(ae_cache *c, const char *const *keys, const float *vecs, int32_t n,
                       int32_t dim);
 int ae_cache_put(ae_cache *c, const char *key, const float *vec, int32_t dim);
@@ -58,10 +63,17 @@ typedef struct ae_cache_stats {
     int64_t vec_bytes;  /* bytes of stored embeddings */
     int64_t file_bytes; /* size of the database file and its WAL on disk */
     int64_t hits, misses; /* ae_cache_get results of this handle */
+    int64_t bad_rows;   /* rows read that failed their check (dropped as misses) */
     const char *path;   /* the database file; valid until ae_cache_close */
 } ae_cache_stats;
 
 int ae_cache_stats_get(ae_cache *c, ae_cache_stats *st);
+
+/* The first problem this handle met, as one line naming the cache and the cause ("...: the
+ * embedding cache was damaged (...); moved aside to ....corrupt-..., a new one started",
+ * "...: cannot store embeddings (writing: database or disk is full); ..."), or NULL: for the
+ * caller to warn once. Scoring is never affected: what could not be read is computed. */
+const char *ae_cache_warning(const ae_cache *c);
 
 /* Deletes every entry and gives the space back to the file system. */
 int ae_cache_clear(ae_cache *c);

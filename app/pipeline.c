@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -250,6 +251,14 @@ static void facts_from(ae_photo_facts *f, const img_facts *x)
 
 /* One input: bytes, cache key and lookup, decode and preprocess into the slot. Runs on any
  * thread; a failed download (rc set when the batch was opened) is done already. */
+/* 1 if an embedding read from the cache is finite and not zero */
+static int usable_embedding(const float *v, int32_t dim)
+{
+    double ss = 0;
+    for (int32_t k = 0; k < dim; k++) ss += (double)v[k] * v[k];
+    return isfinite(ss) && ss > 0;
+}
+
 static void run_job(pipe_t *P, slot *sl, int32_t i)
 {
     const char *in = P->inputs[sl->base + i];
@@ -289,7 +298,9 @@ static void run_job(pipe_t *P, slot *sl, int32_t i)
             int fhit = f ? ae_cache_get(P->p->cache, sl->fkeys[i], rec, FACT_WORDS) : 0;
             pthread_mutex_unlock(&P->cache_mu);
             if (fhit == 1 && facts_unpack(rec, f)) f->ok = 1, f->cached = 1;
-            sl->hit[i] = hit == 1;
+            /* what was stored is checked again: a row that is not finite or is zero is
+             * computed anew (and replaced), never scored */
+            sl->hit[i] = hit == 1 && usable_embedding(sl->emb + (size_t)i * P->dim, P->dim);
         }
     }
     if (sl->hit[i] && (!f || f->ok)) {

@@ -4,14 +4,18 @@
  * survives, the file stays consistent), and corrupt files.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "error.h"
+#include "run.h"
 #include "test.h"
 
 #define DIM 8
@@ -301,6 +305,144 @@ static void test_corrupt(void)
     printf("folder: %s\n", ae_last_error());
 }
 
+/* the number of files in dir whose name starts with prefix */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, prefix, strlen(prefix));
+    if (d) closedir(d);
+    return n;
+}
+
+/* Rows are checked when read: an edited row, a version-1 row without its sum, a row of the
+ * wrong length are misses (computed again by the caller), counted as bad rows. */
+static void test_row_checks(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rows.sqlite3", test_tmpdir());
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (!c) return;
+    float v[DIM], out[DIM];
+    vec_for(3, 1, v);
+    const char *keys[] = {"edited", "old", "short", "fine"};
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(ae_cache_put(c, keys[i], v, DIM), AE_OK);
+    ae_cache_close(c);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    /* a NaN written over the first float, the sum left: the edit NaN-in-the-cache probe */
+    CHECK_EQ_INT(sqlite3_exec(db, "UPDATE embeddings SET vec = X'0000C07F' || substr(vec, 5) WHERE key = 'edited';"
+                                  "UPDATE embeddings SET vec = substr(vec, 1, 32) WHERE key = 'old';"
+                                  "UPDATE embeddings SET vec = substr(vec, 1, 12) WHERE key = 'short';",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    if (!c) return;
+    CHECK_EQ_INT(ae_cache_get(c, "edited", out, DIM), 0);
+    CHECK_EQ_INT(ae_cache_get(c, "old", out, DIM), 0);
+    CHECK_EQ_INT(ae_cache_get(c, "short", out, DIM), 0);
+    CHECK_EQ_INT(ae_cache_get(c, "fine", out, DIM), 1);
+    CHECK(memcmp(out, v, sizeof v) == 0);
+    ae_cache_stats st;
+    CHECK_EQ_INT(ae_cache_stats_get(c, &st), AE_OK);
+    CHECK_EQ_INT(st.bad_rows, 2); /* the old row is merely old */
+    /* a put replaces the bad row with a good one */
+    CHECK_EQ_INT(ae_cache_put(c, "edited", v, DIM), AE_OK);
+    CHECK_EQ_INT(ae_cache_get(c, "edited", out, DIM), 1);
+    CHECK(ae_cache_warning(c) == NULL);
+    ae_cache_close(c);
+}
+
+/* A damaged file is moved aside and a new cache started, with a warning; found damaged while
+ * in use, the handle stops using it and moves it aside at close. */
+static void test_moved_aside(void)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/aside", test_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/emb.sqlite3", dir);
+    FILE *f = fopen(path, "wb");
+    fwrite("SQLite format 3", 1, 16, f);
+    for (int i = 0; i < 8192; i++) fputc((i * 131 + 7) & 0xff, f);
+    fclose(f);
+    ae_cache *c = NULL;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    const char *w = ae_cache_warning(c);
+    CHECK_STR_CONTAINS(w, "the embedding cache was damaged");
+    CHECK_STR_CONTAINS(w, "moved aside to");
+    CHECK_EQ_INT(count_prefixed(dir, "emb.sqlite3.corrupt-"), 1);
+    float v[DIM], out[DIM];
+    vec_for(5, 5, v);
+    CHECK_EQ_INT(ae_cache_put(c, "k", v, DIM), AE_OK);
+    CHECK_EQ_INT(ae_cache_get(c, "k", out, DIM), 1);
+    ae_cache_close(c);
+
+    /* damaged pages found by a lookup: an error once, misses after it, moved aside at close */
+    enum { N = 400 };
+    char (*keys)[65] = malloc(N * 65);
+    const char **kp = malloc(N * sizeof *kp);
+    float *vs = calloc(N * DIM, sizeof *vs);
+    for (int i = 0; i < N; i++) snprintf(keys[i], 65, "page-%d", i), kp[i] = keys[i], vs[i * DIM] = 1;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, vs, N, DIM), AE_OK);
+    ae_cache_close(c);
+    f = fopen(path, "r+b");
+    fseek(f, 4096, SEEK_SET);
+    for (int i = 0; i < 3 * 4096; i++) fputc((i * 17 + 5) & 0xff, f);
+    fclose(f);
+    int rc = ae_cache_open(path, &c), errors = 0, misses = 0;
+    if (rc == AE_OK) {
+        for (int i = 0; i < N; i++) {
+            int g = ae_cache_get(c, keys[i], out, DIM);
+            errors += g < 0, misses += g == 0;
+        }
+        CHECK(errors <= 1);
+        if (errors) {
+            CHECK_STR_CONTAINS(ae_cache_warning(c), "the embedding cache is damaged");
+            CHECK_EQ_INT(ae_cache_put(c, "after", v, DIM), AE_OK); /* nothing done, no error */
+        }
+        ae_cache_close(c);
+        if (errors) CHECK_EQ_INT(count_prefixed(dir, "emb.sqlite3.corrupt-"), 2);
+    }
+    printf("damaged pages: open rc %d, %d lookups failed, %d missed\n", rc, errors, misses);
+    free(keys), free(kp), free(vs);
+}
+
+/* A full disk (a 512 KiB tmpfs, as root): writes stop with a warning, lookups go on. */
+static void test_full_disk(void)
+{
+    char mnt[4096], path[4200];
+    snprintf(mnt, sizeof mnt, "%s/small", test_tmpdir());
+    mkdir(mnt, 0755);
+    if (geteuid() != 0 || run_sh("mount -t tmpfs -o size=512k tmpfs '%s' 2>/dev/null", mnt) != 0) {
+        printf("full disk: skipped (needs root to mount a small tmpfs)\n");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/emb.sqlite3", mnt);
+    ae_cache *c;
+    CHECK_EQ_INT(ae_cache_open(path, &c), AE_OK);
+    enum { PER = 64, DIMS = 512 };
+    char (*keys)[32] = malloc(PER * 32);
+    const char **kp = malloc(PER * sizeof *kp);
+    float *vs = calloc(PER * DIMS, sizeof *vs), out[DIMS];
+    int failed_at = -1;
+    for (int b = 0; c && b < 20 && failed_at < 0; b++) {
+        for (int i = 0; i < PER; i++) snprintf(keys[i], 32, "b%d-%d", b, i), kp[i] = keys[i], vs[i * DIMS] = (float)b + 1;
+        if (ae_cache_put_many(c, kp, vs, PER, DIMS) != AE_OK) failed_at = b;
+    }
+    CHECK(failed_at > 0);
+    CHECK_STR_CONTAINS(ae_cache_warning(c), "cannot store embeddings");
+    CHECK_EQ_INT(ae_cache_put_many(c, kp, vs, PER, DIMS), AE_OK); /* stopped: nothing done */
+    CHECK_EQ_INT(ae_cache_get(c, "b0-3", out, DIMS), 1);           /* what was stored reads */
+    CHECK(out[0] == 1.0f);
+    printf("full disk: the write of batch %d failed: %s\n", failed_at, ae_cache_warning(c));
+    ae_cache_close(c);
+    run_sh("umount '%s'", mnt);
+    free(keys), free(kp), free(vs);
+}
+
 int main(void)
 {
     test_keys();
@@ -309,5 +451,8 @@ int main(void)
     test_crash();
     test_corrupt();
     test_default_path();
+    test_row_checks();
+    test_moved_aside();
+    test_full_disk();
     return test_summary();
 }

@@ -196,7 +196,7 @@ static void test_rank_and_cache(void)
     CHECK_STR_CONTAINS(r.err, "not an SQLite database; not removing");
     CHECK(access(notes, F_OK) == 0);
     run_free(&r);
-    /* ... but a damaged one is removed, so the next run starts afresh */
+    /* ... but a damaged one is moved aside, a new one started, and clear removes the old */
     const char *broken = test_tmp("broken.sqlite3");
     FILE *bf = fopen(broken, "wb");
     if (bf) {
@@ -206,7 +206,12 @@ static void test_rank_and_cache(void)
     }
     r = RUN("cache", "clear", "--cache", broken);
     CHECK_EQ_INT(r.code, 0);
-    CHECK(access(broken, F_OK) != 0);
+    CHECK_STR_CONTAINS(r.err, "the embedding cache was damaged");
+    CHECK_STR_CONTAINS(r.out, "removed 1 damaged cache moved aside earlier");
+    run_free(&r);
+    r = RUN("cache", "stats", "--cache", broken);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.out, "entries    0");
     run_free(&r);
 
     /* --min-score keeps the best */

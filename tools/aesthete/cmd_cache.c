@@ -1,6 +1,7 @@
 /*
  * cmd_cache.c — `aesthete cache stats|clear`: the embedding cache.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,29 @@ static int banks(const char *cache_path, int clear)
     else printf("banks      %d (%lld bytes, at most %lld) in %s\n", n, (long long)bytes,
                 (long long)KEPT_BANKS_MAX_BYTES, dir);
     return left;
+}
+
+/* clear: the damaged databases moved aside beside db (<db>.corrupt-*) go too */
+static void remove_moved_aside(const char *db)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", db);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : db;
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s.corrupt-", base);
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        n += unlink(p) == 0;
+    }
+    if (d) closedir(d);
+    if (n) printf("removed %d damaged cache%s moved aside earlier\n", n, n == 1 ? "" : "s");
 }
 
 int cmd_cache(int argc, char **argv)
@@ -113,7 +137,10 @@ int cmd_cache(int argc, char **argv)
         printf("cache      %s\nentries    %lld\nembeddings %lld bytes\nfile       %lld bytes\n", st.path,
                (long long)st.entries, (long long)st.vec_bytes, (long long)st.file_bytes);
     }
+    const char *w = ae_cache_warning(ch);
+    if (w) cli_error("warning: %s", w);
     ae_cache_close(ch);
+    if (clear) remove_moved_aside(db);
     if (ret == EXIT_ALL_OK && banks(path, clear)) ret = EXIT_SOME_FAILED;
     return ret;
 }

@@ -319,6 +319,7 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model)
 {
     memset(s, 0, sizeof *s);
+    s->quiet = o->quiet;
     if (o->bank_path && (o->method >= 0 || o->classes_path || o->template_text || o->positive || o->negative)) {
         cli_usage_error(cmd, "--head (--bank) already fixes the method and prompts; drop --method/--classes/--template/--positive/--negative");
         return EXIT_USAGE;
@@ -391,6 +392,8 @@ int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **o
 
 void scorer_close(scorer *s)
 {
+    const char *w = ae_cache_warning(s->cache);
+    if (w && !s->quiet) cli_error("warning: %s", w);
     ae_cache_close(s->cache);
     ae_head_free(s->bank);
     ae_session_free(s->session);

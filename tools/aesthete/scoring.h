@@ -65,6 +65,7 @@ typedef struct scorer {
     ae_head *bank;
     ae_cache *cache;     /* NULL with --no-cache */
     char key[65];        /* the recipe key of a head made from options (ae_recipe), else "" */
+    int quiet;           /* --quiet: scorer_close does not warn of the cache's problems */
 } scorer;
 
 /* Loads the model, opens the cache, and loads or builds the bank (built banks are kept in
@@ -72,6 +73,8 @@ typedef struct scorer {
  * only a bank (--bank, or laion by --laion-head) for --embeddings. Prints the error and
  * returns non-zero on failure. */
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model);
+/* Frees it all; first warns (one line) of a problem the cache met: damaged and moved aside,
+ * or writes stopped (a full disk, a read-only file, a lock held too long). */
 void scorer_close(scorer *s);
 /* Another head for an open scorer, from options: --head FILE, or --method and its prompts
  * (built or taken from the banks kept, as scorer_open does); with no model (scorer_open's
