@@ -422,6 +422,36 @@ static void test_files_left_behind(void)
     run_free(&r);
 }
 
+/* stdout that cannot take the results: a full disk is an error, a closed pipe ends quietly */
+static void test_stdout_faults(void)
+{
+    char err[4400];
+    snprintf(err, sizeof err, "%s", test_tmp("stdout.err"));
+    int rc = run_sh("'%s' rank -m '%s' --no-cache -f jsonl '%s' >/dev/full 2>'%s'", getenv("AE_CLI"), TINY,
+                    test_tmp("photos"), err);
+    CHECK_EQ_INT(rc, 2);
+    size_t n;
+    char *t = read_file(err, &n);
+    CHECK_STR_CONTAINS(t, "standard output: No space left on device (the results were not all written)");
+    free(t);
+    /* many rows into head -1: the first arrives, nothing is said, the status is SIGPIPE's
+     * (also where SIGPIPE is ignored, as under some test runners) */
+    char script[4400];
+    snprintf(script, sizeof script, "%s", test_tmp("pipe.sh"));
+    FILE *f = fopen(script, "w");
+    if (f) {
+        fprintf(f, "trap '' PIPE\nset -o pipefail\nargs=()\nfor i in $(seq 200); do args+=('%s/rocket.jpg'); done\n"
+                   "'%s' score -m '%s' --no-cache --threads 1 \"${args[@]}\" 2>'%s' | head -1 >/dev/null\n",
+                test_tmp("photos"), getenv("AE_CLI"), TINY, err);
+        fclose(f);
+    }
+    rc = run_sh("bash '%s'", script);
+    CHECK_MSG(rc == 141 || rc == 0, "status %d", rc);
+    t = read_file(err, &n);
+    CHECK_MSG(t && n == 0, "stderr: %s", t ? t : "(none)");
+    free(t);
+}
+
 int main(void)
 {
     snprintf(TINY, sizeof TINY, "%s", fixture("models/tiny-quickgelu"));
@@ -431,5 +461,6 @@ int main(void)
     test_help_and_options();
     test_progress();
     test_files_left_behind();
+    test_stdout_faults();
     return test_summary();
 }

@@ -35,6 +35,12 @@ enum shared_option {
 
 /* "aesthete: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Notes the cause of the first failed write to stdout (call right after writing results);
+ * cli_stdout_errno gives it (0: none), for main to report "standard output: No space left on
+ * device" and fail instead of exiting 0 with results lost. */
+void cli_note_stdout(void);
+int cli_stdout_errno(void);
+
 /* "aesthete: warning: " + msg: the ae_inputs_warn of the commands (ctx unused). */
 void cli_warn(void *ctx, const char *msg);
 /* Usage error: message, then "Try 'aesthete CMD --help'." Returns EXIT_USAGE. */

@@ -2,6 +2,8 @@
  * main.c — the aesthete command: a table of subcommands, each in its own file, each parsing
  * its own options (git's git.c layout).
  */
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "cli.h"
@@ -59,7 +61,19 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            /* results that could not be written are not a success: a full disk or a closed
+             * file (a closed pipe ends the process quietly with SIGPIPE, as for every tool) */
+            errno = 0;
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                int e = cli_stdout_errno() ? cli_stdout_errno() : errno ? errno : EIO;
+                if (e == EPIPE) return 128 + SIGPIPE; /* where SIGPIPE is ignored: as if it were not */
+                cli_error("standard output: %s (the results were not all written)", strerror(e));
+                return EXIT_USAGE;
+            }
+            return rc;
+        }
     cli_error("unknown command '%s'. Try 'aesthete --help'.", argv[1]);
     return EXIT_USAGE;
 }

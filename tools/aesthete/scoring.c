@@ -545,12 +545,14 @@ void writer_row(writer *w, const out_row *r)
     default: break;
     }
     w->n++;
+    cli_note_stdout();
 }
 
 void writer_end(writer *w)
 {
     if (w->fmt == FMT_JSON) printf(w->n ? "\n]\n" : "]\n");
     fflush(stdout);
+    cli_note_stdout();
 }
 
 /* ---- progress bar ---- */

@@ -41,6 +41,15 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static int stdout_errno;
+
+void cli_note_stdout(void)
+{
+    if (!stdout_errno && ferror(stdout)) stdout_errno = errno ? errno : EIO;
+}
+
+int cli_stdout_errno(void) { return stdout_errno; }
+
 void cli_warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
