@@ -264,10 +264,17 @@ int ae_classlist_from_strings(const char *const *names, int32_t n, const char *n
     return rc;
 }
 
+/* data/imagenet_classes.txt, embedded by CMake (cmake/xxd.cmake) */
+extern const unsigned char ae_imagenet_classes_txt[];
+extern const unsigned long ae_imagenet_classes_txt_len;
+
 int ae_classlist_imagenet(ae_classlist *out)
 {
     /* all 1000 entries, duplicates included: see classlist.h */
     ae_classlist_params p = ae_classlist_default_params();
     p.keep_duplicates = 1;
-    return ae_classlist_from_strings(ae_imagenet_class_names, 1000, "imagenet", &p, out);
+    int rc = ae_classlist_parse(ae_imagenet_classes_txt, ae_imagenet_classes_txt_len,
+                                "imagenet_classes.txt", &p, out);
+    AE_ASSERT(rc != AE_OK || out->n == 1000);
+    return rc;
 }

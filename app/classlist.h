@@ -113,16 +113,14 @@ int ae_classlist_parse(const void *data, size_t size, const char *name,
 int ae_classlist_from_strings(const char *const *names, int32_t n, const char *name,
                               const ae_classlist_params *params, ae_classlist *out);
 
-/* The built-in 1000 ImageNet class names in OpenAI's order, all 1000 kept: the list repeats
+/* The built-in 1000 ImageNet class names in OpenAI's order (data/imagenet_classes.txt, compiled
+ * into the library), all 1000 kept: the list repeats
  * "missile" and "sunglasses", and the paper's ImageNet ensemble (and the golden prompt ids)
  * use all 1000 prompts, so these two weigh double exactly as in the reference. */
 int ae_classlist_imagenet(ae_classlist *out);
 
 /* Frees the names and zeroes *list; NULL or an already freed list is fine. */
 void ae_classlist_free(ae_classlist *list);
-
-/* The raw built-in array (app/imagenet_classes.c); ae_classlist_imagenet copies it. */
-extern const char *const ae_imagenet_class_names[1000];
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * test_classlist.c — class lists (app/classlist.c): the built-in ImageNet list, the hotel
+ * test_classlist.c — class lists (app/classlist*.c): the built-in ImageNet list, the hotel
  * examples, TXT/CSV/TSV fixtures in tests/data/classlists, XLSX workbooks built here with
  * libzip (rich text, inline strings, numbers, formulas, broken indexes, DTDs), a zip bomb
  * written byte by byte with zlib whose header lies, and every limit. Names and messages are
@@ -15,6 +15,7 @@
 
 #include "classlist.h"
 #include "csv.h"
+#include "hash.h"
 #include "test.h"
 
 /* <repo>/<rel>, from this file's path (CMake compiles it by absolute path). */
@@ -77,7 +78,22 @@ static void test_imagenet(void)
     CHECK(!strcmp(cl.names[657], "missile") && !strcmp(cl.names[744], "missile"));
     CHECK(!strcmp(cl.names[836], "sunglasses") && !strcmp(cl.names[837], "sunglasses"));
     CHECK(!strcmp(cl.names[999], "toilet paper"));
-    /* the embedded array equals both the shipped data file and the golden fixture */
+    /* byte for byte the list of the hand-kept array (app/imagenet_classes.c) that the
+     * embedded data/imagenet_classes.txt replaced: its names, one per line, hashed before the
+     * change */
+    ae_sha256 h;
+    ae_sha256_init(&h);
+    for (int i = 0; i < cl.n; i++) {
+        ae_sha256_update(&h, cl.names[i], strlen(cl.names[i]));
+        ae_sha256_update(&h, "\n", 1);
+    }
+    uint8_t dig[32];
+    char hex[65];
+    ae_sha256_final(&h, dig);
+    ae_sha256_tohex(dig, hex);
+    CHECK_MSG(!strcmp(hex, "8800e39242cbed4c6889376e20a49cfdaf4f84a773a6686d15c3b39972ef94c4"),
+              "sha256 of the list %s", hex);
+    /* the embedded list equals both the shipped data file and the golden fixture */
     const char *files[] = {repo("data/imagenet_classes.txt"), fixture("tokenizer/imagenet_classes.txt")};
     for (int f = 0; f < 2; f++) {
         size_t n;
