@@ -48,6 +48,7 @@ void ae_classlist_free(ae_classlist *list)
     free(list->names);
     list->names = NULL;
     list->n = 0;
+    list->column[0] = 0;
 }
 
 /* ---- the format and the encoding ------------------------------------------------------- */
@@ -157,6 +158,7 @@ int ae_classlist_parse(const void *data, size_t size, const char *name,
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_classlist_parse: out is NULL");
     out->n = 0;
     out->names = NULL;
+    out->column[0] = 0;
     if (!name || !*name) name = "classes";
     if (!data && size) return ae_fail(AE_ERR_INVALID, "%s: data is NULL", name);
     ae_classlist_params p = resolve_params(params);
@@ -193,6 +195,7 @@ int ae_classlist_load(const char *path, const ae_classlist_params *params, ae_cl
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_classlist_load: out is NULL");
     out->n = 0;
     out->names = NULL;
+    out->column[0] = 0;
     if (!path || !*path) return ae_fail(AE_ERR_INVALID, "ae_classlist_load: no path");
     ae_classlist_params p = resolve_params(params);
     errno = 0;
@@ -247,6 +250,7 @@ int ae_classlist_from_strings(const char *const *names, int32_t n, const char *n
     if (!out) return ae_fail(AE_ERR_INVALID, "ae_classlist_from_strings: out is NULL");
     out->n = 0;
     out->names = NULL;
+    out->column[0] = 0;
     if (!name || !*name) name = "classes";
     if (n < 0 || (n && !names)) return ae_fail(AE_ERR_INVALID, "%s: bad name array", name);
     ae_classlist_params p = resolve_params(params);
@@ -277,4 +281,27 @@ int ae_classlist_imagenet(ae_classlist *out)
                                 "imagenet_classes.txt", &p, out);
     AE_ASSERT(rc != AE_OK || out->n == 1000);
     return rc;
+}
+
+void ae_classlist_describe(const ae_classlist *cl, const char *source, char *buf, size_t cap)
+{
+    if (!cap) return;
+    int n = cl ? cl->n : 0;
+    const char *column = cl ? cl->column : "";
+    size_t o;
+    if (source && column[0])
+        o = (size_t)snprintf(buf, cap, "%d classes from %s (column %s):", n, source, column);
+    else if (source) o = (size_t)snprintf(buf, cap, "%d classes from %s:", n, source);
+    else o = (size_t)snprintf(buf, cap, "%d classes (the built-in ImageNet list):", n);
+    /* the first names, about 80 bytes of them */
+    size_t shown = 0;
+    for (int i = 0; i < n && o < cap; i++) {
+        size_t len = strlen(cl->names[i]);
+        if (i && shown + len > 80) {
+            snprintf(buf + o, cap - o, ", ...");
+            return;
+        }
+        o += (size_t)snprintf(buf + o, cap - o, "%s %s", i ? "," : "", cl->names[i]);
+        shown += len + 2;
+    }
 }

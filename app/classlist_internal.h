@@ -39,6 +39,7 @@ typedef struct cl_builder {
     int32_t n, ocap;
     uint32_t *slots;  /* hash set: index + 1, 0 = empty; (nslots), a power of two */
     size_t nslots;
+    char column[72];  /* the column read (its header, else its letter): ae_classlist.column */
 } cl_builder;
 
 /* Header columns seen, for "column 'x' not found (columns: a, b)". */
@@ -78,6 +79,37 @@ size_t cl_header_text(const char *s, size_t n, char *buf, size_t cap);
 void cl_header_list_add(cl_header_list *h, const char *s);
 /* 1: exact match, 2: ASCII case-insensitive match, 0: none. */
 int cl_header_match(const char *cell, const char *want);
+
+/* ---- the column of a table when none was named (classlist_columns.c) ---- */
+
+typedef struct cl_colstat {
+    char head[48];           /* the first row's cell, normalised and sanitised ("": empty) */
+    int head_kind;           /* empty, integer, other number or text */
+    int64_t head_int;        /* the first row's integer */
+    int64_t n, last_k;       /* non-empty cells below the first row; the last one's row */
+    int all_num;             /* they are all numbers */
+    int seq0, seq1, seq2;    /* the k-th row below the first (0-based) holds k, k+1, k+2 */
+} cl_colstat;
+
+typedef struct cl_table {
+    cl_colstat *c;           /* (nc) by column, 0-based */
+    int32_t nc, cap;
+    int64_t first_row;       /* the first row with a non-empty cell (-1: none yet) */
+    int64_t cur_row;         /* the row of the last non-empty cell */
+    int64_t k, ndata;        /* its 0-based number below the first row; rows below it */
+} cl_table;
+
+void cl_table_init(cl_table *t);
+void cl_table_free(cl_table *t);
+/* Feeds one cell (row and 1-based column as the reader numbers them, rows in order; the
+ * raw bytes, normalised here). */
+int cl_table_cell(cl_table *t, int64_t row, int32_t col, const char *s, size_t n,
+                  const char *name);
+/* Chooses the column (*col, 1-based) and whether the first non-empty row is a header
+ * (*header), setting b->column, or fails with a message naming the columns ("where" follows
+ * the input's name in it: "" or "sheet 'Rooms': "). With no value at all: column 1. */
+int cl_table_choose(const cl_table *t, cl_builder *b, const char *where, int32_t *col,
+                    int *header);
 
 /* ---- the formats: each fills b from the whole input, or fails with a message ---- */
 

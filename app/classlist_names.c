@@ -286,6 +286,7 @@ int cl_finish(cl_builder *b, ae_classlist *out)
     for (int32_t i = 0; i < b->n; i++) names[i] = text + b->off[i];
     out->n = b->n;
     out->names = names;
+    memcpy(out->column, b->column, sizeof out->column);
     return AE_OK;
 }
 

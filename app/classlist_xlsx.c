@@ -506,7 +506,10 @@ static int take_cell(xlsx *x, cell *c)
     return cl_add_name(x->b, val, vn, &l);
 }
 
-static int read_sheet(xlsx *x, const char *path)
+/* Reads the sheet: with a table, feeds it every cell whose value can be read (to choose the
+ * column); else adds the names of column col (1-based; or the column named by params.column)
+ * below the header row when header is set. */
+static int read_sheet(xlsx *x, const char *path, cl_table *table, int32_t col, int header)
 {
     cl_builder *b = x->b;
     xpart p;
@@ -514,9 +517,11 @@ static int read_sheet(xlsx *x, const char *path)
     if (rc == AE_ERR_NOT_FOUND)
         return ae_fail(AE_ERR_NOT_FOUND, "%s: no worksheet (%s is missing)", b->name, path);
     if (rc) return rc;
-    const char *want = b->p.column;
-    int header = b->p.header, best = 0;
-    int32_t target = 1, hcol = 0;
+    const char *want = table ? NULL : b->p.column;
+    int best = 0;
+    int32_t target = col, hcol = 0;
+    if (table) header = 0;
+    const int had_header = header; /* header is cleared once the header row was read */
     int64_t row = 0, hrow = -1;
     int32_t prev_col = 0;
     cell c;
@@ -596,6 +601,14 @@ static int read_sheet(xlsx *x, const char *path)
         if (end_cell) {
             cdepth = -1;
             in = 0;
+            if (table) {
+                const char *val;
+                size_t vn;
+                if (cell_value(x, &c, &val, &vn) == AE_OK &&
+                    (rc = cl_table_cell(table, c.row, c.col, val, vn, b->name)))
+                    break;
+                continue;
+            }
             if (header && hrow >= 0 && c.row != hrow) {
                 pending = 1; /* the first cell after the header row: data */
                 goto header_done;
@@ -614,7 +627,11 @@ static int read_sheet(xlsx *x, const char *path)
             hrow = c.row;
             cl_header_list_add(&hl, h);
             int m = hn == (size_t)-1 || !want ? 0 : cl_header_match(h, want);
-            if (m && (!best || m < best)) { best = m; hcol = c.col; }
+            if (m && (!best || m < best)) {
+                best = m;
+                hcol = c.col;
+                cl_sanitize(h, hn, b->column, sizeof b->column, 40);
+            }
         }
         continue;
     header_done:
@@ -626,7 +643,7 @@ static int read_sheet(xlsx *x, const char *path)
                          b->name, x->sheet, w, hl.text);
             break;
         }
-        target = want ? hcol : 1;
+        target = want ? hcol : col;
         header = 0;
         if (pending && c.col == target && (rc = take_cell(x, &c))) break;
     }
@@ -637,17 +654,17 @@ static int read_sheet(xlsx *x, const char *path)
             rc = ae_fail(AE_ERR_NOT_FOUND, "%s: sheet '%s': column '%s' not found (columns: %s)",
                          b->name, x->sheet, w, hl.text);
         }
-        target = want ? hcol : 1;
+        target = want ? hcol : col;
     }
     free(c.v.s);
     free(c.is.s);
     free(c.f.s);
     part_close(&p);
-    if (rc < 0) return rc;
+    if (rc < 0 || table) return rc < 0 ? rc : AE_OK;
     if (!b->n) {
         char letters[8];
         cl_col_letters(target, letters);
-        if (b->p.header && hrow < 0)
+        if (had_header && hrow < 0)
             return ae_fail(AE_ERR_INVALID, "%s: sheet '%s': no class names (the sheet is empty)",
                            b->name, x->sheet);
         return ae_fail(AE_ERR_INVALID, "%s: sheet '%s': no class names in column %s", b->name,
@@ -709,7 +726,19 @@ int cl_parse_xlsx(cl_builder *b, const void *data, size_t size)
         goto done;
     }
     if (ss[0] && (rc = read_shared_strings(&x, ss))) goto done;
-    rc = read_sheet(&x, sheet);
+    int32_t col = 1;
+    int header = b->p.header;
+    if (!b->p.column) { /* a first pass chooses the column */
+        cl_table t;
+        cl_table_init(&t);
+        char where[128];
+        snprintf(where, sizeof where, "sheet '%s': ", x.sheet);
+        rc = read_sheet(&x, sheet, &t, 0, 0);
+        if (!rc) rc = cl_table_choose(&t, b, where, &col, &header);
+        cl_table_free(&t);
+        if (rc) goto done;
+    }
+    rc = read_sheet(&x, sheet, NULL, col, header);
 done:
     zip_discard(x.za);
     free(x.sbuf);
