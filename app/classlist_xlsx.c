@@ -1,5 +1,6 @@
 /*
- * classlist_xlsx.c — an XLSX class list: one column of the first sheet. XLSX is a zip of XML
+ * classlist_xlsx.c — an XLSX class list: one column of the first sheet, named by its header
+ * or chosen by classlist_columns.c from a first pass over the sheet. XLSX is a zip of XML
  * parts: the parts are inflated through libzip with a byte counter that stops at the declared
  * size and at max_bytes (so a zip bomb whose header lies is stopped at the cap), and streamed
  * through libxml2's xmlTextReader without network, DTD loading or entity substitution; a
@@ -660,7 +661,8 @@ static int read_sheet(xlsx *x, const char *path, cl_table *table, int32_t col, i
     free(c.is.s);
     free(c.f.s);
     part_close(&p);
-    if (rc < 0 || table) return rc < 0 ? rc : AE_OK;
+    if (rc < 0) return rc;
+    if (table) return AE_OK;
     if (!b->n) {
         char letters[8];
         cl_col_letters(target, letters);

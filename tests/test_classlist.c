@@ -993,6 +993,9 @@ static void test_mutations(void)
     store_entries = 0;
     mutate(repo("tests/data/classlists/quoted.csv"), "m.csv", &p);
     mutate(repo("tests/data/classlists/bom_crlf.txt"), "m.txt", NULL);
+    /* without a column: the column is chosen from the damaged table */
+    mutate(repo("examples/hotel_classes.xlsx"), "a.xlsx", NULL);
+    mutate(repo("examples/hotel_classes.csv"), "a.csv", NULL);
 }
 
 /* The tokenizer's buffer exists for a record of empty fields (fuzz_ratings found buf + 0 with
