@@ -12,7 +12,7 @@
  *
  *     ae_classlist cl;
  *     ae_classlist_params p = ae_classlist_default_params();
- *     p.column = "Col_Names";                       // or NULL: the first column
+ *     p.column = "Col_Names";               // or NULL: the one column of text (see below)
  *     if (ae_classlist_load("rooms.xlsx", &p, &cl) != AE_OK)
  *         fprintf(stderr, "aesthete: %s\n", ae_last_error());
  *     for (int32_t i = 0; i < cl.n; i++) puts(cl.names[i]);
@@ -36,11 +36,23 @@
  *     column or header was requested, else TXT.
  *   - UTF-16 text with a byte order mark (Excel's "Unicode Text") is converted to UTF-8.
  *
- * Columns and the header row: the header row is the first row (record) with a non-empty cell.
- * It is a header only when params.column or params.header is set; otherwise every row is
- * data. params.column picks the column whose header equals it (exactly, else ignoring ASCII
- * case; the first such column); without it the first column (A) is used. A TXT file has no
- * columns: asking for one is an error.
+ * Columns and the header row. params.column picks the column whose header equals it
+ * (exactly, else ignoring ASCII case; the first such column); the header row is then the
+ * first row (record) with a non-empty cell. Without a column (app/classlist_columns.c):
+ *   - the first non-empty row is a header when params.header is set, or when some column
+ *     holds only numbers below it while that row's cell is not a number: "id" above 1, 2, 3,
+ *     or the empty cell pandas writes above its index; otherwise every row is data (so a
+ *     one-column list whose first row is a header keeps it as a class: name it);
+ *   - an index column (every data row holds the integers 0..n-1 or 1..n, in order) is never
+ *     the class names;
+ *   - the names are the one column left that holds text (a cell that is not a number: "-1",
+ *     "3.25" and "120,50" are numbers), else the one column left (of numbers, such as years),
+ *     else the one column of the table even if it is an index (a list of numbers);
+ *   - anything else is refused (AE_ERR_INVALID) with one line naming the columns and what to
+ *     pass: "rooms.csv: 2 columns could be the class names: 'name' (column B), 'kind'
+ *     (column C); choose one with --column NAME".
+ * out->column tells which column was read. A TXT file has no columns: asking for one is an
+ * error.
  *
  * Every name is normalised the same way for every format: a UTF-8 BOM is dropped; runs of
  * Unicode white space (tabs, line breaks inside quoted cells, NBSP, ...) become one space and
@@ -79,12 +91,14 @@ typedef struct ae_classlist {
     int32_t n;    /* number of names, >= 1 after a successful call */
     char **names; /* n NUL-terminated UTF-8 names (NFC not enforced); one allocation
                      holding the pointers and the text: free with ae_classlist_free only */
+    char column[72]; /* the column read: its header (as in the file, normalised, at most 40
+                        bytes), else its letter ("B"); "" for a text list or strings */
 } ae_classlist;
 
 typedef struct ae_classlist_params {
-    const char *column;     /* header of the column to read; NULL: the first column */
+    const char *column;     /* header of the column to read; NULL: chosen (see above) */
     int32_t header;         /* 1: the first non-empty row is a header and is skipped (implied
-                               by column); 0: every row is data (default) */
+                               by column); 0: detected (default, see above) */
     int32_t keep_duplicates;/* 1: keep repeated names (default 0: keep the first only) */
     size_t max_bytes;       /* input bytes, uncompressed XLSX part and total name bytes
                                (default 64 MiB; 0 = default) */
@@ -113,16 +127,20 @@ int ae_classlist_parse(const void *data, size_t size, const char *name,
 int ae_classlist_from_strings(const char *const *names, int32_t n, const char *name,
                               const ae_classlist_params *params, ae_classlist *out);
 
-/* The built-in 1000 ImageNet class names in OpenAI's order, all 1000 kept: the list repeats
+/* The built-in 1000 ImageNet class names in OpenAI's order (data/imagenet_classes.txt, compiled
+ * into the library), all 1000 kept: the list repeats
  * "missile" and "sunglasses", and the paper's ImageNet ensemble (and the golden prompt ids)
  * use all 1000 prompts, so these two weigh double exactly as in the reference. */
 int ae_classlist_imagenet(ae_classlist *out);
 
+/* One line for the user about a list: "103 classes from SOURCE (column Col_Names): lobby,
+ * infinity pool, king bed suite, ..." (its first names, about 80 bytes of them; no column
+ * for a text list); source NULL: "1000 classes (the built-in ImageNet list): tench, ...".
+ * Truncated to cap bytes. */
+void ae_classlist_describe(const ae_classlist *cl, const char *source, char *buf, size_t cap);
+
 /* Frees the names and zeroes *list; NULL or an already freed list is fine. */
 void ae_classlist_free(ae_classlist *list);
-
-/* The raw built-in array (app/imagenet_classes.c); ae_classlist_imagenet copies it. */
-extern const char *const ae_imagenet_class_names[1000];
 
 #ifdef __cplusplus
 }

@@ -328,22 +328,14 @@ static void embed_token(const clip_tower *t, int32_t id, int32_t j, float *row)
     for (int32_t d = 0; d < D; d++) row[d] = e[d] + q[d];
 }
 
-/* The pooled position of a sequence: transformers pools at the first eos_token_id; configs
- * from before that fix (eos_token_id 2) take argmax(ids), which is the first EOS of CLIP's
- * vocabulary. */
+/* The pooled position of a sequence: its first eos_id, as transformers pools (configs from
+ * before that fix say eos_token_id 2 and pooled at argmax(ids), the first EOS of CLIP's
+ * vocabulary: config.c reads 2 as 49407, which is the same position). */
 static int32_t pooled_at(int32_t eos, const int32_t *ids, int32_t L)
 {
-    int32_t at = -1;
-    if (eos == 2) {
-        at = 0;
-        for (int32_t j = 1; j < L; j++)
-            if (ids[j] > ids[at]) at = j;
-    } else {
-        for (int32_t j = 0; j < L && at < 0; j++)
-            if (ids[j] == eos) at = j;
-        if (at < 0) at = L - 1;
-    }
-    return at;
+    for (int32_t j = 0; j < L; j++)
+        if (ids[j] == eos) return j;
+    return L - 1;
 }
 
 /* The prefix length to share: the longest common prefix of the sequences, shorter than every

@@ -829,6 +829,7 @@ static int encode_piece(enc *e, const uint8_t *s, size_t len)
         if (c == 0x130) { e->norm[m++] = 'i'; e->norm[m++] = 0x307; }
         else e->norm[m++] = lower(c);
     }
+    if (!m) return AE_OK; /* nothing to split (and e->norm may still be NULL) */
     size_t seg = 0;
     for (size_t i = 0; i < m; i++) {
         if (e->norm[i] == '<' && starts_with(e->norm + i, m - i, "<|startoftext|>")) {
@@ -847,7 +848,7 @@ int tok_encode(const ae_tokenizer *t, const char *text, size_t len, int32_t **id
     *ids = NULL;
     *n = 0;
     if (!text && len) return ae_fail(AE_ERR_INVALID, "text: NULL with length %zu", len);
-    const uint8_t *s = (const uint8_t *)text;
+    const uint8_t *s = text ? (const uint8_t *)text : (const uint8_t *)""; /* NULL, 0: empty */
     size_t bad = len ? utf8_invalid_at(s, len) : 0;
     if (bad < len)
         return ae_fail(AE_ERR_INVALID, "text: invalid UTF-8 at byte %zu (0x%02x)", bad, s[bad]);

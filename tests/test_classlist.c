@@ -1,5 +1,5 @@
 /*
- * test_classlist.c — class lists (app/classlist.c): the built-in ImageNet list, the hotel
+ * test_classlist.c — class lists (app/classlist*.c): the built-in ImageNet list, the hotel
  * examples, TXT/CSV/TSV fixtures in tests/data/classlists, XLSX workbooks built here with
  * libzip (rich text, inline strings, numbers, formulas, broken indexes, DTDs), a zip bomb
  * written byte by byte with zlib whose header lies, and every limit. Names and messages are
@@ -15,6 +15,8 @@
 
 #include "classlist.h"
 #include "csv.h"
+#include "hash.h"
+#include "run.h"
 #include "test.h"
 
 /* <repo>/<rel>, from this file's path (CMake compiles it by absolute path). */
@@ -77,7 +79,22 @@ static void test_imagenet(void)
     CHECK(!strcmp(cl.names[657], "missile") && !strcmp(cl.names[744], "missile"));
     CHECK(!strcmp(cl.names[836], "sunglasses") && !strcmp(cl.names[837], "sunglasses"));
     CHECK(!strcmp(cl.names[999], "toilet paper"));
-    /* the embedded array equals both the shipped data file and the golden fixture */
+    /* byte for byte the list of the hand-kept array (app/imagenet_classes.c) that the
+     * embedded data/imagenet_classes.txt replaced: its names, one per line, hashed before the
+     * change */
+    ae_sha256 h;
+    ae_sha256_init(&h);
+    for (int i = 0; i < cl.n; i++) {
+        ae_sha256_update(&h, cl.names[i], strlen(cl.names[i]));
+        ae_sha256_update(&h, "\n", 1);
+    }
+    uint8_t dig[32];
+    char hex[65];
+    ae_sha256_final(&h, dig);
+    ae_sha256_tohex(dig, hex);
+    CHECK_MSG(!strcmp(hex, "8800e39242cbed4c6889376e20a49cfdaf4f84a773a6686d15c3b39972ef94c4"),
+              "sha256 of the list %s", hex);
+    /* the embedded list equals both the shipped data file and the golden fixture */
     const char *files[] = {repo("data/imagenet_classes.txt"), fixture("tokenizer/imagenet_classes.txt")};
     for (int f = 0; f < 2; f++) {
         size_t n;
@@ -126,14 +143,23 @@ static void test_hotel_examples(void)
     for (int i = 0; i < txt.n && same_xlsx; i++) same_xlsx = !strcmp(xlsx.names[i], txt.names[i]);
     CHECK(same_csv);
     CHECK(same_xlsx);
-    /* without a column: column A, the pandas index (numbers as text), header row included */
-    CHECK_EQ_INT(ae_classlist_load(repo("examples/hotel_classes.xlsx"), NULL, &xa), AE_OK);
-    CHECK_EQ_INT(xa.n, 103);
-    CHECK(xa.n == 103 && !strcmp(xa.names[0], "0") && !strcmp(xa.names[102], "102"));
-    ae_classlist_free(&txt);
+    CHECK(!strcmp(csv.column, "Col_Names") && !strcmp(xlsx.column, "Col_Names") && !txt.column[0]);
     ae_classlist_free(&csv);
     ae_classlist_free(&xlsx);
-    ae_classlist_free(&xa);
+    /* without a column: the same names. The XLSX has pandas' index first (an empty header
+       cell above 0..102), the CSV an "id" column (1..103) under a header row: both are seen
+       as a header row and an index column, and Col_Names is the one column of text left */
+    const char *shipped[] = {"examples/hotel_classes.xlsx", "examples/hotel_classes.csv"};
+    for (int f = 0; f < 2; f++) {
+        CHECK_EQ_INT(ae_classlist_load(repo(shipped[f]), NULL, &xa), AE_OK);
+        int same = xa.n == txt.n;
+        for (int i = 0; i < txt.n && same; i++) same = !strcmp(xa.names[i], txt.names[i]);
+        CHECK_MSG(same, "%s without --column: %d names, the first \"%s\"", shipped[f], xa.n,
+                  xa.n ? xa.names[0] : "");
+        CHECK_MSG(!strcmp(xa.column, "Col_Names"), "%s: column '%s'", shipped[f], xa.column);
+        ae_classlist_free(&xa);
+    }
+    ae_classlist_free(&txt);
 }
 
 /* ---- text formats -------------------------------------------------------------------------- */
@@ -188,18 +214,19 @@ static void test_csv(void)
     p.column = "col_names"; /* matches "Col_Names" ignoring case */
     CHECK_EQ_INT(ae_classlist_load(repo("tests/data/classlists/quoted.csv"), &p, &cl), AE_OK);
     CHECK_NAMES(&cl, "pool, outdoor", "king bed suite", "the \"best\" view", "lobby", "spa");
+    CHECK_MSG(!strcmp(cl.column, "Col_Names"), "column '%s'", cl.column); /* as in the file */
     ae_classlist_free(&cl);
 
-    /* no column: the first column, and the header row is data */
-    CHECK_EQ_INT(ae_classlist_load(repo("tests/data/classlists/quoted.csv"), NULL, &cl), AE_OK);
-    CHECK_NAMES(&cl, "id", "1", "2", "3", "4", "5", "6", "7");
-    ae_classlist_free(&cl);
-    /* header = 1 without a column: the first column, header skipped */
+    /* no column: "id" (1..7) is an index, and two columns of text are left: refused, with
+       header = 1 too (the header row is known then, the column is still chosen) */
+    char two[4200];
+    snprintf(two, sizeof two, "%s: 2 columns could be the class names: 'Col_Names' (column B), "
+             "'kind' (column C); choose one with --column NAME", repo("tests/data/classlists/quoted.csv"));
+    CHECK_ERR(ae_classlist_load(repo("tests/data/classlists/quoted.csv"), NULL, &cl), AE_ERR_INVALID, two);
+    CHECK(cl.n == 0 && cl.names == NULL && !cl.column[0]);
     ae_classlist_params h = ae_classlist_default_params();
     h.header = 1;
-    CHECK_EQ_INT(ae_classlist_load(repo("tests/data/classlists/quoted.csv"), &h, &cl), AE_OK);
-    CHECK_EQ_INT(cl.n, 7);
-    ae_classlist_free(&cl);
+    CHECK_ERR(ae_classlist_load(repo("tests/data/classlists/quoted.csv"), &h, &cl), AE_ERR_INVALID, two);
 
     /* the third column; an exact match wins over an earlier case-insensitive one */
     p.column = "kind";
@@ -462,17 +489,19 @@ static void test_xlsx_cells(void)
     CHECK_NAMES(&cl, "king bed suite", "\xe6\x9d\xb1\xe4\xba\xac", "bar & lounge", "<spa>",
                 "line break_x0041_", "3.25", "TRUE", "ocean view", "1 suite", "sauna", "spa bath");
     ae_classlist_free(&cl);
-    /* no column: A, every row is data (the shared string "kind" included) */
-    CHECK_EQ_INT(ae_classlist_load(path, NULL, &cl), AE_OK);
-    CHECK_NAMES(&cl, "kind", "1", "2");
-    ae_classlist_free(&cl);
-
-    /* header = 1 without a column: column A after the header row (row 2) */
+    /* no column, and header = 1 without a column: row 2 is a header ("kind" above the
+       numbers 1 and 2 of column A), B is the one column of text (C7's broken shared-string
+       index does not count: an error only when column C is read, below) */
     ae_classlist_params h = ae_classlist_default_params();
     h.header = 1;
-    CHECK_EQ_INT(ae_classlist_load(path, &h, &cl), AE_OK);
-    CHECK_NAMES(&cl, "1", "2");
-    ae_classlist_free(&cl);
+    const ae_classlist_params *choose[] = {NULL, &h};
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ_INT(ae_classlist_load(path, choose[k], &cl), AE_OK);
+        CHECK_NAMES(&cl, "king bed suite", "\xe6\x9d\xb1\xe4\xba\xac", "bar & lounge", "<spa>",
+                    "line break_x0041_", "3.25", "TRUE", "ocean view", "1 suite", "sauna", "spa bath");
+        CHECK(!strcmp(cl.column, "Col_Names"));
+        ae_classlist_free(&cl);
+    }
 
     p.column = "Names";
     CHECK_LOAD_ERR(path, &p, AE_ERR_NOT_FOUND,
@@ -632,6 +661,175 @@ static void test_xlsx_xml_attacks(void)
     ae_classlist_params p = ae_classlist_default_params();
     CHECK_EQ_INT(ae_classlist_load(path, &p, &cl), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "cutxml.xlsx: xl/worksheets/sheet1.xml: line 1: ");
+}
+
+/* ---- the column and the header row when no column is named ------------------------------ */
+
+/* Parses s as NAME without a column: the names and the column read, or the message. */
+#define CHECK_CHOICE(s, name, want_col, ...)                                                 \
+    do {                                                                                   \
+        ae_classlist c_;                                                                   \
+        CHECK_MSG(parse_str(s, name, NULL, &c_) == AE_OK, "%s: %s", name, ae_last_error()); \
+        CHECK_NAMES(&c_, __VA_ARGS__);                                                     \
+        CHECK_MSG(!strcmp(c_.column, want_col), "%s: column '%s', expected '%s'", name,    \
+                  c_.column, want_col);                                                    \
+        ae_classlist_free(&c_);                                                            \
+    } while (0)
+
+static void test_column_choice(void)
+{
+    ae_classlist cl;
+    /* a header row (text above a column of numbers) and an index 1..n */
+    CHECK_CHOICE("id,name\n1,lobby\n2,pool\n", "a.csv", "name", "lobby", "pool");
+    /* pandas' to_csv: an empty header cell above the index 0..n-1 */
+    CHECK_CHOICE(",Col_Names\n0,lobby\n1,pool\n2,spa\n", "b.csv", "Col_Names", "lobby", "pool", "spa");
+    /* no header row: an index 0..n-1, or 1..n, in the first row too */
+    CHECK_CHOICE("0,lobby\n1,pool\n2,spa\n", "c.csv", "B", "lobby", "pool", "spa");
+    CHECK_CHOICE("1;lobby\n2;pool\n", "d.csv", "B", "lobby", "pool");
+    /* the index may be any column; blank lines are no rows */
+    CHECK_CHOICE("lobby,1\n\npool,2\nspa,3\n", "e.csv", "A", "lobby", "pool", "spa");
+    /* one column of text: every row is a name. A header there cannot be told from a class
+       (documented: name it with --column) */
+    CHECK_CHOICE("lobby\npool\n", "f.csv", "A", "lobby", "pool");
+    CHECK_CHOICE("Col_Names\nlobby\n", "g.csv", "A", "Col_Names", "lobby");
+    /* numbers as class names: the column left beside the index is taken */
+    CHECK_CHOICE("id,year\n1,1984\n2,2001\n3,1999\n", "h.csv", "year", "1984", "2001", "1999");
+    /* a column of numbers that is not an index (floors) beside text: the text; "-1", "3.5"
+       and the European "120,50" are numbers */
+    CHECK_CHOICE("name\tfloor\nlobby\t0\nbar\t-1\nspa\t3.5\n", "rooms.tsv", "name", "lobby", "bar", "spa");
+    CHECK_CHOICE("Zimmer;Preis\nSauna;\"120,50\"\nSpa;0\n", "i.csv", "Zimmer", "Sauna", "Spa");
+    /* a gap or a jump is no index: two number columns then, and the text is still the one */
+    CHECK_CHOICE("id,name\n1,lobby\n,pool\n3,spa\n", "j.csv", "name", "lobby", "pool", "spa");
+    /* a lone column of integers 1..n is taken as the names (there is nothing else) */
+    CHECK_CHOICE("1\n2\n3\n", "k.csv", "A", "1", "2", "3");
+    CHECK_CHOICE("n\n0\n1\n", "l.csv", "n", "0", "1");
+    /* an unknown extension with a tab is TSV: the same choice */
+    CHECK_CHOICE("\nname\tfloor\nspa\t-1\n", "upload", "name", "spa");
+    /* cells of white space are empty: the third column is no column */
+    CHECK_CHOICE("id,name, \n1,lobby,\t\n2,pool,\n", "m.csv", "name", "lobby", "pool");
+
+    /* refused, naming the columns and what to pass */
+    CHECK_ERR(parse_str("id,name,kind\n1,lobby,room\n2,pool,amenity\n", "n.csv", NULL, &cl),
+              AE_ERR_INVALID, "n.csv: 2 columns could be the class names: 'name' (column B), "
+              "'kind' (column C); choose one with --column NAME");
+    CHECK_ERR(parse_str("lobby,room\npool,amenity\n", "o.csv", NULL, &cl), AE_ERR_INVALID,
+              "o.csv: 2 columns could be the class names: column A (starts 'lobby'), column B "
+              "(starts 'room'); choose one with --column NAME, NAME being its first row's text "
+              "(add a header row if the file has none)");
+    CHECK_ERR(parse_str("a,b\n1,2\n3,4\n", "p.csv", NULL, &cl), AE_ERR_INVALID,
+              "p.csv: 2 columns could be the class names: 'a' (column A), 'b' (column B); "
+              "choose one with --column NAME");
+    CHECK_ERR(parse_str("0,1\n1,2\n2,3\n", "q.csv", NULL, &cl), AE_ERR_INVALID,
+              "q.csv: 2 columns could be the class names: column A (starts '0'), column B "
+              "(starts '1'); choose one with --column NAME, NAME being its first row's text "
+              "(add a header row if the file has none)");
+    /* an empty header cell: the column goes by its letter */
+    CHECK_CHOICE(",x,\n1,,\n2,,z\n", "r.csv", "C", "z");
+    CHECK_ERR(parse_str(",x,\n1,a,\n2,,z\n", "r.csv", NULL, &cl), AE_ERR_INVALID,
+              "r.csv: 2 columns could be the class names: 'x' (column B), column C (no header); "
+              "choose one with --column NAME");
+    CHECK(cl.n == 0 && cl.names == NULL);
+    /* nine columns of text: the first eight are listed */
+    CHECK_ERR(parse_str("a,b,c,d,e,f,g,h,i\nA,B,C,D,E,F,G,H,I\n", "s.csv", NULL, &cl), AE_ERR_INVALID,
+              "s.csv: 9 columns could be the class names: column A (starts 'a'), column B (starts "
+              "'b'), column C (starts 'c'), column D (starts 'd'), column E (starts 'e'), column F "
+              "(starts 'f'), column G (starts 'g'), column H (starts 'h'), ...; choose one with "
+              "--column NAME, NAME being its first row's text (add a header row if the file has none)");
+    /* --column still reads the named column, header row implied */
+    ae_classlist_params p = ae_classlist_default_params();
+    p.column = "kind";
+    CHECK_EQ_INT(parse_str("id,name,kind\n1,lobby,room\n2,pool,amenity\n", "n.csv", &p, &cl), AE_OK);
+    CHECK_NAMES(&cl, "room", "amenity");
+    CHECK(!strcmp(cl.column, "kind"));
+    ae_classlist_free(&cl);
+    /* a text list and strings have no column */
+    CHECK_EQ_INT(parse_str("1\n2\n", "t.txt", NULL, &cl), AE_OK);
+    CHECK(cl.n == 2 && !cl.column[0]);
+    ae_classlist_free(&cl);
+}
+
+/* The same choice in a sheet; messages name the sheet. */
+static void test_xlsx_column_choice(void)
+{
+    ae_classlist cl;
+    /* what pandas' to_excel writes: B1 the header, A2.. the index 0..n-1 as numbers */
+    const char *path = make_xlsx("pandas.xlsx",
+        "<row r=\"1\"><c r=\"B1\" t=\"inlineStr\"><is><t>Col_Names</t></is></c></row>"
+        "<row r=\"2\"><c r=\"A2\"><v>0</v></c><c r=\"B2\" t=\"inlineStr\"><is><t>lobby</t></is></c></row>"
+        "<row r=\"3\"><c r=\"A3\"><v>1</v></c><c r=\"B3\" t=\"inlineStr\"><is><t>pool</t></is></c></row>", NULL);
+    CHECK_EQ_INT(ae_classlist_load(path, NULL, &cl), AE_OK);
+    CHECK_NAMES(&cl, "lobby", "pool");
+    CHECK(!strcmp(cl.column, "Col_Names"));
+    ae_classlist_free(&cl);
+    /* without the header row: the index starts the first row */
+    path = make_xlsx("noheader.xlsx",
+        "<row r=\"1\"><c r=\"A1\"><v>1</v></c><c r=\"B1\" t=\"inlineStr\"><is><t>lobby</t></is></c></row>"
+        "<row r=\"2\"><c r=\"A2\"><v>2</v></c><c r=\"B2\" t=\"inlineStr\"><is><t>pool</t></is></c></row>", NULL);
+    CHECK_EQ_INT(ae_classlist_load(path, NULL, &cl), AE_OK);
+    CHECK_NAMES(&cl, "lobby", "pool");
+    CHECK(!strcmp(cl.column, "B"));
+    ae_classlist_free(&cl);
+    path = make_xlsx("twotext.xlsx",
+        "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c><c r=\"C1\" t=\"s\"><v>2</v></c></row>"
+        "<row r=\"2\"><c r=\"A2\"><v>1</v></c><c r=\"B2\" t=\"s\"><v>3</v></c><c r=\"C2\" t=\"s\"><v>4</v></c></row>",
+        "<si><t>id</t></si><si><t>name</t></si><si><t>kind</t></si><si><t>lobby</t></si><si><t>room</t></si>");
+    CHECK_LOAD_ERR(path, NULL, AE_ERR_INVALID, "sheet 'Rooms': 2 columns could be the class names: "
+                   "'name' (column B), 'kind' (column C); choose one with --column NAME");
+}
+
+/* `bank build` names the list, its column and its first classes on stderr, for every list
+ * of the shipped examples without --column; an ambiguous list is a usage error. */
+static void test_cli_bank_classes(void)
+{
+    const char *model = fixture("models/tiny-quickgelu");
+    const char *bank = test_tmp("classes.bank");
+    const char *files[] = {"examples/hotel_classes.xlsx", "examples/hotel_classes.csv",
+                           "examples/hotel_classes.txt"};
+    const char *cols[] = {" (column Col_Names)", " (column Col_Names)", ""};
+    for (int f = 0; f < 3; f++) {
+        run_result r = RUN("bank", "build", "--model", model, "--method", "context", "--classes",
+                           repo(files[f]), "-o", bank);
+        char want[4600];
+        snprintf(want, sizeof want, "aesthete: 103 classes from %s%s: lobby, infinity pool, king bed "
+                 "suite, queen room, twin room, double room, ...\n", repo(files[f]), cols[f]);
+        CHECK_EQ_INT(r.code, 0);
+        CHECK_MSG(!strcmp(r.err, want), "stderr \"%s\"\n      expected \"%s\"", r.err, want);
+        CHECK_STR_CONTAINS(r.out, "context bank, 206 prompts, 103 classes");
+        run_free(&r);
+    }
+    run_result r = RUN("bank", "build", "--model", model, "--method", "ensemble", "-o", bank);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_MSG(!strcmp(r.err, "aesthete: 1000 classes (the built-in ImageNet list): tench, goldfish, "
+                      "great white shark, tiger shark, hammerhead shark, electric ray, ...\n"),
+              "stderr \"%s\"", r.err);
+    run_free(&r);
+    r = RUN("bank", "build", "--model", model, "--method", "context", "--classes",
+            repo("tests/data/classlists/quoted.csv"), "-o", bank);
+    char want[4600];
+    snprintf(want, sizeof want, "aesthete: %s: 2 columns could be the class names: 'Col_Names' "
+             "(column B), 'kind' (column C); choose one with --column NAME\n",
+             repo("tests/data/classlists/quoted.csv"));
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_MSG(!strcmp(r.err, want), "stderr \"%s\"", r.err);
+    run_free(&r);
+    r = RUN("bank", "build", "--model", model, "--method", "context", "--classes",
+            repo("tests/data/classlists/quoted.csv"), "--column", "kind", "-o", bank);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.err, "quoted.csv (column kind): amenity, room, view, empty, space, dup\n");
+    run_free(&r);
+    /* score builds its bank on the fly: the line with --verbose only */
+    const char *img = fixture("images/photo_boats.jpg");
+    r = RUN("score", "--model", model, "--no-cache", "--method", "context", "--classes",
+            repo("examples/hotel_classes.xlsx"), img);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_MSG(!strstr(r.err, "classes from"), "stderr \"%s\"", r.err);
+    run_free(&r);
+    r = RUN("score", "--model", model, "--no-cache", "--verbose", "--method", "context", "--classes",
+            repo("examples/hotel_classes.xlsx"), img);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_STR_CONTAINS(r.err, "aesthete: 103 classes from ");
+    CHECK_STR_CONTAINS(r.err, "hotel_classes.xlsx (column Col_Names): lobby, infinity pool,");
+    run_free(&r);
 }
 
 /* ---- zip bombs ----------------------------------------------------------------------------- */
@@ -795,6 +993,9 @@ static void test_mutations(void)
     store_entries = 0;
     mutate(repo("tests/data/classlists/quoted.csv"), "m.csv", &p);
     mutate(repo("tests/data/classlists/bom_crlf.txt"), "m.txt", NULL);
+    /* without a column: the column is chosen from the damaged table */
+    mutate(repo("examples/hotel_classes.xlsx"), "a.xlsx", NULL);
+    mutate(repo("examples/hotel_classes.csv"), "a.csv", NULL);
 }
 
 /* The tokenizer's buffer exists for a record of empty fields (fuzz_ratings found buf + 0 with
@@ -832,6 +1033,9 @@ int main(void)
     test_xlsx_cells();
     test_xlsx_structure();
     test_xlsx_xml_attacks();
+    test_column_choice();
+    test_xlsx_column_choice();
+    test_cli_bank_classes();
     test_zip_bomb();
     test_mutations();
     return test_summary();

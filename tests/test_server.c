@@ -626,7 +626,8 @@ static void test_bank(const server *s)
     CHECK_STATUS(r, 200, NULL);
     const char *id = r.json ? jstr(r.json, "id") : NULL;
     CHECK(id && !strncmp(id, "b-", 2));
-    CHECK_EQ_INT(jnum(r.json, "n_classes"), 4);
+    /* the header row is found (a column of numbers, "floor", below it), as by the CLI */
+    CHECK_EQ_INT(jnum(r.json, "n_classes"), 3);
     char path[256];
     snprintf(path, sizeof path, "/api/score?bank=%s", id ? id : "");
     resp_free(&r);
@@ -666,6 +667,20 @@ static void test_bank(const server *s)
     resp_free(&r);
     r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"column", "nope", NULL});
     CHECK_STATUS(r, 400, "nope");
+    resp_free(&r);
+    /* the shipped XLSX without a column: pandas' index is passed over, Col_Names read; two
+       columns of text are refused with their names */
+    const char *xlsx = AE_SOURCE_DIR "/examples/hotel_classes.xlsx";
+    r = post_files(s, "/api/bank", &xlsx, NULL, 1, NULL);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_EQ_INT(r.json ? jnum(r.json, "n_classes") : 0, 103);
+    c0 = r.json ? json_array_get(json_object_get(r.json, "classes"), 0) : NULL;
+    CHECK(json_is_string(c0) && !strcmp(json_string_value(c0), "lobby"));
+    resp_free(&r);
+    const char *two = AE_SOURCE_DIR "/tests/data/classlists/quoted.csv";
+    r = post_files(s, "/api/bank", &two, NULL, 1, NULL);
+    CHECK_STATUS(r, 400, "quoted.csv: 2 columns could be the class names: 'Col_Names' (column B), "
+                 "'kind' (column C); choose one with --column NAME");
     resp_free(&r);
 }
 

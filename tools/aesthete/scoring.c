@@ -34,7 +34,8 @@ const char score_options_help[] =
     "                       \"" AE_DEFAULT_TEMPLATE_CLASS "\"\n"
     "  --classes FILE       class list for context/ensemble: TXT, CSV, TSV or XLSX\n"
     "                       (default: the 1000 ImageNet classes)\n"
-    "  --column NAME        the column of a CSV/TSV/XLSX class list (default: the first)\n"
+    "  --column NAME        the column of a CSV/TSV/XLSX class list, by its header\n"
+    "                       (default: the one column of text besides an index)\n"
     "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"
     "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"
     "  --precision P        the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"
@@ -165,10 +166,21 @@ static int build_recipe(scorer *s, const ae_recipe *r, ae_head **out, int quiet)
     return 0;
 }
 
+/* "aesthete: 103 classes from FILE (column C): lobby, pool, ..." on stderr, for a bank with
+ * classes (context, ensemble). */
+static void print_classes(const score_opts *o, const ae_recipe *r)
+{
+    if (!r->classes.n) return;
+    char line[600];
+    ae_classlist_describe(&r->classes, o->classes_path, line, sizeof line);
+    fprintf(stderr, "aesthete: %s\n", line);
+}
+
 int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet)
 {
-    ae_recipe r;
+    ae_recipe r = {0}; /* options_recipe leaves it untouched when the class list is refused */
     int rc = options_recipe(o, s->model, &r);
+    if (!rc && !quiet) print_classes(o, &r);
     if (!rc) rc = build_recipe(s, &r, out, quiet);
     ae_recipe_free(&r);
     return rc;
@@ -292,6 +304,7 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
             ae_recipe_free(&r);
             return rc;
         }
+        if (o->verbose) print_classes(o, &r);
         rc = build_recipe(s, &r, out, 0);
         if (!serve) { /* its scratch was sized for the text tower */
             ae_session_free(s->session);
