@@ -341,6 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_json(s, c, r, 405, api_error("method %s is not allowed on %s", method, url), 0);
         if (r->route < ROUTE_SCORE) {
             set_phase(s, c, CONN_BUSY, 0);
+            json_t *bad = api_unknown_param(r->route, c, NULL, 0);
+            if (bad) return send_json(s, c, r, 400, bad, 0);
             if (r->route == ROUTE_HEALTH) return send_json(s, c, r, 200, json_pack("{s:s}", "status", "ok"), 0);
             if (r->route == ROUTE_INFO) return send_json(s, c, r, 200, api_info(s), 0);
             if (r->route == ROUTE_HEAD_FILE) return send_head_file(s, c, r);

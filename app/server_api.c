@@ -80,6 +80,80 @@ static const char *param(const api_request *r, form *f, const char *name, int *b
     return NULL;
 }
 
+/* ---- the parameters of each endpoint ---- */
+
+/* What each endpoint takes, from the query string or as (non-file) form fields: one table,
+ * so that a misspelt name ("methd=context") is refused naming it instead of silently giving
+ * the default. The page's own paths (/, /app.js, /style.css) take anything (browsers and
+ * proxies add query strings to pages). */
+#define SCORING_PARAMS "method", "bank", "head", "positive", "negative", "template", "laion_head", "normalize_prompts"
+static const struct {
+    int route;
+    const char *path;
+    const char *names[20]; /* NULL-terminated */
+} known_params[] = {
+    {ROUTE_SCORE, "/api/score", {SCORING_PARAMS, "url", "embedding"}},
+    {ROUTE_EMBED, "/api/embed", {"url"}},
+    {ROUTE_RANK, "/api/rank", {SCORING_PARAMS}},
+    {ROUTE_CULL, "/api/cull", {SCORING_PARAMS, "similar", "burst_similar", "burst_gap", "blur_ratio", "keep_by"}},
+    {ROUTE_BANK, "/api/bank", {"method", "positive", "negative", "template", "column", "header", "normalize_prompts"}},
+    {ROUTE_HEAD, "/api/head", {NULL}},
+    {ROUTE_HEAD_FILE, "/api/head", {"id"}},
+    {ROUTE_INFO, "/api/info", {NULL}},
+    {ROUTE_HEALTH, "/healthz", {NULL}},
+};
+
+typedef struct param_check {
+    int k;              /* the route's row of known_params */
+    char unknown[80];   /* the first name not in it */
+} param_check;
+
+static int is_known(const param_check *pc, const char *name)
+{
+    for (const char *const *n = known_params[pc->k].names; *n; n++)
+        if (!strcmp(*n, name)) return 1;
+    return 0;
+}
+
+static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind, (void)value;
+    param_check *pc = cls;
+    if (pc->unknown[0] || is_known(pc, key)) return MHD_YES;
+    size_t k = 0; /* client bytes, shown safely: printable ASCII, the rest as '?' */
+    for (const char *p = key; *p && k + 1 < sizeof pc->unknown; p++)
+        pc->unknown[k++] = *p >= 0x20 && *p < 0x7f && *p != '\'' ? *p : '?';
+    pc->unknown[k] = 0;
+    if (!k) snprintf(pc->unknown, sizeof pc->unknown, "(empty name)");
+    return MHD_NO;
+}
+
+json_t *api_unknown_param(int route, struct MHD_Connection *conn, const mp_part *parts, int n)
+{
+    param_check pc = {.k = -1};
+    for (size_t i = 0; i < sizeof known_params / sizeof known_params[0]; i++)
+        if (known_params[i].route == route) pc.k = (int)i;
+    if (pc.k < 0) return NULL;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_one, &pc);
+    int one_image = route == ROUTE_SCORE || route == ROUTE_EMBED;
+    for (int i = 0; i < n && !pc.unknown[0]; i++) {
+        const mp_part *p = &parts[i];
+        /* files may have any field name; /api/score and /api/embed also take the image as a
+         * plain field named file or image */
+        if (p->has_filename || (one_image && (!strcmp(p->name, "file") || !strcmp(p->name, "image")))) continue;
+        check_one(&pc, MHD_POSTDATA_KIND, p->name, NULL);
+    }
+    if (!pc.unknown[0]) return NULL;
+    const char *const *names = known_params[pc.k].names;
+    if (!names[0])
+        return api_error("unknown parameter '%s': %s takes no parameters", pc.unknown, known_params[pc.k].path);
+    char list[512];
+    size_t len = 0;
+    for (const char *const *nm = names; *nm && len < sizeof list; nm++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", nm == names ? "" : ", ", *nm);
+    return api_error("unknown parameter '%s': %s takes %s", pc.unknown, known_params[pc.k].path, list);
+}
+
 static const char *jstr_error(json_t *o)
 {
     json_t *v = json_object_get(o, "error");
@@ -260,12 +334,19 @@ static int one_image(ae_server *s, const api_request *r, form *f, const uint8_t 
     *data = NULL, *size = 0;
     snprintf(name, cap, "body");
     if (f) {
+        int nfiles = 0;
         for (int i = 0; i < f->n; i++)
             if (f->parts[i].has_filename || !strcmp(f->parts[i].name, "file") || !strcmp(f->parts[i].name, "image")) {
+                if (nfiles++) continue;
                 *data = f->parts[i].data, *size = f->parts[i].size;
                 snprintf(name, cap, "%s", f->parts[i].has_filename ? f->parts[i].filename : f->parts[i].name);
-                break;
             }
+        if (nfiles > 1) { /* the others would be ignored without a word */
+            *err = r->route == ROUTE_SCORE
+                       ? api_error("/api/score takes one image (%d files sent): send several to /api/rank", nfiles)
+                       : api_error("/api/embed takes one image (%d files sent)", nfiles);
+            return 400;
+        }
     } else if (r->size) {
         *data = r->body, *size = r->size;
     }
@@ -658,6 +739,21 @@ static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *sta
     return out;
 }
 
+/* What an uploaded class list plainly is when it is no text and no workbook: a PDF, an
+ * image, or binary data (a NUL byte in its first 4 KiB without a UTF-16 byte order mark);
+ * NULL when the class list reader is to judge it (its errors name the line or cell, and it
+ * recognises legacy .xls itself). */
+static const char *not_a_list(const uint8_t *d, size_t n)
+{
+    static const uint8_t zip[4] = {'P', 'K', 3, 4}, ole2[4] = {0xd0, 0xcf, 0x11, 0xe0};
+    if (n >= 4 && (!memcmp(d, zip, 4) || !memcmp(d, ole2, 4))) return NULL;
+    if (n >= 2 && ((d[0] == 0xff && d[1] == 0xfe) || (d[0] == 0xfe && d[1] == 0xff))) return NULL;
+    if (n >= 5 && !memcmp(d, "%PDF-", 5)) return "a PDF document";
+    if (ae_image_format(d, n < 32 ? n : 32)) return "an image";
+    if (memchr(d, 0, n < 4096 ? n : 4096)) return "binary data";
+    return NULL;
+}
+
 static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *status)
 {
     int bad = 0;
@@ -670,11 +766,22 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
         return api_error("a parameter is longer than %d bytes or not UTF-8 text", MAX_PARAM);
     }
     mp_part *file = NULL;
-    for (int i = 0; f && i < f->n && !file; i++)
-        if (f->parts[i].has_filename) file = &f->parts[i];
+    int nfiles = 0;
+    for (int i = 0; f && i < f->n; i++)
+        if (f->parts[i].has_filename && !nfiles++) file = &f->parts[i];
     if (!file) {
         *status = 400;
         return api_error("no class list: send a TXT, CSV, TSV or XLSX file as a multipart file field");
+    }
+    if (nfiles > 1) {
+        *status = 400;
+        return api_error("/api/bank takes one class list (%d files sent)", nfiles);
+    }
+    const char *what = not_a_list(file->data, file->size);
+    if (what) { /* refused as a non-image is by /api/score, not read as lines of text */
+        *status = 415;
+        return api_error("%s: %s, not a class list: send a TXT, CSV or TSV file (UTF-8 text) or an XLSX workbook",
+                         file->filename, what);
     }
     int m = AE_METHOD_CONTEXT;
     if (method && *method && (m = ae_method_parse(method)) != AE_METHOD_CONTEXT && m != AE_METHOD_ENSEMBLE) {
@@ -951,7 +1058,12 @@ json_t *api_handle(ae_server *s, const api_request *r, int *status)
         }
         fp = &f;
     }
-    json_t *out;
+    json_t *out = api_unknown_param(r->route, r->conn, f.parts, f.n);
+    if (out) {
+        *status = 400;
+        free(f.parts);
+        return out;
+    }
     switch (r->route) {
     case ROUTE_SCORE: out = handle_image(s, r, fp, 0, status); break;
     case ROUTE_EMBED: out = handle_image(s, r, fp, 1, status); break;

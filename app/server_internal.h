@@ -156,6 +156,9 @@ enum { ROUTE_NONE, ROUTE_PAGE, ROUTE_JS, ROUTE_CSS, ROUTE_HEALTH, ROUTE_INFO, RO
 /* Builds the answer: sets *status, returns the JSON body (caller frees). */
 json_t *api_handle(ae_server *s, const api_request *r, int *status);
 json_t *api_info(ae_server *s);
+/* 400 naming the first query parameter or form field (parts: the request's, n may be 0) that
+ * the route does not take, with the list of those it takes; NULL when all are known. */
+json_t *api_unknown_param(int route, struct MHD_Connection *conn, const mp_part *parts, int n);
 /* GET /api/head?id=ID: the bytes of a head trained here (*data, caller frees) and its file
  * name; NULL on success, else the error with *status. */
 json_t *api_head_file(ae_server *s, const char *id, uint8_t **data, size_t *len, char *fname, size_t cap,

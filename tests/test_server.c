@@ -921,6 +921,89 @@ static void test_bad_input(const server *s)
     resp_free(&r);
 }
 
+/* What the API refuses (issue 14 item 8): a parameter no endpoint takes, named, on every
+ * endpoint (query string and form fields); a second image sent to /api/score or /api/embed
+ * (pointing to /api/rank); a second class list; a PDF, an image or binary data uploaded as
+ * a class list (415, as a non-image is to /api/score). */
+static void test_refusals(const server *s)
+{
+    const char *boats = fixture("images/photo_boats.jpg"), *rocket = fixture("images/photo_rocket.jpg");
+    const char *list = AE_SOURCE_DIR "/tests/data/classlists/rooms.tsv";
+    resp r = post_file(s, "/api/score?methd=context", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "unknown parameter 'methd': /api/score takes method, bank, head, positive");
+    resp_free(&r);
+    r = post_file(s, "/api/embed?method=fixed", "image/jpeg", boats);
+    CHECK_STATUS(r, 400, "unknown parameter 'method': /api/embed takes url");
+    resp_free(&r);
+    r = post_files(s, "/api/rank", &boats, NULL, 1, (const char *const[]){"metod", "fixed", NULL});
+    CHECK_STATUS(r, 400, "unknown parameter 'metod': /api/rank takes");
+    resp_free(&r);
+    r = post_files(s, "/api/cull?similr=0.9", &boats, NULL, 1, NULL);
+    CHECK_STATUS(r, 400, "unknown parameter 'similr': /api/cull takes");
+    CHECK_STR_CONTAINS(r.body, "keep_by");
+    resp_free(&r);
+    r = post_files(s, "/api/bank", &list, NULL, 1, (const char *const[]){"colum", "Name", NULL});
+    CHECK_STATUS(r, 400, "unknown parameter 'colum': /api/bank takes");
+    resp_free(&r);
+    const char *hj = "{\"embeddings\": [], \"labels\": []}";
+    r = post_raw(s, "/api/head?name=x", "application/json", hj, strlen(hj));
+    CHECK_STATUS(r, 400, "unknown parameter 'name': /api/head takes no parameters");
+    resp_free(&r);
+    r = get(s, "/api/info?verbose=1");
+    CHECK_STATUS(r, 400, "unknown parameter 'verbose': /api/info takes no parameters");
+    resp_free(&r);
+    r = get(s, "/healthz?x=1");
+    CHECK_STATUS(r, 400, "unknown parameter 'x'");
+    resp_free(&r);
+    r = get(s, "/api/head?id=h-0&format=zip");
+    CHECK_STATUS(r, 400, "unknown parameter 'format': /api/head takes id");
+    resp_free(&r);
+    r = get(s, "/?utm_source=x"); /* the page itself takes anything */
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+    /* every known one passes the check (values are each endpoint's business) */
+    r = post_file(s, "/api/score?method=fixed&positive=good&negative=bad&template=&laion_head=&normalize_prompts=0&embedding=0&bank=&head=&url=",
+                  "image/jpeg", boats);
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+
+    const char *two[2] = {boats, rocket};
+    r = post_files(s, "/api/score", two, NULL, 2, NULL);
+    CHECK_STATUS(r, 400, "/api/score takes one image (2 files sent): send several to /api/rank");
+    resp_free(&r);
+    r = post_files(s, "/api/embed", two, NULL, 2, NULL);
+    CHECK_STATUS(r, 400, "/api/embed takes one image (2 files sent)");
+    resp_free(&r);
+    const char *lists[2] = {list, list};
+    r = post_files(s, "/api/bank", lists, NULL, 2, NULL);
+    CHECK_STATUS(r, 400, "/api/bank takes one class list (2 files sent)");
+    resp_free(&r);
+
+    char pdf[4200];
+    snprintf(pdf, sizeof pdf, "%s/classes.pdf", test_tmpdir());
+    FILE *f = fopen(pdf, "wb");
+    static const char doc[] = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+                              "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+    fwrite(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    const char *pdfp = pdf;
+    r = post_files(s, "/api/bank", &pdfp, NULL, 1, NULL);
+    CHECK_STATUS(r, 415, "classes.pdf: a PDF document, not a class list");
+    resp_free(&r);
+    r = post_files(s, "/api/bank", &boats, (const char *const[]){"rooms.txt"}, 1, NULL);
+    CHECK_STATUS(r, 415, "rooms.txt: an image, not a class list");
+    resp_free(&r);
+    char bin[4200];
+    snprintf(bin, sizeof bin, "%s/classes.bin", test_tmpdir());
+    f = fopen(bin, "wb");
+    fwrite("lobby\0\1\2\3pool\n", 1, 15, f);
+    fclose(f);
+    const char *binp = bin;
+    r = post_files(s, "/api/bank", &binp, (const char *const[]){"rooms.csv"}, 1, NULL);
+    CHECK_STATUS(r, 415, "rooms.csv: binary data, not a class list");
+    resp_free(&r);
+}
+
 /* Slowloris: headers (then a body) one byte a second; the server's --timeout is 2 s. */
 static void test_slowloris(const server *s)
 {
@@ -1555,6 +1638,7 @@ int main(void)
     test_train_head(&s);
     test_cull(&s);
     test_bad_input(&s);
+    test_refusals(&s);
     test_slowloris(&s);
     test_flood(&s);
     test_sigterm(&s);
