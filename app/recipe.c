@@ -9,7 +9,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "cache.h"
 #include "error.h"
 #include "hash.h"
 #include "recipe.h"
@@ -100,4 +102,49 @@ int ae_recipe_init(ae_recipe *r, const ae_bank_params *given, ae_classlist *clas
     ae_sha256_final(&h, d);
     ae_sha256_tohex(d, r->key);
     return AE_OK;
+}
+
+int ae_recipe_bank_dir(const char *cache_path, char *dir, size_t cap)
+{
+    char db[4096];
+    if (cache_path) snprintf(db, sizeof db, "%s", cache_path);
+    else if (ae_cache_default_path(db, sizeof db) != AE_OK) return AE_ERR_NOT_FOUND;
+    char *slash = strrchr(db, '/');
+    if (slash) *slash = 0;
+    else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
+    if ((size_t)snprintf(dir, cap, "%s/banks", db) >= cap) return ae_fail(AE_ERR_INVALID, "%s/banks: path too long", db);
+    for (char *c = dir + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
+        if (*c == '/') {
+            *c = 0;
+            mkdir(dir, 0755);
+            *c = '/';
+        }
+    mkdir(dir, 0755);
+    return AE_OK;
+}
+
+static void kept_path(const char *dir, const char *key, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%.32s.bank", dir, key);
+}
+
+int ae_recipe_load_kept(const char *dir, const char *key, const ae_model *m, ae_head **out)
+{
+    char path[4200];
+    kept_path(dir, key, path, sizeof path);
+    *out = NULL;
+    int rc = ae_head_load(path, out);
+    if (rc == AE_OK) rc = ae_head_check_model(*out, m);
+    if (rc != AE_OK) {
+        ae_head_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int ae_recipe_keep(const char *dir, const char *key, const ae_head *h)
+{
+    char path[4200];
+    kept_path(dir, key, path, sizeof path);
+    return ae_head_save(h, path);
 }

@@ -32,4 +32,18 @@ void ae_recipe_free(ae_recipe *r);
 /* The prompt methods (fixed, context, ensemble) have prompts to encode; LAION methods not. */
 int ae_recipe_has_prompts(const ae_recipe *r);
 
+/* ---- kept banks ----
+ * A prompt method's head is kept once built, as <dir>/<first 32 hex of its key>.bank, where
+ * dir is the folder `banks` beside the embedding cache database; the CLI and the server keep
+ * them in the same folder, so that a bank built by either is encoded once. */
+
+/* The folder of kept banks for the cache database cache_path (--cache; NULL: the default,
+ * ae_cache_default_path), created when missing. AE_OK, or an error when no path is known. */
+int ae_recipe_bank_dir(const char *cache_path, char *dir, size_t cap);
+/* The kept bank of key in dir: AE_OK with *out (caller frees), checked against m; an error
+ * (none kept, unreadable, made for another model) leaves *out NULL. */
+int ae_recipe_load_kept(const char *dir, const char *key, const ae_model *m, ae_head **out);
+/* Keeps h as the bank of key in dir (written atomically). */
+int ae_recipe_keep(const char *dir, const char *key, const ae_head *h);
+
 #endif

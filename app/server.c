@@ -562,6 +562,10 @@ int ae_server_start(ae_server *s)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->p.port;
     s->started = 1;
+    if (s->p.prebuild && banks_prebuild_start(s) != 0) {
+        ae_server_stop(s, 0);
+        return ae_fail(AE_ERR_NOMEM, "server: cannot start the thread that builds the banks");
+    }
     return AE_OK;
 }
 
@@ -586,6 +590,7 @@ void ae_server_stop(ae_server *s, int32_t grace_s)
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
+    banks_prebuild_stop(s);
     infer_stop(s);
     if (s->watchdog_running) {
         pthread_mutex_lock(&s->mu);

@@ -211,39 +211,79 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
         *status = 400, *err = api_error("method '%s' is not fixed, context, ensemble, laion or laion-v2 (a head: bank=ID)", method);
         return NULL;
     }
-    if (!method) { /* adjectives alone: the default bank's method, if it is a prompt method */
-        bank_ref *d = banks_get_default(s);
-        if (d) {
-            ae_head_info bi;
-            ae_head_get_info(d->bank, &bi);
-            if (bi.kind == AE_HEAD_PROMPTS) m = (int)bi.method;
+    ae_bank_params bp = ae_bank_default_params();
+    ae_classlist cl = {0};
+    char name[128];
+    snprintf(name, sizeof name, "%s", ae_method_name((ae_method)m));
+    bank_ref *d = NULL; /* held until the end: the recipe points into its strings */
+    if (!method && head) m = AE_METHOD_LAION; /* laion_head alone names a LAION head */
+    else if (!method) { /* adjectives alone: the default bank with them, its classes and template kept */
+        d = banks_get_default(s);
+        ae_head_info bi;
+        if (d) ae_head_get_info(d->bank, &bi);
+        if (!d || bi.kind != AE_HEAD_PROMPTS) {
+            *status = 400, *err = api_error("the server's default %s '%s' has no prompts to change: give method= with positive/negative/template",
+                                            d ? "head" : "bank", d ? d->name : "(none)");
             banks_release(s, d);
+            return NULL;
+        }
+        m = (int)bi.method;
+        if (!tmpl && *bi.template_text) tmpl = bi.template_text;
+        if (!pos && *bi.positive) pos = bi.positive;
+        if (!neg && *bi.negative) neg = bi.negative;
+        if (!norm) norm = bi.normalize_prompts ? "1" : "0";
+        int rc = AE_OK;
+        if (strcmp(d->classes, "ImageNet") && bi.n_classes > 0) { /* its own list, not the built-in one */
+            const char **names = malloc(sizeof *names * (size_t)bi.n_classes);
+            for (int32_t i = 0; names && i < bi.n_classes; i++) names[i] = ae_head_class(d->bank, i);
+            ae_classlist_params cp = ae_classlist_default_params();
+            cp.keep_duplicates = 1;
+            cp.max_classes = bi.n_classes;
+            rc = names ? ae_classlist_from_strings(names, bi.n_classes, d->name, &cp, &cl) : AE_ERR_NOMEM;
+            free(names);
+        }
+        snprintf(name, sizeof name, "%s", d->name);
+        if (rc != AE_OK) {
+            *status = status_of(rc), *err = api_error("%s", ae_last_error());
+            banks_release(s, d);
+            return NULL;
         }
     }
-    ae_bank_params bp = ae_bank_default_params();
     bp.method = (ae_method)m;
     bp.positive = pos, bp.negative = neg, bp.template_text = tmpl, bp.laion_head = head;
     bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
     ae_recipe rec;
     char msg[512];
-    if (ae_recipe_init(&rec, &bp, NULL, s->model) != AE_OK) {
+    if (ae_recipe_init(&rec, &bp, &cl, s->model) != AE_OK) {
         *status = 400, *err = api_error("%s", ae_last_error());
         ae_recipe_free(&rec);
+        banks_release(s, d);
         return NULL;
     }
     bank_ref *b = NULL;
-    int rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    int rc = banks_get_or_build(s, rec.key, &rec.bp, name, r->deadline, &b, msg, sizeof msg);
     ae_recipe_free(&rec);
+    banks_release(s, d);
     if (rc == 1) *status = 503, *err = api_error("request budget of %d s exhausted while waiting to build the bank", s->p.request_timeout_s);
     else if (rc != 0) *status = rc == AE_ERR_NOMEM ? 503 : 400, *err = api_error("%s", msg);
     return b;
 }
 
+/* What scored an answer, for people to read: the method, the bank's id (for bank=) and name,
+ * where its classes come from and how many, and the prompts' adjectives and template. */
 static json_t *bank_desc(const bank_ref *b)
 {
     ae_head_info bi;
     ae_head_get_info(b->bank, &bi);
-    return json_pack("{s:s, s:s, s:s}", "method", ae_method_name(bi.method), "bank", b->id, "head", bi.name);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}", "method", ae_method_name(bi.method), "bank", b->id, "head",
+                          bi.name, "bank_name", b->name, "classes", b->classes[0] ? json_string(b->classes) : json_null(),
+                          "n_classes", (int)bi.n_classes);
+    if (bi.kind == AE_HEAD_PROMPTS) {
+        json_object_set_new(o, "positive", json_string(bi.positive));
+        json_object_set_new(o, "negative", json_string(bi.negative));
+        json_object_set_new(o, "template", json_string(bi.template_text));
+    }
+    return o;
 }
 
 /* ---- images ---- */
@@ -811,7 +851,7 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
     char msg[512];
     bank_ref *b = NULL;
     rc = ae_recipe_init(&rec, &bp, &cl, s->model);
-    if (rc == AE_OK) rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    if (rc == AE_OK) rc = banks_get_or_build(s, rec.key, &rec.bp, file->filename, r->deadline, &b, msg, sizeof msg);
     else snprintf(msg, sizeof msg, "%s", ae_last_error());
     json_t *out;
     if (rc == 1) {
@@ -829,6 +869,7 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
                         ae_method_name(bi.method), "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts,
                         "positive", bi.positive, "negative", bi.negative, "template", bi.template_text, "classes",
                         names, "file", file->filename);
+        json_object_set_new(out, "name", json_string(b->name));
         json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
     }
     banks_release(s, b);
@@ -916,7 +957,7 @@ static json_t *handle_head(ae_server *s, const api_request *r, int *status)
         ae_sha256_final(&c, d);
         ae_sha256_tohex(d, key);
         snprintf(id, sizeof id, "h-%.16s", key);
-        bank_ref *b = banks_add(s, key, id, h);
+        bank_ref *b = banks_add(s, key, id, name, h);
         if (!b) {
             *status = 503, out = api_error("out of memory");
         } else {
@@ -998,8 +1039,9 @@ json_t *api_info(ae_server *s)
         s->p.max_banks, "max_classes", s->p.max_classes);
     json_object_set_new(limits, "decode_slots", json_integer(s->decode_slots));
     pthread_mutex_lock(&s->mu);
-    json_t *stats = json_pack("{s:i, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
-                              "rejected_busy", (json_int_t)s->n_rejected);
+    json_t *stats = json_pack("{s:i, s:I, s:I, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
+                              "rejected_busy", (json_int_t)s->n_rejected, "banks_built", (json_int_t)s->n_built,
+                              "banks_read", (json_int_t)s->n_loaded);
     pthread_mutex_unlock(&s->mu);
     /* the methods this model can score with: LAION heads only where one fits it */
     json_t *methods = json_pack("[sss]", "fixed", "context", "ensemble");
@@ -1010,8 +1052,8 @@ json_t *api_info(ae_server *s)
         ae_head_free(h);
     }
     json_object_set_new(limits, "max_train", json_integer(MAX_TRAIN));
-    return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
-                     "model", model, "methods", methods, "banks", banks_json(s),
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
+                     "model", model, "methods", methods, "banks", banks_json(s), "building", banks_building_json(s),
                      "defaults", "positive", AE_DEFAULT_POSITIVE, "negative", AE_DEFAULT_NEGATIVE, "laion_heads",
                      "vit-b-32", "vit-b-16", "vit-l-14", "limits", limits, "allow_urls", s->p.allow_urls != 0,
                      "stats", stats);

@@ -165,27 +165,6 @@ int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet)
     return rc;
 }
 
-/* The file the head of a recipe is kept in: <cache dir>/banks/<32 hex of its key>.bank. */
-static int bank_cache_path(const score_opts *o, const ae_recipe *r, char *path, size_t cap)
-{
-    char db[4096];
-    if (o->cache_path) snprintf(db, sizeof db, "%s", o->cache_path);
-    else if (ae_cache_default_path(db, sizeof db) != AE_OK) return -1;
-    char *slash = strrchr(db, '/');
-    if (slash) *slash = 0;
-    else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
-    snprintf(path, cap, "%s/banks", db);
-    for (char *c = path + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
-        if (*c == '/') {
-            *c = 0;
-            mkdir(path, 0755);
-            *c = '/';
-        }
-    mkdir(path, 0755);
-    snprintf(path, cap, "%s/banks/%.32s.bank", db, r->key);
-    return 0;
-}
-
 /* Sets the towers of the scorer's model, printing the error. */
 static int towers(scorer *s, int text, int vision)
 {
@@ -220,11 +199,9 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
     }
     /* banks are kept beside the embedding cache (not with --no-cache: nothing is read from
      * or written to the cache folder then) */
-    char path[4600];
-    int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
-    if (!cached || ae_head_load(path, out) != AE_OK || ae_head_check_model(*out, s->model) != AE_OK) {
-        ae_head_free(*out);
-        *out = NULL;
+    char dir[4200];
+    int cached = s->cache && ae_recipe_bank_dir(o->cache_path, dir, sizeof dir) == AE_OK;
+    if (!cached || ae_recipe_load_kept(dir, r.key, s->model, out) != AE_OK) {
         if (!serve) { /* a session's scratch is sized for the towers it was made with */
             ae_session_free(s->session);
             s->session = NULL;
@@ -242,7 +219,7 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
             ae_recipe_free(&r);
             return rc;
         }
-        if (cached && ae_head_save(*out, path) != AE_OK)
+        if (cached && ae_recipe_keep(dir, r.key, *out) != AE_OK)
             cli_error("warning: could not keep the bank: %s", ae_last_error());
     }
     ae_recipe_free(&r);
