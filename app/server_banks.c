@@ -377,10 +377,13 @@ void banks_prebuild_stop(ae_server *s)
 json_t *banks_building_json(ae_server *s)
 {
     pthread_mutex_lock(&s->mu);
-    bank_build *now = NULL;
+    bank_build *encoding = NULL, *oldest = NULL; /* the list is newest first */
     int n = 0;
-    for (bank_build *b = s->builds; b; b = b->next, n++)
-        if (!now || b->total > 0) now = b; /* the one encoding, else the oldest */
+    for (bank_build *b = s->builds; b; b = b->next, n++) {
+        if (b->total > 0) encoding = b;
+        oldest = b;
+    }
+    bank_build *now = encoding ? encoding : oldest;
     json_t *o = now ? json_pack("{s:s, s:s, s:i, s:I, s:I, s:i}", "bank", now->name, "method",
                                 ae_method_name((ae_method)now->method), "n_classes", now->n_classes, "done",
                                 (json_int_t)now->done, "total", (json_int_t)now->total, "queued", n - 1)
