@@ -2,8 +2,8 @@
  * server_api.c — the JSON endpoints of `aesthete serve`, once a request's body is complete.
  *
  * Parameters come from the query string and, for multipart requests, from form fields of the
- * same names (the query wins): method, bank, positive, negative, template, laion_head,
- * normalize_prompts, url (score/embed with --allow-urls), column and header (bank). An image is decoded
+ * same names (the query wins); each endpoint takes those of its row of known_params and
+ * refuses any other, naming it. An image is decoded
  * and preprocessed here, on the connection's thread, after its format was recognised from its
  * first bytes (415 otherwise) and its pixel count checked from its header (413 past
  * --max-pixels); only the pixel tensor goes to the inference thread. Status codes: 400 bad
