@@ -125,8 +125,7 @@ static void insert_locked(ae_server *s, bank_ref *b)
         *victim = v->next;
         v->cached = 0;
         s->n_lru--;
-        v->refs++; /* unref_locked frees it unless a request still holds it */
-        unref_locked(s, v);
+        unref_locked(s, v); /* the list's reference: freed unless a request still holds it */
     }
     b->cached = 1;
     b->next = s->banks;
