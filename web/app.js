@@ -32,7 +32,7 @@ function reject(name, message, list = $('rejected')) {
 function describe(d) {
   if (!d) return 'the server default';
   if (d.method === 'head') return `head “${d.head}”`;
-  if (d.method === 'laion' || d.method === 'laion-v2') return `LAION aesthetic predictor (${d.head})`;
+  if (d.method === 'laion' || d.method === 'laion-v2') return `LAION aesthetic predictor${d.head ? ` (${d.head})` : ''}`;
   const adj = `“${d.positive}” vs “${d.negative}”`;
   if (d.method === 'fixed') return `fixed prompts, ${adj}`;
   const classes = d.classes === 'ImageNet' ? `${d.n_classes} ImageNet classes` : `${d.n_classes} classes of ${d.classes}`;
@@ -47,7 +47,7 @@ function chosen() {
     : { ...d, positive: pos || d.positive, negative: neg || d.negative });
   if (m.startsWith('bank:')) return state.banks.get(m.slice(5)) || null;
   if (m === 'default') return state.defaultBank ? withAdj(state.defaultBank) : null;
-  if (m === 'laion' || m === 'laion-v2') return { method: m, head: m === 'laion' ? 'by model' : 'v2' };
+  if (m === 'laion' || m === 'laion-v2') return { method: m, head: m === 'laion-v2' ? 'V2' : '' };
   return withAdj({ method: m, classes: m === 'fixed' ? null : 'ImageNet', n_classes: m === 'fixed' ? 0 : 1000,
     positive: state.defaults.positive, negative: state.defaults.negative });
 }
