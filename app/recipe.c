@@ -7,9 +7,15 @@
  * tower's precision (prompt methods). Class names, not file bytes, identify a class list,
  * so the same list in two formats (or read from a pipe) is the same head.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cache.h"
 #include "error.h"
 #include "hash.h"
 #include "recipe.h"
@@ -100,4 +106,102 @@ int ae_recipe_init(ae_recipe *r, const ae_bank_params *given, ae_classlist *clas
     ae_sha256_final(&h, d);
     ae_sha256_tohex(d, r->key);
     return AE_OK;
+}
+
+static int bank_dir(const char *cache_path, char *dir, size_t cap, int create)
+{
+    char db[4096];
+    if (cache_path) snprintf(db, sizeof db, "%s", cache_path);
+    else if (ae_cache_default_path(db, sizeof db) != AE_OK) return AE_ERR_NOT_FOUND;
+    char *slash = strrchr(db, '/');
+    if (slash) *slash = 0;
+    else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
+    if ((size_t)snprintf(dir, cap, "%s/banks", db) >= cap) return ae_fail(AE_ERR_INVALID, "%s/banks: path too long", db);
+    if (!create) return AE_OK;
+    for (char *c = dir + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
+        if (*c == '/') {
+            *c = 0;
+            mkdir(dir, 0755);
+            *c = '/';
+        }
+    mkdir(dir, 0755);
+    return AE_OK;
+}
+
+int ae_recipe_bank_dir(const char *cache_path, char *dir, size_t cap) { return bank_dir(cache_path, dir, cap, 1); }
+int ae_recipe_bank_dir_name(const char *cache_path, char *dir, size_t cap) { return bank_dir(cache_path, dir, cap, 0); }
+
+int ae_recipe_kept_list(const char *dir, ae_kept_bank **out, int64_t *bytes)
+{
+    *out = NULL;
+    *bytes = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".bank")) continue;
+        if (n == cap) {
+            ae_kept_bank *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 16));
+            if (!p) break;
+            *out = p;
+        }
+        ae_kept_bank *k = &(*out)[n];
+        snprintf(k->path, sizeof k->path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(k->path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        k->bytes = st.st_size;
+        k->used = st.st_mtime;
+        *bytes += st.st_size;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int by_use(const void *a, const void *b)
+{
+    time_t x = ((const ae_kept_bank *)a)->used, y = ((const ae_kept_bank *)b)->used;
+    return x < y ? -1 : x > y;
+}
+
+static void trim(const char *dir, const char *keep)
+{
+    ae_kept_bank *k;
+    int64_t bytes;
+    int n = ae_recipe_kept_list(dir, &k, &bytes);
+    if (n > 1) qsort(k, (size_t)n, sizeof *k, by_use);
+    for (int i = 0; i < n && bytes > AE_KEPT_BANKS_MAX_BYTES; i++)
+        if (strcmp(k[i].path, keep) && unlink(k[i].path) == 0) bytes -= k[i].bytes;
+    free(k);
+}
+
+static void kept_path(const char *dir, const char *key, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%.32s.bank", dir, key);
+}
+
+int ae_recipe_load_kept(const char *dir, const char *key, const ae_model *m, ae_head **out)
+{
+    char path[4200];
+    kept_path(dir, key, path, sizeof path);
+    *out = NULL;
+    int rc = ae_head_load(path, out);
+    if (rc == AE_OK) rc = ae_head_check_model(*out, m);
+    if (rc != AE_OK) {
+        ae_head_free(*out);
+        *out = NULL;
+    } else {
+        utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be trimmed */
+    }
+    return rc;
+}
+
+int ae_recipe_keep(const char *dir, const char *key, const ae_head *h)
+{
+    char path[4200];
+    kept_path(dir, key, path, sizeof path);
+    int rc = ae_head_save(h, path);
+    if (rc == AE_OK) trim(dir, path);
+    return rc;
 }

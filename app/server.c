@@ -341,6 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_json(s, c, r, 405, api_error("method %s is not allowed on %s", method, url), 0);
         if (r->route < ROUTE_SCORE) {
             set_phase(s, c, CONN_BUSY, 0);
+            json_t *bad = api_unknown_param(r->route, c, NULL, 0);
+            if (bad) return send_json(s, c, r, 400, bad, 0);
             if (r->route == ROUTE_HEALTH) return send_json(s, c, r, 200, json_pack("{s:s}", "status", "ok"), 0);
             if (r->route == ROUTE_INFO) return send_json(s, c, r, 200, api_info(s), 0);
             if (r->route == ROUTE_HEAD_FILE) return send_head_file(s, c, r);
@@ -560,6 +562,10 @@ int ae_server_start(ae_server *s)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->p.port;
     s->started = 1;
+    if (s->p.prebuild && banks_prebuild_start(s) != 0) {
+        ae_server_stop(s, 0);
+        return ae_fail(AE_ERR_NOMEM, "server: cannot start the thread that builds the banks");
+    }
     return AE_OK;
 }
 
@@ -584,6 +590,7 @@ void ae_server_stop(ae_server *s, int32_t grace_s)
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
+    banks_prebuild_stop(s);
     infer_stop(s);
     if (s->watchdog_running) {
         pthread_mutex_lock(&s->mu);

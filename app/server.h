@@ -53,6 +53,11 @@ typedef struct ae_server_params {
     const char *model_name;     /* shown in answers (default: ae_model_info.id, the repo id
                                    of a hub model, never a path) */
     int32_t quiet;              /* 1: no request log on stderr */
+    const char *bank_dir;       /* the folder of kept banks (ae_recipe_bank_dir): banks built
+                                   on request are read from and kept in it; NULL: none */
+    int32_t prebuild;           /* 1: once listening, make the banks the page offers (fixed,
+                                   context, ensemble with the default adjectives) in the
+                                   background, logging each, so that first requests find them */
 } ae_server_params;
 
 ae_server_params ae_server_default_params(void);

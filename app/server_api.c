@@ -2,8 +2,8 @@
  * server_api.c — the JSON endpoints of `aesthete serve`, once a request's body is complete.
  *
  * Parameters come from the query string and, for multipart requests, from form fields of the
- * same names (the query wins): method, bank, positive, negative, template, laion_head,
- * normalize_prompts, url (score/embed with --allow-urls), column and header (bank). An image is decoded
+ * same names (the query wins); each endpoint takes those of its row of known_params and
+ * refuses any other, naming it. An image is decoded
  * and preprocessed here, on the connection's thread, after its format was recognised from its
  * first bytes (415 otherwise) and its pixel count checked from its header (413 past
  * --max-pixels); only the pixel tensor goes to the inference thread. Status codes: 400 bad
@@ -80,6 +80,80 @@ static const char *param(const api_request *r, form *f, const char *name, int *b
     return NULL;
 }
 
+/* ---- the parameters of each endpoint ---- */
+
+/* What each endpoint takes, from the query string or as (non-file) form fields: one table,
+ * so that a misspelt name ("methd=context") is refused naming it instead of silently giving
+ * the default. The page's own paths (/, /app.js, /style.css) take anything (browsers and
+ * proxies add query strings to pages). */
+#define SCORING_PARAMS "method", "bank", "head", "positive", "negative", "template", "laion_head", "normalize_prompts"
+static const struct {
+    int route;
+    const char *path;
+    const char *names[20]; /* NULL-terminated */
+} known_params[] = {
+    {ROUTE_SCORE, "/api/score", {SCORING_PARAMS, "url", "embedding"}},
+    {ROUTE_EMBED, "/api/embed", {"url"}},
+    {ROUTE_RANK, "/api/rank", {SCORING_PARAMS}},
+    {ROUTE_CULL, "/api/cull", {SCORING_PARAMS, "similar", "burst_similar", "burst_gap", "blur_ratio", "keep_by"}},
+    {ROUTE_BANK, "/api/bank", {"method", "positive", "negative", "template", "column", "header", "normalize_prompts"}},
+    {ROUTE_HEAD, "/api/head", {NULL}},
+    {ROUTE_HEAD_FILE, "/api/head", {"id"}},
+    {ROUTE_INFO, "/api/info", {NULL}},
+    {ROUTE_HEALTH, "/healthz", {NULL}},
+};
+
+typedef struct param_check {
+    int k;              /* the route's row of known_params */
+    char unknown[80];   /* the first name not in it */
+} param_check;
+
+static int is_known(const param_check *pc, const char *name)
+{
+    for (const char *const *n = known_params[pc->k].names; *n; n++)
+        if (!strcmp(*n, name)) return 1;
+    return 0;
+}
+
+static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind, (void)value;
+    param_check *pc = cls;
+    if (pc->unknown[0] || is_known(pc, key)) return MHD_YES;
+    size_t k = 0; /* client bytes, shown safely: printable ASCII, the rest as '?' */
+    for (const char *p = key; *p && k + 1 < sizeof pc->unknown; p++)
+        pc->unknown[k++] = *p >= 0x20 && *p < 0x7f && *p != '\'' ? *p : '?';
+    pc->unknown[k] = 0;
+    if (!k) snprintf(pc->unknown, sizeof pc->unknown, "(empty name)");
+    return MHD_NO;
+}
+
+json_t *api_unknown_param(int route, struct MHD_Connection *conn, const mp_part *parts, int n)
+{
+    param_check pc = {.k = -1};
+    for (size_t i = 0; i < sizeof known_params / sizeof known_params[0]; i++)
+        if (known_params[i].route == route) pc.k = (int)i;
+    if (pc.k < 0) return NULL;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_one, &pc);
+    int one_image = route == ROUTE_SCORE || route == ROUTE_EMBED;
+    for (int i = 0; i < n && !pc.unknown[0]; i++) {
+        const mp_part *p = &parts[i];
+        /* files may have any field name; /api/score and /api/embed also take the image as a
+         * plain field named file or image */
+        if (p->has_filename || (one_image && (!strcmp(p->name, "file") || !strcmp(p->name, "image")))) continue;
+        check_one(&pc, MHD_POSTDATA_KIND, p->name, NULL);
+    }
+    if (!pc.unknown[0]) return NULL;
+    const char *const *names = known_params[pc.k].names;
+    if (!names[0])
+        return api_error("unknown parameter '%s': %s takes no parameters", pc.unknown, known_params[pc.k].path);
+    char list[512];
+    size_t len = 0;
+    for (const char *const *nm = names; *nm && len < sizeof list; nm++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", nm == names ? "" : ", ", *nm);
+    return api_error("unknown parameter '%s': %s takes %s", pc.unknown, known_params[pc.k].path, list);
+}
+
 static const char *jstr_error(json_t *o)
 {
     json_t *v = json_object_get(o, "error");
@@ -137,39 +211,79 @@ static bank_ref *resolve_bank(ae_server *s, const api_request *r, form *f, int *
         *status = 400, *err = api_error("method '%s' is not fixed, context, ensemble, laion or laion-v2 (a head: bank=ID)", method);
         return NULL;
     }
-    if (!method) { /* adjectives alone: the default bank's method, if it is a prompt method */
-        bank_ref *d = banks_get_default(s);
-        if (d) {
-            ae_head_info bi;
-            ae_head_get_info(d->bank, &bi);
-            if (bi.kind == AE_HEAD_PROMPTS) m = (int)bi.method;
+    ae_bank_params bp = ae_bank_default_params();
+    ae_classlist cl = {0};
+    char name[128];
+    snprintf(name, sizeof name, "%s", ae_method_name((ae_method)m));
+    bank_ref *d = NULL; /* held until the end: the recipe points into its strings */
+    if (!method && head) m = AE_METHOD_LAION; /* laion_head alone names a LAION head */
+    else if (!method) { /* adjectives alone: the default bank with them, its classes and template kept */
+        d = banks_get_default(s);
+        ae_head_info bi;
+        if (d) ae_head_get_info(d->bank, &bi);
+        if (!d || bi.kind != AE_HEAD_PROMPTS) {
+            *status = 400, *err = api_error("the server's default %s '%s' has no prompts to change: give method= with positive/negative/template",
+                                            d ? "head" : "bank", d ? d->name : "(none)");
             banks_release(s, d);
+            return NULL;
+        }
+        m = (int)bi.method;
+        if (!tmpl && *bi.template_text) tmpl = bi.template_text;
+        if (!pos && *bi.positive) pos = bi.positive;
+        if (!neg && *bi.negative) neg = bi.negative;
+        if (!norm) norm = bi.normalize_prompts ? "1" : "0";
+        int rc = AE_OK;
+        if (strcmp(d->classes, "ImageNet") && bi.n_classes > 0) { /* its own list, not the built-in one */
+            const char **names = malloc(sizeof *names * (size_t)bi.n_classes);
+            for (int32_t i = 0; names && i < bi.n_classes; i++) names[i] = ae_head_class(d->bank, i);
+            ae_classlist_params cp = ae_classlist_default_params();
+            cp.keep_duplicates = 1;
+            cp.max_classes = bi.n_classes;
+            rc = names ? ae_classlist_from_strings(names, bi.n_classes, d->name, &cp, &cl) : AE_ERR_NOMEM;
+            free(names);
+        }
+        snprintf(name, sizeof name, "%s", d->name);
+        if (rc != AE_OK) {
+            *status = status_of(rc), *err = api_error("%s", ae_last_error());
+            banks_release(s, d);
+            return NULL;
         }
     }
-    ae_bank_params bp = ae_bank_default_params();
     bp.method = (ae_method)m;
     bp.positive = pos, bp.negative = neg, bp.template_text = tmpl, bp.laion_head = head;
     bp.normalize_prompts = norm && (!strcmp(norm, "1") || !strcasecmp(norm, "true") || !strcasecmp(norm, "on"));
     ae_recipe rec;
     char msg[512];
-    if (ae_recipe_init(&rec, &bp, NULL, s->model) != AE_OK) {
+    if (ae_recipe_init(&rec, &bp, &cl, s->model) != AE_OK) {
         *status = 400, *err = api_error("%s", ae_last_error());
         ae_recipe_free(&rec);
+        banks_release(s, d);
         return NULL;
     }
     bank_ref *b = NULL;
-    int rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    int rc = banks_get_or_build(s, rec.key, &rec.bp, name, r->deadline, &b, msg, sizeof msg);
     ae_recipe_free(&rec);
+    banks_release(s, d);
     if (rc == 1) *status = 503, *err = api_error("request budget of %d s exhausted while waiting to build the bank", s->p.request_timeout_s);
     else if (rc != 0) *status = rc == AE_ERR_NOMEM ? 503 : 400, *err = api_error("%s", msg);
     return b;
 }
 
+/* What scored an answer, for people to read: the method, the bank's id (for bank=) and name,
+ * where its classes come from and how many, and the prompts' adjectives and template. */
 static json_t *bank_desc(const bank_ref *b)
 {
     ae_head_info bi;
     ae_head_get_info(b->bank, &bi);
-    return json_pack("{s:s, s:s, s:s}", "method", ae_method_name(bi.method), "bank", b->id, "head", bi.name);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}", "method", ae_method_name(bi.method), "bank", b->id, "head",
+                          bi.name, "bank_name", b->name, "classes", b->classes[0] ? json_string(b->classes) : json_null(),
+                          "n_classes", (int)bi.n_classes);
+    if (bi.kind == AE_HEAD_PROMPTS) {
+        json_object_set_new(o, "positive", json_string(bi.positive));
+        json_object_set_new(o, "negative", json_string(bi.negative));
+        json_object_set_new(o, "template", json_string(bi.template_text));
+    }
+    return o;
 }
 
 /* ---- images ---- */
@@ -260,12 +374,19 @@ static int one_image(ae_server *s, const api_request *r, form *f, const uint8_t 
     *data = NULL, *size = 0;
     snprintf(name, cap, "body");
     if (f) {
+        int nfiles = 0;
         for (int i = 0; i < f->n; i++)
             if (f->parts[i].has_filename || !strcmp(f->parts[i].name, "file") || !strcmp(f->parts[i].name, "image")) {
+                if (nfiles++) continue;
                 *data = f->parts[i].data, *size = f->parts[i].size;
                 snprintf(name, cap, "%s", f->parts[i].has_filename ? f->parts[i].filename : f->parts[i].name);
-                break;
             }
+        if (nfiles > 1) { /* the others would be ignored without a word */
+            *err = r->route == ROUTE_SCORE
+                       ? api_error("/api/score takes one image (%d files sent): send several to /api/rank", nfiles)
+                       : api_error("/api/embed takes one image (%d files sent)", nfiles);
+            return 400;
+        }
     } else if (r->size) {
         *data = r->body, *size = r->size;
     }
@@ -658,6 +779,21 @@ static json_t *handle_cull(ae_server *s, const api_request *r, form *f, int *sta
     return out;
 }
 
+/* What an uploaded class list plainly is when it is no text and no workbook: a PDF, an
+ * image, or binary data (a NUL byte in its first 4 KiB without a UTF-16 byte order mark);
+ * NULL when the class list reader is to judge it (its errors name the line or cell, and it
+ * recognises legacy .xls itself). */
+static const char *not_a_list(const uint8_t *d, size_t n)
+{
+    static const uint8_t zip[4] = {'P', 'K', 3, 4}, ole2[4] = {0xd0, 0xcf, 0x11, 0xe0};
+    if (n >= 4 && (!memcmp(d, zip, 4) || !memcmp(d, ole2, 4))) return NULL;
+    if (n >= 2 && ((d[0] == 0xff && d[1] == 0xfe) || (d[0] == 0xfe && d[1] == 0xff))) return NULL;
+    if (n >= 5 && !memcmp(d, "%PDF-", 5)) return "a PDF document";
+    if (ae_image_format(d, n < 32 ? n : 32)) return "an image";
+    if (memchr(d, 0, n < 4096 ? n : 4096)) return "binary data";
+    return NULL;
+}
+
 static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *status)
 {
     int bad = 0;
@@ -670,11 +806,22 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
         return api_error("a parameter is longer than %d bytes or not UTF-8 text", MAX_PARAM);
     }
     mp_part *file = NULL;
-    for (int i = 0; f && i < f->n && !file; i++)
-        if (f->parts[i].has_filename) file = &f->parts[i];
+    int nfiles = 0;
+    for (int i = 0; f && i < f->n; i++)
+        if (f->parts[i].has_filename && !nfiles++) file = &f->parts[i];
     if (!file) {
         *status = 400;
         return api_error("no class list: send a TXT, CSV, TSV or XLSX file as a multipart file field");
+    }
+    if (nfiles > 1) {
+        *status = 400;
+        return api_error("/api/bank takes one class list (%d files sent)", nfiles);
+    }
+    const char *what = not_a_list(file->data, file->size);
+    if (what) { /* refused as a non-image is by /api/score, not read as lines of text */
+        *status = 415;
+        return api_error("%s: %s, not a class list: send a TXT, CSV or TSV file (UTF-8 text) or an XLSX workbook",
+                         file->filename, what);
     }
     int m = AE_METHOD_CONTEXT;
     if (method && *method && (m = ae_method_parse(method)) != AE_METHOD_CONTEXT && m != AE_METHOD_ENSEMBLE) {
@@ -704,7 +851,7 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
     char msg[512];
     bank_ref *b = NULL;
     rc = ae_recipe_init(&rec, &bp, &cl, s->model);
-    if (rc == AE_OK) rc = banks_get_or_build(s, rec.key, &rec.bp, r->deadline, &b, msg, sizeof msg);
+    if (rc == AE_OK) rc = banks_get_or_build(s, rec.key, &rec.bp, file->filename, r->deadline, &b, msg, sizeof msg);
     else snprintf(msg, sizeof msg, "%s", ae_last_error());
     json_t *out;
     if (rc == 1) {
@@ -722,6 +869,7 @@ static json_t *handle_bank(ae_server *s, const api_request *r, form *f, int *sta
                         ae_method_name(bi.method), "n_classes", (int)bi.n_classes, "n_prompts", (int)bi.n_prompts,
                         "positive", bi.positive, "negative", bi.negative, "template", bi.template_text, "classes",
                         names, "file", file->filename);
+        json_object_set_new(out, "name", json_string(b->name));
         json_object_set_new(out, "elapsed_ms", json_real(elapsed_ms(r)));
     }
     banks_release(s, b);
@@ -809,7 +957,7 @@ static json_t *handle_head(ae_server *s, const api_request *r, int *status)
         ae_sha256_final(&c, d);
         ae_sha256_tohex(d, key);
         snprintf(id, sizeof id, "h-%.16s", key);
-        bank_ref *b = banks_add(s, key, id, h);
+        bank_ref *b = banks_add(s, key, id, name, h);
         if (!b) {
             *status = 503, out = api_error("out of memory");
         } else {
@@ -891,8 +1039,9 @@ json_t *api_info(ae_server *s)
         s->p.max_banks, "max_classes", s->p.max_classes);
     json_object_set_new(limits, "decode_slots", json_integer(s->decode_slots));
     pthread_mutex_lock(&s->mu);
-    json_t *stats = json_pack("{s:i, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
-                              "rejected_busy", (json_int_t)s->n_rejected);
+    json_t *stats = json_pack("{s:i, s:I, s:I, s:I, s:I}", "inflight", s->inflight, "requests", (json_int_t)s->n_requests,
+                              "rejected_busy", (json_int_t)s->n_rejected, "banks_built", (json_int_t)s->n_built,
+                              "banks_read", (json_int_t)s->n_loaded);
     pthread_mutex_unlock(&s->mu);
     /* the methods this model can score with: LAION heads only where one fits it */
     json_t *methods = json_pack("[sss]", "fixed", "context", "ensemble");
@@ -903,8 +1052,8 @@ json_t *api_info(ae_server *s)
         ae_head_free(h);
     }
     json_object_set_new(limits, "max_train", json_integer(MAX_TRAIN));
-    return json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
-                     "model", model, "methods", methods, "banks", banks_json(s),
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:s, s:s}, s:[sss], s:o, s:b, s:o}", "version", AE_VERSION,
+                     "model", model, "methods", methods, "banks", banks_json(s), "building", banks_building_json(s),
                      "defaults", "positive", AE_DEFAULT_POSITIVE, "negative", AE_DEFAULT_NEGATIVE, "laion_heads",
                      "vit-b-32", "vit-b-16", "vit-l-14", "limits", limits, "allow_urls", s->p.allow_urls != 0,
                      "stats", stats);
@@ -951,7 +1100,12 @@ json_t *api_handle(ae_server *s, const api_request *r, int *status)
         }
         fp = &f;
     }
-    json_t *out;
+    json_t *out = api_unknown_param(r->route, r->conn, f.parts, f.n);
+    if (out) {
+        *status = 400;
+        free(f.parts);
+        return out;
+    }
     switch (r->route) {
     case ROUTE_SCORE: out = handle_image(s, r, fp, 0, status); break;
     case ROUTE_EMBED: out = handle_image(s, r, fp, 1, status); break;

@@ -5,7 +5,8 @@
  * job holding the pixel tensors; this thread takes every encode job waiting at the head of the
  * queue, up to the batch size in images, and runs them as one forward pass, then wakes their
  * owners. Nothing waits for a batch to fill: under load the queue fills while the previous
- * batch runs, so batching adds no latency when idle. Bank builds (text tower) run alone.
+ * batch runs, so batching adds no latency when idle. Bank builds (text tower) run alone, and
+ * only when no images wait (images queued after a bank build go first).
  * A job still queued when its request's budget runs out is withdrawn by its owner; a running
  * job always completes (a forward pass cannot be interrupted), which bounds the wait.
  */
@@ -36,26 +37,34 @@ static void *infer_main(void *arg)
     for (;;) {
         while (!s->head && !s->infer_stop) pthread_cond_wait(&s->work_cv, &s->mu);
         if (!s->head) break;
+        /* images first: a bank build (seconds to half a minute) queued before them waits */
         job *j = s->head;
-        if (j->kind == JOB_BANK) {
+        while (j && j->kind == JOB_BANK) j = j->next;
+        if (!j) {
+            j = s->head;
             s->head = j->next;
             if (!s->head) s->tail = NULL;
             j->state = JOB_RUNNING;
             pthread_mutex_unlock(&s->mu);
-            j->rc = ae_bank_build(s->session, j->bp, NULL, NULL, &j->bank);
+            j->rc = ae_bank_build(s->session, j->bp, j->progress, j->progress_ctx, &j->bank);
             if (j->rc != AE_OK) set_err(j, j->rc);
             pthread_mutex_lock(&s->mu);
             j->state = JOB_DONE;
             pthread_cond_broadcast(&s->done_cv);
             continue;
         }
-        /* hot path: gather the queued encode jobs into one batch */
+        /* hot path: gather the queued encode jobs into one batch, in queue order */
         int nb = 0, total = 0;
-        while (s->head && s->head->kind == JOB_ENCODE && nb < B &&
-               (nb == 0 || total + s->head->n <= B)) {
-            job *k = s->head;
-            s->head = k->next;
-            if (!s->head) s->tail = NULL;
+        job **pp = &s->head, *prev = NULL;
+        while (*pp && nb < B) {
+            job *k = *pp;
+            if (k->kind != JOB_ENCODE) {
+                prev = k, pp = &k->next;
+                continue;
+            }
+            if (nb && total + k->n > B) break;
+            *pp = k->next;
+            if (s->tail == k) s->tail = prev;
             k->state = JOB_RUNNING;
             batch[nb++] = k;
             total += k->n;

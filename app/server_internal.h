@@ -45,10 +45,15 @@ void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap);
 typedef struct bank_ref {
     char key[65];          /* ae_server_bank_key, "" for banks without one */
     char id[64];           /* public name: a loaded bank's name or "b-<16 hex>" */
+    char name[128];        /* for people: a loaded file's base name, an uploaded list's file
+                              name, a trained head's name, else the method */
+    char classes[128];     /* where its classes come from: "ImageNet" or the list's name;
+                              "" without classes */
     ae_head *bank;
     int refs;              /* requests using it */
     int cached;            /* 1: in the server's list */
-    int permanent;         /* 1: added at start, never evicted */
+    int permanent;         /* 1: added at start or offered by the page, never evicted */
+    int offered;           /* 1: made at start-up for the page's methods (not given by a file) */
     uint64_t last_used;
     struct bank_ref *next;
 } bank_ref;
@@ -64,11 +69,25 @@ typedef struct job {
     const float *pixels;          /* encode: n * pixels_size floats */
     float *embeds;                /* encode: n * dim floats out */
     const ae_bank_params *bp;     /* bank: what to build */
+    void (*progress)(void *ctx, int64_t done, int64_t total); /* bank: may be NULL */
+    void *progress_ctx;
     ae_head *bank;                /* bank: the result */
     int rc;
     char error[512];
     struct job *next;
 } job;
+
+/* A bank being loaded from the kept folder or built: requests asking for the same key wait
+ * for it instead of building it again; /api/info shows its progress. */
+typedef struct bank_build {
+    char key[65];
+    char name[128];
+    int method, n_classes;
+    int64_t done, total;   /* prompts encoded so far, of total (0 while loading or queued) */
+    int finished, rc, users;
+    char error[512];
+    struct bank_build *next;
+} bank_build;
 
 /* ---- connections (for the watchdog) ---- */
 
@@ -110,6 +129,11 @@ struct ae_server {
     int active;                     /* requests MHD has not completed yet */
     bank_ref *banks;
     bank_ref *default_bank;
+    bank_build *builds;             /* in progress */
+    int64_t n_built, n_loaded;      /* banks encoded here / read from the kept folder */
+    int prebuild_stop;
+    pthread_t prebuild_thread;
+    int prebuild_running;
     int n_lru;                      /* non-permanent banks in the list */
     uint64_t tick;
     conn_track *conns;
@@ -128,15 +152,24 @@ void banks_free_all(ae_server *s);
 /* A bank by public id (loaded name or built id), referenced; NULL if unknown. */
 bank_ref *banks_get_id(ae_server *s, const char *id);
 bank_ref *banks_get_default(ae_server *s);
-/* A bank by key, building it with bp on the inference thread when missing. Returns 0 with
- * *out referenced, 1 on timeout, or an AE_ERR_* with err set. */
-int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, double deadline,
+/* A bank by key: listed, else read from the kept folder (p.bank_dir), else built with bp on
+ * the inference thread (and kept); one build per key however many requests ask. name: what
+ * people call it (bank_ref.name). Returns 0 with *out referenced, 1 on timeout, or an AE_ERR_*
+ * with err set. */
+int banks_get_or_build(ae_server *s, const char *key, const ae_bank_params *bp, const char *name, double deadline,
                        bank_ref **out, char *err, size_t errcap);
+/* Starts / stops the thread that makes the banks the page offers (fixed, context, ensemble
+ * with the default adjectives) at start-up, logging each. */
+int banks_prebuild_start(ae_server *s);
+void banks_prebuild_stop(ae_server *s);
+/* The bank being made now ({"bank", "method", "n_classes", "done", "total", "queued"}), or
+ * JSON null. */
+json_t *banks_building_json(ae_server *s);
 void banks_release(ae_server *s, bank_ref *b);
 /* Lists a head made on the server (trained: POST /api/head) under key and id, taking it over;
  * the one already listed under key, if any, wins. Returns it referenced, or NULL (out of
  * memory: h freed). */
-bank_ref *banks_add(ae_server *s, const char *key, const char *id, ae_head *h);
+bank_ref *banks_add(ae_server *s, const char *key, const char *id, const char *name, ae_head *h);
 /* The list for /api/info. */
 json_t *banks_json(ae_server *s);
 
@@ -156,6 +189,9 @@ enum { ROUTE_NONE, ROUTE_PAGE, ROUTE_JS, ROUTE_CSS, ROUTE_HEALTH, ROUTE_INFO, RO
 /* Builds the answer: sets *status, returns the JSON body (caller frees). */
 json_t *api_handle(ae_server *s, const api_request *r, int *status);
 json_t *api_info(ae_server *s);
+/* 400 naming the first query parameter or form field (parts: the request's, n may be 0) that
+ * the route does not take, with the list of those it takes; NULL when all are known. */
+json_t *api_unknown_param(int route, struct MHD_Connection *conn, const mp_part *parts, int n);
 /* GET /api/head?id=ID: the bytes of a head trained here (*data, caller frees) and its file
  * name; NULL on success, else the error with *status. */
 json_t *api_head_file(ae_server *s, const char *id, uint8_t **data, size_t *len, char *fname, size_t cap,

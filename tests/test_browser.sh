@@ -20,7 +20,8 @@ command -v node >/dev/null || skip "node is not installed"
 tmp="$(mktemp -d)"
 mkdir -p "$artifacts"
 log="$tmp/server.log"
-"$cli" serve --model "$fixtures/models/tiny-quickgelu" --port 0 --no-cache 2>"$log" &
+# --max-banks 1: the page's recovery from banks the server forgot is tested for real
+"$cli" serve --model "$fixtures/models/tiny-quickgelu" --port 0 --no-cache --max-banks 1 2>"$log" &
 pid=$!
 cleanup() { kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

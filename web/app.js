@@ -1,15 +1,21 @@
-// aesthete web page. Rank: uploads images to /api/score, shows them sorted best first.
+// aesthete web page. Rank: uploads images to /api/score, shows them sorted best first, each
+// with what scored it; a failed re-score keeps the images and says why on their cards.
 // Cull: sends them together to /api/cull, shows the groups of copies and bursts with their
 // keepers. No framework, no network access besides this server.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, generation: 0, training: false, trained: false };
+const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, generation: 0, training: false, trained: false,
+  // what /api/info says: the default adjectives, and what each bank is (by id, for the words
+  // shown), the class lists uploaded here (to build a bank again that the server forgot)
+  defaults: { positive: 'outstanding', negative: 'horrible' }, banks: new Map(), lists: new Map(), rebuilding: new Map(),
+  defaultBank: null, polling: null };
 // the cull view: its images (File objects, kept to cull again), the last answer, the request
 // in flight and the scoring the answer was made with
 const cull = { items: [], result: null, controller: null, scoring: null };
 
 function fmt(v, digits) { return v === null || v === undefined ? '—' : Number(v).toFixed(digits); }
+function pct(p) { return p === null || p === undefined ? '—' : `${(p * 100).toFixed(1)}%`; }
 
 function setStatus(text) { $('status').textContent = text; }
 
@@ -20,13 +26,56 @@ function reject(name, message, list = $('rejected')) {
   list.appendChild(li);
 }
 
+// What scored (or will score) an image, in words, from a bank's description: an answer of
+// /api/score or an entry of /api/info's banks (method, bank_name / name, classes, n_classes,
+// positive, negative, head).
+function describe(d) {
+  if (!d) return 'the server default';
+  if (d.method === 'head') return `head “${d.head}”`;
+  if (d.method === 'laion' || d.method === 'laion-v2') return `LAION aesthetic predictor${d.head ? ` (${d.head})` : ''}`;
+  const adj = `“${d.positive}” vs “${d.negative}”`;
+  if (d.method === 'fixed') return `fixed prompts, ${adj}`;
+  const classes = d.classes === 'ImageNet' ? `${d.n_classes} ImageNet classes` : `${d.n_classes} classes of ${d.classes}`;
+  return `${d.method}, ${classes}, ${adj}`;
+}
+
+// The chosen method as a description (what describe() takes), adjectives included.
+function chosen() {
+  const m = $('method').value;
+  const pos = $('positive').value.trim(), neg = $('negative').value.trim();
+  const withAdj = (d) => (d.method === 'head' || d.method.startsWith('laion') ? d
+    : { ...d, positive: pos || d.positive, negative: neg || d.negative });
+  if (m.startsWith('bank:')) return state.banks.get(m.slice(5)) || null;
+  if (m === 'default') return state.defaultBank ? withAdj(state.defaultBank) : null;
+  if (m === 'laion' || m === 'laion-v2') return { method: m, head: m === 'laion-v2' ? 'V2' : '' };
+  return withAdj({ method: m, classes: m === 'fixed' ? null : 'ImageNet', n_classes: m === 'fixed' ? 0 : 1000,
+    positive: state.defaults.positive, negative: state.defaults.negative });
+}
+
+// Adjectives apply to prompt methods only: not to a bank or head chosen by name (it fixes its
+// prompts), nor to LAION, nor to a default that is a head.
+function adjectivesApply() {
+  const m = $('method').value;
+  if (m.startsWith('bank:') || m.startsWith('laion')) return false;
+  return m !== 'default' || !state.defaultBank || state.defaultBank.kind === 'prompts';
+}
+
+function updateScoringLine() {
+  const on = adjectivesApply();
+  for (const id of ['positive', 'negative']) $(id).disabled = !on;
+  const note = $('adjectives-note');
+  note.hidden = on;
+  note.textContent = on ? '' : 'The chosen bank or head fixes its prompts: adjectives do not apply.';
+  $('scoring-line').textContent = `Scoring with: ${describe(chosen())}`;
+}
+
 // Query parameters of the chosen method and adjectives.
 function scoringParams() {
   const p = new URLSearchParams();
   const m = $('method').value;
   if (m.startsWith('bank:')) { p.set('bank', m.slice(5)); return p; }
   if (m !== 'default') p.set('method', m);
-  if (m !== 'laion') {
+  if (adjectivesApply()) {
     const pos = $('positive').value.trim(), neg = $('negative').value.trim();
     if (pos) p.set('positive', pos);
     if (neg) p.set('negative', neg);
@@ -34,20 +83,67 @@ function scoringParams() {
   return p;
 }
 
+function bankLabel(b) {
+  const what = b.method === 'head' ? `head “${b.head}”` : `${b.method}${b.n_classes ? `, ${b.n_classes} classes` : ''}`;
+  return `Bank “${b.name}” (${what})`;
+}
+
+async function fetchInfo() {
+  const r = await fetch('/api/info');
+  return r.json();
+}
+
+// "Building bank X: i of n prompts" while the server makes one (at start-up, or for a
+// request); polled every second until it is done.
+function showBuilding(b) {
+  const el = $('server-status');
+  el.hidden = !b;
+  el.textContent = b ? `The server is building bank ${b.bank} (${b.n_classes ? `${b.n_classes} classes, ` : ''}`
+    + `${b.total ? `${b.done} of ${b.total} prompts` : 'starting'})${b.queued ? `, ${b.queued} more waiting` : ''}: `
+    + 'scores that need it come when it is ready.' : '';
+}
+
+function pollBuilding() {
+  if (state.polling) return;
+  state.polling = setInterval(async () => {
+    let info = null;
+    try { info = await fetchInfo(); } catch (e) { /* the next tick tries again */ }
+    if (!info) return;
+    showBuilding(info.building);
+    if (!info.building && state.busy === 0) { clearInterval(state.polling); state.polling = null; }
+  }, 1000);
+}
+
 async function loadInfo() {
   try {
-    const r = await fetch('/api/info');
-    const info = await r.json();
+    const info = await fetchInfo();
     $('model-line').textContent = `Model: ${info.model.name} (${info.model.embed_dim}-d embeddings), aesthete ${info.version}`;
     state.maxBytes = info.limits.max_upload_bytes;
+    state.defaults = info.defaults;
     $('max-mb').textContent = $('cull-max-mb').textContent = Math.round(state.maxBytes / 1048576);
-    for (const b of info.banks) {
-      if (!b.loaded) continue;
-      addBankOption(b.id, `Bank “${b.id}” (${b.method}${b.default ? ', server default' : ''})`, false);
+    // LAION only where the model has a head for it
+    const sel = $('method');
+    for (const [m, text] of [['laion', 'LAION aesthetic predictor'], ['laion-v2', 'LAION aesthetic predictor V2']]) {
+      if (!info.methods.includes(m) || [...sel.options].some((o) => o.value === m)) continue;
+      const opt = document.createElement('option');
+      opt.value = m;
+      opt.textContent = text;
+      sel.appendChild(opt);
     }
+    for (const b of info.banks) {
+      state.banks.set(b.id, b);
+      if (b.default) {
+        state.defaultBank = b;
+        sel.options[0].textContent = `Server default: ${describe(b)}`;
+      }
+      if (b.loaded && !b.default) addBankOption(b.id, bankLabel(b), false);
+    }
+    showBuilding(info.building);
+    if (info.building) pollBuilding();
   } catch (e) {
     $('model-line').textContent = 'The server did not answer /api/info.';
   }
+  updateScoringLine();
 }
 
 function addBankOption(id, text, select) {
@@ -60,11 +156,13 @@ function addBankOption(id, text, select) {
   }
   opt.textContent = text;
   if (select) sel.value = opt.value;
+  updateScoringLine();
 }
 
 function updateProgress() {
   const total = state.items.length;
   const done = state.items.filter((it) => !it.pending).length;
+  const failed = state.items.filter((it) => it.error).length;
   const bar = $('progress');
   if (state.busy > 0) {
     bar.hidden = false;
@@ -73,24 +171,39 @@ function updateProgress() {
     setStatus(`Scoring… ${done} of ${total}`);
   } else {
     bar.hidden = true;
-    setStatus(total ? `${total} image${total > 1 ? 's' : ''} scored.` : '');
+    const scored = total - failed;
+    setStatus(!total ? '' : failed
+      ? `${scored} of ${total} image${total > 1 ? 's' : ''} scored; ${failed} not scored (the images are kept: see the cards, then Score again).`
+      : `${total} image${total > 1 ? 's' : ''} scored.`);
   }
   $('rescore').disabled = total === 0 || state.busy > 0;
   $('clear').disabled = total === 0;
 }
 
-function scoreBar(result) {
-  let f = result.probability !== null ? result.probability : (result.score - 1) / 9;
-  f = Math.max(0, Math.min(1, f));
+// The score against the range of the images shown: the bar runs from the lowest score
+// (a sliver) to the highest (full); its colour follows the same position.
+function scoreBar(result, lo, hi) {
+  const f = hi > lo ? (result.score - lo) / (hi - lo) : 1;
   const span = document.createElement('span');
-  span.style.width = `${(f * 100).toFixed(1)}%`;
+  span.style.width = `${(4 + 96 * f).toFixed(1)}%`;
   span.style.background = `hsl(${Math.round(f * 120)}, 60%, 42%)`;
   const bar = document.createElement('div');
   bar.className = 'bar';
+  bar.dataset.fraction = f.toFixed(4);
   bar.setAttribute('role', 'img');
-  bar.setAttribute('aria-label', `score bar ${(f * 100).toFixed(0)} percent`);
+  bar.setAttribute('aria-label', `score ${fmt(result.score, 3)}, ${Math.round(f * 100)} percent of the way from the lowest (${fmt(lo, 3)}) to the highest (${fmt(hi, 3)}) of the images shown`);
   bar.appendChild(span);
   return bar;
+}
+
+// One line on what the scores mean, for the method that made them.
+function scoreHelp(r) {
+  if (r.method === 'head') {
+    return `Scores of head “${r.head}”: higher means more to your taste${r.probability !== null ? '; probability: how likely you would like the image' : ''}.`;
+  }
+  if (r.method === 'laion' || r.method === 'laion-v2') return 'Scores of the LAION aesthetic predictor: a rating of about 1 (poor) to 10 (excellent).';
+  return `Score: how much closer CLIP puts the image to “${r.positive}” than to “${r.negative}” (above 0: good). `
+    + 'Probability: how sure CLIP is of that.';
 }
 
 function fmtMB(bytes) { return `${(bytes / 1048576).toFixed(1)} MB`; }
@@ -108,9 +221,10 @@ function fact(dl, name, value, cls) {
 function render() {
   const list = $('results');
   const scored = state.items.filter((it) => it.result).sort((a, b) => b.result.score - a.result.score || a.id - b.id);
-  const pending = state.items.filter((it) => !it.result);
+  const waiting = state.items.filter((it) => !it.result);
+  const lo = scored.length ? scored[scored.length - 1].result.score : 0, hi = scored.length ? scored[0].result.score : 0;
   list.textContent = '';
-  [...scored, ...pending].forEach((it, i) => {
+  [...scored, ...waiting].forEach((it, i) => {
     const li = document.createElement('li');
     li.className = 'card';
     li.dataset.file = it.file.name;
@@ -121,6 +235,7 @@ function render() {
     const name = document.createElement('p');
     name.className = 'name';
     name.textContent = it.file.name;
+    name.title = it.file.name;
     li.appendChild(name);
     if (it.result) {
       const r = it.result;
@@ -137,17 +252,23 @@ function render() {
       rank.className = 'rank';
       rank.textContent = `#${i + 1}`;
       li.appendChild(rank);
-      li.appendChild(scoreBar(r));
+      li.appendChild(scoreBar(r, lo, hi));
       const dl = document.createElement('dl');
       dl.className = 'facts';
-      fact(dl, 'Score', fmt(r.score, 3));
-      fact(dl, 'Probability', r.probability === null ? '—' : fmt(r.probability, 4));
+      fact(dl, 'Score', fmt(r.score, 3), 'num');
+      fact(dl, 'Probability', pct(r.probability), 'num');
       fact(dl, 'Label', r.label, r.label === 'good' ? 'label-good' : 'label-bad');
       fact(dl, 'Class', r.class === null ? '—' : r.class);
-      // the head's name (a trained head's, a loaded bank's), not its internal id
-      fact(dl, 'Method', r.head && r.head !== r.method ? `${r.method} (${r.head})` : r.method);
+      fact(dl, 'Scored by', describe(r));
       li.appendChild(dl);
       li.appendChild(thumbs(it));
+    } else if (it.error) {
+      li.classList.add('failed');
+      const p = document.createElement('p');
+      p.className = 'card-error';
+      p.setAttribute('role', 'alert');
+      p.textContent = `Not scored: ${it.error}`;
+      li.appendChild(p);
     } else {
       li.classList.add('pending');
       const p = document.createElement('p');
@@ -157,7 +278,20 @@ function render() {
     }
     list.appendChild(li);
   });
-  $('empty').hidden = state.items.length > 0;
+  const any = state.items.length > 0;
+  $('empty').hidden = any;
+  $('add-more').hidden = !any;
+  // once there are images, the comparison comes first in the view (above the upload panel)
+  $('view-rank').classList.toggle('has-results', any || $('rejected').children.length > 0);
+  const help = $('score-help'), range = $('score-range');
+  help.hidden = range.hidden = !scored.length;
+  if (scored.length) {
+    help.textContent = scoreHelp(scored[0].result);
+    range.textContent = '';
+    const part = (field, text) => { const b = document.createElement('b'); b.dataset.field = field; b.textContent = text; return b; };
+    range.append(`${scored.length} image${scored.length > 1 ? 's' : ''}: scores from `, part('low', fmt(lo, 3)),
+      ' (lowest) to ', part('high', fmt(hi, 3)), ' (highest); the bars place each in that range.');
+  }
   updateProgress();
   updateTaste();
 }
@@ -215,6 +349,7 @@ async function trainTaste() {
       out.textContent = `Not trained: ${j.error}`;
     } else {
       state.trained = true;
+      state.banks.set(j.id, { id: j.id, name: j.name, method: 'head', head: j.name, kind: j.kind });
       addBankOption(j.id, `Your taste: ${j.name} (${j.images} images)`, true);
       out.textContent = `Trained “${j.name}” on ${j.good} liked and ${j.bad} disliked images: `
         + `cross-validated accuracy ${fmt(j.accuracy, 3)}. Scoring with it now.`;
@@ -235,9 +370,35 @@ function removeItem(it) {
   state.items = state.items.filter((x) => x !== it);
 }
 
+// Sends a class list to /api/bank; the answer (or {error}) and its status.
+async function postList(list) {
+  const body = new FormData();
+  body.append('classes', list.file, list.file.name);
+  for (const [k, v] of Object.entries(list.fields)) body.append(k, v);
+  const r = await fetch('/api/bank', { method: 'POST', body });
+  return { status: r.status, j: await r.json() };
+}
+
+// A bank made here from a class list that the server no longer has (restarted, or evicted
+// from its list of banks): built again from the same file, once for all the waiting images.
+function rebuild(id) {
+  const list = state.lists.get(id);
+  if (!list) return Promise.resolve(false);
+  if (!state.rebuilding.has(id)) {
+    state.rebuilding.set(id, postList(list).then(({ status, j }) => status === 200 && j.id === id).catch(() => false)
+      .finally(() => setTimeout(() => state.rebuilding.delete(id), 0)));
+  }
+  return state.rebuilding.get(id);
+}
+
+// Scores one image. A failure that is about the file itself (not an image, too large) on an
+// image never scored removes it with the server's message; any other failure (the server
+// restarted or forgot the bank, a method it cannot do, busy, unreachable) keeps the image
+// and shows the message on its card.
 async function scoreOne(it, generation) {
   const params = scoringParams();
   if (!it.embedding) params.set('embedding', '1'); // kept for "train my taste"
+  let rebuilt = false;
   for (let attempt = 0; attempt < 5; attempt++) {
     const body = new FormData();
     body.append('file', it.file, it.file.name);
@@ -254,29 +415,57 @@ async function scoreOne(it, generation) {
       await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
       continue;
     }
+    if (r.status === 400 && !rebuilt && params.has('bank') && /^unknown bank/.test(j.error || '')) {
+      rebuilt = true;
+      if (await rebuild(params.get('bank'))) continue;
+      if (generation !== state.generation) return;
+    }
     if (r.status === 200) {
       if (j.embedding) { it.embedding = j.embedding; delete j.embedding; }
       it.result = j;
-      it.pending = false;
+      it.error = null;
+      it.scored = true;
     } else {
-      reject(it.file.name, j.error || `HTTP ${r.status}`);
-      removeItem(it);
+      const msg = j.error || `HTTP ${r.status}`;
+      const aboutFile = r.status === 415 || r.status === 413 || msg.startsWith(`${it.file.name}:`);
+      if (aboutFile && !it.scored) {
+        reject(it.file.name, msg);
+        removeItem(it);
+      } else {
+        it.result = null;
+        it.error = msg;
+      }
     }
+    it.pending = false;
     return;
   }
 }
 
+// The results in view when the first of a batch arrives: the comparison is first in the
+// view, so on a wide screen they are; on a phone (or a page scrolled away) the first card is
+// scrolled to.
+function revealResults() {
+  const first = document.querySelector('#results li.card');
+  if (!first) return;
+  const top = first.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) first.scrollIntoView({ block: 'start' });
+}
+
 async function scoreItems(items) {
   const generation = state.generation;
-  items.forEach((it) => { it.pending = true; it.result = null; });
+  items.forEach((it) => { it.pending = true; it.result = null; it.error = null; });
   state.busy++;
   render();
+  pollBuilding();
+  let revealed = false;
   const queue = items.slice();
   const worker = async () => {
     while (queue.length) {
       const it = queue.shift();
       await scoreOne(it, generation);
-      if (generation === state.generation) render();
+      if (generation !== state.generation) continue;
+      render();
+      if (!revealed && state.items.some((x) => x.result || x.error)) { revealed = true; revealResults(); }
     }
   };
   await Promise.all([worker(), worker(), worker()]);
@@ -297,28 +486,31 @@ function addFiles(fileList) {
     fresh.push(it);
   }
   if (fresh.length) scoreItems(fresh);
+  else render();
 }
 
 async function buildBank() {
   const file = $('classes').files[0];
   const out = $('bank-status');
   if (!file) { out.textContent = 'Choose a class list file first.'; return; }
-  const body = new FormData();
-  body.append('classes', file, file.name);
-  body.append('method', $('bank-method').value);
-  if ($('column').value.trim()) body.append('column', $('column').value.trim());
-  if ($('header').checked) body.append('header', '1');
+  const fields = { method: $('bank-method').value };
+  if ($('column').value.trim()) fields.column = $('column').value.trim();
+  if ($('header').checked) fields.header = '1';
   const pos = $('positive').value.trim(), neg = $('negative').value.trim();
-  if (pos) body.append('positive', pos);
-  if (neg) body.append('negative', neg);
+  if (pos) fields.positive = pos;
+  if (neg) fields.negative = neg;
   out.textContent = 'Building the bank…';
   $('build').disabled = true;
+  pollBuilding();
   try {
-    const r = await fetch('/api/bank', { method: 'POST', body });
-    const j = await r.json();
-    if (r.status !== 200) {
+    const list = { file, fields };
+    const { status, j } = await postList(list);
+    if (status !== 200) {
       out.textContent = `Rejected: ${j.error}`;
     } else {
+      state.lists.set(j.id, list);
+      state.banks.set(j.id, { id: j.id, name: j.name, method: j.method, classes: j.name, n_classes: j.n_classes,
+        positive: j.positive, negative: j.negative, kind: 'prompts' });
       addBankOption(j.id, `Your list: ${j.file} (${j.method}, ${j.n_classes} classes)`, true);
       out.textContent = `Bank ready: ${j.n_classes} classes (${j.classes.slice(0, 5).join(', ')}${j.n_classes > 5 ? ', …' : ''}).`;
       rescoreAll();
@@ -330,6 +522,7 @@ async function buildBank() {
 }
 
 function rescoreAll() {
+  updateScoringLine();
   if (!state.items.length) return;
   state.generation++;
   state.busy = 0;
@@ -342,13 +535,7 @@ const KIND_TEXT = { exact: 'Exact duplicates', near: 'Near-duplicates', burst: '
 const MATCH_TEXT = { bytes: 'identical bytes', pixels: 'identical pixels' };
 
 // The chosen scoring, in words (the Rank view's method and adjectives).
-function scoringName() {
-  const sel = $('method');
-  let text = sel.selectedOptions[0] ? sel.selectedOptions[0].textContent : sel.value;
-  const p = scoringParams();
-  if (p.has('positive') || p.has('negative')) text += ` (${p.get('positive') || 'default'} / ${p.get('negative') || 'default'})`;
-  return text;
-}
+function scoringName() { return describe(chosen()); }
 
 function setCullStatus(text, error) {
   $('cull-status').textContent = text;
@@ -611,6 +798,8 @@ function init() {
   $('method').addEventListener('change', rescoreAll);
   $('positive').addEventListener('change', rescoreAll);
   $('negative').addEventListener('change', rescoreAll);
+  $('positive').addEventListener('input', updateScoringLine);
+  $('negative').addEventListener('input', updateScoringLine);
   $('rescore').addEventListener('click', rescoreAll);
   $('clear').addEventListener('click', () => {
     state.generation++;

@@ -50,7 +50,7 @@ const images = ['photo_boats.jpg', 'photo_rocket.jpg'].map((n) => path.join(fixt
 const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'profile-')), {
   executablePath: '/usr/bin/chromium',
   headless: true,
-  viewport: { width: 1100, height: 900 },
+  viewport: { width: 1280, height: 800 },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
@@ -62,9 +62,32 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
+  // the server building a bank (as at start-up on a full-size model): said in the header,
+  // polled until done (the first answer is made up, the next ones are the server's)
+  const building = { bank: 'ensemble', method: 'ensemble', n_classes: 1000, done: 512, total: 2000, queued: 1 };
+  await page.route('**/api/info', async (route) => {
+    const real = await (await fetch(`${base}/api/info`)).json();
+    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...real, building }) });
+  }, { times: 1 });
   await page.goto(base + '/');
   await page.waitForFunction(() => document.getElementById('model-line').textContent.startsWith('Model:'));
   check((await page.textContent('#model-line')).includes('tiny-quickgelu'), 'model line names the model');
+  const buildingText = await page.textContent('#server-status');
+  check(await page.isVisible('#server-status') && buildingText.includes('building bank ensemble (1000 classes, 512 of 2000 prompts), 1 more waiting'),
+    `the bank being built is shown: "${buildingText}"`);
+  await page.waitForFunction(() => document.getElementById('server-status').hidden, null, { timeout: 10000 });
+  check(true, 'the building line goes once the server says it is done');
+
+  // what is scored, said before anything is: the server default (fixed prompts here); LAION
+  // is offered only when /api/info lists it (no LAION head fits the tiny model)
+  const info = await (await fetch(`${base}/api/info`)).json();
+  const offered = await page.$$eval('#method option', (os) => os.map((o) => o.value));
+  check(['laion', 'laion-v2'].every((m) => offered.includes(m) === info.methods.includes(m)) && !offered.includes('laion'),
+    `LAION offered only when the model has a head: options ${offered.join(', ')}; methods ${info.methods.join(', ')}`);
+  check((await page.textContent('#scoring-line')) === 'Scoring with: fixed prompts, “outstanding” vs “horrible”',
+    `the header says what scores: "${await page.textContent('#scoring-line')}"`);
+  check((await page.textContent('#method option[value=default]')) === 'Server default: fixed prompts, “outstanding” vs “horrible”',
+    'the default option says what the default is');
 
   // keyboard: the first Tab stop is the selected view's tab (Rank), the next the file picker,
   // which has a visible label
@@ -83,6 +106,8 @@ try {
     score: e.dataset.score,
     shown: e.querySelector('dd[data-field=score]').textContent,
     prob: e.querySelector('dd[data-field=probability]').textContent,
+    by: e.querySelector('dd[data-field="scored by"]').textContent,
+    bar: Number(e.querySelector('.bar').dataset.fraction),
     label: e.querySelector('dd[data-field=label]').textContent,
     best: e.classList.contains('best'),
     badge: !!e.querySelector('.badge'),
@@ -92,12 +117,31 @@ try {
     const a = api[c.file];
     check(a && Number(c.score) === a.score, `${c.file}: page score ${c.score} equals API score ${a && a.score}`);
     check(a && c.shown === a.score.toFixed(3), `${c.file}: shown "${c.shown}" equals ${a && a.score.toFixed(3)}`);
-    check(a && c.prob === a.probability.toFixed(4), `${c.file}: probability "${c.prob}"`);
+    check(a && c.prob === `${(a.probability * 100).toFixed(1)}%`, `${c.file}: probability as a percentage "${c.prob}"`);
+    check(c.by === 'fixed prompts, “outstanding” vs “horrible”', `${c.file}: scored by "${c.by}"`);
     check(a && c.label === a.label, `${c.file}: label "${c.label}"`);
   }
   const bestFile = Object.keys(api).sort((x, y) => api[y].score - api[x].score)[0];
   check(cards[0].file === bestFile && cards[0].best && cards[0].badge, `first card is the best (${bestFile}) and marked`);
   check(!cards[1].best && !cards[1].badge, 'second card is not marked best');
+  // the scores against their range, and what they mean
+  check(cards[0].bar === 1 && cards[1].bar === 0, `bars from the lowest to the highest score: ${cards.map((c) => c.bar)}`);
+  const lo = Math.min(...Object.values(api).map((a) => a.score)), hi = Math.max(...Object.values(api).map((a) => a.score));
+  const range = await page.evaluate(() => ({ text: document.getElementById('score-range').textContent,
+    low: document.querySelector('#score-range [data-field=low]').textContent, high: document.querySelector('#score-range [data-field=high]').textContent }));
+  check(range.low === lo.toFixed(3) && range.high === hi.toFixed(3) && range.text.startsWith('2 images: scores from '),
+    `the range of the images shown: "${range.text}"`);
+  const help = await page.textContent('#score-help');
+  check(help === 'Score: how much closer CLIP puts the image to “outstanding” than to “horrible” (above 0: good). Probability: how sure CLIP is of that.',
+    `one line explains the score: "${help}"`);
+  // at 1280 x 800 the results are in view without scrolling once they arrive
+  const inView = async (what, height) => {
+    const box = await page.locator('#results li.card').first().boundingBox();
+    const y = await page.evaluate(() => window.scrollY);
+    check(box && box.y + y >= 0 && box.y < height - 100 && box.y >= 0,
+      `${what}: the first result is in view (top at ${box && box.y.toFixed(0)} px of ${height}, scrolled ${y})`);
+  };
+  await inView('1280 x 800', 800);
   console.log(`scores: ${cards.map((c) => `${c.file}=${c.score}`).join(', ')}`);
 
   // the width slider, by keyboard
@@ -108,6 +152,34 @@ try {
   await page.waitForTimeout(100);
   const w1 = await width();
   check(Math.abs(w0 - 300) < 2 && Math.abs(w1 - 800) < 2, `slider resizes images: ${w0} -> ${w1} px`);
+  // the narrowest cards: no number or word broken across lines (each word one box), numbers
+  // in tabular figures on one line
+  await page.fill('#width', '100');
+  await page.waitForTimeout(100);
+  const narrow = await page.evaluate(() => {
+    const broken = [];
+    for (const el of document.querySelectorAll('#results .facts dd, #results .name, #results .rank')) {
+      const text = el.firstChild;
+      if (!text || text.nodeType !== 3) continue;
+      const re = /\S+/g;
+      let m;
+      while ((m = re.exec(text.data))) {
+        const r = document.createRange();
+        r.setStart(text, m.index);
+        r.setEnd(text, m.index + m[0].length);
+        const lines = new Set([...r.getClientRects()].filter((b) => b.width > 0).map((b) => Math.round(b.top)));
+        if (lines.size > 1) broken.push(`${el.dataset.field || el.className}: "${m[0]}"`);
+      }
+    }
+    const num = [...document.querySelectorAll('#results dd.num')].map((d) => {
+      const cs = getComputedStyle(d);
+      return `${cs.whiteSpace}/${cs.fontVariantNumeric}/${d.getClientRects().length}`;
+    });
+    return { broken, num, cardWidth: document.querySelector('#results li.card').getBoundingClientRect().width };
+  });
+  check(narrow.cardWidth < 130 && narrow.broken.length === 0, `${narrow.cardWidth} px cards: no word broken across lines (${narrow.broken.join(', ')})`);
+  check(narrow.num.length === 4 && narrow.num.every((n) => n === 'nowrap/tabular-nums/1'), `numbers: nowrap, tabular (${narrow.num.join(' ')})`);
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-narrow.png') });
   await page.fill('#width', '360');
   await page.waitForTimeout(100);
   const w2 = await width();
@@ -122,6 +194,22 @@ try {
   check(msg.includes('notes.jpg') && msg.includes('not an image'), `rejection message: "${msg}"`);
   await page.waitForFunction(() => document.querySelectorAll('#results li.card').length === 2);
   check((await page.textContent('#status')).includes('2 images scored'), 'status line after scoring');
+
+  // an adjective typed with the server default: scored with the default's prompts and that
+  // adjective, said on the cards and in the header
+  await page.fill('#positive', 'beautiful');
+  await page.press('#positive', 'Tab');
+  check((await page.textContent('#scoring-line')) === 'Scoring with: fixed prompts, “beautiful” vs “horrible”', 'the header follows the adjective');
+  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field="scored by"]')].filter((d) => d.textContent.includes('beautiful')).length === 2, null, { timeout: 30000 });
+  {
+    const r = await fetch(`${base}/api/score?positive=beautiful`, { method: 'POST', body: fs.readFileSync(images[0]), headers: { 'Content-Type': 'image/jpeg' } });
+    const a = await r.json();
+    const shown = await page.$eval('#results li.card[data-file="photo_boats.jpg"]', (e) => e.dataset.score);
+    check(Number(shown) === a.score && a.positive === 'beautiful', `with "beautiful": page ${shown} vs API ${a.score}`);
+  }
+  await page.fill('#positive', '');
+  await page.press('#positive', 'Tab');
+  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field="scored by"]')].filter((d) => d.textContent.includes('outstanding')).length === 2, null, { timeout: 30000 });
 
   // a class list (TSV) builds a context bank in the session; the images are scored again with it
   await page.click('summary');
@@ -138,12 +226,37 @@ try {
     const shown = await page.$eval(`#results li.card[data-file="${path.basename(f)}"]`, (e) => [e.dataset.score, e.querySelector('dd[data-field=class]').textContent]);
     check(Number(shown[0]) === a.score && shown[1] === a.class, `${path.basename(f)} with the class list: page ${shown} vs API ${a.score} ${a.class}`);
   }
+  // the bank fixes its prompts: the adjectives are disabled; cards and header name the list
+  check(await page.isDisabled('#positive') && await page.isDisabled('#negative') && await page.isVisible('#adjectives-note'),
+    'adjectives are disabled while a bank is chosen');
+  const listed = 'context, 4 classes of rooms.tsv, “outstanding” vs “horrible”';
+  const bys = await page.$$eval('#results dd[data-field="scored by"]', (els) => els.map((d) => d.textContent));
+  check(bys.length === 2 && bys.every((b) => b === listed) && (await page.textContent('#scoring-line')) === `Scoring with: ${listed}`,
+    `cards and header name the list and its class count, not an id: ${bys.join(' | ')}`);
+  check(!bys.some((b) => /b-[0-9a-f]{16}/.test(b)), 'no internal bank id on the cards');
+
+  // the server cannot be reached for a re-score (as when it restarted): the cards and their
+  // images stay, each says why; once it answers again, they are scored again
+  await page.route('**/api/score?*', (route) => route.abort());
+  await page.click('#rescore');
+  await page.waitForFunction(() => document.querySelectorAll('#results li.card.failed').length === 2, null, { timeout: 30000 });
+  const failedCards = await page.$$eval('#results li.card', (els) => els.map((e) => ({ file: e.dataset.file,
+    img: e.querySelector('img').src.startsWith('blob:') && e.querySelector('img').naturalWidth > 0,
+    error: e.querySelector('.card-error') && e.querySelector('.card-error').textContent })));
+  check(failedCards.length === 2 && failedCards.every((c) => c.img && c.error === 'Not scored: the server could not be reached'),
+    `a failed re-score keeps the images with the error on each card: ${JSON.stringify(failedCards)}`);
+  check((await page.textContent('#status')).startsWith('0 of 2 images scored; 2 not scored'), `status after the failure: "${await page.textContent('#status')}"`);
+  await page.unroute('**/api/score?*');
+  await page.click('#rescore');
+  await page.waitForFunction(() => document.querySelectorAll('#results li.card[data-score]').length === 2, null, { timeout: 30000 });
+  check(await page.$$eval('#results li.card.failed', (els) => els.length) === 0, 'scored again once the server answers');
 
   const shot = path.join(artifacts, 'serve-page.png');
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
   // a phone screen: nothing wider than the viewport
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(100);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   check(overflow <= 390, `no horizontal scrolling on a 390 px phone screen (page is ${overflow} px wide)`);
@@ -160,10 +273,13 @@ try {
   }, gif);
   await page.waitForFunction(() => document.querySelectorAll('#results li.card[data-score]').length === 3, null, { timeout: 30000 });
   check(await page.$('#results li.card[data-file="dropped.gif"][data-score]') !== null, 'a dropped file is scored');
+  // on the phone the results come into view when they arrive
+  await inView('390 x 844', 844);
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-phone-results.png') });
 
   // "train my taste": a fourth image, two liked and two disliked, a head trained in the
   // session and used for the next scores (the same as the API with bank=ID), downloadable
-  await page.setViewportSize({ width: 1100, height: 900 });
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.setInputFiles('#files', [path.join(fixtures, 'images', 'photo_ladybird.jpg')]);
   await page.waitForFunction(() => document.querySelectorAll('#results li.card[data-score]').length === 4, null, { timeout: 30000 });
   check(await page.isDisabled('#train'), 'training is offered only with 2 liked and 2 disliked images');
@@ -179,15 +295,16 @@ try {
   check(taste.includes('2 liked and 2 disliked'), `training status: "${taste}"`);
   const headValue = await page.inputValue('#method');
   check(headValue.startsWith('bank:h-'), `the trained head is selected (${headValue})`);
-  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field=method]')].filter((d) => d.textContent.startsWith('head')).length === 4, null, { timeout: 30000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field="scored by"]')].filter((d) => d.textContent.startsWith('head')).length === 4, null, { timeout: 30000 });
   for (const f of ['photo_boats.jpg', 'photo_rocket.jpg'].map((n) => path.join(fixtures, 'images', n))) {
     const r = await fetch(`${base}/api/score?head=${headValue.slice(5)}`, { method: 'POST', body: fs.readFileSync(f), headers: { 'Content-Type': 'image/jpeg' } });
     const a = await r.json();
     const shown = await page.$eval(`#results li.card[data-file="${path.basename(f)}"]`, (e) => e.dataset.score);
     check(r.status === 200 && Number(shown) === a.score && a.head === 'browser taste', `${path.basename(f)} with the trained head: page ${shown} vs API ${a.score} (${a.head})`);
   }
-  const methods = await page.$$eval('#results dd[data-field=method]', (els) => els.map((d) => d.textContent));
-  check(methods.every((m) => m === 'head (browser taste)'), `cards name the trained head, not its id: ${methods.join(', ')}`);
+  const methods = await page.$$eval('#results dd[data-field="scored by"]', (els) => els.map((d) => d.textContent));
+  check(methods.every((m) => m === 'head “browser taste”'), `cards name the trained head, not its id: ${methods.join(', ')}`);
+  check(await page.isDisabled('#positive'), 'adjectives are disabled while a head is chosen');
   // the labels stay on the cards after scoring again
   check(await page.$$eval('#results .thumbs button[aria-pressed=true]', (els) => els.length) === 4, 'labels kept after re-scoring');
   const href = await page.getAttribute('#taste-download', 'href');
@@ -351,8 +468,29 @@ try {
   check(cullWidth <= 390, `cull view: no horizontal scrolling on a 390 px phone screen (page is ${cullWidth} px wide)`);
   await page.screenshot({ path: path.join(artifacts, 'serve-page-cull-phone.png'), fullPage: true });
 
+  // banks the server forgot (started with --max-banks 1: the trained head evicted the class
+  // list's bank): the list is built again from the file the page kept, and the images
+  // scored with it; then the head, evicted by that, fails with the server's message on every
+  // card while the images stay
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.click('#tab-rank');
+  const bankPosts = [];
+  page.on('request', (req) => { if (req.url() === `${base}/api/bank`) bankPosts.push(req); });
+  await page.selectOption('#method', bankValue);
+  await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field="scored by"]')].filter((d) => d.textContent.includes('rooms.tsv')).length === 4, null, { timeout: 30000 });
+  check(bankPosts.length === 1, `the forgotten list's bank is built again from the kept file (${bankPosts.length} POST /api/bank)`);
+  check(await page.$$eval('#results li.card.failed', (els) => els.length) === 0, 'and the images are scored with it');
+  await page.selectOption('#method', headValue);
+  await page.waitForFunction(() => document.querySelectorAll('#results li.card.failed').length === 4, null, { timeout: 30000 });
+  const evicted = await page.$$eval('#results li.card', (els) => els.map((e) => ({
+    img: e.querySelector('img').src.startsWith('blob:') && e.querySelector('img').naturalWidth > 0,
+    error: e.querySelector('.card-error') && e.querySelector('.card-error').textContent })));
+  check(evicted.length === 4 && evicted.every((c) => c.img && c.error.startsWith(`Not scored: unknown bank '${headValue.slice(5)}'`)),
+    `a forgotten head: the four images stay, each with the server's message: ${JSON.stringify(evicted[0])}`);
+  await page.screenshot({ path: path.join(artifacts, 'serve-page-failed.png'), fullPage: true });
+
   check(outside.length === 0, `no requests outside the server: ${outside.join(' ')}`);
-  check(consoleErrors.filter((e) => !e.includes('415') && !e.includes('503') && !e.includes('net::ERR_FAILED')).length === 0, `no console errors: ${consoleErrors.join(' | ')}`);
+  check(consoleErrors.filter((e) => !e.includes('415') && !e.includes('503') && !e.includes('net::ERR_FAILED') && !e.includes('400')).length === 0, `no console errors: ${consoleErrors.join(' | ')}`);
 } catch (e) {
   failed++;
   console.error(`FAIL: ${e.stack || e}`);

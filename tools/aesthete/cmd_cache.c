@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 #include "cache.h"
 #include "cli.h"
-#include "scoring.h"
+#include "recipe.h"
 
 static void help(void)
 {
@@ -24,7 +25,7 @@ static void help(void)
            "                 the banks are in the folder banks/ beside it, at most %lld MiB, the\n"
            "                 ones used longest ago removed first\n"
            "  -h, --help     this text\n",
-           (long long)(KEPT_BANKS_MAX_BYTES >> 20));
+           (long long)(AE_KEPT_BANKS_MAX_BYTES >> 20));
 }
 
 /* 1 if path starts like an SQLite database: only such a file (or the default cache) is removed
@@ -42,17 +43,17 @@ static int looks_like_sqlite(const char *path)
 static int banks(const char *cache_path, int clear)
 {
     char dir[4200];
-    if (kept_banks_dir(cache_path, dir, sizeof dir, 0) != 0) return 0;
-    kept_bank *k;
+    if (ae_recipe_bank_dir_name(cache_path, dir, sizeof dir) != AE_OK) return 0;
+    ae_kept_bank *k;
     int64_t bytes;
-    int n = kept_banks_list(dir, &k, &bytes), left = 0;
+    int n = ae_recipe_kept_list(dir, &k, &bytes), left = 0;
     for (int i = 0; clear && i < n; i++)
         if (unlink(k[i].path) != 0) cli_error("%s: not removed: %s", k[i].path, strerror(errno)), left++;
     free(k);
     if (clear) printf("removed %d kept bank%s (%lld bytes) from %s\n", n - left, n - left == 1 ? "" : "s",
                       (long long)bytes, dir);
     else printf("banks      %d (%lld bytes, at most %lld) in %s\n", n, (long long)bytes,
-                (long long)KEPT_BANKS_MAX_BYTES, dir);
+                (long long)AE_KEPT_BANKS_MAX_BYTES, dir);
     return left;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "recipe.h"
 #include "scoring.h"
 #include "server.h"
 
@@ -43,8 +44,11 @@ static void help(const ae_server_params *d)
            "  --allow-urls         accept url= inputs, fetched only from public addresses\n"
            "  -q, --quiet          no request log on stderr\n"
            "  -h, --help           this text\n\n"
-           "The server never writes uploads to disk: the embedding cache is not used for them\n"
-           "(--cache/--no-cache only affect where the default bank is kept).\n",
+           "The server never writes uploads to disk: the embedding cache is not used for them.\n"
+           "Banks (the default one, those built on request) are kept in the banks folder beside\n"
+           "the cache, shared with the CLI (--cache FILE: beside FILE; --no-cache: not kept).\n"
+           "Once listening, the banks of fixed, context and ensemble are made in the background\n"
+           "(read from that folder when kept, else built: logged, and shown by /api/info).\n",
            score_options_help, d->host, d->port, (long long)(d->max_upload_bytes >> 20), d->max_inflight, d->batch,
            d->max_connections, d->max_per_ip, d->timeout_s, d->request_timeout_s, d->max_parts, d->max_banks,
            d->max_classes);
@@ -162,6 +166,10 @@ int cmd_serve(int argc, char **argv)
         snprintf(default_name, sizeof default_name, "%s", ae_method_name(o.method < 0 ? AE_METHOD_FIXED : (ae_method)o.method));
     }
 
+    /* banks built on request are kept where the CLI keeps its own (not with --no-cache) */
+    char bank_dir[4200];
+    if (!o.no_cache && ae_recipe_bank_dir(o.cache_path, bank_dir, sizeof bank_dir) == AE_OK) sp.bank_dir = bank_dir;
+    sp.prebuild = 1;
     ae_server *srv = NULL;
     if (ae_server_new(sc.model, sc.session, &sp, &srv) != AE_OK) {
         cli_error("%s", ae_last_error());

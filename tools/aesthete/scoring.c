@@ -186,75 +186,6 @@ int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet)
     return rc;
 }
 
-int kept_banks_dir(const char *cache_path, char *dir, size_t cap, int create)
-{
-    char db[4096];
-    if (cache_path) snprintf(db, sizeof db, "%s", cache_path);
-    else if (ae_cache_default_path(db, sizeof db) != AE_OK) return -1;
-    char *slash = strrchr(db, '/');
-    if (slash) *slash = 0;
-    else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
-    if (snprintf(dir, cap, "%s/banks/", db) >= (int)cap) return -1;
-    if (create && cli_mkdirs(dir) != 0) return -1; /* the cache folder may not exist yet */
-    dir[strlen(dir) - 1] = 0;
-    return 0;
-}
-
-int kept_banks_list(const char *dir, kept_bank **out, int64_t *bytes)
-{
-    *out = NULL;
-    *bytes = 0;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0, cap = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".bank")) continue;
-        if (n == cap) {
-            kept_bank *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 16));
-            if (!p) break;
-            *out = p;
-        }
-        kept_bank *k = &(*out)[n];
-        snprintf(k->path, sizeof k->path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(k->path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        k->bytes = st.st_size;
-        k->used = st.st_mtime;
-        *bytes += st.st_size;
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static int by_use(const void *a, const void *b)
-{
-    time_t x = ((const kept_bank *)a)->used, y = ((const kept_bank *)b)->used;
-    return x < y ? -1 : x > y;
-}
-
-/* Removes the banks used longest ago until the folder holds at most KEPT_BANKS_MAX_BYTES,
- * never keep (the one just written). */
-static void kept_banks_trim(const char *dir, const char *keep)
-{
-    kept_bank *k;
-    int64_t bytes;
-    int n = kept_banks_list(dir, &k, &bytes);
-    qsort(k, (size_t)n, sizeof *k, by_use);
-    for (int i = 0; i < n && bytes > KEPT_BANKS_MAX_BYTES; i++)
-        if (strcmp(k[i].path, keep) && unlink(k[i].path) == 0) bytes -= k[i].bytes;
-    free(k);
-}
-
-/* The file the head of a recipe is kept in: <cache dir>/banks/<32 hex of its key>.bank. */
-static int bank_cache_path(const score_opts *o, const ae_recipe *r, char *path, size_t cap)
-{
-    char dir[4200];
-    if (kept_banks_dir(o->cache_path, dir, sizeof dir, 1) != 0) return -1;
-    return snprintf(path, cap, "%s/%.32s.bank", dir, r->key) < (int)cap ? 0 : -1;
-}
-
 /* Sets the towers of the scorer's model, printing the error. */
 static int towers(scorer *s, int text, int vision)
 {
@@ -289,13 +220,9 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
     }
     /* banks are kept beside the embedding cache (not with --no-cache: nothing is read from
      * or written to the cache folder then) */
-    char path[4600];
-    int cached = s->cache && bank_cache_path(o, &r, path, sizeof path) == 0;
-    int kept = cached && ae_head_load(path, out) == AE_OK && ae_head_check_model(*out, s->model) == AE_OK;
-    if (kept) utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to be trimmed */
-    if (!kept) {
-        ae_head_free(*out);
-        *out = NULL;
+    char dir[4200];
+    int cached = s->cache && ae_recipe_bank_dir(o->cache_path, dir, sizeof dir) == AE_OK;
+    if (!cached || ae_recipe_load_kept(dir, r.key, s->model, out) != AE_OK) {
         if (!serve) { /* a session's scratch is sized for the towers it was made with */
             ae_session_free(s->session);
             s->session = NULL;
@@ -314,12 +241,8 @@ static int options_head(scorer *s, const score_opts *o, int serve, ae_head **out
             ae_recipe_free(&r);
             return rc;
         }
-        if (cached && ae_head_save(*out, path) != AE_OK)
+        if (cached && ae_recipe_keep(dir, r.key, *out) != AE_OK)
             cli_error("warning: could not keep the bank: %s", ae_last_error());
-        else if (cached) {
-            char dir[4200];
-            if (kept_banks_dir(o->cache_path, dir, sizeof dir, 0) == 0) kept_banks_trim(dir, path);
-        }
     }
     ae_recipe_free(&r);
     if ((rc = towers(s, serve, 1))) return rc;

@@ -82,20 +82,6 @@ void scorer_close(scorer *s);
  * Prints the error and returns non-zero on failure. */
 int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **out);
 
-/* The banks built from options are kept (by their recipe's key) in the folder "banks" beside
- * the cache database (cache_path, or the default), at most KEPT_BANKS_MAX_BYTES in all: the
- * ones used longest ago are removed first. kept_banks_dir writes the folder's path (creating
- * it when create is 1); 0, or -1 when there is none. kept_banks_list lists its *.bank files
- * (caller frees *out) with their total size; returns how many. */
-#define KEPT_BANKS_MAX_BYTES ((int64_t)256 << 20)
-typedef struct kept_bank {
-    char path[4352];
-    int64_t bytes;
-    time_t used; /* mtime: set when the bank is used */
-} kept_bank;
-int kept_banks_dir(const char *cache_path, char *dir, size_t cap, int create);
-int kept_banks_list(const char *dir, kept_bank **out, int64_t *bytes);
-
 /* Builds a bank from the options with the scorer's session (text tower). */
 int build_bank(scorer *s, const score_opts *o, ae_head **out, int quiet);
 
