@@ -432,11 +432,13 @@ static int load_tokenizer(ae_model *m, int check_vocab)
                        "%s/config.json: text_config.vocab_size %d is smaller than the CLIP "
                        "tokenizer's %d",
                        m->dir, m->cfg.text.vocab, TOK_EOS + 1);
-    if (m->tok) return AE_OK;
-    if ((rc = join(path, sizeof path, m->dir, "vocab.json")) ||
-        (rc = join(path2, sizeof path2, m->dir, "merges.txt")))
+    if (!m->tok && ((rc = join(path, sizeof path, m->dir, "vocab.json")) ||
+                    (rc = join(path2, sizeof path2, m->dir, "merges.txt")) || (rc = tok_load(path, path2, &m->tok))))
         return rc;
-    return tok_load(path, path2, &m->tok);
+    if (check_vocab && tok_vocab_size(m->tok) != m->cfg.text.vocab)
+        return ae_fail(AE_ERR_MODEL, "%s: vocab.json has %d symbols but config.json's text_config.vocab_size is %d: the tokenizer is not the model's",
+                       m->dir, tok_vocab_size(m->tok), m->cfg.text.vocab);
+    return AE_OK;
 }
 
 /* Loads the towers asked for that m lacks, from model.safetensors opened (header only) as

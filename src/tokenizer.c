@@ -298,6 +298,19 @@ int tok_load(const char *vocab_json_path, const char *merges_txt_path, ae_tokeni
     if (rc) goto fail;
     rc = load_merges(t, vocab, merges_txt_path);
     if (rc) goto fail;
+    /* CLIP's byte-level BPE: 2 x 256 byte symbols, one symbol per merge, 2 special tokens; an
+     * empty merges.txt or files of two tokenizers would tokenize, wrongly */
+    if (t->n_merges == 0) {
+        rc = ae_fail(AE_ERR_FORMAT, "%s: no merges (empty or cut short): not CLIP's tokenizer", merges_txt_path);
+        goto fail;
+    }
+    if (t->n_vocab != 512 + t->n_merges + 2) {
+        rc = ae_fail(AE_ERR_FORMAT,
+                     "%s has %d symbols but %s has %d merges (CLIP's tokenizer has 512 byte symbols, one per "
+                     "merge and 2 special tokens: %d): the two files do not belong together",
+                     vocab_json_path, t->n_vocab, merges_txt_path, t->n_merges, 512 + t->n_merges + 2);
+        goto fail;
+    }
     json_decref(vocab);
     *out = t;
     return AE_OK;
@@ -306,6 +319,8 @@ fail:
     tok_free(t);
     return rc;
 }
+
+int32_t tok_vocab_size(const ae_tokenizer *t) { return t->n_vocab; }
 
 void tok_free(ae_tokenizer *t)
 {

@@ -11,6 +11,8 @@
 typedef struct ae_tokenizer ae_tokenizer;
 
 int tok_load(const char *vocab_json_path, const char *merges_txt_path, ae_tokenizer **out);
+/* The number of symbols of vocab.json (49408 for CLIP). */
+int32_t tok_vocab_size(const ae_tokenizer *t);
 void tok_free(ae_tokenizer *t);
 
 /* Full encoding, untruncated: BOS, ids, EOS. *ids is malloc'ed (caller frees).

@@ -751,6 +751,12 @@ static void test_micro(void)
     expect_load_fail(d9, 1, 0, AE_ERR_MODEL,
                      "config.json: text_config.vocab_size 1000 is smaller than the CLIP tokenizer's 49408");
 
+    /* a vocabulary of another size than the tokenizer's: not the model's tokenizer */
+    const char *d10 = model_dir("other-vocab", "{\"text_config\": {\"vocab_size\": 50000}}");
+    micro_write(&mc, d10);
+    expect_load_fail(d10, 1, 0, AE_ERR_MODEL,
+                     "vocab.json has 49408 symbols but config.json's text_config.vocab_size is 50000");
+
     /* not a directory, not a model name */
     expect_load_fail(test_tmp("nowhere/at/all"), 1, 1, AE_ERR_INVALID, "not a directory");
     expect_load_fail("someone/not-downloaded-model-xyz", 1, 1, AE_ERR_NOT_FOUND,

@@ -359,6 +359,26 @@ static void test_load_errors(void)
     fclose(f);
     CHECK_EQ_INT(tok_load(fixture("tokenizer/vocab.json"), merges, &t), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "line 4: \"zq\xc3\xa9\" is not in the vocabulary");
+    /* an empty merges.txt, and one cut short (the vocabulary no longer matches): refused, as
+     * they would tokenize with a tokenizer that is not CLIP's */
+    f = fopen(merges, "w");
+    fputs("#version: 0.2\n", f);
+    fclose(f);
+    CHECK_EQ_INT(tok_load(fixture("tokenizer/vocab.json"), merges, &t), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "merges.txt: no merges (empty or cut short): not CLIP's tokenizer");
+    CHECK(t == NULL);
+    f = fopen(merges, "w");
+    fwrite(real, 1, (size_t)(third - real), f);
+    fclose(f);
+    CHECK_EQ_INT(tok_load(fixture("tokenizer/vocab.json"), merges, &t), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "vocab.json has 49408 symbols but");
+    CHECK_STR_CONTAINS(ae_last_error(), "the two files do not belong together");
+    /* the real pair loads, with CLIP's 49408 symbols */
+    CHECK_EQ_INT(tok_load(fixture("tokenizer/vocab.json"), fixture("tokenizer/merges.txt"), &t), AE_OK);
+    if (t) {
+        CHECK_EQ_INT(tok_vocab_size(t), 49408);
+        tok_free(t);
+    }
     free(real);
 }
 

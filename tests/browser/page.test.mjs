@@ -229,7 +229,7 @@ try {
   // the bank fixes its prompts: the adjectives are disabled; cards and header name the list
   check(await page.isDisabled('#positive') && await page.isDisabled('#negative') && await page.isVisible('#adjectives-note'),
     'adjectives are disabled while a bank is chosen');
-  const listed = 'context, 4 classes of rooms.tsv, “outstanding” vs “horrible”';
+  const listed = 'context, 3 classes of rooms.tsv, “outstanding” vs “horrible”';
   const bys = await page.$$eval('#results dd[data-field="scored by"]', (els) => els.map((d) => d.textContent));
   check(bys.length === 2 && bys.every((b) => b === listed) && (await page.textContent('#scoring-line')) === `Scoring with: ${listed}`,
     `cards and header name the list and its class count, not an id: ${bys.join(' | ')}`);
