@@ -10,7 +10,9 @@
  */
 #define _GNU_SOURCE
 #include "fetch.h"
+#include "netguard.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -88,6 +90,7 @@ struct xfer {
     int fail_rc;     /* AE_OK, or the failure noticed by the write callback */
     char fail[256];  /* its cause (without the URL) */
     char errbuf[CURL_ERROR_SIZE];
+    ae_netguard_state guard; /* public_only: what the address check refused */
 };
 
 static const char *reason(long status)
@@ -170,6 +173,14 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+size_t ae_url_scheme_len(const char *s)
+{
+    size_t n = 0;
+    if (!s || !isalpha((unsigned char)s[0])) return 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.') n++;
+    return strncmp(s + n, "://", 3) ? 0 : n;
+}
+
 /* Scheme check before curl sees the URL, for a clearer message than curl's. */
 static int check_scheme(const char *url, char *msg, size_t cap)
 {
@@ -214,6 +225,12 @@ static int xfer_setup(struct xfer *x, const char *url, const ae_fetch_params *p,
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+    if (p->public_only) {
+        curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the check must see the real peer */
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, ae_netguard_socket);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x->guard);
+    }
     return AE_OK;
 }
 
@@ -236,7 +253,11 @@ static int xfer_finish(struct xfer *x, CURLcode cc, long *status_out, char *msg,
     }
     if (cc == CURLE_FILESIZE_EXCEEDED && !x->fail_rc) too_large(x);
     int rc;
-    if (x->fail_rc) {
+    if (x->guard.blocked) {
+        rc = AE_ERR_INVALID;
+        snprintf(msg, cap, "%.*s: address %s is not public (loopback, private, link-local or reserved)", URL_SHOWN,
+                 x->url, x->guard.addr);
+    } else if (x->fail_rc) {
         rc = x->fail_rc;
         snprintf(msg, cap, "%.*s: %s", URL_SHOWN, x->url, x->fail);
     } else {

@@ -26,6 +26,11 @@ typedef struct ae_buffer {
 
 void ae_buffer_free(ae_buffer *b);
 
+/* The length of s's URL scheme ("ftp" of "ftp://host/x": 3) when s starts with one
+ * (letters, digits, '+', '-', '.' then "://"), else 0: for "unsupported URL scheme" instead of
+ * "no such file". */
+size_t ae_url_scheme_len(const char *s);
+
 typedef struct ae_fetch_params {
     int64_t max_bytes;          /* refuse bodies over this many bytes (default 50 MB) */
     int32_t max_redirects;      /* redirects followed at most (default 5) */
@@ -35,6 +40,8 @@ typedef struct ae_fetch_params {
     int32_t low_speed_secs;     /* ... for this many seconds (default 10) */
     int32_t reject_html;        /* 1: a text/html answer is an error (default 1) */
     int32_t max_parallel;       /* ae_fetch_many: transfers at once (default 8) */
+    int32_t public_only;        /* 1: connect only to public addresses, on every connection
+                                   (redirects too; proxies ignored): netguard.h (default 0) */
 } ae_fetch_params;
 
 ae_fetch_params ae_fetch_default_params(void);

@@ -27,6 +27,7 @@
 
 #include "aesthete.h"
 #include "error.h"
+#include "fetch.h"
 #include "fileio.h"
 #include "inputs.h"
 
@@ -218,6 +219,9 @@ int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn 
     if (!strcmp(arg, "-")) return read_list(in, stdin, "stdin", warn, ctx);
     if (ae_is_url(arg)) return push(in, arg);
     struct stat st;
+    if (stat(arg, &st) != 0 && errno == ENOENT && ae_url_scheme_len(arg))
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s: unsupported URL scheme \"%.*s\" (only http and https)", arg,
+                       (int)ae_url_scheme_len(arg), arg);
     if (stat(arg, &st) != 0) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
     if (S_ISDIR(st.st_mode)) return walk(in, arg, strlen(arg), recursive, 1, warn, ctx);
     /* a pipe (`<(find ...)`) is a list: it is not sniffed, which would consume its first bytes */

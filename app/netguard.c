@@ -88,97 +88,22 @@ int ae_netguard_blocked_str(const char *addr)
     return 1;
 }
 
-typedef struct xfer {
-    ae_buffer *body;
-    int64_t max_bytes;
-    int too_large;
-    int blocked;
-    char blocked_addr[INET6_ADDRSTRLEN];
-} xfer;
-
-static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+curl_socket_t ae_netguard_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
 {
-    xfer *x = ctx;
+    ae_netguard_state *g = ctx;
     if (purpose != CURLSOCKTYPE_IPCXN || ae_netguard_blocked(&a->addr, a->addrlen)) {
-        x->blocked = 1;
+        g->blocked = 1;
         const void *raw = a->family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&a->addr)->sin6_addr
                                                 : (const void *)&((struct sockaddr_in *)&a->addr)->sin_addr;
-        if (!inet_ntop(a->family, raw, x->blocked_addr, sizeof x->blocked_addr))
-            snprintf(x->blocked_addr, sizeof x->blocked_addr, "?");
+        if (!inet_ntop(a->family, raw, g->addr, sizeof g->addr)) snprintf(g->addr, sizeof g->addr, "?");
         return CURL_SOCKET_BAD;
     }
     return socket(a->family, a->socktype, a->protocol);
 }
 
-static size_t on_write(char *data, size_t size, size_t n, void *ctx)
-{
-    xfer *x = ctx;
-    size_t len = size * n;
-    ae_buffer *b = x->body;
-    if ((int64_t)(b->size + len) > x->max_bytes) {
-        x->too_large = 1;
-        return 0;
-    }
-    if (b->size + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->size + len + 1) cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) return 0;
-        b->data = d, b->cap = cap;
-    }
-    memcpy(b->data + b->size, data, len);
-    b->size += len;
-    return len;
-}
-
 int ae_fetch_url_public(const char *url, const ae_fetch_params *params, ae_buffer *out)
 {
-    ae_fetch_params defaults = ae_fetch_default_params();
-    const ae_fetch_params *p = params ? params : &defaults;
-    if (!url || !out) return ae_fail(AE_ERR_INVALID, "fetch: invalid arguments");
-    if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
-        return ae_fail(AE_ERR_UNSUPPORTED, "%s: only http and https URLs are fetched", url);
-    if (ae_curl_init() != AE_OK) return ae_fail(AE_ERR_IO, "%s: libcurl could not be initialised", url);
-    CURL *h = curl_easy_init();
-    if (!h) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", url);
-    ae_buffer body = {0};
-    xfer x = {&body, p->max_bytes, 0, 0, ""};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    ae_fetch_set_limits(h, p);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");   /* the check must see the real peer */
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    char *ctype = NULL;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
-    int rc = AE_OK;
-    if (x.blocked)
-        rc = ae_fail(AE_ERR_INVALID, "%s: address %s is not public (loopback, private, link-local or reserved)", url,
-                     x.blocked_addr);
-    else if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED)
-        rc = ae_fail(AE_ERR_TOO_LARGE, "%s: body exceeds the limit of %lld bytes", url, (long long)p->max_bytes);
-    else if (cc == CURLE_UNSUPPORTED_PROTOCOL)
-        rc = ae_fail(AE_ERR_UNSUPPORTED, "%s: redirect to a scheme other than http(s)", url);
-    else if (cc != CURLE_OK)
-        rc = ae_fail(AE_ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    else if (status == 404 || status == 410)
-        rc = ae_fail(AE_ERR_NOT_FOUND, "%s: HTTP %ld", url, status);
-    else if (status >= 400)
-        rc = ae_fail(AE_ERR_IO, "%s: HTTP %ld", url, status);
-    else if (p->reject_html && ctype && !strncasecmp(ctype, "text/html", 9))
-        rc = ae_fail(AE_ERR_FORMAT, "%s: the server answered with an HTML page, not an image", url);
-    curl_easy_cleanup(h);
-    if (rc != AE_OK) {
-        ae_buffer_free(&body);
-        return rc;
-    }
-    *out = body;
-    return AE_OK;
+    ae_fetch_params p = params ? *params : ae_fetch_default_params();
+    p.public_only = 1;
+    return ae_fetch_url(url, &p, out);
 }

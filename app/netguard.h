@@ -10,6 +10,7 @@
 #ifndef AE_APP_NETGUARD_H
 #define AE_APP_NETGUARD_H
 
+#include <curl/curl.h>
 #include <sys/socket.h>
 
 #include "fetch.h"
@@ -25,7 +26,15 @@ int ae_netguard_blocked(const struct sockaddr *sa, socklen_t len);
 /* The same from a numeric address string ("10.0.0.1", "::1"); refused (1) if not numeric. */
 int ae_netguard_blocked_str(const char *addr);
 
-/* ae_fetch_url with the address check on every connection. A refused address gives
+/* The check as libcurl's CURLOPT_OPENSOCKETFUNCTION (ctx: an ae_netguard_state, zeroed; fetch.c
+ * sets it for ae_fetch_params.public_only): a refused connection marks the state. */
+typedef struct ae_netguard_state {
+    int blocked;
+    char addr[64]; /* the refused address, numeric */
+} ae_netguard_state;
+curl_socket_t ae_netguard_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a);
+
+/* ae_fetch_url with the address check on every connection (public_only). A refused address gives
  * AE_ERR_INVALID and "URL: address A is not public (loopback, private, link-local or
  * reserved)". */
 int ae_fetch_url_public(const char *url, const ae_fetch_params *params, ae_buffer *out);

@@ -81,6 +81,9 @@ static int read_whole(const char *path, int64_t cap, ae_buffer *b)
     if (!strcmp(path, "-")) return read_stdin(cap, b);
     /* a FIFO among the inputs is refused below instead of blocking the batch */
     int fd = ae_file_open(path);
+    size_t scheme = fd < 0 && errno == ENOENT ? ae_url_scheme_len(path) : 0;
+    if (scheme) /* ftp://..., file://...: not a missing file */
+        return ae_fail(AE_ERR_UNSUPPORTED, "%s: unsupported URL scheme \"%.*s\" (only http and https)", path, (int)scheme, path);
     if (fd < 0) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
     int rc = AE_OK;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "run.h"
 #include "test.h"
 
@@ -452,6 +453,42 @@ static void test_stdout_faults(void)
     free(t);
 }
 
+/* URLs: only http(s), and by default only public addresses (a list from someone else cannot
+ * reach local services); --allow-private-urls opts out */
+static void test_urls(void)
+{
+    run_result r = RUN("score", "-m", TINY, "--no-cache", "file:///etc/passwd", "ftp://example.com/a.jpg");
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "file:///etc/passwd: unsupported URL scheme \"file\" (only http and https)");
+    CHECK_STR_CONTAINS(r.err, "ftp://example.com/a.jpg: unsupported URL scheme \"ftp\"");
+    CHECK(!strstr(r.err, "No such file"));
+    run_free(&r);
+    httpd *h = httpd_start();
+    CHECK(h != NULL);
+    if (!h) return;
+    size_t n;
+    char *jpg = read_file(fixture("images/photo_boats.jpg"), &n), url[256];
+    httpd_add(h, "/boats.jpg", 200, "image/jpeg", jpg, n);
+    httpd_url(h, "/boats.jpg", url, sizeof url);
+    r = RUN("score", "-m", TINY, "--no-cache", url);
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "address 127.0.0.1 is not public (loopback, private, link-local or reserved)");
+    run_free(&r);
+    r = RUN("score", "-m", TINY, "--no-cache", "--allow-private-urls", url);
+    CHECK_EQ_INT(r.code, 0);
+    json_t *j = jline(r.out, 0);
+    CHECK(j && json_is_number(json_object_get(j, "score")));
+    json_decref(j);
+    run_free(&r);
+    /* the server never fetches from private addresses */
+    r = RUN("serve", "--allow-private-urls");
+    CHECK_EQ_INT(r.code, 2);
+    CHECK_STR_CONTAINS(r.err, "--allow-private-urls does not apply");
+    run_free(&r);
+    httpd_stop(h);
+    free(jpg);
+}
+
 int main(void)
 {
     snprintf(TINY, sizeof TINY, "%s", fixture("models/tiny-quickgelu"));
@@ -462,5 +499,6 @@ int main(void)
     test_progress();
     test_files_left_behind();
     test_stdout_faults();
+    test_urls();
     return test_summary();
 }

@@ -434,12 +434,10 @@ int cmd_cull(int argc, char **argv)
         cli_error("out of memory for %d images", n);
         goto out;
     }
-    ae_scorer_params sp = ae_scorer_default_params();
-    sp.image = o.image;
+    ae_scorer_params sp = scorer_params(&o, &s);
     /* fast decoding keeps at least the quality measures' working resolution */
     if (sp.image.fast_decode)
         sp.image.fast_decode_side = mi.resize_shortest_edge > AE_QUALITY_SIDE ? mi.resize_shortest_edge : AE_QUALITY_SIDE;
-    sp.cache = s.cache;
     sp.facts = facts;
     progress pr;
     progress_begin(&pr, o.quiet ? 0 : n, "images");

@@ -202,9 +202,7 @@ int cmd_rank(int argc, char **argv)
     progress pr;
     progress_begin(&pr, o.quiet ? 0 : in.n, "images");
     rank_ctx ctx = {&pr};
-    ae_scorer_params sp = ae_scorer_default_params();
-    sp.image = o.image;
-    sp.cache = s.cache;
+    ae_scorer_params sp = scorer_params(&o, &s);
     sp.on_read = progress_read;
     sp.on_read_ctx = &pr;
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, in.n, &sp, rows, NULL,

@@ -131,9 +131,7 @@ int cmd_score(int argc, char **argv)
     writer w;
     writer_begin(&w, o.format, 0, s.bank);
     stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */
-    ae_scorer_params sp = ae_scorer_default_params();
-    sp.image = o.image;
-    sp.cache = s.cache;
+    ae_scorer_params sp = scorer_params(&o, &s);
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)argv + optind, n, &sp, rows, NULL,
                                      on_batch, &ctx);
     writer_end(&w);

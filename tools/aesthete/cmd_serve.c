@@ -92,6 +92,8 @@ int cmd_serve(int argc, char **argv)
         case OPT_VERBOSE:
             return cli_usage_error("serve", "--%s does not apply: the server answers in JSON, each request logged",
                                    li >= 0 ? opts[li].name : "format");
+        case OPT_ALLOW_PRIVATE_URLS:
+            return cli_usage_error("serve", "--allow-private-urls does not apply: the server fetches url= inputs from public addresses only");
         case OPT_HEAD:
             if (nbanks == MAX_BANKS) return cli_usage_error("serve", "at most %d --bank files", MAX_BANKS);
             banks[nbanks++] = optarg;

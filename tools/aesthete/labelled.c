@@ -288,9 +288,7 @@ int32_t labelled_embed(scorer *s, const score_opts *so, const labelled_opts *o, 
     }
     progress pr;
     progress_begin(&pr, so->quiet ? 0 : l->n, "images");
-    ae_scorer_params sp = ae_scorer_default_params();
-    sp.image = so->image;
-    sp.cache = s->cache;
+    ae_scorer_params sp = scorer_params(so, s);
     sp.on_read = progress_read;
     sp.on_read_ctx = &pr;
     int32_t r = ae_score_inputs(s->session, s->bank, (const char *const *)l->input, l->n, &sp, rows, l->embeds,

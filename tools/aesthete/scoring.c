@@ -49,6 +49,9 @@ const char score_options_help[] =
     "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
     "  --no-cache           neither read nor write the embedding cache\n"
     "  --cache FILE         the cache database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n"
+    "  --allow-private-urls fetch URLs of loopback, private and link-local addresses too (by\n"
+    "                       default only public ones: a list from elsewhere cannot reach\n"
+    "                       local services)\n"
     ;
 
 const char output_options_help[] =
@@ -97,6 +100,7 @@ int score_opt(score_opts *o, int c, const char *arg, const char *cmd)
     case OPT_CACHE: o->cache_path = arg; return 0;
     case OPT_VERBOSE: o->verbose = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_ALLOW_PRIVATE_URLS: o->allow_private_urls = 1; return 0;
     case OPT_PRECISION: return (o->precision = cli_parse_precision(cmd, "--precision", arg)) < 0 ? -1 : 0;
     case OPT_TEXT_PRECISION: return (o->text_precision = cli_parse_precision(cmd, "--text-precision", arg)) < 0 ? -1 : 0;
     case OPT_FORMAT: {
@@ -324,6 +328,15 @@ int scorer_add_head(scorer *s, const score_opts *o, const char *cmd, ae_head **o
         return EXIT_USAGE;
     }
     return 0;
+}
+
+ae_scorer_params scorer_params(const score_opts *o, const scorer *s)
+{
+    ae_scorer_params sp = ae_scorer_default_params();
+    sp.image = o->image;
+    sp.cache = s->cache;
+    sp.fetch.public_only = !o->allow_private_urls;
+    return sp;
 }
 
 void scorer_close(scorer *s)

@@ -25,6 +25,7 @@ typedef struct score_opts {
                               ($AESTHETE_PRECISION or fp32) */
     int text_precision;    /* of the text tower (the banks): -1 when not given (fp32) */
     int normalize_prompts, no_cache, verbose, quiet; /* quiet: no progress bar, no warnings */
+    int allow_private_urls; /* fetch URLs of loopback and private addresses too */
     long threads;
     out_format format;
     ae_image_params image;
@@ -47,7 +48,8 @@ typedef struct score_opts {
     {"cache", required_argument, 0, OPT_CACHE}, {"format", required_argument, 0, OPT_FORMAT},         \
     {"verbose", no_argument, 0, OPT_VERBOSE}, {"quiet", no_argument, 0, OPT_QUIET},                   \
     {"precision", required_argument, 0, OPT_PRECISION},                                               \
-    {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}
+    {"text-precision", required_argument, 0, OPT_TEXT_PRECISION},                                     \
+    {"allow-private-urls", no_argument, 0, OPT_ALLOW_PRIVATE_URLS}
 
 /* Help text of SCORE_OPTIONS: the model, scoring and cache options; then the output options
  * (--format, --verbose, --quiet), which serve does not take. */
@@ -73,6 +75,10 @@ typedef struct scorer {
  * only a bank (--bank, or laion by --laion-head) for --embeddings. Prints the error and
  * returns non-zero on failure. */
 int scorer_open(scorer *s, const score_opts *o, const char *cmd, int with_model);
+/* The pipeline's parameters from the options and the scorer: the image options, the cache,
+ * and URLs fetched from public addresses only unless --allow-private-urls. */
+ae_scorer_params scorer_params(const score_opts *o, const scorer *s);
+
 /* Frees it all; first warns (one line) of a problem the cache met: damaged and moved aside,
  * or writes stopped (a full disk, a read-only file, a lock held too long). */
 void scorer_close(scorer *s);
