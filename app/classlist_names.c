@@ -13,37 +13,10 @@
 #include <strings.h>
 
 #include "error.h"
+#include "utf8.h"
 
 /* ---- UTF-8 and white space ------------------------------------------------------------- */
 
-/* Decodes one strictly valid UTF-8 sequence (no overlongs, surrogates or > U+10FFFF) at s.
- * Returns its length, 0 if invalid. */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t c = s[0];
-    if (c < 0x80) { *cp = c; return 1; }
-    size_t k;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) k = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 0;
-    if (n < k || s[1] < lo || s[1] > hi) return 0;
-    uint32_t v = c & (0xFF >> (k + 1));
-    v = (v << 6) | (s[1] & 0x3F);
-    for (size_t i = 2; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return k;
-}
 
 size_t cl_utf8_encode(uint32_t cp, char *o)
 {
@@ -84,7 +57,7 @@ long cl_normalise(const uint8_t *s, size_t n, char *out, cl_normerr *e)
     int pend = 0;
     while (i < n) {
         uint32_t cp;
-        size_t k = utf8_decode(s + i, n - i, &cp);
+        size_t k = ae_utf8_decode(s + i, n - i, &cp);
         if (!k) { e->kind = NORM_BAD_UTF8; e->pos = i; return -1; }
         if (is_space(cp)) { pend = o > 0; i += k; continue; }
         if (cp == 0xFEFF) { i += k; continue; }
@@ -120,7 +93,7 @@ void cl_sanitize(const char *s, size_t n, char *buf, size_t cap, size_t max)
     if (max > cap - 4) max = cap - 4;
     while (i < n && o < max) {
         uint32_t cp;
-        size_t k = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        size_t k = ae_utf8_decode((const uint8_t *)s + i, n - i, &cp);
         if (!k || is_control(cp)) { buf[o++] = '?'; i += k ? k : 1; continue; }
         if (o + k > max) break;
         memcpy(buf + o, s + i, k);

@@ -23,13 +23,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utf8proc.h>
 
 #include "aesthete.h"
 #include "error.h"
 #include "fetch.h"
 #include "fileio.h"
 #include "inputs.h"
+#include "utf8.h"
 
 #define MAX_LINE 65536
 
@@ -92,11 +92,11 @@ static int is_list_file(const char *path, off_t size)
     close(fd);
     if (n <= 0) return n == 0;
     for (ssize_t i = 0; i < n;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate(buf + i, n - i, &c);
-        if (k < 0) return n == (ssize_t)sizeof buf && n - i < 4; /* cut by the sample */
+        uint32_t c;
+        size_t k = ae_utf8_decode(buf + i, (size_t)(n - i), &c);
+        if (!k) return n == (ssize_t)sizeof buf && n - i < 4; /* cut by the sample */
         if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return 0;
-        i += k;
+        i += (ssize_t)k;
     }
     return 1;
 }

@@ -18,6 +18,7 @@
 
 #include "csv.h"
 #include "error.h"
+#include "utf8.h"
 #include "fileio.h"
 
 /* ---- keys: one text block and a hash index ------------------------------------------- */
@@ -210,28 +211,6 @@ static void build_finish(build *b, ae_ratings *out)
 
 /* ---- text helpers ---------------------------------------------------------------------- */
 
-/* The length of one strictly valid UTF-8 sequence at s (no overlongs, surrogates or
- * > U+10FFFF), 0 if invalid. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-    uint8_t c = s[0], lo = 0x80, hi = 0xBF;
-    size_t k;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) k = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 0;
-    if (n < k || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < k; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return k;
-}
 
 enum { TEXT_OK, TEXT_UTF8, TEXT_CONTROL, TEXT_NUL };
 
@@ -246,7 +225,7 @@ static int check_text(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_len(u + i, n - i);
+        size_t k = ae_utf8_seq(u + i, n - i);
         if (!k) return TEXT_UTF8;
         i += k;
     }
@@ -261,7 +240,7 @@ static const char *show(const char *s, size_t n, char *buf, size_t cap, size_t m
     size_t o = 0, i = 0;
     if (max > cap - 4) max = cap - 4;
     while (i < n && o < max) {
-        size_t k = utf8_len(u + i, n - i);
+        size_t k = ae_utf8_seq(u + i, n - i);
         if (!k || (k == 1 && (u[i] < 0x20 || u[i] == 0x7F))) {
             buf[o++] = '?';
             i++;

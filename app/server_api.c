@@ -25,6 +25,7 @@
 #include "image.h"
 #include "model.h"
 #include "netguard.h"
+#include "utf8.h"
 #include "ratings.h"
 #include "recipe.h"
 #include "server_internal.h"
@@ -42,27 +43,22 @@ typedef struct form {
     int used;
 } form;
 
+/* UTF-8 text without control characters (a tab allowed), without NUL (%00 would cut it) */
 static int valid_utf8(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        for (size_t j = 1; j < len; j++)
-            if (((unsigned char)s[i + j] & 0xc0) != 0x80) return 0;
-        if (c < 0x20 && c != '\t') return 0;
-        i += len;
-    }
-    return 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 0;
+    return ae_utf8_valid(s, n);
 }
 
 /* A parameter from the query or the form; NULL when absent. *bad set when it is too long or
  * not UTF-8 text. */
 static const char *param(const api_request *r, form *f, const char *name, int *bad)
 {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    if (v) {
-        if (strlen(v) > MAX_PARAM || !valid_utf8(v, strlen(v))) *bad = 1;
+    const char *v = NULL;
+    size_t vn = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &vn) == MHD_YES && v) {
+        if (vn > MAX_PARAM || !valid_utf8(v, vn)) *bad = 1; /* vn counts a NUL from %00 too */
         return v;
     }
     for (int i = 0; f && i < f->n; i++) {

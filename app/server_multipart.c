@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "server_internal.h"
+#include "utf8.h"
 
 #define MAX_HEADER_BLOCK 8192
 
@@ -90,10 +91,8 @@ void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap)
     size_t k = 0;
     for (size_t i = start; i < n && k + 1 < cap;) {
         unsigned char c = (unsigned char)in[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t j = 1; ok && j < len; j++) ok = ((unsigned char)in[i + j] & 0xc0) == 0x80;
-        if (!ok) {
+        size_t len = ae_utf8_seq((const unsigned char *)in + i, n - i);
+        if (!len) {
             i++;
             continue;
         }

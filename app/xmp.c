@@ -19,11 +19,11 @@
 #include <exempi/xmpconsts.h>
 #include <exempi/xmperrors.h>
 #include <libxml/xmlreader.h>
-#include <utf8proc.h>
 
 #include "error.h"
 #include "fileio.h"
 #include "xmp.h"
+#include "utf8.h"
 
 #define RDF_NS "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 #define META_NS "adobe:ns:meta/"
@@ -111,12 +111,12 @@ int ae_xmp_sidecar_path(const char *image, ae_xmp_naming naming, char *out, size
 /* 1 if s is valid UTF-8 without control characters. */
 static int plain_text(const char *s)
 {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    utf8proc_ssize_t n = (utf8proc_ssize_t)strlen(s);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
     while (n > 0) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate(p, n, &c);
-        if (k <= 0 || c < 0x20 || (c >= 0x7F && c < 0xA0)) return 0;
+        uint32_t c;
+        size_t k = ae_utf8_decode(p, n, &c);
+        if (!k || c < 0x20 || (c >= 0x7F && c < 0xA0)) return 0;
         p += k;
         n -= k;
     }

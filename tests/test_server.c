@@ -951,6 +951,19 @@ static void test_refusals(const server *s)
     resp r = post_file(s, "/api/score?methd=context", "image/jpeg", boats);
     CHECK_STATUS(r, 400, "unknown parameter 'methd': /api/score takes method, bank, head, positive");
     resp_free(&r);
+    /* NUL (%00 would cut "a%00b" to "a"), overlong forms and surrogates: refused, not scored */
+    const char *bad_values[] = {"a%00b", "%C0%AF", "%E0%80%AF", "%ED%A0%80", "%F4%90%80%80", "a%01b"};
+    for (int i = 0; i < 6; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/score?positive=%s", bad_values[i]);
+        r = post_file(s, path, "image/jpeg", boats);
+        CHECK_MSG(r.status == 400, "%s: status %ld", bad_values[i], (long)r.status);
+        resp_free(&r);
+    }
+    r = post_file(s, "/api/score?positive=%C3%A9l%C3%A9gant", "image/jpeg", boats); /* élégant */
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(r.json && jis(r.json, "positive", "\xc3\xa9l\xc3\xa9gant"));
+    resp_free(&r);
     r = post_file(s, "/api/embed?method=fixed", "image/jpeg", boats);
     CHECK_STATUS(r, 400, "unknown parameter 'method': /api/embed takes url");
     resp_free(&r);

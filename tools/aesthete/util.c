@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 /* s with control characters written as \n, \r, \t or \xHH: one line, safe on a terminal */
 static void put_plain(FILE *f, const char *s)
@@ -212,26 +213,6 @@ done:;
     return rc;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
-    else return 0;
-    if (n < len) return 0;
-    unsigned cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
 
 void put_json_string(FILE *f, const char *str, size_t len)
 {
@@ -252,7 +233,7 @@ void put_json_string(FILE *f, const char *str, size_t len)
             }
             i++;
         } else {
-            size_t k = utf8_seq(s + i, len - i);
+            size_t k = ae_utf8_seq(s + i, len - i);
             if (k == 0) {
                 fputs("\\ufffd", f);
                 i++;
