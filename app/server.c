@@ -98,6 +98,7 @@ typedef struct request {
     int route;
     int admitted;          /* holds one of max_inflight */
     int responded;
+    int cors;                 /* from the --cors origin: answered with its CORS headers */
     int too_large;
     uint8_t *body;
     size_t size, cap;
@@ -138,6 +139,13 @@ static enum MHD_Result send_buffer(ae_server *s, struct MHD_Connection *c, reque
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 r->route == ROUTE_HEAD ? "GET, HEAD, POST" : r->route >= ROUTE_SCORE ? "POST" : "GET, HEAD");
+    if (r->cors) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, s->p.cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -316,6 +324,91 @@ static int append_body(ae_server *s, request *r, const char *data, size_t n)
     return 0;
 }
 
+/* ---- who may ask: Host, origin, token ---- */
+
+/* The host part of a Host or Origin authority ("[::1]:8080" -> "::1", "a.b:80" -> "a.b") */
+static void host_part(const char *auth, char *out, size_t cap)
+{
+    size_t n;
+    if (auth[0] == '[') {
+        const char *e = strchr(auth, ']');
+        n = e ? (size_t)(e - auth - 1) : 0;
+        auth++;
+    } else {
+        n = strcspn(auth, ":");
+    }
+    if (n >= cap) n = cap - 1;
+    memcpy(out, auth, n);
+    out[n] = 0;
+}
+
+static int is_loopback_name(const char *h)
+{
+    return !strcasecmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+}
+
+/* 1 if host (no port) is in the comma-separated list */
+static int in_list(const char *list, const char *host)
+{
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == strlen(host) && !strncasecmp(p, host, n)) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+/* Equal in constant time for equal lengths (the token's length is not secret enough to hide) */
+static int same_secret(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    unsigned char d = n != m;
+    for (size_t i = 0; i < n && i < m; i++) d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* 0 when the request may go on; else its status with *err. */
+static int access_check(ae_server *s, struct MHD_Connection *c, request *r, const char *method, json_t **err)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    char h[256] = "";
+    if (host) host_part(host, h, sizeof h);
+    /* a server on loopback answers loopback names only: a page of another site that
+       resolves its own name to 127.0.0.1 (DNS rebinding) is not this server's client */
+    if (is_loopback_name(s->p.host) && !is_loopback_name(h) && !in_list(s->p.allowed_hosts, h) &&
+        strcmp(h, s->p.host)) {
+        *err = api_error("Host '%.64s' is not this server's name; start it with --allowed-host %.64s to accept it",
+                         host ? host : "(none)", h[0] ? h : "NAME");
+        return 403;
+    }
+    /* another site's page: refused unless it is the --cors origin */
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    int cross = 0;
+    if (origin && strcmp(origin, "null")) {
+        const char *auth = strstr(origin, "://");
+        cross = !auth || !host || strcasecmp(auth + 3, host);
+    } else if (origin) {
+        cross = 1; /* a sandboxed or file:// page */
+    }
+    if (!origin && site && !strcasecmp(site, "cross-site")) cross = 1;
+    if (cross && !(s->p.cors_origin && origin && !strcmp(origin, s->p.cors_origin))) {
+        *err = api_error("a request from another site (%.64s) is refused; start the server with --cors ORIGIN to allow one",
+                         origin ? origin : "Sec-Fetch-Site: cross-site");
+        return 403;
+    }
+    r->cors = cross; /* the allowed origin: answered with its CORS header */
+    /* a preflight carries no token; the request it announces will */
+    if (s->p.auth_token && r->route >= ROUTE_INFO && r->route != ROUTE_PAGE && strcmp(method, "OPTIONS")) {
+        const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!a || strncasecmp(a, "Bearer ", 7) || !same_secret(a + 7, s->p.auth_token)) {
+            *err = api_error(a ? "the token is not this server's" : "this server needs a token: Authorization: Bearer TOKEN");
+            return 401;
+        }
+    }
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -335,6 +428,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&s->mu);
         int method_ok = 0;
         r->route = route_of(url, method, &method_ok);
+        json_t *denied = NULL;
+        int why = access_check(s, c, r, method, &denied);
+        if (why) {
+            /* a body within the cap is drained and answered after (see below), so that the
+               client sees the answer rather than a reset connection */
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            long long n = cl ? strtoll(cl, NULL, 10) : 0;
+            if (n <= 0 || n > s->p.max_upload_bytes) return send_json(s, c, r, why, denied, 1);
+            r->deferred = denied, r->deferred_status = why;
+            set_phase(s, c, CONN_RECEIVING, 0);
+            return MHD_YES;
+        }
+        if (r->cors && !strcmp(method, "OPTIONS")) /* the allowed origin's preflight */
+            return send_buffer(s, c, r, 204, "text/plain", (void *)"", 0, MHD_RESPMEM_PERSISTENT, 0);
         if (r->route == ROUTE_NONE)
             return send_json(s, c, r, 404, api_error("no such path: %s", url), 0);
         if (!method_ok)
@@ -541,6 +648,12 @@ int ae_server_start(ae_server *s)
         return ae_fail(AE_ERR_INVALID, "--host %s: not a numeric IPv4 or IPv6 address", s->p.host);
     }
     if (s->p.port < 0 || s->p.port > 65535) return ae_fail(AE_ERR_INVALID, "--port %d: out of range", s->p.port);
+    if (!s->p.tls_cert != !s->p.tls_key) return ae_fail(AE_ERR_INVALID, "TLS needs both a certificate and a key");
+    if (s->p.tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return ae_fail(AE_ERR_UNSUPPORTED, "this libmicrohttpd was built without TLS");
+        flags |= MHD_USE_TLS;
+    }
     if (infer_start(s) != 0) return ae_fail(AE_ERR_NOMEM, "server: cannot start the inference thread");
     s->watchdog_stop = 0;
     if (pthread_create(&s->watchdog_thread, NULL, watchdog_main, s) == 0) s->watchdog_running = 1;
@@ -551,7 +664,9 @@ int ae_server_start(ae_server *s)
         MHD_OPTION_CONNECTION_TIMEOUT, backstop, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->p.max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->p.max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)65536, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        s->p.tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->p.tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, s->p.tls_key, MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
         infer_stop(s);

@@ -55,6 +55,17 @@ typedef struct ae_server_params {
     int32_t quiet;              /* 1: no request log on stderr */
     const char *bank_dir;       /* the folder of kept banks (ae_recipe_bank_dir): banks built
                                    on request are read from and kept in it; NULL: none */
+    const char *auth_token;     /* non-NULL: every /api/ request needs "Authorization: Bearer
+                                   <token>" (compared in constant time); 401 otherwise. The
+                                   page and /healthz stay open (the page asks for the token) */
+    const char *allowed_hosts;  /* comma-separated Host names accepted besides this server's
+                                   own address; a server bound to loopback answers only Host
+                                   localhost / 127.0.0.1 / [::1] otherwise (DNS rebinding) */
+    const char *cors_origin;    /* an origin ("https://app.example") whose pages may call the
+                                   API: CORS headers and preflights for it; without it a
+                                   request from another origin (Origin or Sec-Fetch-Site:
+                                   cross-site) is refused with 403 */
+    const char *tls_cert, *tls_key; /* PEM contents (not paths): HTTPS instead of HTTP */
     int32_t prebuild;           /* 1: once listening, make the banks the page offers (fixed,
                                    context, ensemble with the default adjectives) in the
                                    background, logging each, so that first requests find them */

@@ -44,6 +44,28 @@ AE_URL="$url" AE_FIXTURES="$fixtures" AE_SOURCE_DIR="$here/.." AE_ARTIFACTS="$ar
   timeout 120 node "$here/browser/page.test.mjs"
 rc=$?
 
+# the page of a server that needs a token, and another origin against a loopback server
+echo "0123456789abcdef-browser-token" > "$tmp/token"
+"$cli" serve --model "$fixtures/models/tiny-quickgelu" --port 0 --no-cache --auth-token "$tmp/token" 2>"$tmp/access.log" &
+apid=$!
+aurl=""
+for _ in $(seq 1 300); do
+  aurl="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$tmp/access.log" | head -1)"
+  [ -n "$aurl" ] && break
+  kill -0 "$apid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -n "$aurl" ]; then
+  AE_URL="$aurl" AE_TOKEN="0123456789abcdef-browser-token" AE_LOG="$tmp/access.log" AE_FIXTURES="$fixtures" AE_TMP="$tmp" \
+    timeout 120 node "$here/browser/access.test.mjs" || rc=1
+else
+  echo "test_browser: the token server did not start:" >&2
+  cat "$tmp/access.log" >&2
+  rc=1
+fi
+kill -TERM "$apid" 2>/dev/null
+wait "$apid"
+
 kill -TERM "$pid"
 wait "$pid"
 src=$?

@@ -50,6 +50,7 @@ static double now(void)
 typedef struct server {
     pid_t pid;
     int port;
+    int tls; /* started with --tls-cert: https, the test's own certificate */
     char log[4200];
 } server;
 
@@ -86,8 +87,12 @@ static int server_start(server *s, const char *const *extra)
     }
     for (int i = 0; i < 600; i++) { /* up to 60 s (ASan builds load slowly) */
         char *txt = read_file(s->log, NULL);
-        const char *p = txt ? strstr(txt, "listening on http://127.0.0.1:") : NULL;
-        if (p) s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
+        const char *p = txt ? strstr(txt, "listening on http") : NULL; /* http(s)://HOST:PORT */
+        const char *e = p ? strchr(p, '\n') : NULL;
+        const char *colon = NULL;
+        for (const char *c = p; e && c < e; c++)
+            if (*c == ':') colon = c;
+        if (colon && colon[1] != '/') s->port = atoi(colon + 1), s->tls = !strncmp(p, "listening on https", 18);
         free(txt);
         if (s->port) return 0;
         int st;
@@ -160,9 +165,10 @@ static size_t on_header(char *d, size_t sz, size_t n, void *ctx)
 static CURL *easy(const server *s, const char *path, resp *r)
 {
     char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", s->tls ? "https" : "http", s->port, path);
     CURL *h = curl_easy_init();
     memset(r, 0, sizeof *r);
+    if (s->tls) curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L), curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
@@ -894,7 +900,7 @@ static void test_bad_input(const server *s)
 
     /* 1 GB declared on a raw socket: 413 at once, without sending a byte of body */
     int fd = connect_port(s->port);
-    const char *hdr = "POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+    const char *hdr = "POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
                       "Content-Length: 1000000000\r\n\r\n";
     CHECK(send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) == (ssize_t)strlen(hdr));
     char buf[4096];
@@ -944,6 +950,132 @@ static void test_bad_input(const server *s)
  * endpoint (query string and form fields); a second image sent to /api/score or /api/embed
  * (pointing to /api/rank); a second class list; a PDF, an image or binary data uploaded as
  * a class list (415, as a non-image is to /api/score). */
+/* A request with extra headers (NULL-terminated "Name: value" list) and a method */
+static resp ask(const server *s, const char *method, const char *path, const char *const *hdrs, const char *file)
+{
+    resp r;
+    CURL *h = easy(s, path, &r);
+    struct curl_slist *hd = NULL;
+    for (int i = 0; hdrs && hdrs[i]; i++) hd = curl_slist_append(hd, hdrs[i]);
+    size_t n = 0;
+    char *body = file ? read_file(file, &n) : NULL;
+    if (body) {
+        hd = curl_slist_append(hd, "Content-Type: image/jpeg");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    r.cc = curl_easy_perform(h);
+    finish(h, &r);
+    curl_slist_free_all(hd);
+    free(body);
+    return r;
+}
+
+/* Safe to expose: a token, TLS, the Host check (DNS rebinding) and other sites refused, CORS
+ * only for the origin given. */
+static void test_access(void)
+{
+    char tok[4200], cert[4200], key[4200];
+    snprintf(tok, sizeof tok, "%s/token", test_tmpdir());
+    snprintf(cert, sizeof cert, "%s/cert.pem", test_tmpdir());
+    snprintf(key, sizeof key, "%s/key.pem", test_tmpdir());
+    FILE *f = fopen(tok, "w");
+    fputs("0123456789abcdef-token\n", f);
+    fclose(f);
+    int have_tls = run_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 -subj /CN=localhost "
+                          ">/dev/null 2>&1", key, cert) == 0;
+    server s;
+    const char *args[] = {"--auth-token", tok, "--cors", "https://app.example", "--quiet",
+                          have_tls ? "--tls-cert" : NULL, cert, "--tls-key", key, NULL};
+    if (server_start(&s, args) != 0) {
+        CHECK(0);
+        return;
+    }
+    CHECK_EQ_INT(s.tls, have_tls);
+    const char *boats = fixture("images/photo_boats.jpg");
+    const char *good = "Authorization: Bearer 0123456789abcdef-token";
+    resp r = ask(&s, "GET", "/api/info", NULL, NULL);
+    CHECK_STATUS(r, 401, "this server needs a token");
+    CHECK_STR_CONTAINS(r.headers, "WWW-Authenticate: Bearer");
+    resp_free(&r);
+    r = ask(&s, "GET", "/api/info", (const char *const[]){"Authorization: Bearer 0123456789abcdef-tokeN", NULL}, NULL);
+    CHECK_STATUS(r, 401, "the token is not this server's");
+    resp_free(&r);
+    r = ask(&s, "POST", "/api/score", (const char *const[]){good, NULL}, boats);
+    CHECK_STATUS(r, 200, NULL);
+    resp_free(&r);
+    r = ask(&s, "POST", "/api/score", NULL, boats); /* a body without the token: answered, not reset */
+    CHECK_STATUS(r, 401, NULL);
+    resp_free(&r);
+    r = ask(&s, "GET", "/", NULL, NULL); /* the page and /healthz stay open: the page asks */
+    CHECK_EQ_INT(r.status, 200);
+    resp_free(&r);
+    r = ask(&s, "GET", "/healthz", NULL, NULL);
+    CHECK_EQ_INT(r.status, 200);
+    resp_free(&r);
+    /* another Host: a name that resolves to loopback (DNS rebinding) is not this server's */
+    r = ask(&s, "GET", "/healthz", (const char *const[]){"Host: attacker.example:8080", NULL}, NULL);
+    CHECK_STATUS(r, 403, "Host 'attacker.example:8080' is not this server's name; start it with --allowed-host attacker.example");
+    resp_free(&r);
+    r = ask(&s, "GET", "/healthz", (const char *const[]){"Host: localhost:1234", NULL}, NULL);
+    CHECK_EQ_INT(r.status, 200);
+    resp_free(&r);
+    /* another site's page: refused, also a form POST (no preflight); the --cors origin: allowed */
+    r = ask(&s, "POST", "/api/score", (const char *const[]){good, "Origin: https://evil.example", NULL}, boats);
+    CHECK_STATUS(r, 403, "a request from another site (https://evil.example) is refused");
+    CHECK(!strstr(r.headers, "Access-Control-Allow-Origin"));
+    resp_free(&r);
+    r = ask(&s, "GET", "/api/info", (const char *const[]){good, "Sec-Fetch-Site: cross-site", NULL}, NULL);
+    CHECK_EQ_INT(r.status, 403);
+    resp_free(&r);
+    r = ask(&s, "OPTIONS", "/api/score", (const char *const[]){"Origin: https://app.example", NULL}, NULL);
+    CHECK_EQ_INT(r.status, 204);
+    CHECK_STR_CONTAINS(r.headers, "Access-Control-Allow-Origin: https://app.example");
+    CHECK_STR_CONTAINS(r.headers, "Access-Control-Allow-Headers: Content-Type, Authorization");
+    resp_free(&r);
+    r = ask(&s, "POST", "/api/score", (const char *const[]){good, "Origin: https://app.example", NULL}, boats);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK_STR_CONTAINS(r.headers, "Access-Control-Allow-Origin: https://app.example");
+    resp_free(&r);
+    /* the page's own origin is not another site */
+    char own[128];
+    snprintf(own, sizeof own, "Origin: %s://127.0.0.1:%d", s.tls ? "https" : "http", s.port);
+    r = ask(&s, "POST", "/api/score", (const char *const[]){good, own, NULL}, boats);
+    CHECK_STATUS(r, 200, NULL);
+    CHECK(!strstr(r.headers, "Access-Control-Allow-Origin"));
+    resp_free(&r);
+    CHECK_EQ_INT(server_stop(&s), 0);
+
+    /* bad token files; a public address without a token or TLS warns */
+    f = fopen(tok, "w");
+    fputs("short\n", f);
+    fclose(f);
+    run_result rr = RUN("serve", "-m", fixture("models/tiny-quickgelu"), "--auth-token", tok);
+    CHECK_EQ_INT(rr.code, 2);
+    CHECK_STR_CONTAINS(rr.err, "a token is one line of at least 16 characters");
+    run_free(&rr);
+    rr = RUN("serve", "-m", fixture("models/tiny-quickgelu"), "--tls-cert", cert);
+    CHECK_EQ_INT(rr.code, 2);
+    CHECK_STR_CONTAINS(rr.err, "--tls-cert and --tls-key go together");
+    run_free(&rr);
+    rr = RUN("serve", "-m", fixture("models/tiny-quickgelu"), "--cors", "app.example");
+    CHECK_EQ_INT(rr.code, 2);
+    CHECK_STR_CONTAINS(rr.err, "--cors: 'app.example' is not an origin");
+    run_free(&rr);
+    server w;
+    const char *wargs[] = {"--host", "0.0.0.0", "--quiet", NULL};
+    if (server_start(&w, wargs) == 0) {
+        char *log = read_file(w.log, NULL);
+        CHECK_STR_CONTAINS(log, "warning: serving on 0.0.0.0 without a token or TLS: anyone who can reach it may use it");
+        free(log);
+        server_stop(&w);
+    } else {
+        CHECK(0);
+    }
+}
+
 static void test_refusals(const server *s)
 {
     const char *boats = fixture("images/photo_boats.jpg"), *rocket = fixture("images/photo_rocket.jpg");
@@ -1216,13 +1348,13 @@ static void test_default_bank_adjectives(void)
 /* Slowloris: headers (then a body) one byte a second; the server's --timeout is 2 s. */
 static void test_slowloris(const server *s)
 {
-    const char *reqs[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
-                          "POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n"
+    const char *reqs[] = {"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+                          "POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n"
                           "\xff\xd8\xff\xe0 slow body bytes ........................................"};
     for (int k = 0; k < 2; k++) {
         int fd = connect_port(s->port);
         const char *p = reqs[k];
-        size_t fast = k == 1 ? strlen("POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n") : 0;
+        size_t fast = k == 1 ? strlen("POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n") : 0;
         if (fast) send(fd, p, fast, MSG_NOSIGNAL);
         double t0 = now(), dropped = 0;
         char buf[512];
@@ -1848,6 +1980,7 @@ int main(void)
     test_cull(&s);
     test_bad_input(&s);
     test_refusals(&s);
+    test_access();
     test_slowloris(&s);
     test_flood(&s);
     test_sigterm(&s);

@@ -14,6 +14,20 @@ const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, gener
 // in flight and the scoring the answer was made with
 const cull = { items: [], result: null, controller: null, scoring: null };
 
+// fetch for the API: a server started with --auth-token answers 401 until the page sends its
+// token; the page then asks for it once (kept for this tab only) and sends it with every call.
+async function api(url, opts = {}) {
+  for (let tries = 0; ; tries++) {
+    const token = sessionStorage.getItem('aesthete-token');
+    const headers = Object.assign({}, opts.headers || {}, token ? { Authorization: `Bearer ${token}` } : {});
+    const r = await fetch(url, Object.assign({}, opts, { headers }));
+    if (r.status !== 401 || tries >= 3) return r; // asked at most three times in a row
+    const entered = window.prompt(token ? 'That token was refused. The token of this aesthete server:' : 'This aesthete server needs its token (the one line of the file given to --auth-token):');
+    if (!entered) return r;
+    sessionStorage.setItem('aesthete-token', entered.trim());
+  }
+}
+
 function fmt(v, digits) { return v === null || v === undefined ? '—' : Number(v).toFixed(digits); }
 function pct(p) { return p === null || p === undefined ? '—' : `${(p * 100).toFixed(1)}%`; }
 
@@ -89,7 +103,7 @@ function bankLabel(b) {
 }
 
 async function fetchInfo() {
-  const r = await fetch('/api/info');
+  const r = await api('/api/info');
   return r.json();
 }
 
@@ -338,7 +352,7 @@ async function trainTaste() {
   updateTaste();
   out.textContent = `Training on ${labelled.length} images…`;
   try {
-    const r = await fetch('/api/head', {
+    const r = await api('/api/head', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: $('taste-name').value.trim() || 'my taste',
@@ -375,7 +389,7 @@ async function postList(list) {
   const body = new FormData();
   body.append('classes', list.file, list.file.name);
   for (const [k, v] of Object.entries(list.fields)) body.append(k, v);
-  const r = await fetch('/api/bank', { method: 'POST', body });
+  const r = await api('/api/bank', { method: 'POST', body });
   return { status: r.status, j: await r.json() };
 }
 
@@ -404,7 +418,7 @@ async function scoreOne(it, generation) {
     body.append('file', it.file, it.file.name);
     let r, j;
     try {
-      r = await fetch('/api/score?' + params.toString(), { method: 'POST', body });
+      r = await api('/api/score?' + params.toString(), { method: 'POST', body });
       j = await r.json();
     } catch (e) {
       j = { error: 'the server could not be reached' };
@@ -600,7 +614,7 @@ async function runCull() {
   renderCull();
   let r = null, j = null;
   try {
-    r = await fetch('/api/cull?' + params.toString(), { method: 'POST', body, signal: controller.signal });
+    r = await api('/api/cull?' + params.toString(), { method: 'POST', body, signal: controller.signal });
     j = await r.json();
   } catch (e) {
     if (controller.signal.aborted) return;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "recipe.h"
 #include "scoring.h"
 #include "server.h"
@@ -42,6 +43,13 @@ static void help(const ae_server_params *d)
            "  --max-banks N        banks built on request kept in memory (LRU) (default: %d)\n"
            "  --max-classes N      names of an uploaded class list (default: %d)\n"
            "  --allow-urls         accept url= inputs, fetched only from public addresses\n"
+           "  --auth-token FILE    API requests need 'Authorization: Bearer TOKEN', TOKEN the\n"
+           "                       file's one line (at least 16 characters); the page asks for it\n"
+           "  --tls-cert FILE      HTTPS with this PEM certificate (and --tls-key FILE, its key)\n"
+           "  --allowed-host NAME  accept this Host name too (repeatable): a server on loopback\n"
+           "                       answers only localhost, 127.0.0.1 and [::1] (DNS rebinding)\n"
+           "  --cors ORIGIN        let pages of ORIGIN (https://host[:port]) call the API; other\n"
+           "                       sites' requests are refused (403)\n"
            "  -q, --quiet          no request log on stderr\n"
            "  -h, --help           this text\n\n"
            "The server never writes uploads to disk: the embedding cache is not used for them.\n"
@@ -57,7 +65,7 @@ static void help(const ae_server_params *d)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_HOST = OPT_COMMAND, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
-           O_PARTS, O_BANKS, O_CLASSES, O_URLS };
+           O_PARTS, O_BANKS, O_CLASSES, O_URLS, O_TOKEN, O_ALLOWED_HOST, O_CORS, O_TLS_CERT, O_TLS_KEY };
     static const struct option opts[] = {SCORE_OPTIONS,
                                          {"host", required_argument, 0, O_HOST},
                                          {"port", required_argument, 0, O_PORT},
@@ -72,12 +80,19 @@ int cmd_serve(int argc, char **argv)
                                          {"max-banks", required_argument, 0, O_BANKS},
                                          {"max-classes", required_argument, 0, O_CLASSES},
                                          {"allow-urls", no_argument, 0, O_URLS},
+                                         {"auth-token", required_argument, 0, O_TOKEN},
+                                         {"allowed-host", required_argument, 0, O_ALLOWED_HOST},
+                                         {"cors", required_argument, 0, O_CORS},
+                                         {"tls-cert", required_argument, 0, O_TLS_CERT},
+                                         {"tls-key", required_argument, 0, O_TLS_KEY},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ae_server_params sp = ae_server_default_params();
     score_opts o;
     score_opts_init(&o);
     const char *banks[MAX_BANKS];
+    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL;
+    char allowed[2048] = "";
     int nbanks = 0, c, r;
     long v;
     optind = 1;
@@ -100,6 +115,20 @@ int cmd_serve(int argc, char **argv)
             continue;
         case O_HOST: sp.host = optarg; continue;
         case O_URLS: sp.allow_urls = 1; continue;
+        case O_TOKEN: token_file = optarg; continue;
+        case O_TLS_CERT: cert_file = optarg; continue;
+        case O_TLS_KEY: key_file = optarg; continue;
+        case O_CORS:
+            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+                return cli_usage_error("serve", "--cors: '%s' is not an origin (https://host[:port])", optarg);
+            sp.cors_origin = optarg;
+            continue;
+        case O_ALLOWED_HOST:
+            if (!*optarg || strchr(optarg, ',') || strlen(allowed) + strlen(optarg) + 2 > sizeof allowed)
+                return cli_usage_error("serve", "--allowed-host: '%s' is not one host name (give it once per name)", optarg);
+            snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", allowed[0] ? "," : "", optarg);
+            sp.allowed_hosts = allowed;
+            continue;
         case OPT_QUIET: sp.quiet = 1; continue;
         default: break;
         }
@@ -130,6 +159,27 @@ int cmd_serve(int argc, char **argv)
         if (r > 0) return cli_bad_option("serve", '?', argc, argv);
     }
     if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    /* secrets from files (never on the command line, where ps shows them) */
+    char *token = NULL, *cert = NULL, *tls_key = NULL;
+    size_t n;
+    if (token_file) {
+        if (ae_file_read(token_file, 4096, &token, &n) != AE_OK) return cli_error("%s", ae_last_error()), EXIT_USAGE;
+        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) token[--n] = 0;
+        if (n < 16 || strpbrk(token, " \t\r\n"))
+            return cli_error("%s: a token is one line of at least 16 characters without spaces", token_file), EXIT_USAGE;
+        sp.auth_token = token;
+    }
+    if (!cert_file != !key_file) return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    if (cert_file) {
+        if (ae_file_read(cert_file, 1 << 20, &cert, &n) != AE_OK || ae_file_read(key_file, 1 << 20, &tls_key, &n) != AE_OK)
+            return cli_error("%s", ae_last_error()), EXIT_USAGE;
+        sp.tls_cert = cert, sp.tls_key = tls_key;
+    }
+    if (strcmp(sp.host, "127.0.0.1") && strcmp(sp.host, "localhost") && strcmp(sp.host, "::1") &&
+        (!sp.auth_token || !sp.tls_cert))
+        cli_error("warning: serving on %s %s: anyone who can reach it may use it%s (see --auth-token, --tls-cert)",
+                  sp.host, !sp.auth_token && !sp.tls_cert ? "without a token or TLS" : !sp.auth_token ? "without a token" : "without TLS",
+                  !sp.auth_token ? "" : ", and the token travels in clear text");
     if (nbanks) o.bank_path = banks[0];
     sp.image = o.image;
 
@@ -200,7 +250,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (!rc) {
         int v6 = strchr(sp.host, ':') != NULL;
-        fprintf(stderr, "aesthete serve: listening on http://%s%s%s:%d\n", v6 ? "[" : "", sp.host, v6 ? "]" : "",
+        fprintf(stderr, "aesthete serve: listening on %s://%s%s%s:%d\n", sp.tls_cert ? "https" : "http", v6 ? "[" : "", sp.host, v6 ? "]" : "",
                 ae_server_port(srv));
         fflush(stderr);
         int sig = 0;
@@ -211,5 +261,6 @@ int cmd_serve(int argc, char **argv)
     }
     ae_server_free(srv);
     scorer_close(&sc);
+    free(token), free(cert), free(tls_key);
     return rc;
 }
