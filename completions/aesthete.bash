@@ -2,7 +2,8 @@
 # the tables of commands, options and subcommands it reads from `aesthete --help` and each
 # `aesthete COMMAND --help`, then this file.
 #   _aesthete_commands                the commands
-#   _aesthete_options[CMD]            the options of CMD ([""]: of aesthete itself)
+#   _aesthete_global_options          the options of aesthete itself
+#   _aesthete_options[CMD]            the options of CMD
 #   _aesthete_subcommands[CMD]        the subcommands of CMD (bank build, cache stats, ...)
 # Needs nothing of the bash-completion package; words that are no option complete as file
 # names (complete -o default).
@@ -19,7 +20,7 @@ _aesthete() {
     done
     if [ -z "$cmd" ]; then
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "${_aesthete_options[""]}" -- "$cur"))
+            COMPREPLY=($(compgen -W "$_aesthete_global_options" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "$_aesthete_commands" -- "$cur"))
         fi

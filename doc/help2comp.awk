@@ -4,7 +4,8 @@
 #   cmd  NAME  SUMMARY              a command (the items under "commands:" of aesthete --help)
 #   sub  CMD  NAME                  a subcommand of CMD (the third word of its usage lines)
 #   opt  CMD  NAME  ARG  SUMMARY    an option of CMD (CMD empty: of aesthete itself); ARG 1
-#                                   when it takes a value; SUMMARY its text (cut to 60 characters)
+#                                   when it takes a value; SUMMARY its text, cut to 60
+#                                   characters
 # Options named only in prose ("--bank FILE is the same option") are options too, without
 # a summary.
 # a summary fits a completion menu: at most 60 characters, cut at a space
@@ -26,9 +27,9 @@ END {
         if (!kind) continue
         split_item(s, col)
         for (last = item_last(i); i < last; ) ITEM_TEXT = ITEM_TEXT " " trim(L[++i])
-        ITEM_TEXT = short(ITEM_TEXT)
         if (kind == 2 && section == "commands:") printf "cmd\t%s\t%s\n", ITEM_TAG, ITEM_TEXT
         if (kind != 1) continue
+        ITEM_TEXT = short(ITEM_TEXT)
         m = tag_options(ITEM_TAG)
         for (k = 1; k <= m; k++) {
             if (OPT_NAME[k] == "--" || (OPT_NAME[k] in seen)) continue

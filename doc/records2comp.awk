@@ -23,12 +23,14 @@ END {
         s = ""
         for (i = 1; i <= ncmd; i++) s = s (i > 1 ? " " : "") cmds[i]
         print "_aesthete_commands=" q(s)
-        print "declare -gA _aesthete_options=("
         for (j = 1; j <= norder; j++) {
             c = order[j]; s = ""
             for (k = 1; k <= nopt[c]; k++) s = s (k > 1 ? " " : "") opt[c, k]
-            printf "    [%s]=%s\n", (c == "" ? "\"\"" : c), q(s)
+            if (c == "") print "_aesthete_global_options=" q(s)
+            else table = table sprintf("    [%s]=%s\n", c, q(s))
         }
+        print "declare -gA _aesthete_options=("
+        printf "%s", table
         print ")"
         print "declare -gA _aesthete_subcommands=("
         for (c in subs) printf "    [%s]=%s\n", c, q(subs[c])
