@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # setup.sh — install the Debian packages aesthete needs (when missing), then configure and
-# build it. Usage: scripts/setup.sh [--sanitize] [--build-dir DIR]
-#   --sanitize     build with AddressSanitizer + UndefinedBehaviorSanitizer (default dir build-asan)
-#   --build-dir D  build into D (default: build, or build-asan with --sanitize)
+# build it. Usage: scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-browser]
+#   --sanitize      build with AddressSanitizer + UndefinedBehaviorSanitizer (default dir build-asan)
+#   --build-dir D   build into D (default: build, or build-asan with --sanitize)
+#   --with-browser  also what the browser test needs (scripts/setup-browser.sh: Debian's
+#                   chromium and nodejs, playwright-core from npm); without it that test is
+#                   reported as skipped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sanitize=OFF
 dir=""
+browser=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=ON ;;
     --build-dir) dir="$2"; shift ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --with-browser) browser=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -26,7 +31,10 @@ pkgs=(build-essential cmake pkg-config
       libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev
       libexempi-dev
       # the tests build cull sets with real tools: re-encodes, resizes, EXIF times, XMP reads
-      imagemagick webp libjpeg-turbo-progs libimage-exiftool-perl exiv2)
+      imagemagick webp libjpeg-turbo-progs libimage-exiftool-perl exiv2
+      # the tests of the installed library, man pages, completions and .deb (tests/install):
+      # x265.pc, which libheif's pulls in, names -lnuma for static links
+      man-db zsh fish dpkg-dev libnuma-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,6 +46,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "$browser" = 0 ] || scripts/setup-browser.sh
 
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DAE_SANITIZE="$sanitize" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
