@@ -24,7 +24,7 @@ pkgs=(build-essential cmake pkg-config
       libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libexif-dev
       libxxhash-dev libutf8proc-dev libjansson-dev
       libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev
-      libexempi-dev
+      libexempi-dev libarchive-dev
       # the tests build cull sets with real tools: re-encodes, resizes, EXIF times, XMP reads
       imagemagick webp libjpeg-turbo-progs libimage-exiftool-perl exiv2)
 missing=()

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scale.h"
 
 #define CHUNK 32 /* images decoded and encoded per batch */
 
@@ -29,6 +30,9 @@ static void help(void)
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
            "  --fast-decode     decode JPEGs by DCT scaling (faster, embeddings differ slightly)\n"
+           "  --shard I/N       embed part I of N of the arguments (default: from\n"
+           "                    SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; see README)\n"
+           "  --shard-count N   the N of JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n"
            "  --help            this text\n"
            "  --                end of options (a text may start with '-')\n\n"
            "Texts longer than the context (77 tokens) are truncated with a warning, as CLIP does.\n"
@@ -144,7 +148,9 @@ int cmd_embed(int argc, char **argv)
         {"threads", required_argument, 0, 'j'}, {"no-exif-rotate", no_argument, 0, 'E'},
         {"max-pixels", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
         {"fast-decode", no_argument, 0, 'F'}, {"precision", required_argument, 0, 'p'},
-        {"text-precision", required_argument, 0, 'T'}, {0, 0, 0, 0}};
+        {"text-precision", required_argument, 0, 'T'}, SHARD_OPTIONS, {0, 0, 0, 0}};
+    scale_opts so;
+    scale_opts_init(&so);
     const char *model = NULL;
     int text = 0, precision = -1, text_precision = -1;
     long threads = 0, maxpix = 0;
@@ -168,11 +174,16 @@ int cmd_embed(int argc, char **argv)
             ip.max_pixels = (uint64_t)maxpix;
             break;
         case 'h': help(); return EXIT_ALL_OK;
+        case 400: case 401: scale_opt(&so, c, optarg, "embed"); break;
         default: return cli_usage_error("embed", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     int n = argc - optind;
     if (n == 0) return cli_usage_error("embed", text ? "no TEXT given" : "no IMAGE given");
+    int first, count; /* this task's part of the arguments */
+    if (scale_select_args(&so, n, "embed", &first, &count)) return EXIT_USAGE;
+    optind += first, n = count;
+    if (n == 0) return EXIT_ALL_OK;
     ae_model *m = cli_load_model(model, text, !text, precision, text_precision);
     if (!m) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();

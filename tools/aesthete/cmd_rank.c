@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "inputs.h"
+#include "scale.h"
 #include "scoring.h"
 
 static void help(void)
@@ -23,11 +24,12 @@ static void help(void)
            "  --fast-decode        decode JPEGs by DCT scaling to about the size the resize needs\n"
            "                       (much faster on large photos; scores differ slightly from\n"
            "                       the exact, Pillow-identical decode: see README)\n"
+           "%s%s%s"
            "  --help               this text\n\n"
            "A progress bar is drawn on stderr when it is a terminal. Failed inputs are reported\n"
            "on stderr (and as {\"input\", \"error\"} objects in jsonl/json) after the ranking.\n"
            "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
-           score_options_help);
+           score_options_help, shard_options_help, scale_options_help, stream_option_help);
 }
 
 static void warn(void *ctx, const char *msg) { cli_error("warning: %s", msg); }
@@ -53,7 +55,7 @@ static int by_score(const void *a, const void *b)
 
 int cmd_rank(int argc, char **argv)
 {
-    static const struct option opts[] = {SCORE_OPTIONS,
+    static const struct option opts[] = {SCORE_OPTIONS, SCALE_OPTIONS, STREAM_OPTION,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"top", required_argument, 0, 'k'},
                                          {"min-score", required_argument, 0, 's'},
@@ -62,6 +64,8 @@ int cmd_rank(int argc, char **argv)
                                          {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
+    scale_opts so;
+    scale_opts_init(&so);
     int c, r, recursive = 0, has_min = 0;
     long top = 0;
     double min_score = 0;
@@ -84,9 +88,14 @@ int cmd_rank(int argc, char **argv)
             continue;
         }
         }
+        if ((r = scale_opt(&so, c, optarg, "rank")) <= 0) {
+            if (r < 0) return EXIT_USAGE;
+            continue;
+        }
         if ((r = score_opt(&o, c, optarg, "rank")) < 0) return EXIT_USAGE;
         if (r > 0) return cli_usage_error("rank", "unknown or incomplete option '%s'", argv[optind - 1]);
     }
+    if (so.stream) return optind == argc ? scale_stream(&o, "rank") : cli_usage_error("rank", "--stream reads stdin: no DIR or LIST");
     if (optind == argc) return cli_usage_error("rank", "no DIR, LIST or - given");
     ae_inputs in = {0};
     for (int i = optind; i < argc; i++)
@@ -100,14 +109,25 @@ int cmd_rank(int argc, char **argv)
         ae_inputs_free(&in);
         return EXIT_SOME_FAILED;
     }
+    if (so.out_dir) {
+        r = scale_run(&so, &o, &in, "rank");
+        ae_inputs_free(&in);
+        return r;
+    }
+    ae_wds_feed *feed = NULL; /* the samples of tar shards */
+    if ((r = scale_select(&so, &in, "rank")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+        ae_inputs_free(&in);
+        return r;
+    }
     scorer s;
     if ((r = scorer_open(&s, &o, "rank", 1))) {
         scorer_close(&s);
         ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return r;
     }
-    ae_scored *rows = calloc((size_t)in.n, sizeof *rows);
-    int32_t *order = calloc((size_t)in.n, sizeof *order);
+    ae_scored *rows = calloc((size_t)(in.n ? in.n : 1), sizeof *rows);
+    int32_t *order = calloc((size_t)(in.n ? in.n : 1), sizeof *order);
     if (!rows || !order) {
         free(rows), free(order);
         scorer_close(&s);
@@ -120,6 +140,7 @@ int cmd_rank(int argc, char **argv)
     ae_scorer_params sp = ae_scorer_default_params();
     sp.image = o.image;
     sp.cache = s.cache;
+    scale_source(&sp, feed);
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, in.n, &sp, rows, NULL,
                                      on_batch, &ctx);
     progress_end(&pr);
@@ -151,5 +172,6 @@ int cmd_rank(int argc, char **argv)
     free(rows), free(order);
     scorer_close(&s);
     ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
     return failed < 0 ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scale.h"
 #include "scoring.h"
 
 static void help(void)
@@ -22,9 +23,10 @@ static void help(void)
            "  --fast-decode        decode JPEGs by DCT scaling to about the size the resize needs\n"
            "                       (much faster on large photos; scores differ slightly from\n"
            "                       the exact, Pillow-identical decode: see README)\n"
+           "%s%s%s"
            "  --help               this text\n\n"
            "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
-           score_options_help);
+           score_options_help, shard_options_help, scale_options_help, stream_option_help);
 }
 
 typedef struct stream_ctx {
@@ -84,12 +86,14 @@ static int score_embeddings(const score_opts *o, const char *file)
 
 int cmd_score(int argc, char **argv)
 {
-    static const struct option opts[] = {SCORE_OPTIONS, {"embeddings", required_argument, 0, 'e'},
+    static const struct option opts[] = {SCORE_OPTIONS, SCALE_OPTIONS, STREAM_OPTION, {"embeddings", required_argument, 0, 'e'},
                                          {"fast-decode", no_argument, 0, 'F'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
     const char *embeddings = NULL;
+    scale_opts so;
+    scale_opts_init(&so);
     int c, r;
     optind = 1;
     opterr = 0;
@@ -103,6 +107,10 @@ int cmd_score(int argc, char **argv)
             o.image.fast_decode = 1;
             continue;
         }
+        if ((r = scale_opt(&so, c, optarg, "score")) <= 0) {
+            if (r < 0) return EXIT_USAGE;
+            continue;
+        }
         if ((r = score_opt(&o, c, optarg, "score")) < 0) return EXIT_USAGE;
         if (r > 0) return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);
     }
@@ -110,16 +118,32 @@ int cmd_score(int argc, char **argv)
         if (optind != argc) return cli_usage_error("score", "--embeddings takes no INPUT arguments");
         return score_embeddings(&o, embeddings);
     }
-    int n = argc - optind;
-    if (n == 0) return cli_usage_error("score", "no INPUT given");
+    if (so.stream) return optind == argc ? scale_stream(&o, "score") : cli_usage_error("score", "--stream reads stdin: no INPUT");
+    if (argc == optind) return cli_usage_error("score", "no INPUT given");
+    ae_inputs in = {0};
+    ae_wds_feed *feed = NULL; /* the samples of tar shards */
+    if ((r = scale_args(argv + optind, argc - optind, &in)) || so.out_dir) {
+        if (!r) r = scale_run(&so, &o, &in, "score");
+        ae_inputs_free(&in);
+        return r;
+    }
+    if ((r = scale_select(&so, &in, "score")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+        ae_inputs_free(&in);
+        return r;
+    }
+    int n = in.n;
     scorer s;
     if ((r = scorer_open(&s, &o, "score", 1))) {
         scorer_close(&s);
+        ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return r;
     }
-    ae_scored *rows = calloc((size_t)n, sizeof *rows);
+    ae_scored *rows = calloc((size_t)(n ? n : 1), sizeof *rows);
     if (!rows) {
         scorer_close(&s);
+        ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return cli_error("out of memory"), EXIT_USAGE;
     }
     writer w;
@@ -128,12 +152,15 @@ int cmd_score(int argc, char **argv)
     ae_scorer_params sp = ae_scorer_default_params();
     sp.image = o.image;
     sp.cache = s.cache;
-    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)argv + optind, n, &sp, rows, NULL,
+    scale_source(&sp, feed);
+    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, n, &sp, rows, NULL,
                                      on_batch, &ctx);
     writer_end(&w);
     if (failed < 0) cli_error("%s", ae_last_error());
     if (failed >= 0) print_summary(&o, rows, n);
     free(rows);
     scorer_close(&s);
+    ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
     return failed < 0 ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
