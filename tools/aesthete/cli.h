@@ -71,6 +71,7 @@ int cmd_head(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cull(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Prints what the head (or prompt bank) file at path holds; EXIT_USAGE if it cannot be read. */
 int cli_head_info(const char *path);
