@@ -116,51 +116,21 @@ static void put_row(out_kind k, int64_t rank, const char *line)
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The names of the complete shards (sorted); counts the others into s->incomplete. Checks
- * that every manifest names the same model and head. */
+/* The names of the complete shards, sorted; counts the others into s->incomplete. Checks
+ * that every manifest names the same model and head as the first. */
 static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/scores", dir);
     DIR *d = opendir(path);
     if (!d) return cli_error("%s: %s (not a run folder of `score --out`)", path, strerror(errno)), -1;
-    char **names = NULL, model[200] = "", head[80] = "", first[256] = "";
+    char **names = NULL;
     int32_t n = 0, cap = 0;
-    struct dirent *e;
     int rc = 0;
+    struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || len < 7 || strcmp(e->d_name + len - 6, ".jsonl")) continue;
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(len - 6), e->d_name);
-        snprintf(path, sizeof path, "%s/manifest/%s.json", dir, name);
-        json_t *m = json_load_file(path, 0, NULL);
-        int ok = m != NULL;
-        const char *file;
-        json_t *size, *files = json_object_get(m, "files");
-        ok = ok && json_is_object(files) && json_object_size(files) == 3;
-        json_object_foreach(files, file, size)
-        {
-            struct stat st;
-            snprintf(path, sizeof path, "%s/%s", dir, file);
-            if (stat(path, &st) != 0 || st.st_size != json_integer_value(size)) ok = 0;
-        }
-        if (!ok) {
-            cli_error("warning: %s: shard %s is incomplete (no manifest, or its files changed): left out", dir, name);
-            s->incomplete++;
-            json_decref(m);
-            continue;
-        }
-        const char *mm = json_string_value(json_object_get(m, "model")), *hh = json_string_value(json_object_get(m, "head"));
-        if (!first[0]) {
-            snprintf(first, sizeof first, "%s", name), snprintf(model, sizeof model, "%s", mm ? mm : "");
-            snprintf(head, sizeof head, "%s", hh ? hh : "");
-        } else if (strcmp(model, mm ? mm : "") || strcmp(head, hh ? hh : "")) {
-            cli_error("%s: shard %s was scored with another model or head than shard %s: their scores do not rank together",
-                      dir, name, first);
-            rc = -1;
-        }
-        json_decref(m);
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **p = realloc(names, sizeof *p * (size_t)cap);
@@ -170,7 +140,7 @@ static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
             }
             names = p;
         }
-        if (!(names[n] = strdup(name))) {
+        if (!(names[n] = strndup(e->d_name, len - 6))) {
             rc = -1;
             break;
         }
@@ -178,7 +148,41 @@ static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
     }
     closedir(d);
     if (names) qsort(names, (size_t)n, sizeof *names, cmp_name);
-    *out = names, *n_out = n;
+    char model[200] = "", head[80] = "";
+    const char *first = NULL;
+    int32_t k = 0, i = 0;
+    for (; rc == 0 && i < n; i++) {
+        snprintf(path, sizeof path, "%s/manifest/%s.json", dir, names[i]);
+        json_t *m = json_load_file(path, 0, NULL);
+        const char *file;
+        json_t *size, *files = json_object_get(m, "files");
+        int ok = m && json_is_object(files) && json_object_size(files) == 3;
+        json_object_foreach(files, file, size)
+        {
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", dir, file);
+            if (stat(path, &st) != 0 || st.st_size != json_integer_value(size)) ok = 0;
+        }
+        const char *mm = json_string_value(json_object_get(m, "model")), *hh = json_string_value(json_object_get(m, "head"));
+        if (!ok) {
+            cli_error("warning: %s: shard %s is incomplete (no manifest, or its files changed): left out", dir, names[i]);
+            s->incomplete++;
+            free(names[i]);
+        } else if (!first) {
+            first = names[i], names[k++] = names[i];
+            snprintf(model, sizeof model, "%s", mm ? mm : ""), snprintf(head, sizeof head, "%s", hh ? hh : "");
+        } else if (strcmp(model, mm ? mm : "") || strcmp(head, hh ? hh : "")) {
+            cli_error("%s: shard %s was scored with another model or head than shard %s: their scores do not rank together",
+                      dir, names[i], first);
+            names[k++] = names[i];
+            rc = -1;
+        } else {
+            names[k++] = names[i];
+        }
+        json_decref(m);
+    }
+    for (; i < n; i++) free(names[i]); /* not reached after an error */
+    *out = names, *n_out = k;
     return rc;
 }
 
