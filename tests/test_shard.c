@@ -6,6 +6,7 @@
 
 #include "aesthete.h"
 #include "shard.h"
+#include "wds.h"
 #include "test.h"
 
 static const char *VARS[] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
@@ -137,8 +138,44 @@ static void test_range(void)
     CHECK_EQ_INT(ae_shard_digits(1000), 4);
 }
 
+static int collect(void *ctx, const char *name)
+{
+    char *buf = ctx;
+    strcat(buf, name), strcat(buf, " ");
+    return 0;
+}
+
+static void expands(const char *pattern, const char *want)
+{
+    char buf[4096] = "";
+    int rc = ae_wds_expand(pattern, collect, buf);
+    CHECK_MSG(rc == AE_OK, "%s: %s", pattern, ae_last_error());
+    CHECK_MSG(!strcmp(buf, want), "%s -> \"%s\", expected \"%s\"", pattern, buf, want);
+}
+
+static void test_braces(void)
+{
+    expands("data/{00000..00003}.tar", "data/00000.tar data/00001.tar data/00002.tar data/00003.tar ");
+    expands("d/{8..11}.tar", "d/8.tar d/9.tar d/10.tar d/11.tar ");
+    expands("{a,b}-{1..2}.tar", "a-1.tar a-2.tar b-1.tar b-2.tar ");
+    expands("{x,{y,z}}.tar", "x.tar y.tar z.tar ");
+    expands("{3..1}", "3 2 1 ");
+    expands("plain.tar", "plain.tar ");
+    char buf[64] = "";
+    CHECK_EQ_INT(ae_wds_expand("data/{0..3.tar", collect, buf), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "data/{0..3.tar: a '{' without its '}'");
+    CHECK_EQ_INT(ae_wds_expand("data/0..3}.tar", collect, buf), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "a '}' without its '{'");
+    CHECK_EQ_INT(ae_wds_expand("{0..99999999}", collect, buf), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "expands to more than 10000000 names");
+    CHECK_EQ_INT(ae_wds_expand("a{b}c", collect, buf), AE_ERR_INVALID);
+    CHECK_STR_CONTAINS(ae_last_error(), "'{b}' is neither a range {A..B} nor a list {a,b}");
+    CHECK(ae_wds_is_tar("x/00001.tar") && ae_wds_is_tar("A.TAR") && !ae_wds_is_tar(".tar") && !ae_wds_is_tar("a.tar.gz"));
+}
+
 int main(void)
 {
+    test_braces();
     test_flags();
     test_slurm();
     test_k8s();
