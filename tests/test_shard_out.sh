@@ -60,7 +60,7 @@ single="$(run rank --format jsonl data-00000.tar data-00001.tar bad.tar data-000
 merged="$("$cli" merge run 2>merge.err | sed 's/.*"__key__": "\([^"]*\)", "__url__": "\([^"]*\)", "score": \([^,]*\),.*/\2#\1 \3/')"
 expect_eq "merge equals rank over the same tars" "$merged" "$single"
 expect_eq "merge: 8 rows" "$(echo "$merged" | wc -l)" 8
-expect_eq "merge summary" "$(sed 's/; score.*//' merge.err)" "aesthete: 4 shards (0 incomplete, left out): 9 rows, 8 scored, 1 failed"
+expect_eq "merge summary" "$(sed 's/; score.*//' merge.err)" "aesthete: 4 shards (0 incomplete or missing, left out): 9 rows, 8 scored, 1 failed"
 expect_eq "merge --top 3 = the first 3" "$("$cli" merge --top 3 run 2>/dev/null | sed 's/.*"__key__": "\([^"]*\)", "__url__": "\([^"]*\)", "score": \([^,]*\),.*/\2#\1 \3/')" "$(echo "$single" | head -3)"
 expect_eq "merge --format csv" "$("$cli" merge --top 1 --format csv run 2>/dev/null | head -2 | cut -d, -f1,4-)" \
   "rank,label,class,input

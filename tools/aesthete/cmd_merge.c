@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "scoring.h"
+#include "shard.h"
 
 static void help(void)
 {
@@ -151,6 +152,7 @@ static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
     char model[200] = "", head[80] = "";
     const char *first = NULL;
     int32_t k = 0, i = 0;
+    int64_t count = 0;
     for (; rc == 0 && i < n; i++) {
         snprintf(path, sizeof path, "%s/manifest/%s.json", dir, names[i]);
         json_t *m = json_load_file(path, 0, NULL);
@@ -170,6 +172,7 @@ static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
             free(names[i]);
         } else if (!first) {
             first = names[i], names[k++] = names[i];
+            count = json_integer_value(json_object_get(m, "count"));
             snprintf(model, sizeof model, "%s", mm ? mm : ""), snprintf(head, sizeof head, "%s", hh ? hh : "");
         } else if (strcmp(model, mm ? mm : "") || strcmp(head, hh ? hh : "")) {
             cli_error("%s: shard %s was scored with another model or head than shard %s: their scores do not rank together",
@@ -182,6 +185,19 @@ static int list_shards(const char *dir, char ***out, int32_t *n_out, summary *s)
         json_decref(m);
     }
     for (; i < n; i++) free(names[i]); /* not reached after an error */
+    /* the shards of the run never written (a task that has not run, or was killed before its
+     * first rename): their numbers from the manifests' count */
+    for (int64_t u = 0; rc == 0 && u < count; u++) {
+        char name[32];
+        snprintf(name, sizeof name, "%0*lld", ae_shard_digits(count), (long long)u);
+        int seen = 0;
+        for (int32_t j = 0; j < k && !seen; j++) seen = !strcmp(names[j], name);
+        snprintf(path, sizeof path, "%s/scores/%s.jsonl", dir, name);
+        if (!seen && access(path, F_OK) != 0) {
+            cli_error("warning: %s: shard %s of %lld is missing (not written yet): left out", dir, name, (long long)count);
+            s->incomplete++;
+        }
+    }
     *out = names, *n_out = k;
     return rc;
 }
@@ -389,11 +405,11 @@ int cmd_merge(int argc, char **argv)
     free(names);
     if (rc) return EXIT_USAGE;
     if (s.ok)
-        cli_error("%lld shards (%lld incomplete, left out): %lld rows, %lld scored, %lld failed; score min %.4f, mean %.4f, max %.4f",
+        cli_error("%lld shards (%lld incomplete or missing, left out): %lld rows, %lld scored, %lld failed; score min %.4f, mean %.4f, max %.4f",
                   (long long)n, (long long)s.incomplete, (long long)s.rows, (long long)s.ok, (long long)s.failed, s.min,
                   s.sum / (double)s.ok, s.max);
     else
-        cli_error("%lld shards (%lld incomplete, left out): %lld rows, %lld scored, %lld failed", (long long)n,
+        cli_error("%lld shards (%lld incomplete or missing, left out): %lld rows, %lld scored, %lld failed", (long long)n,
                   (long long)s.incomplete, (long long)s.rows, (long long)s.ok, (long long)s.failed);
     return s.incomplete || s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

@@ -276,6 +276,7 @@ static int head_id(const ae_head *head, const char *dir, char hex[65])
 
 typedef struct run_ids {
     char inputs[65], model[128], head[65], options[256];
+    int64_t count; /* output shards of the whole run (all tasks) */
 } run_ids;
 
 static int64_t file_size(const char *path)
@@ -446,7 +447,8 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, c
     snprintf(rel[0], sizeof rel[0], "scores/%s.jsonl", name);
     snprintf(rel[1], sizeof rel[1], "img_emb/img_emb_%s.npy", name);
     snprintf(rel[2], sizeof rel[2], "metadata/metadata_%s.jsonl", name);
-    json_t *m = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:{}}", "version", 1, "shard", name, "inputs",
+    json_t *m = json_pack("{s:i, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:{}}", "version", 1, "shard", name, "count",
+                          (json_int_t)ids->count, "inputs",
                           ids->inputs, "n_inputs", (json_int_t)n, "model", ids->model, "head", ids->head, "options",
                           ids->options, "rows", (json_int_t)in.n, "ok", (json_int_t)out.ok, "failed", (json_int_t)out.failed,
                           "files");
@@ -515,7 +517,8 @@ int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const ch
     ae_shard_range(&sh, in->n, &lo, &hi);
     /* tars: one output per tar, numbered among all the tars; images: one for this task */
     int64_t first = tars ? lo : sh.index, last = tars ? hi : sh.index + 1;
-    int digits = ae_shard_digits(tars ? tars : sh.count);
+    ids.count = tars ? tars : sh.count;
+    int digits = ae_shard_digits(ids.count);
     int fatal = 0;
     for (int64_t u = first; u < last && !fatal; u++) {
         char name[32];
