@@ -22,11 +22,11 @@ for c in $(seq "$copies"); do
 done
 (cd "$tmp/files" && tar cf "$tmp/shard.tar" *)
 echo "$i images, $(du -sh "$tmp/files" | cut -f1), model $(basename "$model")"
-best() { # best of 3 wall seconds of a command
+best() { # best of 3 wall seconds of a command (FIELD=cpu: user + system seconds instead)
   local b=999 t
   for _ in 1 2 3; do
-    /usr/bin/time -f %e -o "$tmp/t" "$@" >/dev/null 2>&1
-    t=$(tail -1 "$tmp/t")
+    /usr/bin/time -f "%e %U %S" -o "$tmp/t" "$@" >/dev/null 2>&1
+    t=$(tail -1 "$tmp/t" | awk -v f="${FIELD:-wall}" '{ print f == "cpu" ? $2 + $3 : $1 }')
     b=$(echo "$t $b" | awk '{ print ($1 < $2) ? $1 : $2 }')
   done
   echo "$b"
@@ -34,7 +34,10 @@ best() { # best of 3 wall seconds of a command
 score=("$cli" score --model "$model" --no-cache --threads 1 --format jsonl)
 files=$(best "${score[@]}" "$tmp"/files/*)
 tar=$(best "${score[@]}" "$tmp/shard.tar")
-echo "files: $files s   tar: $tar s   tar/files: $(echo "$tar $files" | awk '{ printf "%.3f", $1 / $2 }')"
+echo "files: $files s   tar: $tar s   tar/files: $(echo "$tar $files" | awk '{ printf "%.3f", $1 / $2 }') (wall)"
+files=$(FIELD=cpu best "${score[@]}" "$tmp"/files/*)
+tar=$(FIELD=cpu best "${score[@]}" "$tmp/shard.tar")
+echo "files: $files s   tar: $tar s   tar/files: $(echo "$tar $files" | awk '{ printf "%.3f", $1 / $2 }') (CPU: user + system)"
 two() {
   taskset -c 0 "$cli" score --model "$model" --no-cache --threads 1 --shard 0/2 "$tmp/shard.tar" "$tmp/shard.tar" >/dev/null &
   taskset -c 1 "$cli" score --model "$model" --no-cache --threads 1 --shard 1/2 "$tmp/shard.tar" "$tmp/shard.tar" >/dev/null

@@ -97,6 +97,8 @@ int cmd_rank(int argc, char **argv)
     }
     if (so.stream) return optind == argc ? scale_stream(&o, "rank") : cli_usage_error("rank", "--stream reads stdin: no DIR or LIST");
     if (optind == argc) return cli_usage_error("rank", "no DIR, LIST or - given");
+    if (so.out_dir && (top || has_min))
+        return cli_usage_error("rank", "--out writes every row per shard: rank them with `aesthete merge --top K DIR`");
     ae_inputs in = {0};
     for (int i = optind; i < argc; i++)
         if (ae_inputs_add(&in, argv[i], recursive, warn, NULL) != AE_OK) {
