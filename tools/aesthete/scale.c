@@ -55,9 +55,9 @@ int scale_opt(scale_opts *o, int c, const char *arg, const char *cmd)
     case 403: o->force = 1; return 0;
     case 405: o->stream = 1; return 0;
     case 404: {
-        /* "json,txt": fields of at most 31 characters, no dots needed */
-        static char buf[256];
-        snprintf(buf, sizeof buf, "%s", arg);
+        /* "json,txt": fields of at most 31 characters */
+        char *buf = o->keep_buf;
+        snprintf(buf, sizeof o->keep_buf, "%s", arg);
         o->n_keep = 0;
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (o->n_keep == 8 || strlen(t) > 31 || strchr(t, '/')) {
@@ -321,6 +321,7 @@ typedef struct shard_out {
     ae_atomic_file scores, emb, meta;
     int64_t ok, failed;
     const float *embeds;
+    uint16_t *h16;         /* (dim) one row in float16 */
 } shard_out;
 
 static void score_fields(FILE *f, const shard_out *so, const ae_score *s)
@@ -363,9 +364,8 @@ static void write_rows(shard_out *so, const ae_scored *rows, int32_t first, int3
         double ss = 0;
         for (int32_t k = 0; k < so->dim; k++) ss += (double)e[k] * e[k];
         float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.f;
-        uint16_t h[4096];
-        for (int32_t k = 0; k < so->dim && k < 4096; k++) h[k] = scale_f16(e[k] * inv);
-        fwrite(h, 2, (size_t)so->dim, so->emb.fp);
+        for (int32_t k = 0; k < so->dim; k++) so->h16[k] = scale_f16(e[k] * inv);
+        fwrite(so->h16, 2, (size_t)so->dim, so->emb.fp);
         so->ok++;
     }
 }
@@ -404,7 +404,8 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, c
     ae_scored *rows = calloc((size_t)(in.n ? in.n : 1), sizeof *rows);
     float *embeds = malloc(sizeof(float) * (size_t)out.dim * (size_t)(in.n ? in.n : 1));
     int64_t rc = -1;
-    if (!rows || !embeds) {
+    out.h16 = malloc(sizeof(uint16_t) * (size_t)out.dim);
+    if (!rows || !embeds || !out.h16) {
         cli_error("out of memory");
         goto done;
     }
@@ -473,7 +474,7 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, c
     }
     rc = out.failed;
 done:
-    free(rows), free(embeds);
+    free(rows), free(embeds), free(out.h16);
     ae_wds_feed_free(out.feed);
     ae_inputs_free(&in);
     return rc;

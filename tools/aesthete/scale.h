@@ -19,6 +19,7 @@ typedef struct scale_opts {
     const char *out_dir;             /* --out DIR */
     const char *keep[8];             /* --keep json,txt */
     int32_t n_keep;
+    char keep_buf[256];              /* the fields' text, cut at the commas */
     int force, stream;
 } scale_opts;
 
