@@ -319,7 +319,7 @@ static int merge_all(const char *dir, char **names, int32_t n, out_kind k, summa
     for (int32_t i = 0; rc == 0 && i < n; i++) {
         vec a = {0};
         rc = read_shard(dir, names[i], &seq, s, push_all, &a);
-        if (rc == 0) qsort(a.v, a.n, sizeof *a.v, cmp_rank);
+        if (rc == 0 && a.n) qsort(a.v, a.n, sizeof *a.v, cmp_rank);
         snprintf(path, sizeof path, "%s/%s.run", tmp, names[i]);
         FILE *f = rc == 0 ? fopen(path, "w+") : NULL;
         if (rc == 0 && !f) rc = (cli_error("%s: %s", path, strerror(errno)), -1);
