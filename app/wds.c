@@ -241,6 +241,8 @@ static void finish_run(indexer *x)
         }
     }
     for (int32_t i = 0; i < x->nm && !s->error; i++)
+        if (x->m[i].size < 0) s->error = dupf("%s: member '%s' has no valid size in its header", path, x->m[i].name);
+    for (int32_t i = 0; i < x->nm && !s->error; i++)
         if (x->m[i].link) s->error = dupf("%s: member '%s' is a link, which a shard cannot hold", path, x->m[i].name);
     if (!s->error && !*s->key)
         s->error = dupf("%s: member '%s' has no key (its file name starts with a dot)", path, x->m[0].name);
@@ -389,7 +391,7 @@ static void index_members(indexer *x, struct archive *a)
         m->field = dot ? m->name + (dot - name) + 1 : m->name + strlen(m->name);
         m->ordinal = ordinal, m->size = archive_entry_size(e), m->link = link;
         if (!link && wanted(x, m->field)) {
-            if (m->size > MAX_KEPT) {
+            if (m->size < 0 || m->size > MAX_KEPT) {
                 /* the sample fails: its metadata cannot be carried whole */
                 finish_run(x);
                 ae_wds_sample *s = x->sh->n ? &x->sh->samples[x->sh->n - 1] : NULL;
@@ -573,7 +575,7 @@ int ae_wds_source(void *ctx, int32_t i, const char *input, ae_buffer *body, char
         }
         f->ordinal++;
     }
-    if (s->image_size > f->max_bytes)
+    if (s->image_size < 0 || s->image_size > f->max_bytes)
         return snprintf(err, cap, "%s: %s: %lld bytes exceeds the limit of %lld", path, s->image, (long long)s->image_size,
                         (long long)f->max_bytes),
                -1;
