@@ -30,6 +30,7 @@
 #include "fileio.h"
 #include "inputs.h"
 #include "utf8.h"
+#include "wds.h"
 
 #define MAX_LINE 65536
 
@@ -51,6 +52,8 @@ static int push(ae_inputs *in, const char *s)
     in->n++;
     return AE_OK;
 }
+
+int ae_inputs_push(ae_inputs *in, const char *s) { return push(in, s); }
 
 void ae_inputs_free(ae_inputs *in)
 {
@@ -214,16 +217,31 @@ static int read_list(ae_inputs *in, FILE *f, const char *label, ae_inputs_warn w
     return rc;
 }
 
+typedef struct braces {
+    ae_inputs *in;
+    int recursive;
+    ae_inputs_warn warn;
+    void *ctx;
+} braces;
+static int add_expanded(void *c, const char *name)
+{
+    braces *b = c;
+    return ae_inputs_add(b->in, name, b->recursive, b->warn, b->ctx);
+}
+
 int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn warn, void *ctx)
 {
     if (!strcmp(arg, "-")) return read_list(in, stdin, "stdin", warn, ctx);
     if (ae_is_url(arg)) return push(in, arg);
     struct stat st;
+    if (strchr(arg, '{') && stat(arg, &st) != 0) /* a brace list: data/{00000..00099}.tar */
+        return ae_wds_expand(arg, add_expanded, &(braces){in, recursive, warn, ctx});
     if (stat(arg, &st) != 0 && errno == ENOENT && ae_url_scheme_len(arg))
         return ae_fail(AE_ERR_UNSUPPORTED, "%s: unsupported URL scheme \"%.*s\" (only http and https)", arg,
                        (int)ae_url_scheme_len(arg), arg);
     if (stat(arg, &st) != 0) return ae_fail(AE_ERR_IO, "%s: %s", arg, strerror(errno));
     if (S_ISDIR(st.st_mode)) return walk(in, arg, strlen(arg), recursive, 1, warn, ctx);
+    if (S_ISREG(st.st_mode) && ae_wds_is_tar(arg)) return push(in, arg); /* a WebDataset shard */
     /* a pipe (`<(find ...)`) is a list: it is not sniffed, which would consume its first bytes */
     if (S_ISREG(st.st_mode) && (looks_like_image(arg) || !is_list_file(arg, st.st_size))) return push(in, arg);
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))

@@ -36,9 +36,14 @@ int ae_is_url(const char *s);
  * file named *.txt or *.lst, or any other file that is not an image but UTF-8 text without
  * control characters (blank lines and lines starting with '#' skipped, CRLF accepted). Any
  * other file named (an empty one, a PDF, a truncated image) is added as it is, so that
- * scoring reports it. Returns AE_OK or an AE_ERR_* with ae_last_error() naming the argument
+ * scoring reports it. A file named *.tar is added as a WebDataset shard (wds.h) and a missing
+ * name with braces is a brace list of them ("data/{00000..00099}.tar", expanded in order).
+ * Returns AE_OK or an AE_ERR_* with ae_last_error() naming the argument
  * (missing file, unreadable folder): the caller reports it and may go on with the next. */
 int ae_inputs_add(ae_inputs *in, const char *arg, int recursive, ae_inputs_warn warn, void *ctx);
+
+/* Adds s as it is (no expansion, no check). */
+int ae_inputs_push(ae_inputs *in, const char *s);
 
 void ae_inputs_free(ae_inputs *in);
 

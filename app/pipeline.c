@@ -133,6 +133,7 @@ typedef struct slot {
     char (*keys)[65];           /* (B) cache keys (only with a cache) */
     char (*fkeys)[65];          /* (B) cache keys of the facts (with a cache and facts) */
     int32_t *fnew;              /* (B) 1: facts computed now, to be stored */
+    int32_t *src;               /* (B) 1: the bytes came from params->source */
     float *pixels;              /* (B, psz) preprocessed tensors */
     float *emb;                 /* (B, dim) embeddings: cache hits, then the encoded ones */
 } slot;
@@ -159,9 +160,15 @@ static void open_batch(pipe_t *P, slot *sl, int32_t b)
     const char *urls[k > 0 ? k : 1];
     int32_t url_of[k > 0 ? k : 1], nurl = 0;
     for (int32_t i = 0; i < k; i++) {
-        sl->rc[i] = AE_OK, sl->msg[i][0] = 0, sl->hit[i] = 0, sl->fnew[i] = 0;
+        sl->rc[i] = AE_OK, sl->msg[i][0] = 0, sl->hit[i] = 0, sl->fnew[i] = 0, sl->src[i] = 0;
         memset(&sl->bufs[i], 0, sizeof sl->bufs[i]);
         const char *in = P->inputs[base + i];
+        int got = in && P->p->source ? P->p->source(P->p->source_ctx, base + i, in, &sl->bufs[i], sl->msg[i], 512) : 0;
+        if (got) {
+            if (got < 0) sl->rc[i] = AE_ERR_IO;
+            sl->src[i] = 1;
+            continue;
+        }
         if (in && ae_is_url(in)) urls[nurl] = in, url_of[nurl++] = i;
     }
     if (nurl) {
@@ -273,7 +280,7 @@ static void run_job(pipe_t *P, slot *sl, int32_t i)
         rc = ae_fail(AE_ERR_INVALID, "input is NULL");
         goto out;
     }
-    if (!ae_is_url(in)) {
+    if (!sl->src[i] && !ae_is_url(in)) {
         if ((rc = read_whole(in, P->p->max_file_bytes, &own)) != AE_OK) goto out;
         b = &own;
     }
@@ -400,9 +407,10 @@ static int slot_alloc(slot *sl, int32_t B, size_t psz, int32_t dim)
     sl->keys = calloc((size_t)B, sizeof *sl->keys);
     sl->fkeys = calloc((size_t)B, sizeof *sl->fkeys);
     sl->fnew = calloc((size_t)B, sizeof *sl->fnew);
+    sl->src = calloc((size_t)B, sizeof *sl->src);
     sl->pixels = malloc(sizeof(float) * psz * (size_t)B);
     sl->emb = malloc(sizeof(float) * (size_t)dim * (size_t)B);
-    return sl->bufs && sl->rc && sl->msg && sl->hit && sl->keys && sl->fkeys && sl->fnew && sl->pixels && sl->emb
+    return sl->bufs && sl->rc && sl->msg && sl->hit && sl->keys && sl->fkeys && sl->fnew && sl->src && sl->pixels && sl->emb
                ? AE_OK
                : AE_ERR_NOMEM;
 }
@@ -411,7 +419,7 @@ static void slot_free(slot *sl)
 {
     if (sl->bufs && sl->batch >= 0)
         for (int32_t i = 0; i < sl->k; i++) ae_buffer_free(&sl->bufs[i]);
-    free(sl->bufs), free(sl->rc), free(sl->msg), free(sl->hit), free(sl->keys), free(sl->fkeys), free(sl->fnew), free(sl->pixels), free(sl->emb);
+    free(sl->bufs), free(sl->rc), free(sl->msg), free(sl->hit), free(sl->keys), free(sl->fkeys), free(sl->fnew), free(sl->src), free(sl->pixels), free(sl->emb);
 }
 
 /* Producer threads for a session of `threads` threads: one per core the session leaves free

@@ -44,6 +44,12 @@ typedef struct ae_scorer_params {
                                      encoded: for a progress display that moves from the
                                      first image */
     void *on_read_ctx;
+    /* NULL, or where inputs' bytes come from instead of files and URLs (WebDataset samples:
+     * ae_wds_source). Called for each input of a batch as the batch is opened, batches in
+     * input order, one call at a time: 1 with *body filled (the pipeline frees it), 0 to
+     * read the input as a file or URL, -1 with a one-line message in err (a failed input). */
+    int (*source)(void *ctx, int32_t index, const char *input, ae_buffer *body, char *err, size_t cap);
+    void *source_ctx;
 } ae_scorer_params;
 
 ae_scorer_params ae_scorer_default_params(void);

@@ -29,12 +29,15 @@ pkgs=(build-essential cmake pkg-config
       libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libexif-dev
       libxxhash-dev libutf8proc-dev libjansson-dev
       libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev
-      libexempi-dev
+      libexempi-dev libarchive-dev
       # the tests build cull sets with real tools: re-encodes, resizes, EXIF times, XMP reads
       imagemagick webp libjpeg-turbo-progs libimage-exiftool-perl exiv2
       # the tests of the installed library, man pages, completions and .deb (tests/install):
       # x265.pc, which libheif's pulls in, names -lnuma for static links
-      man-db zsh fish dpkg-dev libnuma-dev)
+      man-db zsh fish dpkg-dev libnuma-dev
+      # test_shard_slurm brings up a single-host Slurm cluster: its own daemons, config and
+      # key in a temporary folder (the packages' system services are not used)
+      munge slurmctld slurmd slurm-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

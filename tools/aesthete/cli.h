@@ -104,6 +104,7 @@ int cmd_head(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cull(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Creates the folders of path's parent (mkdir -p of its dirname); 0, or -1 with errno. */
 int cli_mkdirs(const char *path);

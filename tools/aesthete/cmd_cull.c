@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cull_files.h"
 #include "inputs.h"
+#include "scale.h"
 #include "scoring.h"
 
 static void help(void)
@@ -27,7 +28,7 @@ static void help(void)
            "(frames of one camera seconds apart), keeps the best of each group and lists the\n"
            "others as rejects, with the reason. Arguments as for `aesthete rank`. Nothing is\n"
            "changed on disk unless --write-xmp or --move-rejects is given.\n\n"
-           "%s%s"
+           "%s%s%s"
            "  -r, --recursive      descend into subfolders\n"
            "  --hidden             walk hidden files and folders too (names starting with '.')\n"
            "  --exclude GLOB       leave out files and folders matching GLOB (repeatable; see rank)\n"
@@ -62,7 +63,7 @@ static void help(void)
            "Failed inputs are reported on stderr and left out of the groups.\n"
            "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
            "2 usage or fatal error.\n",
-           score_options_help, output_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
+           score_options_help, output_options_help, shard_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
            AE_CULL_ALL_PAIRS_MAX, AE_QUALITY_SIDE);
 }
 
@@ -303,7 +304,7 @@ int cmd_cull(int argc, char **argv)
 {
     enum { O_SIMILAR = OPT_COMMAND, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
            O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_SEARCH, O_HIDDEN, O_EXCLUDE };
-    static const struct option opts[] = {SCORE_OPTIONS,
+    static const struct option opts[] = {SCORE_OPTIONS, SHARD_OPTIONS,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"similar", required_argument, 0, O_SIMILAR},
                                          {"burst-gap", required_argument, 0, O_GAP},
@@ -326,6 +327,8 @@ int cmd_cull(int argc, char **argv)
                                          {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
+    scale_opts so;
+    scale_opts_init(&so);
     ae_cull_params cp = ae_cull_default_params();
     cull_files_opts fo;
     cull_files_opts_init(&fo);
@@ -392,6 +395,10 @@ int cmd_cull(int argc, char **argv)
         case O_MOVE: fo.move_to = optarg; continue;
         case O_DRY: fo.dry_run = 1; continue;
         }
+        if (c == OPT_SHARD || c == OPT_SHARD_COUNT) {
+            scale_opt(&so, c, optarg, "cull");
+            continue;
+        }
         if ((r = score_opt(&o, c, optarg, "cull")) < 0) return EXIT_USAGE;
         if (r > 0) return cli_bad_option("cull", '?', argc, argv);
     }
@@ -412,6 +419,10 @@ int cmd_cull(int argc, char **argv)
         if (!failed_args) cli_error("no images found in %s%s", argv[optind], argc - optind > 1 ? " ..." : "");
         ae_inputs_free(&in);
         return EXIT_SOME_FAILED;
+    }
+    if ((r = scale_select(&so, &in, "cull"))) { /* this task's part */
+        ae_inputs_free(&in);
+        return r;
     }
     scorer s;
     if ((r = scorer_open(&s, &o, "cull", 1))) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scale.h"
 
 #define CHUNK 32 /* images decoded and encoded per batch */
 
@@ -29,6 +30,9 @@ static void help(void)
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
            "  --fast-decode     decode JPEGs by DCT scaling (faster, embeddings differ slightly)\n"
+           "  --shard I/N       embed part I of N of the arguments (default: from\n"
+           "                    SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; see README)\n"
+           "  --shard-count N   the N of JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n"
            "  -h, --help        this text\n"
            "  --                end of options (a text may start with '-')\n\n"
            "Texts longer than the context (77 tokens) are truncated with a warning, as CLIP does.\n"
@@ -145,7 +149,9 @@ int cmd_embed(int argc, char **argv)
         {"threads", required_argument, 0, OPT_THREADS}, {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
         {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"help", no_argument, 0, 'h'},
         {"fast-decode", no_argument, 0, OPT_FAST_DECODE}, {"precision", required_argument, 0, OPT_PRECISION},
-        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}, {0, 0, 0, 0}};
+        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}, SHARD_OPTIONS, {0, 0, 0, 0}};
+    scale_opts so;
+    scale_opts_init(&so);
     const char *model = NULL;
     int text = 0, precision = -1, text_precision = -1;
     long threads = 0, maxpix = 0;
@@ -169,11 +175,16 @@ int cmd_embed(int argc, char **argv)
             ip.max_pixels = (uint64_t)maxpix;
             break;
         case 'h': help(); return EXIT_ALL_OK;
+        case OPT_SHARD: case OPT_SHARD_COUNT: scale_opt(&so, c, optarg, "embed"); break;
         default: return cli_bad_option("embed", c, argc, argv);
         }
     }
     int n = argc - optind;
     if (n == 0) return cli_usage_error("embed", text ? "no TEXT given" : "no IMAGE given");
+    int first, count; /* this task's part of the arguments */
+    if (scale_select_args(&so, n, "embed", &first, &count)) return EXIT_USAGE;
+    optind += first, n = count;
+    if (n == 0) return EXIT_ALL_OK;
     ae_model *m = cli_load_model(model, text, !text, precision, text_precision);
     if (!m) return EXIT_USAGE;
     ae_session_params sp = ae_session_default_params();

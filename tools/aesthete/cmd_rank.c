@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "inputs.h"
+#include "scale.h"
 #include "scoring.h"
 
 static void help(void)
@@ -19,9 +20,10 @@ static void help(void)
            "Scores every image of the arguments and prints them sorted best first.\n"
            "An argument is a folder (its images, recognised by content; -r: subfolders too),\n"
            "a list (a file named *.txt or *.lst, any other text file, or - for stdin: one path\n"
-           "or http(s) URL per line; '#' comments), an image file or a URL. Columns: rank,\n"
+           "or http(s) URL per line; '#' comments), an image file, a URL, or a WebDataset shard\n"
+           "(*.tar; brace lists such as 'data/{00000..00099}.tar' expanded). Columns: rank,\n"
            "score, probability, label, class, input.\n\n"
-           "%s%s"
+           "%s%s%s%s%s"
            "  -r, --recursive      descend into subfolders\n"
            "  --hidden             walk hidden files and folders too (names starting with '.')\n"
            "  --exclude GLOB       leave out files and folders whose name, or path below the\n"
@@ -44,7 +46,7 @@ static void help(void)
            "file, an unreadable image) are reported on stderr (and as {\"input\", \"error\"}\n"
            "objects in jsonl/json) after the ranking; the others are still ranked.\n"
            "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
-           score_options_help, output_options_help);
+           score_options_help, output_options_help, shard_options_help, scale_options_help, stream_option_help);
 }
 
 typedef struct rank_ctx {
@@ -95,7 +97,7 @@ int cmd_rank(int argc, char **argv)
 {
     enum { OPT_MIN_SCORE = OPT_COMMAND, OPT_MAX_SCORE, OPT_REVERSE, OPT_PATHS, OPT_COPY_TOP, OPT_LINK_TOP,
            OPT_HIDDEN, OPT_EXCLUDE };
-    static const struct option opts[] = {SCORE_OPTIONS,
+    static const struct option opts[] = {SCORE_OPTIONS, SCALE_OPTIONS, STREAM_OPTION,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"top", required_argument, 0, 'n'},
                                          {"min-score", required_argument, 0, OPT_MIN_SCORE},
@@ -112,6 +114,8 @@ int cmd_rank(int argc, char **argv)
                                          {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
+    scale_opts so;
+    scale_opts_init(&so);
     const char *excluded[MAX_EXCLUDE];
     ae_inputs in = {.exclude = excluded};
     int c, r, recursive = 0, has_min = 0, has_max = 0, paths = 0, nul = 0, link = 0;
@@ -153,10 +157,17 @@ int cmd_rank(int argc, char **argv)
         case '?':
         case ':': return cli_bad_option("rank", c, argc, argv);
         }
+        if ((r = scale_opt(&so, c, optarg, "rank")) <= 0) {
+            if (r < 0) return EXIT_USAGE;
+            continue;
+        }
         if ((r = score_opt(&o, c, optarg, "rank")) < 0) return EXIT_USAGE;
         if (r > 0) return cli_bad_option("rank", '?', argc, argv);
     }
+    if (so.stream) return optind == argc ? scale_stream(&o, "rank") : cli_usage_error("rank", "--stream reads stdin: no DIR or LIST");
     if (optind == argc) return cli_usage_error("rank", "no DIR, LIST or - given");
+    if (so.out_dir && (top || has_min || has_max || sort_sign < 0 || paths || place_dir))
+        return cli_usage_error("rank", "--out writes every row per shard: rank them with `aesthete merge --top K DIR`");
     if (paths && o.format != FMT_AUTO)
         return cli_usage_error("rank", "--paths (-0) prints paths only: drop --format");
     if (has_min && has_max && min_score > max_score)
@@ -183,16 +194,31 @@ int cmd_rank(int argc, char **argv)
         ae_inputs_free(&in);
         return EXIT_SOME_FAILED;
     }
+    if (so.out_dir) {
+        for (int32_t i = 0; i < failed_args; i++) cli_error("%s", arg_errors[i] ? arg_errors[i] : "out of memory"), free(arg_errors[i]);
+        free(arg_errors), free(bad_args);
+        r = scale_run(&so, &o, &in, "rank");
+        ae_inputs_free(&in);
+        return r ? r : failed_args ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    }
+    ae_wds_feed *feed = NULL; /* the samples of tar shards */
+    if ((r = scale_select(&so, &in, "rank")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+        for (int32_t i = 0; i < failed_args; i++) free(arg_errors[i]);
+        free(arg_errors), free(bad_args);
+        ae_inputs_free(&in);
+        return r;
+    }
     scorer s;
     if ((r = scorer_open(&s, &o, "rank", 1))) {
+        ae_wds_feed_free(feed);
         scorer_close(&s);
         for (int32_t i = 0; i < failed_args; i++) free(arg_errors[i]);
         free(arg_errors), free(bad_args);
         ae_inputs_free(&in);
         return r;
     }
-    ae_scored *rows = calloc((size_t)in.n, sizeof *rows);
-    int32_t *order = calloc((size_t)in.n, sizeof *order);
+    ae_scored *rows = calloc((size_t)(in.n ? in.n : 1), sizeof *rows);
+    int32_t *order = calloc((size_t)(in.n ? in.n : 1), sizeof *order);
     if (!rows || !order) {
         free(rows), free(order);
         scorer_close(&s);
@@ -205,6 +231,7 @@ int cmd_rank(int argc, char **argv)
     ae_scorer_params sp = scorer_params(&o, &s);
     sp.on_read = progress_read;
     sp.on_read_ctx = &pr;
+    scale_source(&sp, feed);
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, in.n, &sp, rows, NULL,
                                      on_batch, &ctx);
     progress_end(&pr);
@@ -259,5 +286,6 @@ int cmd_rank(int argc, char **argv)
     free(arg_errors), free(bad_args);
     scorer_close(&s);
     ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
     return failed < 0 ? EXIT_USAGE : failed || failed_args || place_failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scale.h"
 #include "scoring.h"
 
 static void help(void)
@@ -17,15 +18,17 @@ static void help(void)
            "probability = softmax(100 * [cos_pos, cos_neg])[0]; label good or bad; class (context).\n"
            "With --embeddings, scores the rows of a .npy (float32/float16, [N, D] or [D]) or raw\n"
            "float32 file instead, without the vision tower; inputs are named FILE#row.\n"
-           "An INPUT of - is one image read from stdin (e.g. curl -s URL | aesthete score -).\n\n"
-           "%s%s"
+           "An INPUT of - is one image read from stdin (e.g. curl -s URL | aesthete score -);\n"
+           "one ending in .tar is a WebDataset shard (its samples, named SHARD#KEY); brace lists\n"
+           "('data/{00000..00099}.tar') are expanded.\n\n"
+           "%s%s%s%s%s"
            "  --embeddings FILE    score precomputed image embeddings\n"
            "  --fast-decode        decode JPEGs by DCT scaling to about the size the resize needs\n"
            "                       (much faster on large photos; scores differ slightly from\n"
            "                       the exact, Pillow-identical decode: see README)\n"
            "  -h, --help           this text\n\n"
            "Exit status: 0 every input scored, 1 some failed, 2 usage or fatal error.\n",
-           score_options_help, output_options_help);
+           score_options_help, output_options_help, shard_options_help, scale_options_help, stream_option_help);
 }
 
 typedef struct stream_ctx {
@@ -86,17 +89,21 @@ static int score_embeddings(const score_opts *o, const char *file)
 int cmd_score(int argc, char **argv)
 {
     enum { OPT_EMBEDDINGS = OPT_COMMAND };
-    static const struct option opts[] = {SCORE_OPTIONS, {"embeddings", required_argument, 0, OPT_EMBEDDINGS},
+    static const struct option opts[] = {SCORE_OPTIONS, SCALE_OPTIONS, STREAM_OPTION,
+                                         {"embeddings", required_argument, 0, OPT_EMBEDDINGS},
                                          {"fast-decode", no_argument, 0, OPT_FAST_DECODE},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     score_opts o;
     score_opts_init(&o);
     const char *embeddings = NULL;
+    scale_opts so;
+    scale_opts_init(&so);
     int c, r;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":" SCORE_SHORT "h", opts, NULL)) != -1) {
         if (c == 'h') return help(), EXIT_ALL_OK;
+        if (c == '?' || c == ':') return cli_bad_option("score", c, argc, argv);
         if (c == OPT_EMBEDDINGS) {
             embeddings = optarg;
             continue;
@@ -105,7 +112,10 @@ int cmd_score(int argc, char **argv)
             o.image.fast_decode = 1;
             continue;
         }
-        if (c == '?' || c == ':') return cli_bad_option("score", c, argc, argv);
+        if ((r = scale_opt(&so, c, optarg, "score")) <= 0) {
+            if (r < 0) return EXIT_USAGE;
+            continue;
+        }
         if ((r = score_opt(&o, c, optarg, "score")) < 0) return EXIT_USAGE;
         if (r > 0) return cli_bad_option("score", '?', argc, argv);
     }
@@ -113,31 +123,50 @@ int cmd_score(int argc, char **argv)
         if (optind != argc) return cli_usage_error("score", "--embeddings takes no INPUT arguments");
         return score_embeddings(&o, embeddings);
     }
-    int n = argc - optind;
-    if (n == 0) return cli_usage_error("score", "no INPUT given");
+    if (so.stream) return optind == argc ? scale_stream(&o, "score") : cli_usage_error("score", "--stream reads stdin: no INPUT");
+    if (argc == optind) return cli_usage_error("score", "no INPUT given");
     for (int i = optind, stdin_seen = 0; i < argc; i++)
         if (!strcmp(argv[i], "-") && stdin_seen++)
             return cli_usage_error("score", "- (stdin) can be read once: name it once");
+    ae_inputs in = {0};
+    ae_wds_feed *feed = NULL; /* the samples of tar shards */
+    if ((r = scale_args(argv + optind, argc - optind, &in)) || so.out_dir) {
+        if (!r) r = scale_run(&so, &o, &in, "score");
+        ae_inputs_free(&in);
+        return r;
+    }
+    if ((r = scale_select(&so, &in, "score")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+        ae_inputs_free(&in);
+        return r;
+    }
+    int n = in.n;
     scorer s;
     if ((r = scorer_open(&s, &o, "score", 1))) {
         scorer_close(&s);
+        ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return r;
     }
-    ae_scored *rows = calloc((size_t)n, sizeof *rows);
+    ae_scored *rows = calloc((size_t)(n ? n : 1), sizeof *rows);
     if (!rows) {
         scorer_close(&s);
+        ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return cli_error("out of memory"), EXIT_USAGE;
     }
     writer w;
     writer_begin(&w, o.format, 0, s.bank);
     stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */
     ae_scorer_params sp = scorer_params(&o, &s);
-    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)argv + optind, n, &sp, rows, NULL,
+    scale_source(&sp, feed);
+    int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, n, &sp, rows, NULL,
                                      on_batch, &ctx);
     writer_end(&w);
     if (failed < 0) cli_error("%s", ae_last_error());
     if (failed >= 0) print_summary(&o, rows, n, NULL);
     free(rows);
     scorer_close(&s);
+    ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
     return failed < 0 ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

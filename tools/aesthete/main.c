@@ -19,6 +19,7 @@ static const struct {
     {"info", cmd_info, "what a model is: architecture, dtypes, sizes, where from"},
     {"score", cmd_score, "aesthetic scores of images, URLs or precomputed embeddings"},
     {"rank", cmd_rank, "images of folders or lists, scored and sorted best first"},
+    {"merge", cmd_merge, "the global ranking of a run folder of shards (score --out DIR)"},
     {"cull", cmd_cull, "group copies, near duplicates and bursts; keep the best; XMP ratings"},
     {"bank", cmd_bank, "prompt banks: build, info, import"},
     {"train", cmd_train, "a head trained on your own labels or ratings (a linear probe)"},
