@@ -42,33 +42,35 @@ typedef struct form {
     int used;
 } form;
 
+/* UTF-8 (mp_utf8_char: no overlong forms, surrogates or code points past U+10FFFF) without
+ * a control character but tab */
 static int valid_utf8(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        for (size_t j = 1; j < len; j++)
-            if (((unsigned char)s[i + j] & 0xc0) != 0x80) return 0;
-        if (c < 0x20 && c != '\t') return 0;
+        size_t len = mp_utf8_char(s + i, n - i);
+        if (!len || ((unsigned char)s[i] < 0x20 && s[i] != '\t')) return 0;
         i += len;
     }
     return 1;
 }
 
+int api_param_ok(const char *v, size_t n) { return n <= MAX_PARAM && valid_utf8(v, n); }
+
 /* A parameter from the query or the form; NULL when absent. *bad set when it is too long or
  * not UTF-8 text. */
 static const char *param(const api_request *r, form *f, const char *name, int *bad)
 {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    if (v) {
-        if (strlen(v) > MAX_PARAM || !valid_utf8(v, strlen(v))) *bad = 1;
+    /* with its length: MHD decodes %00 into the value, which strlen would cut short */
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) == MHD_YES && v) {
+        if (!api_param_ok(v, n)) *bad = 1;
         return v;
     }
     for (int i = 0; f && i < f->n; i++) {
         mp_part *p = &f->parts[i];
         if (p->has_filename || strcmp(p->name, name)) continue;
-        if (p->size > MAX_PARAM || !valid_utf8((const char *)p->data, p->size) || f->used == MAX_FIELDS) {
+        if (!api_param_ok((const char *)p->data, p->size) || f->used == MAX_FIELDS) {
             *bad = 1;
             return "";
         }

@@ -81,6 +81,21 @@ int mp_boundary(const char *content_type, char *out, size_t cap)
     return 0;
 }
 
+size_t mp_utf8_char(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!len || len > n) return 0;
+    for (size_t j = 1; j < len; j++)
+        if (((unsigned char)s[j] & 0xc0) != 0x80) return 0;
+    /* the second byte's range after E0, ED, F0 and F4: no overlong forms, no surrogates,
+     * nothing past U+10FFFF */
+    unsigned char c1 = len > 1 ? (unsigned char)s[1] : 0;
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+        return 0;
+    return len;
+}
+
 void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap)
 {
     /* the last component after / or \ (browsers on Windows once sent full paths) */
@@ -90,10 +105,8 @@ void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap)
     size_t k = 0;
     for (size_t i = start; i < n && k + 1 < cap;) {
         unsigned char c = (unsigned char)in[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t j = 1; ok && j < len; j++) ok = ((unsigned char)in[i + j] & 0xc0) == 0x80;
-        if (!ok) {
+        size_t len = mp_utf8_char(in + i, n - i);
+        if (!len) {
             i++;
             continue;
         }
