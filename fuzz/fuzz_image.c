@@ -1,7 +1,7 @@
 /*
  * fuzz_image.c — libFuzzer target for the image decoders (JPEG, PNG, WebP, GIF, BMP,
  * HEIF/AVIF, format by content) through the entry the CLI's pipeline uses for every input,
- * img_prepare_facts (src/preprocess.c), with a pixel cap (4 Mpx here, checked from the header
+ * img_prepare_facts (src/preprocess.c), with a pixel cap (1 Mpx here, checked from the header
  * before any pixel is decoded), EXIF rotation and the fast JPEG decode picked from the
  * input's size, and a 64 px or a 224 px preprocessor with a larger crop (zero padding). What
  * decodes must give finite pixels for the whole crop; with the facts asked for (every other
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ae_image_params ip = ae_image_default_params();
-    ip.max_pixels = 1 << 22; /* keep each run small */
+    ip.max_pixels = 1 << 20; /* keep each run small */
     ip.exif_rotate = size & 1;
     ip.fast_decode = (size & 4) != 0;
     static const int sizes[2][2] = {{64, 64}, {224, 240}};
