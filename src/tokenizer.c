@@ -847,7 +847,7 @@ int tok_encode(const ae_tokenizer *t, const char *text, size_t len, int32_t **id
     *ids = NULL;
     *n = 0;
     if (!text && len) return ae_fail(AE_ERR_INVALID, "text: NULL with length %zu", len);
-    const uint8_t *s = (const uint8_t *)text;
+    const uint8_t *s = text ? (const uint8_t *)text : (const uint8_t *)""; /* (NULL, 0): "" */
     size_t bad = len ? utf8_invalid_at(s, len) : 0;
     if (bad < len)
         return ae_fail(AE_ERR_INVALID, "text: invalid UTF-8 at byte %zu (0x%02x)", bad, s[bad]);
