@@ -4,7 +4,8 @@
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]   (default 20 s each, every target; TARGET is a
 # name such as image or fuzz_image). Fails (exit 1) on any crash, sanitizer report, leak,
 # timeout (one input over 10 s) or out-of-memory (over 2 GiB), keeping the input that did it
-# in build-fuzz/artifacts/; prints the executions of each target. New inputs the runs find
+# in build-fuzz/artifacts/; prints the executions of each target. Leaks inside Debian's
+# libraries are suppressed by name (fuzz/lsan.supp). New inputs the runs find
 # are kept in build-fuzz/corpus/<target>/ (the committed seeds are never written to): a
 # later run starts from them. Installs Debian's clang when it is missing.
 set -euo pipefail
@@ -60,7 +61,7 @@ for t in "${targets[@]}"; do
   [ "$t" = xmp ] && opts+=(-close_fd_mask=2)
   log="$dir/logs/$t.log"
   rc=0
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" "$bin" "${opts[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" "$bin" "${opts[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
   rate=$(( ${execs:-0} / (secs > 0 ? secs : 1) ))
