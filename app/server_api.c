@@ -51,20 +51,23 @@ static int valid_utf8(const char *s, size_t n)
     return ae_utf8_valid(s, n);
 }
 
+int api_param_ok(const char *v, size_t n) { return n <= MAX_PARAM && valid_utf8(v, n); }
+
 /* A parameter from the query or the form; NULL when absent. *bad set when it is too long or
  * not UTF-8 text. */
 static const char *param(const api_request *r, form *f, const char *name, int *bad)
 {
+    /* with its length: MHD decodes %00 into the value, which strlen would cut short */
     const char *v = NULL;
-    size_t vn = 0;
-    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &vn) == MHD_YES && v) {
-        if (vn > MAX_PARAM || !valid_utf8(v, vn)) *bad = 1; /* vn counts a NUL from %00 too */
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) == MHD_YES && v) {
+        if (!api_param_ok(v, n)) *bad = 1;
         return v;
     }
     for (int i = 0; f && i < f->n; i++) {
         mp_part *p = &f->parts[i];
         if (p->has_filename || strcmp(p->name, name)) continue;
-        if (p->size > MAX_PARAM || !valid_utf8((const char *)p->data, p->size) || f->used == MAX_FIELDS) {
+        if (!api_param_ok((const char *)p->data, p->size) || f->used == MAX_FIELDS) {
             *bad = 1;
             return "";
         }

@@ -36,9 +36,17 @@ int mp_boundary(const char *content_type, char *out, size_t cap);
 int mp_parse(const uint8_t *body, size_t size, const char *boundary, int max_parts,
              mp_part **parts, int *n, char *err, size_t errcap);
 
+
 /* A file name safe to show: the last path component, control characters and quotes
  * dropped, at most cap - 1 bytes of valid UTF-8; "upload" when nothing is left. */
 void mp_sanitize_filename(const char *in, size_t n, char *out, size_t cap);
+
+/* ---- parameters (server_api.c) ---- */
+
+/* 1 if v[0..n), a query or form value as decoded, is one the endpoints take: at most 1024
+ * bytes of UTF-8 (RFC 3629: no overlong forms, no surrogates) without NUL or another control
+ * character but tab; otherwise the request is answered 400. */
+int api_param_ok(const char *v, size_t n);
 
 /* ---- banks ---- */
 

@@ -1,13 +1,9 @@
 /*
  * fuzz_caches.c — libFuzzer target for nn_caches_parse, the reader of AE_CACHES: arbitrary
  * bytes in, and either -1 with nothing written or three sizes from 1 byte to 2^60 (2^40 times
- * the largest suffix), never an overflow. Not part of the CMake build; from the
- * repository root:
+ * the largest suffix), never an overflow. Built by -DAE_FUZZ=ON (fuzz/run.sh):
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -Iinclude -Isrc fuzz/fuzz_caches.c \
- *       src/nn/cpu.c -lpthread -o fuzz_caches
- *   ./fuzz_caches -max_len=64 fuzz/corpus/caches/
+ *   build-fuzz/fuzz_caches -max_len=64 fuzz/corpus/caches/
  */
 #include <stdint.h>
 #include <stdlib.h>

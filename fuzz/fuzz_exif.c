@@ -6,12 +6,9 @@
  * [1900-01-01, 2201-01-01) give or take the 14 hours an offset can move it; has_offset only
  * with a time and the offset within -14:00..+14:00; the camera NUL-terminated inside its
  * buffer, printable ASCII and trimmed. The same TIFF bytes with and without the prefix must
- * give the same capture. Not part of the CMake build; from the repository root:
+ * give the same capture. Built by -DAE_FUZZ=ON (fuzz/run.sh):
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -Iinclude -Isrc fuzz/fuzz_exif.c src/photo.c src/error.c -lexif -lxxhash -lm \
- *       -o fuzz_exif
- *   ./fuzz_exif -max_len=8192 -timeout=10 fuzz/corpus/exif/
+ *   build-fuzz/fuzz_exif -max_len=8192 -timeout=10 fuzz/corpus/exif/
  *
  * That sees the coverage of photo.c only. For libexif's own (where the parsing is), compile
  * its sources (libexif 0.6.24, the version Debian ships) with the same sanitizers and

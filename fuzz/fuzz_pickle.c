@@ -3,11 +3,9 @@
  * pk_unpickle_state_dict_mem as a torch data.pkl (every storage served as zeros, up to 4 KiB)
  * and through pk_numpy_load_mem as a pickled numpy array. Whatever is accepted must keep its
  * promises: names set and distinct, numel the product of the shape, data present.
- * Build: clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-strict-aliasing -Iinclude
- *        -Isrc fuzz/fuzz_pickle.c src/pickle.c src/safetensors.c src/fileio.c src/error.c
- *        -ljansson -lm
- * Run:   ./a.out -max_len=65536 fuzz/corpus/pickle (seeds: small torch data.pkl files and
- *        numpy pickles of every protocol, hand-made hostile ones).
+ * Built by -DAE_FUZZ=ON (fuzz/run.sh). Run: build-fuzz/fuzz_pickle -max_len=65536
+ * fuzz/corpus/pickle (seeds: small torch data.pkl files and numpy pickles of every protocol,
+ * hand-made hostile ones).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +32,7 @@ static void check(const pk_tensor *t, int named)
     if (n != t->numel) abort();
     volatile float sum = 0; /* every element readable */
     for (int64_t i = 0; i < t->numel; i++) sum += t->data[i];
+    (void)sum;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,13 +6,10 @@
  * distinct and found again at their index, values finite (AVA means in [1, 10] with votes,
  * labels 0 or 1), CSV paths valid UTF-8 without control characters; the filter keeps
  * exactly the entries whose id is in the set, and every id of the set is either matched or
- * missing. A failure leaves the list empty with a message. Not part of the CMake build; from
- * the repository root:
+ * missing. A failure leaves the list empty with a message. Built by -DAE_FUZZ=ON
+ * (fuzz/run.sh):
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -Iinclude -Isrc -Iapp fuzz/fuzz_ratings.c app/ratings.c app/csv.c \
- *       src/fileio.c src/error.c -lm -o fuzz_ratings
- *   ./fuzz_ratings -max_len=4096 -timeout=10 fuzz/corpus/ratings/
+ *   build-fuzz/fuzz_ratings -max_len=4096 -timeout=10 fuzz/corpus/ratings/
  *
  * (seeds: AVA lines good and damaged, id lists, CSV/TSV/';' files with headers, labels,
  * quotes and BOMs).

@@ -1,11 +1,10 @@
 /*
  * fuzz_tokenizer.c — libFuzzer target for tok_encode: arbitrary bytes in, and either
  * AE_ERR_INVALID (exactly when the bytes are not valid UTF-8) or BOS ... EOS with every id in
- * the vocabulary. Not part of the CMake build; build by hand from the repository root:
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_tokenizer.c \
- *       src/tokenizer.c src/error.c -ljansson -lutf8proc -o fuzz_tokenizer
- *   AE_FIXTURES=../shared/fixtures ./fuzz_tokenizer -max_len=4096 corpus/
+ * the vocabulary. Built by -DAE_FUZZ=ON (fuzz/run.sh); the real CLIP vocabulary and merges
+ * come from the fixtures ($AE_FIXTURES, else the folder CMake was given). Seeds: strings of
+ * the golden token list (ASCII, accents, CJK, emoji, contractions, numbers), empty and
+ * invalid text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -40,9 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!tok) {
         const char *root = getenv("AE_FIXTURES");
+        if (!root || !*root) root = AE_FIXTURES_DEFAULT;
         char vocab[4096], merges[4096];
-        snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab.json", root ? root : "../shared/fixtures");
-        snprintf(merges, sizeof merges, "%s/tokenizer/merges.txt", root ? root : "../shared/fixtures");
+        snprintf(vocab, sizeof vocab, "%s/tokenizer/vocab.json", root);
+        snprintf(merges, sizeof merges, "%s/tokenizer/merges.txt", root);
         if (tok_load(vocab, merges, &tok) != AE_OK) {
             fprintf(stderr, "fuzz_tokenizer: %s (set AE_FIXTURES)\n", ae_last_error());
             abort();

@@ -6,14 +6,10 @@
  * with the path, the file byte for byte as it was, nothing reported; a dry run never changes
  * the file and says what the real run then does (same change, same summary); an accepted
  * sidecar comes out re-readable with exactly the fields set, and a second update of it changes
- * nothing and does not write; no temporary file is ever left behind. Not part of the CMake
- * build; from the repository root:
+ * nothing and does not write; no temporary file is ever left behind. Built by -DAE_FUZZ=ON
+ * (fuzz/run.sh):
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -Iinclude -Isrc -Iapp $(pkg-config --cflags exempi-2.0 libxml-2.0 libutf8proc) \
- *       fuzz/fuzz_xmp.c app/xmp.c src/fileio.c src/error.c \
- *       $(pkg-config --libs exempi-2.0 libxml-2.0 libutf8proc) -lm -o fuzz_xmp
- *   ./fuzz_xmp -max_len=8192 -timeout=10 -close_fd_mask=2 -dict=fuzz/xmp.dict fuzz/corpus/xmp/
+ *   build-fuzz/fuzz_xmp -max_len=8192 -timeout=10 -close_fd_mask=2 -dict=fuzz/xmp.dict fuzz/corpus/xmp/
  *
  * (-close_fd_mask=2: exempi prints the text of every XMP error it meets to stderr; libFuzzer's
  * own and the sanitizers' reports still come through. Seeds: an empty packet, darktable's and

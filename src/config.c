@@ -187,7 +187,8 @@ static int tower_common(const section *s, clip_tower_config *t)
                        s->label, s->name, t->hidden, t->heads);
     double eps = t->eps;
     if ((rc = get_num(s, "layer_norm_eps", &eps))) return rc;
-    if (!(eps > 0 && eps < 1))
+    /* (as the float the encoders use: 1e-50 would be 0, a division by zero on a flat row) */
+    if (!(eps > 0 && eps < 1 && (float)eps > 0))
         return ae_fail(AE_ERR_FORMAT, "%s: %s.layer_norm_eps %g is not in (0, 1)", s->label,
                        s->name, eps);
     t->eps = (float)eps;

@@ -109,6 +109,8 @@ static int parse_npy_header(const unsigned char *buf, size_t n, size_t size, con
     if (nd < 1 || nd > 2) return ae_fail(AE_ERR_UNSUPPORTED, "%s: shape must be (N, D) or (D,), got %d dimensions", path, nd);
     long long r = nd == 2 ? dims[0] : 1, c = nd == 2 ? dims[1] : dims[0];
     if (c <= 0) return ae_fail(AE_ERR_FORMAT, "%s: zero-width embeddings", path);
+    /* as a pickled array or a raw file: no rows is no embeddings, not an empty success */
+    if (r <= 0) return ae_fail(AE_ERR_FORMAT, "%s: shape (%lld, %lld) has no rows", path, r, c);
     size_t need = (size_t)r * (size_t)c * (size_t)item, have = size - off - hl;
     if (need != have)
         return ae_fail(AE_ERR_FORMAT, "%s: shape (%lld, %lld) needs %zu data bytes, the file has %zu", path, r, c, need, have);

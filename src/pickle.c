@@ -293,7 +293,7 @@ static int make_container(vm *m, otype type, size_t base)
 {
     obj *c = NULL;
     int rc = new_obj(m, type, &c);
-    if (!rc) rc = add_items(m, c, m->stack + base, m->sp - base);
+    if (!rc && m->sp > base) rc = add_items(m, c, m->stack + base, m->sp - base); /* (stack may be NULL) */
     if (rc) return rc;
     m->sp = base;
     return push(m, c);
@@ -1008,7 +1008,7 @@ static void vm_init(vm *m, const void *data, size_t size, const char *label, int
 {
     memset(m, 0, sizeof *m);
     m->base = m->p = data;
-    m->end = m->base + size;
+    m->end = size ? m->base + size : m->base; /* (data may be NULL when size is 0) */
     m->label = label;
     m->kind = kind;
     m->budget = MAX_OBJECTS;

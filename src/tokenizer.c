@@ -855,7 +855,7 @@ static int encode_piece(enc *e, const uint8_t *s, size_t len)
             i = seg - 1;
         }
     }
-    return clip_split(e, e->norm + seg, m - seg);
+    return m > seg ? clip_split(e, e->norm + seg, m - seg) : AE_OK; /* (norm is NULL for "") */
 }
 
 int tok_encode(const ae_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n)

@@ -174,6 +174,9 @@ static void test_config_hostile(void)
                     "vision_config.hidden_act is not a string");
     expect_cfg_fail("{\"text_config\": {\"layer_norm_eps\": 0}}", AE_ERR_FORMAT,
                     "text_config.layer_norm_eps 0 is not in (0, 1)");
+    /* found by fuzz_config: a value that is 0 as a float (fuzz/corpus/config/tiny-eps-config.json) */
+    expect_cfg_fail("{\"vision_config\": {\"layer_norm_eps\": 1e-50}}", AE_ERR_FORMAT,
+                    "vision_config.layer_norm_eps 1e-50 is not in (0, 1)");
     expect_cfg_fail("{\"text_config\": {\"layer_norm_eps\": \"tiny\"}}", AE_ERR_FORMAT,
                     "text_config.layer_norm_eps is not a number");
     expect_cfg_fail("{\"vision_config\": {\"num_channels\": 1}}", AE_ERR_UNSUPPORTED,

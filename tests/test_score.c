@@ -433,6 +433,25 @@ static void test_matrix_files(void)
     write_bytes(path, npy, 128 + 24);
     CHECK_EQ_INT(ae_read_matrix(path, 0, &d, &r, &c), AE_ERR_FORMAT);
     CHECK_STR_CONTAINS(ae_last_error(), "e.npy: bad shape in .npy header");
+    /* found by fuzz_matrix: a .npy of no rows was an empty success (a pickled array or a raw
+     * file of no rows is refused); fuzz/corpus/matrix/zero-rows.npy */
+    const char *h0 = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }";
+    memset(npy + 10, ' ', 118);
+    memcpy(npy + 10, h0, strlen(h0));
+    npy[127] = '\n';
+    write_bytes(path, npy, 128);
+    d = vals;
+    CHECK_EQ_INT(ae_read_matrix(path, 0, &d, &r, &c), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "e.npy: shape (0, 3) has no rows");
+    CHECK(d == NULL && r == 0 && c == 0);
+    /* found by fuzz_matrix: an empty .pkl reached the unpickler with no data (UBSan: an offset
+     * applied to a null pointer); it is a clean refusal */
+    snprintf(path, sizeof path, "%s/e.pkl", test_tmpdir());
+    write_bytes(path, "", 0);
+    CHECK_EQ_INT(ae_read_matrix(path, 0, &d, &r, &c), AE_ERR_FORMAT);
+    CHECK_STR_CONTAINS(ae_last_error(), "e.pkl");
+    CHECK(d == NULL && r == 0 && c == 0);
+    snprintf(path, sizeof path, "%s/e.npy", test_tmpdir());
     /* a FIFO (no writer) is refused at once, not waited on; alarm() turns a hang into a failure */
     snprintf(path, sizeof path, "%s/e.fifo", test_tmpdir());
     CHECK(mkfifo(path, 0600) == 0);

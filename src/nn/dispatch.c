@@ -15,6 +15,9 @@
 
 #include "nn/nn_internal.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #elif defined(__aarch64__) && defined(__APPLE__)
@@ -90,7 +93,10 @@ static int cpu_has(const char *what)
     int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     if (!strcmp(what, "avx2")) return avx2;
-    if (!strcmp(what, "avxvnni")) return avx2 && __builtin_cpu_supports("avxvnni");
+    /* AVX-VNNI from CPUID leaf 7.1 EAX bit 4: clang before 16 does not know the name
+     * "avxvnni" in __builtin_cpu_supports (the OS's YMM support is in the avx2 test) */
+    unsigned a = 0, b, c, d;
+    if (!strcmp(what, "avxvnni")) return avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
     if (!strcmp(what, "avx512")) return avx512;
     if (!strcmp(what, "avx512vnni")) return avx512 && __builtin_cpu_supports("avx512vnni");
     if (!strcmp(what, "avx512bf16")) return avx512 && __builtin_cpu_supports("avx512bf16");
