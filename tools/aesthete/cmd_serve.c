@@ -62,6 +62,22 @@ static void help(const ae_server_params *d)
            d->max_classes);
 }
 
+/* path's bytes as a string into buf (cap bytes at most, with the NUL); 0, or -1 after the
+ * one-line error */
+static int read_secret(const char *path, char *buf, size_t cap)
+{
+    char *d = NULL;
+    size_t n = 0;
+    if (ae_file_read(path, cap - 1, &d, &n) != AE_OK) return cli_error("%s", ae_last_error()), -1;
+    if (memchr(d, 0, n)) {
+        free(d);
+        return cli_error("%s: holds a NUL byte: not a PEM file or a token", path), -1;
+    }
+    memcpy(buf, d, n + 1);
+    free(d);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     enum { O_HOST = OPT_COMMAND, O_PORT, O_UPLOAD, O_INFLIGHT, O_BATCH, O_CONNS, O_PERIP, O_TIMEOUT, O_REQTIMEOUT,
@@ -159,11 +175,12 @@ int cmd_serve(int argc, char **argv)
         if (r > 0) return cli_bad_option("serve", '?', argc, argv);
     }
     if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
-    /* secrets from files (never on the command line, where ps shows them) */
-    char *token = NULL, *cert = NULL, *tls_key = NULL;
-    size_t n;
+    /* secrets from files (never on the command line, where ps shows them), kept in static
+     * buffers for the life of the process */
+    static char token[4097], cert[(1 << 20) + 1], tls_key[(1 << 20) + 1];
     if (token_file) {
-        if (ae_file_read(token_file, 4096, &token, &n) != AE_OK) return cli_error("%s", ae_last_error()), EXIT_USAGE;
+        if (read_secret(token_file, token, sizeof token)) return EXIT_USAGE;
+        size_t n = strlen(token);
         while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) token[--n] = 0;
         if (n < 16 || strpbrk(token, " \t\r\n"))
             return cli_error("%s: a token is one line of at least 16 characters without spaces", token_file), EXIT_USAGE;
@@ -171,8 +188,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (!cert_file != !key_file) return cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (cert_file) {
-        if (ae_file_read(cert_file, 1 << 20, &cert, &n) != AE_OK || ae_file_read(key_file, 1 << 20, &tls_key, &n) != AE_OK)
-            return cli_error("%s", ae_last_error()), EXIT_USAGE;
+        if (read_secret(cert_file, cert, sizeof cert) || read_secret(key_file, tls_key, sizeof tls_key)) return EXIT_USAGE;
         sp.tls_cert = cert, sp.tls_key = tls_key;
     }
     if (strcmp(sp.host, "127.0.0.1") && strcmp(sp.host, "localhost") && strcmp(sp.host, "::1") &&
@@ -261,6 +277,5 @@ int cmd_serve(int argc, char **argv)
     }
     ae_server_free(srv);
     scorer_close(&sc);
-    free(token), free(cert), free(tls_key);
     return rc;
 }
