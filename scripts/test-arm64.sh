@@ -31,7 +31,8 @@ done
 host_pkgs=(cmake pkg-config gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 arm_pkgs=(libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libexif-dev
           libxxhash-dev libutf8proc-dev libjansson-dev libexempi-dev
-          libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev)
+          libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libzip-dev libxml2-dev zlib1g-dev
+          libarchive-dev)
 missing=()
 for p in "${host_pkgs[@]}" "${arm_pkgs[@]/%/:arm64}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
