@@ -75,8 +75,7 @@ static void note(ae_cache *c, const char *msg)
 
 const char *ae_cache_warning(const ae_cache *c) { return c && c->warning[0] ? c->warning : NULL; }
 
-/* 1 if path starts with SQLite's magic */
-static int sqlite_magic(const char *path)
+int ae_cache_is_sqlite(const char *path)
 {
     char head[16] = {0};
     FILE *f = fopen(path, "rb");
@@ -199,7 +198,7 @@ int ae_cache_open(const char *path, ae_cache **out)
     rc = open_db(path, out);
     /* damaged: moved aside and started anew; a file that is no database at all only where it
      * is the default cache (a --cache that names another file by mistake is left alone) */
-    if (rc == AE_ERR_FORMAT && (is_default || sqlite_magic(path))) {
+    if (rc == AE_ERR_FORMAT && (is_default || ae_cache_is_sqlite(path))) {
         char why[600], aside[4300];
         snprintf(why, sizeof why, "%s", ae_last_error());
         if (move_aside(path, aside, sizeof aside) == 0 && (rc = open_db(path, out)) == AE_OK) {

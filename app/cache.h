@@ -78,6 +78,10 @@ const char *ae_cache_warning(const ae_cache *c);
 /* Deletes every entry and gives the space back to the file system. */
 int ae_cache_clear(ae_cache *c);
 
+/* 1 if the file at path starts with SQLite's magic ("SQLite format 3\0"): a database, perhaps
+ * damaged, as opposed to a file some --cache names by mistake. */
+int ae_cache_is_sqlite(const char *path);
+
 /* Removes the database file and its -wal / -shm companions (path NULL: the default path);
  * the way out of a corrupt database. Missing files are not an error. */
 int ae_cache_remove_files(const char *path);

@@ -12,28 +12,9 @@
 
 #include "aesthete.h"
 #include "tokenizer.h"
+#include "fuzz_util.h"
 
 static ae_tokenizer *tok;
-
-static int valid_utf8(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint32_t c = s[i], need, min, cp;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC0 && c < 0xE0) { need = 1; min = 0x80; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c < 0xF0) { need = 2; min = 0x800; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c < 0xF8) { need = 3; min = 0x10000; cp = c & 0x07; }
-        else return 0;
-        if (n - i <= need) return 0;
-        for (uint32_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += need + 1;
-    }
-    return 1;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t *ids;
     size_t n;
     int rc = tok_encode(tok, (const char *)data, size, &ids, &n);
-    if (rc != (valid_utf8(data, size) ? AE_OK : AE_ERR_INVALID)) abort();
+    if (rc != (fuzz_utf8(data, size) ? AE_OK : AE_ERR_INVALID)) abort();
     if (rc) return 0;
     if (n < 2 || ids[0] != TOK_BOS || ids[n - 1] != TOK_EOS) abort();
     for (size_t i = 0; i < n; i++)

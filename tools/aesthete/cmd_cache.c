@@ -28,17 +28,6 @@ static void help(void)
            (long long)(AE_KEPT_BANKS_MAX_BYTES >> 20));
 }
 
-/* 1 if path starts like an SQLite database: only such a file (or the default cache) is removed
- * when it cannot be opened, never a file that a mistyped --cache points at */
-static int looks_like_sqlite(const char *path)
-{
-    char head[16] = {0};
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
-    if (f) fclose(f);
-    return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
-}
-
 /* The kept banks: printed (stats) or removed (clear); the number that could not be removed. */
 static int banks(const char *cache_path, int clear)
 {
@@ -115,7 +104,7 @@ int cmd_cache(int argc, char **argv)
     }
     ae_cache *ch = NULL;
     if (ae_cache_open(path, &ch) != AE_OK) {
-        if (clear && path && !looks_like_sqlite(path)) {
+        if (clear && path && !ae_cache_is_sqlite(path)) {
             cli_error("%s: not an SQLite database; not removing a file that is not a cache", path);
             return EXIT_USAGE;
         }

@@ -31,22 +31,6 @@ static void help(void)
            score_options_help, output_options_help, shard_options_help, scale_options_help, stream_option_help);
 }
 
-typedef struct stream_ctx {
-    writer *w;
-    const ae_head *bank;
-} stream_ctx;
-
-static void on_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
-{
-    stream_ctx *c = ctx;
-    for (int32_t i = first; i < first + n; i++) {
-        out_row r = {0, rows[i].input, &rows[i].score, score_class(c->bank, &rows[i].score),
-                     rows[i].rc == AE_OK ? NULL : rows[i].error};
-        writer_row(c->w, &r);
-    }
-    fflush(stdout);
-}
-
 static int score_embeddings(const score_opts *o, const char *file)
 {
     scorer s;
@@ -156,11 +140,11 @@ int cmd_score(int argc, char **argv)
     }
     writer w;
     writer_begin(&w, o.format, 0, s.bank);
-    stream_ctx ctx = {&w, s.bank}; /* rows are written as each batch finishes */
+    row_stream ctx = {&w, s.bank}; /* rows are written as each batch finishes */
     ae_scorer_params sp = scorer_params(&o, &s);
     scale_source(&sp, feed);
     int32_t failed = ae_score_inputs(s.session, s.bank, (const char *const *)in.items, n, &sp, rows, NULL,
-                                     on_batch, &ctx);
+                                     write_scored_rows, &ctx);
     writer_end(&w);
     if (failed < 0) cli_error("%s", ae_last_error());
     if (failed >= 0) print_summary(&o, rows, n, NULL);

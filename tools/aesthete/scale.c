@@ -584,22 +584,6 @@ static char *take(lines *L)
     return s;
 }
 
-typedef struct stream_ctx {
-    writer *w;
-    const ae_head *bank;
-} stream_ctx;
-
-static void on_stream_batch(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
-{
-    stream_ctx *c = ctx;
-    for (int32_t i = first; i < first + n; i++) {
-        out_row r = {0, rows[i].input, &rows[i].score, score_class(c->bank, &rows[i].score),
-                     rows[i].rc == AE_OK ? NULL : rows[i].error};
-        writer_row(c->w, &r);
-        fflush(stdout); /* a line as soon as it is known */
-    }
-}
-
 int scale_stream(const score_opts *o, const char *cmd)
 {
     scorer s;
@@ -612,7 +596,7 @@ int scale_stream(const score_opts *o, const char *cmd)
     lines L = {0};
     writer w;
     writer_begin(&w, FMT_JSONL, 0, s.bank);
-    stream_ctx ctx = {&w, s.bank};
+    row_stream ctx = {&w, s.bank};
     ae_scorer_params sp = ae_scorer_default_params();
     sp.image = o->image;
     sp.cache = s.cache;
@@ -636,7 +620,7 @@ int scale_stream(const score_opts *o, const char *cmd)
             }
         }
         if (!n) break;
-        int32_t f = ae_score_inputs(s.session, s.bank, (const char *const *)batch, n, &sp, rows, NULL, on_stream_batch, &ctx);
+        int32_t f = ae_score_inputs(s.session, s.bank, (const char *const *)batch, n, &sp, rows, NULL, write_scored_rows, &ctx);
         for (int i = 0; i < n; i++) free(batch[i]);
         if (f < 0) {
             cli_error("%s", ae_last_error());

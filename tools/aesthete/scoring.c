@@ -497,6 +497,17 @@ void writer_row(writer *w, const out_row *r)
     cli_note_stdout();
 }
 
+void write_scored_rows(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
+{
+    row_stream *c = ctx;
+    for (int32_t i = first; i < first + n; i++) {
+        out_row r = {0, rows[i].input, &rows[i].score, score_class(c->bank, &rows[i].score),
+                     rows[i].rc == AE_OK ? NULL : rows[i].error};
+        writer_row(c->w, &r);
+    }
+    fflush(stdout);
+}
+
 void writer_end(writer *w)
 {
     if (w->fmt == FMT_JSON) printf(w->n ? "\n]\n" : "]\n");

@@ -113,6 +113,14 @@ typedef struct writer {
     /* table: widths from the rows; rows are buffered for it */
 } writer;
 
+/* An ae_scored_fn (ctx: a row_stream) writing the finished rows of each batch as they come,
+ * in input order (a failed input as its error row), then flushing stdout. */
+typedef struct row_stream {
+    writer *w;
+    const ae_head *bank;
+} row_stream;
+void write_scored_rows(void *ctx, const ae_scored *rows, int32_t first, int32_t n);
+
 /* FMT_AUTO becomes a table on a terminal, JSON Lines otherwise. */
 void writer_begin(writer *w, out_format fmt, int with_rank, const ae_head *head);
 /* Writes a row; a failed input goes to stderr (one line) and, in JSON formats, to stdout. */
