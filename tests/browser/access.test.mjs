@@ -9,7 +9,7 @@
 // origin (http://localhost:PORT is not http://127.0.0.1:PORT) cannot read the API (even with
 // the token, CORS is not granted) and a form of it that posts an image to the API (request
 // forgery: no preflight) is refused by the server (403 in its log, nothing scored).
-import { chromium } from 'playwright-core';
+import { launch } from './launch.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -23,13 +23,7 @@ function check(cond, what) {
   console.error(`FAIL: ${what}`);
 }
 
-const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'profile-access-')), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launch(tmp, 'profile-access');
 try {
   const page = context.pages()[0] || await context.newPage();
   const prompts = [];

@@ -22,7 +22,7 @@
 // shown in the status line while the images, groups and errors stay; each view keeps its
 // state across switches; no horizontal scrolling at 390 px. Screenshots: serve-page.png,
 // serve-page-phone.png, serve-page-taste.png, serve-page-cull.png, serve-page-cull-phone.png.
-import { chromium } from 'playwright-core';
+import { launch } from './launch.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -46,14 +46,7 @@ async function apiScore(file) {
 }
 
 const images = ['photo_boats.jpg', 'photo_rocket.jpg'].map((n) => path.join(fixtures, 'images', n));
-// a fresh profile; playwright passes it to chromium as --user-data-dir
-const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'profile-')), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launch(tmp, 'profile');
 try {
   const page = context.pages()[0] || await context.newPage();
   const outside = [];
