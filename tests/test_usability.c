@@ -485,6 +485,15 @@ static void test_urls(void)
     CHECK_EQ_INT(r.code, 2);
     CHECK_STR_CONTAINS(r.err, "--allow-private-urls does not apply");
     run_free(&r);
+    /* so serve's help does not offer it; score's does */
+    r = RUN("serve", "--help");
+    CHECK_EQ_INT(r.code, 0);
+    CHECK(strstr(r.out, "--allow-urls") != NULL);
+    CHECK(strstr(r.out, "--allow-private-urls") == NULL);
+    run_free(&r);
+    r = RUN("score", "--help");
+    CHECK(strstr(r.out, "--allow-private-urls") != NULL);
+    run_free(&r);
     httpd_stop(h);
     free(jpg);
 }

@@ -57,7 +57,7 @@ static void help(const ae_server_params *d)
            "the cache, shared with the CLI (--cache FILE: beside FILE; --no-cache: not kept).\n"
            "Once listening, the banks of fixed, context and ensemble are made in the background\n"
            "(read from that folder when kept, else built: logged, and shown by /api/info).\n",
-           score_options_help, d->host, d->port, (long long)(d->max_upload_bytes >> 20), d->max_inflight, d->batch,
+           serve_score_options_help, d->host, d->port, (long long)(d->max_upload_bytes >> 20), d->max_inflight, d->batch,
            d->max_connections, d->max_per_ip, d->timeout_s, d->request_timeout_s, d->max_parts, d->max_banks,
            d->max_classes);
 }

@@ -20,39 +20,43 @@
 #include "recipe.h"
 #include "scoring.h"
 
-const char score_options_help[] =
-    "  -m, --model M        model directory or Hugging Face repo id org/name[@revision]\n"
-    "                       (default: $AESTHETE_MODEL or " DEFAULT_MODEL ")\n"
-    "  --method M           fixed (default), context, ensemble, laion or laion-v2 (ViT-L/14)\n"
-    "  --head FILE          a head file instead of --method: a prompt bank ('aesthete bank\n"
-    "                       build'), a trained ('aesthete train') or imported ('aesthete head\n"
-    "                       import') head; --bank FILE is the same option\n"
-    "  --positive ADJ       positive adjective (default: " AE_DEFAULT_POSITIVE ")\n"
-    "  --negative ADJ       negative adjective (default: " AE_DEFAULT_NEGATIVE ")\n"
-    "  --template T         prompt template with {adjective} (and {class} for context and\n"
-    "                       ensemble); default \"" AE_DEFAULT_TEMPLATE_FIXED "\" or\n"
-    "                       \"" AE_DEFAULT_TEMPLATE_CLASS "\"\n"
-    "  --classes FILE       class list for context/ensemble: TXT, CSV, TSV or XLSX\n"
-    "                       (default: the 1000 ImageNet classes)\n"
-    "  --column NAME        the column of a CSV/TSV/XLSX class list, by its header\n"
-    "                       (default: the one column of text besides an index)\n"
-    "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"
-    "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"
-    "  --precision P        the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"
-    "                       a CPU with AVX512_BF16); faster, embeddings differ slightly: see\n"
-    "                       README (default: $AESTHETE_PRECISION or fp32)\n"
-    "  --text-precision P   the text encoder's, for the prompts of the banks built: fp32,\n"
-    "                       int8 or bf16 (default: fp32 whatever --precision is: banks are\n"
-    "                       encoded once, and int8 prompts reorder close scores; see README)\n"
-    "  --threads N          worker threads (default: 0 = all cores)\n"
-    "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"
-    "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"
-    "  --no-cache           neither read nor write the embedding cache\n"
+#define SCORE_OPTIONS_HELP                                                                     \
+    "  -m, --model M        model directory or Hugging Face repo id org/name[@revision]\n"     \
+    "                       (default: $AESTHETE_MODEL or " DEFAULT_MODEL ")\n"                 \
+    "  --method M           fixed (default), context, ensemble, laion or laion-v2 (ViT-L/14)\n" \
+    "  --head FILE          a head file instead of --method: a prompt bank ('aesthete bank\n"  \
+    "                       build'), a trained ('aesthete train') or imported ('aesthete head\n" \
+    "                       import') head; --bank FILE is the same option\n"                   \
+    "  --positive ADJ       positive adjective (default: " AE_DEFAULT_POSITIVE ")\n"           \
+    "  --negative ADJ       negative adjective (default: " AE_DEFAULT_NEGATIVE ")\n"           \
+    "  --template T         prompt template with {adjective} (and {class} for context and\n"   \
+    "                       ensemble); default \"" AE_DEFAULT_TEMPLATE_FIXED "\" or\n"         \
+    "                       \"" AE_DEFAULT_TEMPLATE_CLASS "\"\n"                               \
+    "  --classes FILE       class list for context/ensemble: TXT, CSV, TSV or XLSX\n"          \
+    "                       (default: the 1000 ImageNet classes)\n"                            \
+    "  --column NAME        the column of a CSV/TSV/XLSX class list, by its header\n"          \
+    "                       (default: the one column of text besides an index)\n"              \
+    "  --normalize-prompts  ensemble: average L2-normalised prompt embeddings\n"               \
+    "  --laion-head H       laion: vit-b-32, vit-b-16 or vit-l-14 (default: by model)\n"       \
+    "  --precision P        the image encoder's arithmetic: fp32, int8 or bf16 (bf16 needs\n"  \
+    "                       a CPU with AVX512_BF16); faster, embeddings differ slightly: see\n" \
+    "                       README (default: $AESTHETE_PRECISION or fp32)\n"                   \
+    "  --text-precision P   the text encoder's, for the prompts of the banks built: fp32,\n"   \
+    "                       int8 or bf16 (default: fp32 whatever --precision is: banks are\n"  \
+    "                       encoded once, and int8 prompts reorder close scores; see README)\n" \
+    "  --threads N          worker threads (default: 0 = all cores)\n"                         \
+    "  --no-exif-rotate     ignore EXIF orientation (bit-exact with transformers)\n"           \
+    "  --max-pixels N       refuse images larger than N pixels (default: 100e6)\n"             \
+    "  --no-cache           neither read nor write the embedding cache\n"                      \
     "  --cache FILE         the cache database (default: $XDG_CACHE_HOME/aesthete/embeddings.sqlite3)\n"
+
+/* every command but serve, whose url= inputs are public addresses only */
+const char score_options_help[] = SCORE_OPTIONS_HELP
     "  --allow-private-urls fetch URLs of loopback, private and link-local addresses too (by\n"
     "                       default only public ones: a list from elsewhere cannot reach\n"
     "                       local services)\n"
     ;
+const char serve_score_options_help[] = SCORE_OPTIONS_HELP;
 
 const char output_options_help[] =
     "  -f, --format F       table, csv, tsv, jsonl or json (default: table on a terminal, else jsonl)\n"

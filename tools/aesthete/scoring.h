@@ -54,6 +54,8 @@ typedef struct score_opts {
 /* Help text of SCORE_OPTIONS: the model, scoring and cache options; then the output options
  * (--format, --verbose, --quiet), which serve does not take. */
 extern const char score_options_help[], output_options_help[];
+/* score_options_help without --allow-private-urls, which serve refuses */
+extern const char serve_score_options_help[];
 
 void score_opts_init(score_opts *o);
 /* Handles option code c with its argument: 0 handled, 1 not a scoring option, -1 usage
