@@ -32,7 +32,7 @@ ae_label(cli test_cli test_cull_cli test_rank test_train test_verify test_usabil
 ae_label(pipeline test_pipeline test_towers)
 ae_label(unit test_shard)
 ae_label(cluster test_shard_cli test_shard_out test_shard_stream test_shard_wds test_shard_slurm)
-ae_label(server test_server test_fetch test_hubdl test_browser)
+ae_label(server test_server test_fetch test_hubdl test_browser test_soak)
 ae_label(browser test_browser)
 ae_label(install test_install test_deb test_man test_completion_bash test_completion_zsh
   test_completion_fish)

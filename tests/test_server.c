@@ -886,7 +886,7 @@ static void test_bad_input(const server *s)
         CHECK_STR_CONTAINS(buf, "exceeds the limit of 4194304 bytes");
         break;
     }
-    /* over the cap, chunked (no length): cut off, never 200 */
+    /* chunked bodies declare no length: 411 with the API's JSON error, before the body */
     {
         resp cr;
         CURL *h = easy(s, "/api/score", &cr);
@@ -899,7 +899,8 @@ static void test_bad_input(const server *s)
         curl_easy_setopt(h, CURLOPT_READDATA, f);
         cr.cc = curl_easy_perform(h);
         finish(h, &cr);
-        CHECK_MSG(cr.cc != CURLE_OK || cr.status == 413, "chunked over the cap: curl %d status %ld", cr.cc, cr.status);
+        CHECK_MSG(cr.cc == CURLE_OK && cr.status == 411, "chunked body: curl %d status %ld", cr.cc, cr.status);
+        CHECK_STR_CONTAINS(cr.json ? jstr(cr.json, "error") : NULL, "chunked request body is not accepted");
         resp_free(&cr);
         curl_slist_free_all(hd);
         fclose(f);
@@ -920,6 +921,59 @@ static void test_bad_input(const server *s)
     CHECK_STR_CONTAINS(buf, "1000000000 bytes exceeds the limit");
     CHECK(now() - t0 < 3);
     close(fd);
+
+    /* the probe's finding: a chunk size of 2^64 - 1 followed by a few bytes got no answer
+     * until the receive deadline; now 411 at once, and the connection closed */
+    static const char *const chunk_sizes[] = {"FFFFFFFFFFFFFFFF", "FFFFFFFF", "10"};
+    for (int i = 0; i < 3; i++) {
+        fd = connect_port(s->port);
+        char req[512];
+        snprintf(req, sizeof req, "POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n%s\r\nabc", chunk_sizes[i]);
+        CHECK(send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+        t0 = now();
+        read_for(fd, buf, sizeof buf, 5, &closed);
+        CHECK_MSG(!strncmp(buf, "HTTP/1.1 411", 12), "chunk size %s: %.60s", chunk_sizes[i], buf);
+        CHECK_STR_CONTAINS(buf, "{\"error\":\"a chunked request body is not accepted: send Content-Length\"}");
+        CHECK_MSG(closed && now() - t0 < 2, "chunk size %s: closed %d after %.1f s", chunk_sizes[i], closed, now() - t0);
+        close(fd);
+    }
+
+    /* a request line or header over libmicrohttpd's 64 KiB of connection memory: its own
+     * 414 / 431 (an HTML page, Connection: close; 0.9.75 has no hook for these answers) */
+    {
+        size_t big = 100000, cap = big + 256;
+        char *req = malloc(cap), ans[4096];
+        for (int i = 0; i < 2; i++) {
+            int n = i == 0 ? snprintf(req, cap, "GET /") : snprintf(req, cap, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
+            memset(req + n, 'a', big);
+            snprintf(req + n + big, cap - n - big, i == 0 ? " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" : "\r\n\r\n");
+            fd = connect_port(s->port);
+            send(fd, req, strlen(req), MSG_NOSIGNAL); /* may be cut short by the answer */
+            read_for(fd, ans, sizeof ans, 5, &closed);
+            close(fd);
+            CHECK_MSG(!strncmp(ans, i == 0 ? "HTTP/1.1 414" : "HTTP/1.1 431", 12), "100 kB %s: %.60s",
+                      i == 0 ? "URI" : "header", ans);
+            CHECK_STR_CONTAINS(ans, "Connection: close");
+        }
+        free(req);
+    }
+    /* keep-alive: three pipelined GETs answered on one connection (an answer queued from the
+     * headers alone used to make libmicrohttpd close after the first) */
+    {
+        fd = connect_port(s->port);
+        const char *one = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        char three[256];
+        snprintf(three, sizeof three, "%s%s%s", one, one, one);
+        CHECK(send(fd, three, strlen(three), MSG_NOSIGNAL) == (ssize_t)strlen(three));
+        char ans[8192];
+        read_for(fd, ans, sizeof ans, 2, &closed);
+        close(fd);
+        int answers = 0;
+        for (const char *p = ans; (p = strstr(p, "{\"status\":\"ok\"}")); p++) answers++;
+        CHECK_EQ_INT(answers, 3);
+        CHECK_MSG(!closed && !strstr(ans, "Connection: close"), "keep-alive: closed %d", closed);
+    }
 
     /* multipart: no boundary, malformed, too many parts, no file */
     r = post_raw(s, "/api/score", "multipart/form-data", "--x\r\n\r\nabc\r\n--x--", 17);
