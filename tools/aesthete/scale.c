@@ -431,6 +431,7 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, const scale_
         goto done;
     }
     sp.facts = facts;
+    if (facts) sp.image.fast_decode_side = scale_facts_side(&sp, &mi);
     out.embeds = embeds;
     if (s->bank) writer_begin(&out.w, FMT_JSONL, 0, s->bank); /* prints nothing in JSONL: names only */
     if ((rdir && open_out(dir, rdir, "%s.jsonl", name, &out.rows)) || open_out(dir, "img_emb", "img_emb_%s.npy", name, &out.emb) ||
@@ -503,6 +504,12 @@ done:
     ae_wds_feed_free(out.feed);
     ae_inputs_free(&in);
     return rc;
+}
+
+int scale_facts_side(const ae_scorer_params *sp, const ae_model_info *mi)
+{
+    if (!sp->image.fast_decode) return sp->image.fast_decode_side;
+    return mi->resize_shortest_edge > AE_QUALITY_SIDE ? mi->resize_shortest_edge : AE_QUALITY_SIDE;
 }
 
 int scale_open_embedder(scorer *s, const score_opts *o)

@@ -78,6 +78,11 @@ typedef struct scale_job {
  * Returns the exit status. */
 int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const scale_job *job);
 
+/* The fast decode's side when photo facts are gathered too (cull): at least the quality
+ * measures' working resolution (AE_QUALITY_SIDE), else the model's resize edge; the side as
+ * it is without fast decoding. */
+int scale_facts_side(const ae_scorer_params *sp, const ae_model_info *mi);
+
 /* A scorer without a head or a cache, for `embed`: the model's vision tower (o->model,
  * o->precision) and a session of o->threads. Prints the error and returns non-zero on
  * failure (close with scorer_close either way). */
