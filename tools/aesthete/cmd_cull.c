@@ -553,6 +553,7 @@ int cmd_cull(int argc, char **argv)
             ae_inputs_free(&in);
             return EXIT_USAGE;
         }
+    cp.n_threads = (int32_t)o.threads;
     cull_job job = {cp, use_mtime, only_rejects, only_summary, 1, FMT_JSONL, failed_args, &fo,
                     (const char *const *)argv + optind, argc - optind, 0};
     if (so.out_dir) {
@@ -604,8 +605,6 @@ int cmd_cull(int argc, char **argv)
         cli_error("%s", ae_last_error());
         goto out;
     }
-    cp.n_threads = (int32_t)o.threads;
-    job.cp.n_threads = cp.n_threads;
     job.fmt = o.format == FMT_AUTO ? (isatty(1) ? FMT_TABLE : FMT_JSONL) : o.format;
     if (cull_write(&job, stdout, &s, scored, emb, facts, n)) goto out;
     rc = failed || failed_args || job.file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
