@@ -441,10 +441,10 @@ int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *i
 {
     ae_scorer_params defaults = ae_scorer_default_params();
     const ae_scorer_params *p = params ? params : &defaults;
-    if (!s || !bank || n < 0 || (n > 0 && (!inputs || !out)))
+    if (!s || n < 0 || (n > 0 && (!inputs || !out)))
         return ae_fail(AE_ERR_INVALID, "ae_score_inputs: invalid arguments");
     const ae_model *m = session_model(s);
-    int rc = ae_head_check_model(bank, m);
+    int rc = bank ? ae_head_check_model(bank, m) : AE_OK;
     if (rc != AE_OK) return rc;
     ae_model_info info;
     ae_model_get_info(m, &info);
@@ -551,7 +551,7 @@ int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *i
                 failed++;
                 continue;
             }
-            if ((rc = ae_head_score(bank, sl->emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
+            if (bank && (rc = ae_head_score(bank, sl->emb + (size_t)i * dim, 1, &r[i].score)) != AE_OK) {
                 set_error(&r[i], rc, ae_last_error());
                 failed++;
                 continue;

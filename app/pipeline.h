@@ -67,7 +67,8 @@ typedef struct ae_scored {
 typedef void (*ae_scored_fn)(void *ctx, const ae_scored *rows, int32_t first, int32_t n);
 
 /* Scores n inputs (paths or http(s) URLs) into out[n]. embeds (may be NULL): n * dim floats
- * receiving each input's image embedding. Returns the number of failed inputs, or a negative
+ * receiving each input's image embedding. bank NULL: embeddings only (`embed`; the rows'
+ * scores stay zero). Returns the number of failed inputs, or a negative
  * AE_ERR_* if nothing could be done (bad arguments, a bank of another model). */
 int32_t ae_score_inputs(ae_session *s, const ae_head *bank, const char *const *inputs, int32_t n,
                         const ae_scorer_params *params, ae_scored *out, float *embeds,

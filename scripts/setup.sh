@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # setup.sh — install the Debian packages aesthete needs (when missing), then configure and
-# build it. Usage: scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-browser]
+# build it. Usage: scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-browser] [--with-duckdb]
 #   --sanitize      build with AddressSanitizer + UndefinedBehaviorSanitizer (default dir build-asan)
 #   --build-dir D   build into D (default: build, or build-asan with --sanitize)
 #   --with-browser  also what the browser test needs (scripts/setup-browser.sh: Debian's
 #                   chromium and nodejs, playwright-core from npm); without it that test is
 #                   reported as skipped
+#   --with-duckdb   also what the Parquet test needs (scripts/setup-duckdb.sh: nodejs,
+#                   @duckdb/node-api from npm); without it that test is reported as skipped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sanitize=OFF
 dir=""
 browser=0
+duckdb=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=ON ;;
     --build-dir) dir="$2"; shift ;;
     --with-browser) browser=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --with-duckdb) duckdb=1 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -51,6 +55,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ "$browser" = 0 ] || scripts/setup-browser.sh
+[ "$duckdb" = 0 ] || scripts/setup-duckdb.sh
 
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DAE_SANITIZE="$sanitize" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

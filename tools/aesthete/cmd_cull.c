@@ -26,9 +26,11 @@ static void help(void)
            "Groups the images of the arguments into exact copies (the same bytes, or the same\n"
            "pixels with other metadata), near duplicates (visually the same picture) and bursts\n"
            "(frames of one camera seconds apart), keeps the best of each group and lists the\n"
-           "others as rejects, with the reason. Arguments as for `aesthete rank`. Nothing is\n"
-           "changed on disk unless --write-xmp or --move-rejects is given.\n\n"
-           "%s%s%s"
+           "others as rejects, with the reason. Arguments as for `aesthete rank` (WebDataset\n"
+           "shards too: their samples, named SHARD#KEY). Nothing is changed on disk unless\n"
+           "--write-xmp or --move-rejects is given. With --out DIR, each shard is culled on its\n"
+           "own into DIR/cull/ (copies in two shards are not grouped: see README).\n\n"
+           "%s%s%s%s"
            "  -r, --recursive      descend into subfolders\n"
            "  --hidden             walk hidden files and folders too (names starting with '.')\n"
            "  --exclude GLOB       leave out files and folders matching GLOB (repeatable; see rank)\n"
@@ -63,7 +65,7 @@ static void help(void)
            "Failed inputs are reported on stderr and left out of the groups.\n"
            "Exit status: 0 every input culled, 1 some failed (or a sidecar or move failed),\n"
            "2 usage or fatal error.\n",
-           score_options_help, output_options_help, shard_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
+           score_options_help, output_options_help, shard_options_help, scale_options_help, (double)d.similar, d.burst_gap, (double)d.burst_similar, (double)d.blur_ratio,
            AE_CULL_ALL_PAIRS_MAX, AE_QUALITY_SIDE);
 }
 
@@ -98,23 +100,23 @@ static const char *role_name(const ae_cull_row *r)
     return r->group < 0 ? "single" : r->keep ? "keep" : "reject";
 }
 
-static void put_num(double v, const char *fmt)
+static void put_num(FILE *f, double v, const char *fmt)
 {
-    if (isfinite(v)) printf(fmt, v);
+    if (isfinite(v)) fprintf(f, fmt, v);
 }
 
-static void put_json_num(double v)
+static void put_json_num(FILE *f, double v)
 {
-    if (isfinite(v)) printf("%.9g", v);
-    else printf("null");
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
 }
 
-static void put_json_str(const char *s)
+static void put_json_str(FILE *f, const char *s)
 {
-    put_json_string(stdout, s, strlen(s));
+    put_json_string(f, s, strlen(s));
 }
 
-static void header(out_format fmt)
+static void header(FILE *f, out_format fmt)
 {
     static const char *const cols[] = {"group",      "kind",     "role",       "match", "score",
                                        "similarity", "sharpness", "rel_sharpness", "highlights",
@@ -122,116 +124,117 @@ static void header(out_format fmt)
                                        "camera",     "keeper",   "reason",     "input"};
     const int nc = (int)(sizeof cols / sizeof cols[0]);
     if (fmt == FMT_TABLE)
-        printf("%5s  %-6s  %-6s  %9s  %8s  %5s  %6s  %6s  %6s  %s\n", "group", "kind", "role", "score", "sharp",
+        fprintf(f, "%5s  %-6s  %-6s  %9s  %8s  %5s  %6s  %6s  %6s  %s\n", "group", "kind", "role", "score", "sharp",
                "rel", "hi%", "lo%", "sim", "input  reason");
     else if (fmt == FMT_CSV || fmt == FMT_TSV)
-        for (int c = 0; c < nc; c++) printf("%s%c", cols[c], c + 1 < nc ? (fmt == FMT_CSV ? ',' : '\t') : '\n');
+        for (int c = 0; c < nc; c++) fprintf(f, "%s%c", cols[c], c + 1 < nc ? (fmt == FMT_CSV ? ',' : '\t') : '\n');
     else if (fmt == FMT_JSON)
-        printf("[");
+        fprintf(f, "[");
 }
 
-static void row(const run *R, int32_t i, out_format fmt, int *count)
+/* table and CSV/TSV fields go to stdout (csv_field, table_field): f is stdout for them; a run
+ * folder's rows are JSON Lines */
+static void row(FILE *f, const run *R, int32_t i, out_format fmt, int *count)
 {
     const ae_cull_row *r = &R->rows[i];
     const ae_scored *s = &R->scored[R->input[i]];
-    const ae_photo_facts *f = &R->facts[R->input[i]];
-    const int have_q = f->ok;
+    const ae_photo_facts *ft = &R->facts[R->input[i]];
+    const int have_q = ft->ok;
     char why[600], when[64], group[16] = "";
     ae_cull_reason(R->items, R->rows, i, R->keep_by, R->names, why, sizeof why);
-    ae_capture_iso(&f->capture, when, sizeof when);
+    ae_capture_iso(&ft->capture, when, sizeof when);
     if (r->group >= 0) snprintf(group, sizeof group, "%d", r->group + 1);
     const char *keeper = r->keep ? "" : R->scored[R->input[r->keeper]].input;
-    double sharp = have_q ? f->quality.sharpness : NAN, hi = have_q ? f->quality.highlights : NAN,
-           lo = have_q ? f->quality.shadows : NAN, noise = have_q ? f->quality.noise : NAN;
+    double sharp = have_q ? ft->quality.sharpness : NAN, hi = have_q ? ft->quality.highlights : NAN,
+           lo = have_q ? ft->quality.shadows : NAN, noise = have_q ? ft->quality.noise : NAN;
     switch (fmt) {
     case FMT_TABLE:
-        printf("%5s  %-6s  %-6s  %9.3f  ", r->group >= 0 ? group : "-", ae_cull_kind_name(r->kind), role_name(r),
+        fprintf(f, "%5s  %-6s  %-6s  %9.3f  ", r->group >= 0 ? group : "-", ae_cull_kind_name(r->kind), role_name(r),
                (double)s->score.score);
-        if (have_q) printf("%8.1f  ", sharp);
-        else printf("%8s  ", "-");
-        if (r->group >= 0 && isfinite(r->rel_sharpness)) printf("%5.2f  ", (double)r->rel_sharpness);
-        else printf("%5s  ", "-");
-        if (have_q) printf("%6.2f  %6.2f  ", 100 * hi, 100 * lo);
-        else printf("%6s  %6s  ", "-", "-");
-        if (r->group >= 0) printf("%6.3f  ", (double)r->similarity);
-        else printf("%6s  ", "-");
+        if (have_q) fprintf(f, "%8.1f  ", sharp);
+        else fprintf(f, "%8s  ", "-");
+        if (r->group >= 0 && isfinite(r->rel_sharpness)) fprintf(f, "%5.2f  ", (double)r->rel_sharpness);
+        else fprintf(f, "%5s  ", "-");
+        if (have_q) fprintf(f, "%6.2f  %6.2f  ", 100 * hi, 100 * lo);
+        else fprintf(f, "%6s  %6s  ", "-", "-");
+        if (r->group >= 0) fprintf(f, "%6.3f  ", (double)r->similarity);
+        else fprintf(f, "%6s  ", "-");
         table_field(s->input);
-        if (*why) printf("  "), table_field(why);
-        putchar('\n');
+        if (*why) fprintf(f, "  "), table_field(why);
+        fputc('\n', f);
         break;
     case FMT_CSV:
     case FMT_TSV: {
         const char sep = fmt == FMT_CSV ? ',' : '\t';
         void (*field)(const char *) = fmt == FMT_CSV ? csv_field : tsv_field;
-        printf("%s%c%s%c%s%c%s%c%.6f%c", group, sep, ae_cull_kind_name(r->kind), sep, role_name(r), sep,
+        fprintf(f, "%s%c%s%c%s%c%s%c%.6f%c", group, sep, ae_cull_kind_name(r->kind), sep, role_name(r), sep,
                ae_cull_match_name(r->match), sep, (double)s->score.score, sep);
-        if (r->group >= 0) printf("%.6f", (double)r->similarity);
-        putchar(sep);
-        put_num(sharp, "%.3f"), putchar(sep);
-        if (r->group >= 0) put_num(r->rel_sharpness, "%.4f");
-        putchar(sep);
-        put_num(hi, "%.6f"), putchar(sep), put_num(lo, "%.6f"), putchar(sep), put_num(noise, "%.4f"), putchar(sep);
-        if (f->ok) printf("%d%c%d%c", f->width, sep, f->height, sep);
-        else printf("%c%c", sep, sep);
-        field(when), putchar(sep), field(f->capture.camera), putchar(sep), field(keeper), putchar(sep);
-        field(why), putchar(sep), field(s->input), putchar('\n');
+        if (r->group >= 0) fprintf(f, "%.6f", (double)r->similarity);
+        fputc(sep, f);
+        put_num(f, sharp, "%.3f"), fputc(sep, f);
+        if (r->group >= 0) put_num(f, r->rel_sharpness, "%.4f");
+        fputc(sep, f);
+        put_num(f, hi, "%.6f"), fputc(sep, f), put_num(f, lo, "%.6f"), fputc(sep, f), put_num(f, noise, "%.4f"), fputc(sep, f);
+        if (ft->ok) fprintf(f, "%d%c%d%c", ft->width, sep, ft->height, sep);
+        else fprintf(f, "%c%c", sep, sep);
+        field(when), fputc(sep, f), field(ft->capture.camera), fputc(sep, f), field(keeper), fputc(sep, f);
+        field(why), fputc(sep, f), field(s->input), fputc('\n', f);
         break;
     }
     default:
-        if (fmt == FMT_JSON) printf(*count ? ",\n " : "\n ");
-        printf("{\"input\": ");
-        put_json_str(s->input);
-        printf(", \"group\": ");
-        if (r->group >= 0) printf("%d", r->group + 1);
-        else printf("null");
-        printf(", \"kind\": \"%s\", \"role\": \"%s\", \"match\": ", ae_cull_kind_name(r->kind), role_name(r));
-        if (r->match) printf("\"%s\"", ae_cull_match_name(r->match));
-        else printf("null");
-        printf(", \"score\": ");
-        put_json_num(s->score.score);
-        printf(", \"similarity\": ");
-        put_json_num(r->group >= 0 ? r->similarity : NAN);
-        printf(", \"sharpness\": ");
-        put_json_num(sharp);
-        printf(", \"rel_sharpness\": ");
-        put_json_num(r->group >= 0 ? r->rel_sharpness : NAN);
-        printf(", \"highlights\": ");
-        put_json_num(hi);
-        printf(", \"shadows\": ");
-        put_json_num(lo);
-        printf(", \"noise\": ");
-        put_json_num(noise);
-        if (f->ok) printf(", \"width\": %d, \"height\": %d", f->width, f->height);
-        else printf(", \"width\": null, \"height\": null");
-        printf(", \"time\": ");
-        if (*when) put_json_str(when);
-        else printf("null");
-        printf(", \"camera\": ");
-        if (f->capture.camera[0]) put_json_str(f->capture.camera);
-        else printf("null");
-        printf(", \"keeper\": ");
-        if (*keeper) put_json_str(keeper);
-        else printf("null");
-        printf(", \"reason\": ");
-        if (*why) put_json_str(why);
-        else printf("null");
-        printf(", \"method\": \"%s\", \"head\": ", R->method);
-        put_json_str(R->head);
-        printf(fmt == FMT_JSONL ? "}\n" : "}");
+        if (fmt == FMT_JSON) fprintf(f, *count ? ",\n " : "\n ");
+        fprintf(f, "{\"input\": ");
+        put_json_str(f, s->input);
+        fprintf(f, ", \"group\": ");
+        if (r->group >= 0) fprintf(f, "%d", r->group + 1);
+        else fprintf(f, "null");
+        fprintf(f, ", \"kind\": \"%s\", \"role\": \"%s\", \"match\": ", ae_cull_kind_name(r->kind), role_name(r));
+        if (r->match) fprintf(f, "\"%s\"", ae_cull_match_name(r->match));
+        else fprintf(f, "null");
+        fprintf(f, ", \"score\": ");
+        put_json_num(f, s->score.score);
+        fprintf(f, ", \"similarity\": ");
+        put_json_num(f, r->group >= 0 ? r->similarity : NAN);
+        fprintf(f, ", \"sharpness\": ");
+        put_json_num(f, sharp);
+        fprintf(f, ", \"rel_sharpness\": ");
+        put_json_num(f, r->group >= 0 ? r->rel_sharpness : NAN);
+        fprintf(f, ", \"highlights\": ");
+        put_json_num(f, hi);
+        fprintf(f, ", \"shadows\": ");
+        put_json_num(f, lo);
+        fprintf(f, ", \"noise\": ");
+        put_json_num(f, noise);
+        if (ft->ok) fprintf(f, ", \"width\": %d, \"height\": %d", ft->width, ft->height);
+        else fprintf(f, ", \"width\": null, \"height\": null");
+        fprintf(f, ", \"time\": ");
+        if (*when) put_json_str(f, when);
+        else fprintf(f, "null");
+        fprintf(f, ", \"camera\": ");
+        if (ft->capture.camera[0]) put_json_str(f, ft->capture.camera);
+        else fprintf(f, "null");
+        fprintf(f, ", \"keeper\": ");
+        if (*keeper) put_json_str(f, keeper);
+        else fprintf(f, "null");
+        fprintf(f, ", \"reason\": ");
+        if (*why) put_json_str(f, why);
+        else fprintf(f, "null");
+        fprintf(f, ", \"method\": \"%s\", \"head\": ", R->method);
+        put_json_str(f, R->head);
+        fprintf(f, fmt == FMT_JSONL ? "}\n" : "}");
     }
     (*count)++;
 }
 
-static void error_row(const ae_scored *s, out_format fmt, int *count)
+static void error_row(FILE *f, const ae_scored *s, out_format fmt, int *count)
 {
-    cli_error("%s", s->error);
     if (fmt != FMT_JSONL && fmt != FMT_JSON) return;
-    if (fmt == FMT_JSON) printf(*count ? ",\n " : "\n ");
-    printf("{\"input\": ");
-    put_json_str(s->input);
-    printf(", \"error\": ");
-    put_json_str(s->error);
-    printf(fmt == FMT_JSONL ? "}\n" : "}");
+    if (fmt == FMT_JSON) fprintf(f, *count ? ",\n " : "\n ");
+    fprintf(f, "{\"input\": ");
+    put_json_str(f, s->input);
+    fprintf(f, ", \"error\": ");
+    put_json_str(f, s->error);
+    fprintf(f, fmt == FMT_JSONL ? "}\n" : "}");
     (*count)++;
 }
 
@@ -269,17 +272,17 @@ static counts count_rows(const run *R)
     return c;
 }
 
-static void summary(const run *R, int32_t failed, out_format fmt)
+static void summary(FILE *f, const run *R, int32_t failed, out_format fmt)
 {
     counts c = count_rows(R);
     int32_t g = c.groups[AE_CULL_EXACT] + c.groups[AE_CULL_NEAR] + c.groups[AE_CULL_BURST];
     if (fmt == FMT_JSON || fmt == FMT_JSONL)
-        printf("{\"images\": %d, \"groups\": %d, \"exact\": %d, \"near\": %d, \"burst\": %d, \"keepers\": %d, "
+        fprintf(f, "{\"images\": %d, \"groups\": %d, \"exact\": %d, \"near\": %d, \"burst\": %d, \"keepers\": %d, "
                "\"rejects\": %d, \"singles\": %d, \"failed\": %d}\n",
                R->n, g, c.groups[AE_CULL_EXACT], c.groups[AE_CULL_NEAR], c.groups[AE_CULL_BURST], c.keepers,
                c.rejects, c.singles, failed);
     else
-        printf("%d images: %d groups (%d exact, %d near, %d burst), %d keepers, %d rejects, %d singles, "
+        fprintf(f, "%d images: %d groups (%d exact, %d near, %d burst), %d keepers, %d rejects, %d singles, "
                "%d failed\n",
                R->n, g, c.groups[AE_CULL_EXACT], c.groups[AE_CULL_NEAR], c.groups[AE_CULL_BURST], c.keepers,
                c.rejects, c.singles, failed);
@@ -300,11 +303,130 @@ static int parse_stars(const char *s, double cut[4])
     return 0;
 }
 
+/* What a cull run groups and writes with, for stdout or for each shard of a run folder. */
+typedef struct cull_job {
+    ae_cull_params cp;
+    int use_mtime, only_rejects, only_summary, report; /* report: failed inputs on stderr */
+    out_format fmt;
+    int32_t failed_args;
+    cull_files_opts *fo;         /* NULL, or the sidecars and moves to make */
+    const char *const *args;     /* the arguments, for the moves' relative paths */
+    int nargs;
+    int32_t file_failures;       /* out: sidecars or moves that failed */
+} cull_job;
+
+/* Groups the n scored inputs (scored, facts, emb: one each) and writes the rows (or the
+ * summary) to f; then makes the sidecars and moves asked. A scale_job's finish. 0, or -1
+ * after the error (printed). */
+static int cull_write(void *ctx, FILE *f, const scorer *s, const ae_scored *scored, const float *emb,
+                      const ae_photo_facts *facts, int32_t n)
+{
+    cull_job *j = ctx;
+    ae_model_info mi;
+    ae_model_get_info(s->model, &mi);
+    const int32_t dim = mi.embed_dim;
+    size_t cap = (size_t)(n ? n : 1);
+    ae_cull_item *items = calloc(cap, sizeof *items);
+    ae_cull_row *rows = calloc(cap, sizeof *rows);
+    int32_t *input = calloc(cap, sizeof *input), *order = calloc(cap, sizeof *order);
+    const char **names = calloc(cap, sizeof *names);
+    int rc = -1;
+    if (!items || !rows || !input || !order || !names) {
+        cli_error("out of memory for %d images", n);
+        goto out;
+    }
+    /* the photos that scored, as cull items */
+    int32_t m = 0, failed = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (scored[i].rc != AE_OK) {
+            failed++;
+            continue;
+        }
+        ae_cull_item *it = &items[m];
+        const ae_photo_facts *ft = &facts[i];
+        it->embedding = emb + (size_t)i * dim;
+        it->score = scored[i].score.score;
+        it->has_bytes_hash = 1;
+        memcpy(it->bytes_hash, ft->bytes_hash, 32);
+        it->file_bytes = ft->file_bytes;
+        if (ft->ok) {
+            it->has_pixel_hash = 1;
+            memcpy(it->pixel_hash, ft->pixel_hash, sizeof it->pixel_hash);
+            it->has_quality = 1;
+            it->quality = ft->quality;
+            it->pixels = (int64_t)ft->width * ft->height;
+            it->camera = ft->capture.camera;
+            it->has_time = ft->capture.has_time;
+            it->time = ft->capture.time;
+        }
+        if (j->use_mtime) {
+            struct stat st;
+            it->has_time = !ae_is_url(scored[i].input) && stat(scored[i].input, &st) == 0;
+            it->time = it->has_time ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : 0;
+        }
+        input[m++] = i;
+    }
+    if (ae_cull(items, m, dim, &j->cp, rows) != AE_OK) {
+        cli_error("%s", ae_last_error());
+        goto out;
+    }
+    ae_head_info hi;
+    ae_head_get_info(s->bank, &hi);
+    for (int32_t i = 0; i < m; i++) names[i] = base_name(scored[input[i]].input);
+    run R = {scored, facts, items, rows, names, input, m, j->cp.keep_by, ae_method_name(hi.method), hi.name};
+    out_format fmt = j->fmt;
+    int count = 0;
+    if (j->only_summary) {
+        summary(f, &R, failed + j->failed_args, fmt);
+    } else {
+        for (int32_t i = 0; i < m; i++) order[i] = i;
+        sort_run = &R;
+        qsort(order, (size_t)m, sizeof *order, by_group);
+        header(f, fmt);
+        int32_t last_group = -1;
+        for (int32_t k = 0; k < m; k++) {
+            const ae_cull_row *x = &rows[order[k]];
+            if (j->only_rejects && x->keep) continue;
+            /* a table reads group by group: a blank line between groups, and before singles */
+            if (fmt == FMT_TABLE && k && x->group != last_group && (x->group >= 0 || last_group >= 0) && !j->only_rejects)
+                fputc('\n', f);
+            last_group = x->group;
+            row(f, &R, order[k], fmt, &count);
+        }
+        for (int32_t i = 0; i < n; i++)
+            if (scored[i].rc != AE_OK) {
+                if (j->report) cli_error("%s", scored[i].error);
+                error_row(f, &scored[i], fmt, &count);
+            }
+        if (fmt == FMT_JSON) fprintf(f, count ? "\n]\n" : "]\n");
+    }
+    fflush(f);
+    if (j->fo && (j->fo->write_xmp || j->fo->move_to)) {
+        cull_photo *ph = calloc((size_t)(m ? m : 1), sizeof *ph);
+        if (!ph) {
+            cli_error("out of memory");
+            goto out;
+        }
+        for (int32_t i = 0; i < m; i++) {
+            ph[i].path = scored[input[i]].input;
+            ph[i].score = scored[input[i]].score.score;
+            ph[i].row = &rows[i];
+        }
+        j->fo->method = hi.name;
+        j->file_failures = cull_files_apply(j->fo, ph, m, j->args, j->nargs);
+        free(ph);
+    }
+    rc = 0;
+out:
+    free(items), free(rows), free(input), free(order), free(names);
+    return rc;
+}
+
 int cmd_cull(int argc, char **argv)
 {
     enum { O_SIMILAR = OPT_COMMAND, O_GAP, O_BURST_SIM, O_TIME_FROM, O_KEEP_BY, O_BLUR, O_REJECTS, O_SUMMARY,
            O_XMP, O_XMP_NAME, O_STARS, O_MOVE, O_DRY, O_SEARCH, O_HIDDEN, O_EXCLUDE };
-    static const struct option opts[] = {SCORE_OPTIONS, SHARD_OPTIONS,
+    static const struct option opts[] = {SCORE_OPTIONS, SCALE_OPTIONS,
                                          {"recursive", no_argument, 0, 'r'},
                                          {"similar", required_argument, 0, O_SIMILAR},
                                          {"burst-gap", required_argument, 0, O_GAP},
@@ -395,8 +517,8 @@ int cmd_cull(int argc, char **argv)
         case O_MOVE: fo.move_to = optarg; continue;
         case O_DRY: fo.dry_run = 1; continue;
         }
-        if (c == OPT_SHARD || c == OPT_SHARD_COUNT) {
-            scale_opt(&so, c, optarg, "cull");
+        if ((r = scale_opt(&so, c, optarg, "cull")) <= 0) {
+            if (r < 0) return EXIT_USAGE;
             continue;
         }
         if ((r = score_opt(&o, c, optarg, "cull")) < 0) return EXIT_USAGE;
@@ -406,6 +528,9 @@ int cmd_cull(int argc, char **argv)
     if (only_rejects && only_summary) return cli_usage_error("cull", "--rejects and --summary exclude each other");
     if (fo.dry_run && !fo.write_xmp && !fo.move_to)
         return cli_usage_error("cull", "--dry-run: nothing to try (give --write-xmp or --move-rejects)");
+    if (so.out_dir && (fo.write_xmp || fo.move_to || only_rejects || only_summary || o.format != FMT_AUTO))
+        return cli_usage_error("cull", "--out writes every shard's rows as JSON Lines into DIR/cull/: drop --write-xmp, "
+                                       "--move-rejects, --rejects, --summary and --format");
     if (fo.move_to && cull_check_move_target(fo.move_to, (const char *const *)argv + optind, argc - optind, recursive))
         return EXIT_USAGE;
 
@@ -420,7 +545,30 @@ int cmd_cull(int argc, char **argv)
         ae_inputs_free(&in);
         return EXIT_SOME_FAILED;
     }
-    if ((r = scale_select(&so, &in, "cull"))) { /* this task's part */
+    for (int32_t i = 0; (fo.write_xmp || fo.move_to) && i < in.n; i++)
+        if (ae_wds_is_tar(in.items[i])) {
+            cli_usage_error("cull", "%s: the samples of a WebDataset shard have no sidecars to write nor files to move: "
+                                    "drop --write-xmp and --move-rejects",
+                            in.items[i]);
+            ae_inputs_free(&in);
+            return EXIT_USAGE;
+        }
+    cp.n_threads = (int32_t)o.threads;
+    cull_job job = {cp, use_mtime, only_rejects, only_summary, 1, FMT_JSONL, failed_args, &fo,
+                    (const char *const *)argv + optind, argc - optind, 0};
+    if (so.out_dir) {
+        /* the groups of each shard: what changes them is part of its manifest */
+        char opts[256];
+        snprintf(opts, sizeof opts, "similar=%.9g,burst_gap=%.9g,burst_similar=%.9g,time=%s,keep_by=%d,blur=%.9g,search=%d",
+                 (double)cp.similar, cp.burst_gap, (double)cp.burst_similar, use_mtime ? "mtime" : "exif", (int)cp.keep_by,
+                 (double)cp.blur_ratio, (int)cp.search);
+        job.report = 0, job.fo = NULL; /* the run folder reports failed inputs as they come */
+        r = scale_run(&so, &o, &in, &(scale_job){SCALE_CULL, "cull", opts, cull_write, &job});
+        ae_inputs_free(&in);
+        return r ? r : failed_args ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    }
+    ae_wds_feed *feed = NULL; /* the samples of tar shards */
+    if ((r = scale_select(&so, &in, "cull")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
         ae_inputs_free(&in);
         return r;
     }
@@ -428,6 +576,7 @@ int cmd_cull(int argc, char **argv)
     if ((r = scorer_open(&s, &o, "cull", 1))) {
         scorer_close(&s);
         ae_inputs_free(&in);
+        ae_wds_feed_free(feed);
         return r;
     }
     ae_model_info mi;
@@ -436,20 +585,15 @@ int cmd_cull(int argc, char **argv)
     ae_scored *scored = calloc((size_t)n, sizeof *scored);
     ae_photo_facts *facts = calloc((size_t)n, sizeof *facts);
     float *emb = malloc(sizeof(float) * (size_t)n * (size_t)dim);
-    ae_cull_item *items = calloc((size_t)n, sizeof *items);
-    ae_cull_row *rows = calloc((size_t)n, sizeof *rows);
-    int32_t *input = calloc((size_t)n, sizeof *input), *order = calloc((size_t)n, sizeof *order);
-    const char **names = calloc((size_t)n, sizeof *names);
     int rc = EXIT_USAGE;
-    if (!scored || !facts || !emb || !items || !rows || !input || !order || !names) {
+    if (!scored || !facts || !emb) {
         cli_error("out of memory for %d images", n);
         goto out;
     }
     ae_scorer_params sp = scorer_params(&o, &s);
-    /* fast decoding keeps at least the quality measures' working resolution */
-    if (sp.image.fast_decode)
-        sp.image.fast_decode_side = mi.resize_shortest_edge > AE_QUALITY_SIDE ? mi.resize_shortest_edge : AE_QUALITY_SIDE;
     sp.facts = facts;
+    sp.image.fast_decode_side = scale_facts_side(&sp, &mi);
+    scale_source(&sp, feed);
     progress pr;
     progress_begin(&pr, o.quiet ? 0 : n, "images");
     sp.on_read = progress_read;
@@ -461,88 +605,14 @@ int cmd_cull(int argc, char **argv)
         cli_error("%s", ae_last_error());
         goto out;
     }
-    /* the photos that scored, as cull items */
-    int32_t m = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (scored[i].rc != AE_OK) continue;
-        ae_cull_item *it = &items[m];
-        const ae_photo_facts *f = &facts[i];
-        it->embedding = emb + (size_t)i * dim;
-        it->score = scored[i].score.score;
-        it->has_bytes_hash = 1;
-        memcpy(it->bytes_hash, f->bytes_hash, 32);
-        it->file_bytes = f->file_bytes;
-        if (f->ok) {
-            it->has_pixel_hash = 1;
-            memcpy(it->pixel_hash, f->pixel_hash, sizeof it->pixel_hash);
-            it->has_quality = 1;
-            it->quality = f->quality;
-            it->pixels = (int64_t)f->width * f->height;
-            it->camera = f->capture.camera;
-            it->has_time = f->capture.has_time;
-            it->time = f->capture.time;
-        }
-        if (use_mtime) {
-            struct stat st;
-            it->has_time = !ae_is_url(scored[i].input) && stat(scored[i].input, &st) == 0;
-            it->time = it->has_time ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : 0;
-        }
-        input[m++] = i;
-    }
-    cp.n_threads = (int32_t)o.threads;
-    if (ae_cull(items, m, dim, &cp, rows) != AE_OK) {
-        cli_error("%s", ae_last_error());
-        goto out;
-    }
-    ae_head_info hi;
-    ae_head_get_info(s.bank, &hi);
-    for (int32_t i = 0; i < m; i++) names[i] = base_name(scored[input[i]].input);
-    run R = {scored, facts, items, rows, names, input, m, cp.keep_by, ae_method_name(hi.method), hi.name};
-    out_format fmt = o.format == FMT_AUTO ? (isatty(1) ? FMT_TABLE : FMT_JSONL) : o.format;
-    int count = 0;
-    if (only_summary) {
-        summary(&R, failed + failed_args, fmt);
-    } else {
-        for (int32_t i = 0; i < m; i++) order[i] = i;
-        sort_run = &R;
-        qsort(order, (size_t)m, sizeof *order, by_group);
-        header(fmt);
-        int32_t last_group = -1;
-        for (int32_t k = 0; k < m; k++) {
-            const ae_cull_row *x = &rows[order[k]];
-            if (only_rejects && x->keep) continue;
-            /* a table reads group by group: a blank line between groups, and before singles */
-            if (fmt == FMT_TABLE && k && x->group != last_group && (x->group >= 0 || last_group >= 0) && !only_rejects)
-                putchar('\n');
-            last_group = x->group;
-            row(&R, order[k], fmt, &count);
-        }
-        for (int32_t i = 0; i < n; i++)
-            if (scored[i].rc != AE_OK) error_row(&scored[i], fmt, &count);
-        if (fmt == FMT_JSON) printf(count ? "\n]\n" : "]\n");
-    }
-    fflush(stdout);
-    int32_t file_failures = 0;
-    if (fo.write_xmp || fo.move_to) {
-        cull_photo *ph = calloc((size_t)(m ? m : 1), sizeof *ph);
-        if (!ph) {
-            cli_error("out of memory");
-            goto out;
-        }
-        for (int32_t i = 0; i < m; i++) {
-            ph[i].path = scored[input[i]].input;
-            ph[i].score = scored[input[i]].score.score;
-            ph[i].row = &rows[i];
-        }
-        fo.method = hi.name;
-        file_failures = cull_files_apply(&fo, ph, m, (const char *const *)argv + optind, argc - optind);
-        free(ph);
-    }
-    rc = failed || failed_args || file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    job.fmt = o.format == FMT_AUTO ? (isatty(1) ? FMT_TABLE : FMT_JSONL) : o.format;
+    if (cull_write(&job, stdout, &s, scored, emb, facts, n)) goto out;
+    rc = failed || failed_args || job.file_failures ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     if (o.verbose) print_summary(&o, scored, n, &in);
 out:
-    free(scored), free(facts), free(emb), free(items), free(rows), free(input), free(order), free(names);
+    free(scored), free(facts), free(emb);
     scorer_close(&s);
     ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
     return rc;
 }

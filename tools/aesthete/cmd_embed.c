@@ -10,14 +10,17 @@
 #include "cli.h"
 #include "scale.h"
 
-#define CHUNK 32 /* images decoded and encoded per batch */
+#define CHUNK 1024 /* images per call of the pipeline (it batches them itself) */
 
 static void help(void)
 {
-    printf("usage: aesthete embed [OPTIONS] IMAGE...\n"
+    printf("usage: aesthete embed [OPTIONS] INPUT...\n"
            "       aesthete embed [OPTIONS] --text TEXT...\n\n"
            "Prints one JSON object per input on stdout: {\"input\": ..., \"embedding\": [...]}\n"
-           "(projected, un-normalised CLIP embeds), or {\"input\": ..., \"error\": ...}.\n\n"
+           "(projected, un-normalised CLIP embeds), or {\"input\": ..., \"error\": ...}.\n"
+           "An INPUT is an image file, an http(s) URL or a WebDataset shard (*.tar: its samples,\n"
+           "named SHARD#KEY); brace lists ('data/{00000..00099}.tar') are expanded. With --out,\n"
+           "per-shard float16 L2-normalised img_emb_*.npy and metadata instead (see README).\n\n"
            "  -m, --model M     model directory or Hugging Face repo id org/name[@revision]\n"
            "                    (default: $AESTHETE_MODEL or %s)\n"
            "  --text            the arguments are texts, not image files\n"
@@ -30,14 +33,13 @@ static void help(void)
            "  --no-exif-rotate  ignore EXIF orientation (bit-exact with transformers)\n"
            "  --max-pixels N    refuse images larger than N pixels (default: 100e6)\n"
            "  --fast-decode     decode JPEGs by DCT scaling (faster, embeddings differ slightly)\n"
-           "  --shard I/N       embed part I of N of the arguments (default: from\n"
-           "                    SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; see README)\n"
-           "  --shard-count N   the N of JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n"
+           "  --verbose         with --out: say which shards were skipped\n"
+           "%s%s"
            "  -h, --help        this text\n"
            "  --                end of options (a text may start with '-')\n\n"
            "Texts longer than the context (77 tokens) are truncated with a warning, as CLIP does.\n"
            "Exit status: 0 all inputs embedded, 1 some failed, 2 usage or model error.\n",
-           DEFAULT_MODEL);
+           DEFAULT_MODEL, shard_options_help, scale_options_help);
 }
 
 static int embed_texts(ae_session *s, const ae_model *m, char **texts, int n)
@@ -92,53 +94,64 @@ static int embed_texts(ae_session *s, const ae_model *m, char **texts, int n)
     return failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
-static int embed_images(ae_session *s, const ae_model *m, char **paths, int n,
-                        const ae_image_params *ip)
+typedef struct embed_rows {
+    const float *emb;  /* the chunk's embeddings, by input */
+    int32_t dim, base; /* base: the chunk's first input */
+    ae_wds_feed *feed; /* the samples of tar shards, or NULL */
+} embed_rows;
+
+/* an ae_scored_fn: the finished rows of a batch as {"input", "embedding"} or their error */
+static void put_rows(void *ctx, const ae_scored *rows, int32_t first, int32_t n)
 {
-    enum { MSG = 512 };
-    int32_t dim = ae_model_embed_dim(m);
-    size_t psz = ae_model_pixels_size(m);
-    float *pix = malloc(sizeof(float) * psz * CHUNK);
+    const embed_rows *e = ctx;
+    for (int32_t i = first; i < first + n; i++) {
+        fputs("{\"input\": ", stdout);
+        put_json_string(stdout, rows[i].input, strlen(rows[i].input));
+        if (rows[i].rc == AE_OK) {
+            fputs(", \"embedding\": ", stdout);
+            put_json_floats(stdout, e->emb + (size_t)i * e->dim, e->dim);
+        } else {
+            fputs(", \"error\": ", stdout);
+            put_json_string(stdout, rows[i].error, strlen(rows[i].error));
+            cli_error("%s", rows[i].error);
+        }
+        fputs("}\n", stdout);
+    }
+    fflush(stdout);
+}
+
+/* the feed's source for a chunk of its inputs: indices from the chunk's first */
+static int chunk_source(void *ctx, int32_t i, const char *input, ae_buffer *body, char *err, size_t cap)
+{
+    embed_rows *e = ctx;
+    return ae_wds_source(e->feed, e->base + i, input, body, err, cap);
+}
+
+/* The images (files, URLs, samples of tar shards) through the scoring pipeline without a
+ * head: the decode, batching and tar source of score; no cache. */
+static int embed_images(const score_opts *o, ae_inputs *in, ae_wds_feed *feed)
+{
+    scorer s;
+    int rc = scale_open_embedder(&s, o);
+    int32_t dim = s.model ? ae_model_embed_dim(s.model) : 0;
+    ae_scored *rows = calloc(CHUNK, sizeof *rows);
     float *emb = malloc(sizeof(float) * (size_t)dim * CHUNK);
-    int32_t status[CHUNK], idx[CHUNK];
-    char *msgs = malloc((size_t)CHUNK * MSG);
-    int failed = 0;
-    if (!pix || !emb || !msgs) {
-        free(pix), free(emb), free(msgs);
-        cli_error("out of memory");
-        return EXIT_USAGE;
+    if (!rc && (!rows || !emb)) rc = EXIT_USAGE, cli_error("out of memory");
+    ae_scorer_params sp = scorer_params(o, &s);
+    embed_rows e = {emb, dim, 0, feed};
+    if (feed) sp.source = chunk_source, sp.source_ctx = &e;
+    int64_t failed = 0;
+    /* in chunks, so memory stays that of CHUNK embeddings however long the list */
+    for (int32_t base = 0; !rc && base < in->n; base += CHUNK) {
+        int32_t k = in->n - base < CHUNK ? in->n - base : CHUNK;
+        e.base = base;
+        int32_t f = ae_score_inputs(s.session, NULL, (const char *const *)in->items + base, k, &sp, rows, emb, put_rows, &e);
+        if (f < 0) rc = EXIT_USAGE, cli_error("%s", ae_last_error());
+        else failed += f;
     }
-    for (int base = 0; base < n; base += CHUNK) {
-        int cn = n - base < CHUNK ? n - base : CHUNK, ok = 0;
-        ae_load_images(s, (const char *const *)paths + base, cn, ip, pix, status, msgs, MSG);
-        /* compact the decoded images so one batch call encodes them all */
-        for (int i = 0; i < cn; i++) {
-            if (status[i] != AE_OK) continue;
-            if (ok != i) memcpy(pix + (size_t)ok * psz, pix + (size_t)i * psz, sizeof(float) * psz);
-            idx[i] = ok++;
-        }
-        int rc = ok ? ae_encode_images(s, pix, ok, emb) : AE_OK;
-        for (int i = 0; i < cn; i++) {
-            const char *err = NULL;
-            if (status[i] != AE_OK) err = msgs + (size_t)i * MSG;
-            else if (rc != AE_OK) err = ae_last_error();
-            fputs("{\"input\": ", stdout);
-            put_json_string(stdout, paths[base + i], strlen(paths[base + i]));
-            if (!err) {
-                fputs(", \"embedding\": ", stdout);
-                put_json_floats(stdout, emb + (size_t)idx[i] * dim, dim);
-            } else {
-                fputs(", \"error\": ", stdout);
-                put_json_string(stdout, err, strlen(err));
-                cli_error("%s", err);
-                failed++;
-            }
-            fputs("}\n", stdout);
-        }
-        fflush(stdout);
-    }
-    free(pix), free(emb), free(msgs);
-    return failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    free(rows), free(emb);
+    scorer_close(&s);
+    return rc ? rc : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
 int cmd_embed(int argc, char **argv)
@@ -149,55 +162,71 @@ int cmd_embed(int argc, char **argv)
         {"threads", required_argument, 0, OPT_THREADS}, {"no-exif-rotate", no_argument, 0, OPT_NO_EXIF_ROTATE},
         {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, {"help", no_argument, 0, 'h'},
         {"fast-decode", no_argument, 0, OPT_FAST_DECODE}, {"precision", required_argument, 0, OPT_PRECISION},
-        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}, SHARD_OPTIONS, {0, 0, 0, 0}};
+        {"text-precision", required_argument, 0, OPT_TEXT_PRECISION}, {"verbose", no_argument, 0, OPT_VERBOSE},
+        SCALE_OPTIONS, {0, 0, 0, 0}};
     scale_opts so;
     scale_opts_init(&so);
-    const char *model = NULL;
-    int text = 0, precision = -1, text_precision = -1;
-    long threads = 0, maxpix = 0;
-    ae_image_params ip = ae_image_default_params();
+    score_opts o; /* what the image path takes of the scoring options */
+    score_opts_init(&o);
+    int text = 0, text_precision = -1, r;
+    long maxpix = 0;
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
+        case 'm': o.model = optarg; break;
         case OPT_TEXT: text = 1; break;
-        case OPT_PRECISION: if ((precision = cli_parse_precision("embed", "--precision", optarg)) < 0) return EXIT_USAGE; break;
+        case OPT_PRECISION: if ((o.precision = cli_parse_precision("embed", "--precision", optarg)) < 0) return EXIT_USAGE; break;
         case OPT_TEXT_PRECISION:
             if ((text_precision = cli_parse_precision("embed", "--text-precision", optarg)) < 0) return EXIT_USAGE;
             break;
-        case OPT_THREADS: if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
-        case OPT_NO_EXIF_ROTATE: ip.exif_rotate = 0; break;
-        case OPT_FAST_DECODE: ip.fast_decode = 1; break;
+        case OPT_THREADS: if (cli_parse_int("embed", "--threads", optarg, 0, 1024, &o.threads)) return EXIT_USAGE; break;
+        case OPT_NO_EXIF_ROTATE: o.image.exif_rotate = 0; break;
+        case OPT_FAST_DECODE: o.image.fast_decode = 1; break;
         case OPT_MAX_PIXELS:
             if (cli_parse_int("embed", "--max-pixels", optarg, 1, 1L << 40, &maxpix)) return EXIT_USAGE;
-            ip.max_pixels = (uint64_t)maxpix;
+            o.image.max_pixels = (uint64_t)maxpix;
             break;
+        case OPT_VERBOSE: o.verbose = 1; break;
         case 'h': help(); return EXIT_ALL_OK;
-        case OPT_SHARD: case OPT_SHARD_COUNT: scale_opt(&so, c, optarg, "embed"); break;
-        default: return cli_bad_option("embed", c, argc, argv);
+        default:
+            if ((r = scale_opt(&so, c, optarg, "embed")) < 0) return EXIT_USAGE;
+            if (r > 0) return cli_bad_option("embed", c, argc, argv);
         }
     }
     int n = argc - optind;
     if (n == 0) return cli_usage_error("embed", text ? "no TEXT given" : "no IMAGE given");
-    int first, count; /* this task's part of the arguments */
-    if (scale_select_args(&so, n, "embed", &first, &count)) return EXIT_USAGE;
-    optind += first, n = count;
-    if (n == 0) return EXIT_ALL_OK;
-    ae_model *m = cli_load_model(model, text, !text, precision, text_precision);
-    if (!m) return EXIT_USAGE;
-    ae_session_params sp = ae_session_default_params();
-    sp.n_threads = (int32_t)threads;
-    ae_session *s = NULL;
-    int rc = ae_session_new(m, &sp, &s);
-    if (rc != AE_OK) {
-        cli_error("%s", ae_last_error());
+    if (text && (so.out_dir || so.n_keep || so.force))
+        return cli_usage_error("embed", "--out, --keep and --force are for images, not --text");
+    if (text) {
+        int first, count; /* this task's part of the arguments */
+        if (scale_select_args(&so, n, "embed", &first, &count)) return EXIT_USAGE;
+        optind += first, n = count;
+        if (n == 0) return EXIT_ALL_OK;
+        ae_model *m = cli_load_model(o.model, 1, 0, o.precision, text_precision);
+        if (!m) return EXIT_USAGE;
+        ae_session_params sp = ae_session_default_params();
+        sp.n_threads = (int32_t)o.threads;
+        ae_session *s = NULL;
+        if (ae_session_new(m, &sp, &s) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            ae_model_free(m);
+            return EXIT_USAGE;
+        }
+        int ret = embed_texts(s, m, argv + optind, n);
+        ae_session_free(s);
         ae_model_free(m);
-        return EXIT_USAGE;
+        return ret;
     }
-    int ret = text ? embed_texts(s, m, argv + optind, n) : embed_images(s, m, argv + optind, n, &ip);
-    ae_session_free(s);
-    ae_model_free(m);
-    return ret;
+    /* images: the inputs of score (files, URLs, tar shards, brace lists) */
+    ae_inputs in = {0};
+    ae_wds_feed *feed = NULL;
+    if ((r = scale_args(argv + optind, n, &in)) || so.out_dir) {
+        if (!r) r = scale_run(&so, &o, &in, &(scale_job){SCALE_EMBED, "embed", NULL, NULL, NULL});
+    } else if (!(r = scale_select(&so, &in, "embed")) && !(r = scale_feed(&so, &in, (int64_t)1 << 30, &feed)) && in.n)
+        r = embed_images(&o, &in, feed);
+    ae_inputs_free(&in);
+    ae_wds_feed_free(feed);
+    return r;
 }

@@ -197,7 +197,7 @@ int cmd_rank(int argc, char **argv)
     if (so.out_dir) {
         for (int32_t i = 0; i < failed_args; i++) cli_error("%s", arg_errors[i] ? arg_errors[i] : "out of memory"), free(arg_errors[i]);
         free(arg_errors), free(bad_args);
-        r = scale_run(&so, &o, &in, "rank");
+        r = scale_run(&so, &o, &in, &(scale_job){SCALE_SCORE, "rank", NULL, NULL, NULL});
         ae_inputs_free(&in);
         return r ? r : failed_args ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     }

@@ -115,7 +115,7 @@ int cmd_score(int argc, char **argv)
     ae_inputs in = {0};
     ae_wds_feed *feed = NULL; /* the samples of tar shards */
     if ((r = scale_args(argv + optind, argc - optind, &in)) || so.out_dir) {
-        if (!r) r = scale_run(&so, &o, &in, "score");
+        if (!r) r = scale_run(&so, &o, &in, &(scale_job){SCALE_SCORE, "score", NULL, NULL, NULL});
         ae_inputs_free(&in);
         return r;
     }

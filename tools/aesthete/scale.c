@@ -36,8 +36,9 @@ const char shard_options_help[] =
     "                       JOB_COMPLETION_INDEX when set; see README)\n"
     "  --shard-count N      the N of JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n";
 const char scale_options_help[] =
-    "  --out DIR            write per-shard outputs into DIR (scores/, img_emb/, metadata/,\n"
-    "                       manifest/); shards already complete are skipped; see README\n"
+    "  --out DIR            write per-shard outputs into DIR (img_emb/, metadata/, manifest/\n"
+    "                       and scores/ or cull/); shards already complete are skipped;\n"
+    "                       see README\n"
     "  --force              with --out, redo the shards that are complete\n"
     "  --keep F,F           WebDataset fields to carry into metadata (e.g. json,txt)\n";
 const char stream_option_help[] =
@@ -275,9 +276,13 @@ static int head_id(const ae_head *head, const char *dir, char hex[65])
 }
 
 typedef struct run_ids {
-    char inputs[65], model[128], head[65], options[256];
+    char inputs[65], model[128], head[65], options[512];
     int64_t count; /* output shards of the whole run (all tasks) */
 } run_ids;
+
+static const char *const kind_names[] = {"score", "embed", "cull"};
+/* the rows' folder of a kind (NULL: none) */
+static const char *rows_dir(scale_kind k) { return k == SCALE_SCORE ? "scores" : k == SCALE_CULL ? "cull" : NULL; }
 
 static int64_t file_size(const char *path)
 {
@@ -285,13 +290,22 @@ static int64_t file_size(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 }
 
-/* 1 if the manifest of shard name says it is complete for ids and its files are whole */
-static int complete(const char *dir, const char *name, const run_ids *ids)
+/* 1 if the manifest of shard name says it is complete for ids and its files are whole, 0 if
+ * not, -1 (printed) if it is a shard of another kind of command (a manifest before the
+ * command was recorded is score's) */
+static int complete(const char *dir, const char *name, const run_ids *ids, const scale_job *job)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest/%s.json", dir, name);
     json_t *m = json_load_file(path, 0, NULL);
     if (!m) return 0;
+    const char *cmd = json_string_value(json_object_get(m, "command")) ?: "score";
+    if (strcmp(cmd, kind_names[job->kind])) {
+        cli_error("%s: %s: shard %s was written by `aesthete %s`: give `%s --out` a run folder of its own", job->cmd, path,
+                  name, cmd, job->cmd);
+        json_decref(m);
+        return -1;
+    }
     int ok = json_integer_value(json_object_get(m, "version")) == 1 &&
              !strcmp(json_string_value(json_object_get(m, "inputs")) ?: "", ids->inputs) &&
              !strcmp(json_string_value(json_object_get(m, "model")) ?: "", ids->model) &&
@@ -300,7 +314,7 @@ static int complete(const char *dir, const char *name, const run_ids *ids)
     const char *file;
     json_t *size;
     json_t *files = json_object_get(m, "files");
-    if (!json_is_object(files) || json_object_size(files) != 3) ok = 0;
+    if (!json_is_object(files) || json_object_size(files) != (rows_dir(job->kind) ? 3u : 2u)) ok = 0;
     json_object_foreach(files, file, size)
     {
         snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -311,15 +325,14 @@ static int complete(const char *dir, const char *name, const run_ids *ids)
 }
 
 typedef struct shard_out {
-    const char *dir, *name;
-    const score_opts *o;
+    const scale_job *job;
     const ae_head *bank;
     writer w;              /* for method and head names */
     ae_wds_feed *feed;
-    int32_t dim, n;
-    const char *const *inputs;
-    ae_atomic_file scores, emb, meta;
+    int32_t dim;
+    ae_atomic_file rows, emb, meta; /* rows: only when the kind has a rows' file */
     int64_t ok, failed;
+    json_t *errors;        /* embed: the failed inputs' messages */
     const float *embeds;
     uint16_t *h16;         /* (dim) one row in float16 */
 } shard_out;
@@ -337,24 +350,24 @@ static void score_fields(FILE *f, const shard_out *so, const ae_score *s)
     jstr(f, so->w.head);
 }
 
-/* rows [first, first + n) of a finished batch into the three temporary files */
+/* rows [first, first + n) of a finished batch into the temporary files: score rows (score),
+ * and for every input embedded its metadata row and its float16 embedding */
 static void write_rows(shard_out *so, const ae_scored *rows, int32_t first, int32_t n)
 {
     for (int32_t i = first; i < first + n; i++) {
         const ae_wds_sample *ws = so->feed ? ae_wds_feed_sample(so->feed, i) : NULL;
         const ae_wds_shard *sh = so->feed ? ae_wds_feed_shard(so->feed, i) : NULL;
         const char *spath = sh ? sh->path : NULL;
-        FILE *f = so->scores.fp;
-        fputc('{', f);
-        name_fields(f, rows[i].input, ws, spath);
+        FILE *f = so->job->kind == SCALE_SCORE ? so->rows.fp : NULL;
+        if (f) fputc('{', f), name_fields(f, rows[i].input, ws, spath);
         if (rows[i].rc != AE_OK) {
-            fputs(", \"error\": ", f), jstr(f, rows[i].error), fputs("}\n", f);
+            if (f) fputs(", \"error\": ", f), jstr(f, rows[i].error), fputs("}\n", f);
+            if (so->errors) json_array_append_new(so->errors, json_string(rows[i].error));
             cli_error("%s", rows[i].error);
             so->failed++;
             continue;
         }
-        score_fields(f, so, &rows[i].score);
-        fputs("}\n", f);
+        if (f) score_fields(f, so, &rows[i].score), fputs("}\n", f);
         fputc('{', so->meta.fp);
         name_fields(so->meta.fp, rows[i].input, ws, spath);
         kept_fields(so->meta.fp, ws);
@@ -381,43 +394,49 @@ static int open_out(const char *dir, const char *sub, const char *fmt, const cha
     return 0;
 }
 
-/* Scores items[n] (images, or one tar) into shard `name` of dir. Returns the failed rows,
- * or -1 on a fatal error (printed). */
-static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, const run_ids *ids, const char *name,
-                         char *const *items, int32_t n)
+static void abort_all(shard_out *out)
 {
-    const char *dir = so->out_dir;
+    if (out->rows.fp) ae_file_atomic_abort(&out->rows);
+    if (out->emb.fp) ae_file_atomic_abort(&out->emb);
+    if (out->meta.fp) ae_file_atomic_abort(&out->meta);
+}
+
+/* Embeds (and scores or culls) items[n] (images, or one tar) into shard `name` of dir.
+ * Returns the failed rows, or -1 on a fatal error (printed). */
+static int64_t run_shard(const scale_opts *so, const score_opts *o, const scale_job *job, scorer *s, const run_ids *ids,
+                         const char *name, char *const *items, int32_t n)
+{
+    const char *dir = so->out_dir, *rdir = rows_dir(job->kind);
     shard_out out;
     memset(&out, 0, sizeof out);
-    out.dir = dir, out.name = name, out.o = o, out.bank = s->bank;
+    out.job = job, out.bank = s->bank;
     ae_model_info mi;
     ae_model_get_info(s->model, &mi);
     out.dim = mi.embed_dim;
     ae_inputs in = {0};
     for (int32_t i = 0; i < n; i++)
         if (ae_inputs_push(&in, items[i]) != AE_OK) return cli_error("%s", ae_last_error()), ae_inputs_free(&in), -1;
-    ae_scorer_params sp = ae_scorer_default_params();
-    sp.image = o->image;
-    sp.cache = s->cache;
+    ae_scorer_params sp = scorer_params(o, s);
     if (scale_feed(so, &in, sp.max_file_bytes, &out.feed)) return ae_inputs_free(&in), -1;
     scale_source(&sp, out.feed);
-    ae_scored *rows = calloc((size_t)(in.n ? in.n : 1), sizeof *rows);
-    float *embeds = malloc(sizeof(float) * (size_t)out.dim * (size_t)(in.n ? in.n : 1));
+    size_t rn = (size_t)(in.n ? in.n : 1);
+    ae_scored *rows = calloc(rn, sizeof *rows);
+    float *embeds = malloc(sizeof(float) * (size_t)out.dim * rn);
+    ae_photo_facts *facts = job->kind == SCALE_CULL ? calloc(rn, sizeof *facts) : NULL;
     int64_t rc = -1;
     out.h16 = malloc(sizeof(uint16_t) * (size_t)out.dim);
-    if (!rows || !embeds || !out.h16) {
+    out.errors = job->kind == SCALE_EMBED ? json_array() : NULL;
+    if (!rows || !embeds || !out.h16 || (job->kind == SCALE_CULL && !facts) || (job->kind == SCALE_EMBED && !out.errors)) {
         cli_error("out of memory");
         goto done;
     }
+    sp.facts = facts;
+    if (facts) sp.image.fast_decode_side = scale_facts_side(&sp, &mi);
     out.embeds = embeds;
-    writer_begin(&out.w, FMT_JSONL, 0, s->bank); /* prints nothing in JSONL: names only */
-    if (open_out(dir, "scores", "%s.jsonl", name, &out.scores)) goto done;
-    if (open_out(dir, "img_emb", "img_emb_%s.npy", name, &out.emb)) {
-        ae_file_atomic_abort(&out.scores);
-        goto done;
-    }
-    if (open_out(dir, "metadata", "metadata_%s.jsonl", name, &out.meta)) {
-        ae_file_atomic_abort(&out.scores), ae_file_atomic_abort(&out.emb);
+    if (s->bank) writer_begin(&out.w, FMT_JSONL, 0, s->bank); /* prints nothing in JSONL: names only */
+    if ((rdir && open_out(dir, rdir, "%s.jsonl", name, &out.rows)) || open_out(dir, "img_emb", "img_emb_%s.npy", name, &out.emb) ||
+        open_out(dir, "metadata", "metadata_%s.jsonl", name, &out.meta)) {
+        abort_all(&out);
         goto done;
     }
     /* the header's row count is known at the end: room for it now, written over then */
@@ -427,36 +446,42 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, c
                                      on_shard_batch, &out);
     if (failed < 0) {
         cli_error("%s", ae_last_error());
-        ae_file_atomic_abort(&out.scores), ae_file_atomic_abort(&out.emb), ae_file_atomic_abort(&out.meta);
+        abort_all(&out);
+        goto done;
+    }
+    if (job->kind == SCALE_CULL && job->finish(job->ctx, out.rows.fp, s, rows, embeds, facts, in.n)) {
+        abort_all(&out);
         goto done;
     }
     fseek(out.emb.fp, 0, SEEK_SET);
     npy_header(out.emb.fp, out.ok, out.dim);
     if (ftell(out.emb.fp) != header_len) { /* a longer row count: numpy reads either */
         cli_error("%s: the .npy header grew", name);
-        ae_file_atomic_abort(&out.scores), ae_file_atomic_abort(&out.emb), ae_file_atomic_abort(&out.meta);
+        abort_all(&out);
         goto done;
     }
     fseek(out.emb.fp, 0, SEEK_END);
-    int w1 = ae_file_atomic_commit(&out.scores), w2 = ae_file_atomic_commit(&out.emb), w3 = ae_file_atomic_commit(&out.meta);
+    int w1 = rdir ? ae_file_atomic_commit(&out.rows) : AE_OK, w2 = ae_file_atomic_commit(&out.emb),
+        w3 = ae_file_atomic_commit(&out.meta);
     if (w1 || w2 || w3) {
         cli_error("%s", ae_last_error());
         goto done;
     }
     /* the manifest, last */
     char rel[3][300], path[4200];
-    snprintf(rel[0], sizeof rel[0], "scores/%s.jsonl", name);
-    snprintf(rel[1], sizeof rel[1], "img_emb/img_emb_%s.npy", name);
-    snprintf(rel[2], sizeof rel[2], "metadata/metadata_%s.jsonl", name);
-    json_t *m = json_pack("{s:i, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:{}}", "version", 1, "shard", name, "count",
-                          (json_int_t)ids->count, "inputs",
-                          ids->inputs, "n_inputs", (json_int_t)n, "model", ids->model, "head", ids->head, "options",
-                          ids->options, "rows", (json_int_t)in.n, "ok", (json_int_t)out.ok, "failed", (json_int_t)out.failed,
-                          "files");
-    for (int k = 0; m && k < 3; k++) {
+    int nrel = 0;
+    if (rdir) snprintf(rel[nrel++], sizeof rel[0], "%s/%s.jsonl", rdir, name);
+    snprintf(rel[nrel++], sizeof rel[0], "img_emb/img_emb_%s.npy", name);
+    snprintf(rel[nrel++], sizeof rel[0], "metadata/metadata_%s.jsonl", name);
+    json_t *m = json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:{}}", "version", 1, "command",
+                          kind_names[job->kind], "shard", name, "count", (json_int_t)ids->count, "inputs", ids->inputs,
+                          "n_inputs", (json_int_t)n, "model", ids->model, "head", ids->head, "options", ids->options,
+                          "rows", (json_int_t)in.n, "ok", (json_int_t)out.ok, "failed", (json_int_t)out.failed, "files");
+    for (int k = 0; m && k < nrel; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, rel[k]);
         json_object_set_new(json_object_get(m, "files"), rel[k], json_integer(file_size(path)));
     }
+    if (m && out.errors) json_object_set(m, "errors", out.errors);
     char *text = m ? json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(m);
     ae_atomic_file af;
@@ -474,14 +499,33 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, scorer *s, c
     }
     rc = out.failed;
 done:
-    free(rows), free(embeds), free(out.h16);
+    free(rows), free(embeds), free(facts), free(out.h16);
+    json_decref(out.errors);
     ae_wds_feed_free(out.feed);
     ae_inputs_free(&in);
     return rc;
 }
 
-int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const char *cmd)
+int scale_facts_side(const ae_scorer_params *sp, const ae_model_info *mi)
 {
+    if (!sp->image.fast_decode) return sp->image.fast_decode_side;
+    return mi->resize_shortest_edge > AE_QUALITY_SIDE ? mi->resize_shortest_edge : AE_QUALITY_SIDE;
+}
+
+int scale_open_embedder(scorer *s, const score_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    s->quiet = o->quiet;
+    if (!(s->model = cli_load_model(o->model, 0, 1, o->precision, -1))) return EXIT_USAGE;
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = (int32_t)o->threads;
+    if (ae_session_new(s->model, &sp, &s->session) != AE_OK) return cli_error("%s", ae_last_error()), EXIT_USAGE;
+    return 0;
+}
+
+int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const scale_job *job)
+{
+    const char *cmd = job->cmd;
     ae_shard sh;
     if (resolve(so, cmd, &sh)) return EXIT_USAGE;
     int32_t tars = 0;
@@ -489,15 +533,15 @@ int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const ch
     if (tars && tars != in->n)
         return cli_usage_error(cmd, "--out: give tar shards or images, not both (%d of the %d inputs are tars)", tars, in->n);
     const char *dir = so->out_dir;
-    static const char *subs[] = {"scores", "img_emb", "metadata", "manifest"};
+    const char *subs[] = {"img_emb", "metadata", "manifest", rows_dir(job->kind)};
     char path[4096];
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 4 && subs[k]; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, subs[k]);
         if (mkdirs(path)) return EXIT_USAGE;
     }
     scorer s;
-    int r;
-    if ((r = scorer_open(&s, o, cmd, 1))) {
+    int r = job->kind == SCALE_EMBED ? scale_open_embedder(&s, o) : scorer_open(&s, o, cmd, 1);
+    if (r) {
         scorer_close(&s);
         return r;
     }
@@ -510,7 +554,10 @@ int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const ch
     for (int32_t k = 0; k < so->n_keep; k++)
         snprintf(ids.options + strlen(ids.options), sizeof ids.options - strlen(ids.options), "%s%s", k ? "," : "",
                  so->keep[k]);
-    if (head_id(s.bank, dir, ids.head)) {
+    if (job->options)
+        snprintf(ids.options + strlen(ids.options), sizeof ids.options - strlen(ids.options), ",%s", job->options);
+    if (!s.bank) snprintf(ids.head, sizeof ids.head, "none");
+    else if (head_id(s.bank, dir, ids.head)) {
         scorer_close(&s);
         return EXIT_USAGE;
     }
@@ -527,12 +574,17 @@ int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const ch
         char *const *items = tars ? in->items + u : in->items + lo;
         int32_t n = tars ? 1 : (int32_t)(hi - lo);
         inputs_fingerprint(items, n, ids.inputs);
-        if (!so->force && complete(dir, name, &ids)) {
+        int c = complete(dir, name, &ids, job);
+        if (c < 0) {
+            fatal = 1;
+            break;
+        }
+        if (!so->force && c) {
             if (o->verbose) cli_error("shard %s is complete (skipped; --force redoes it)", name);
             skipped++;
             continue;
         }
-        int64_t f = run_shard(so, o, &s, &ids, name, items, n);
+        int64_t f = run_shard(so, o, job, &s, &ids, name, items, n);
         if (f < 0) fatal = 1;
         else failed += f, done++;
     }

@@ -53,10 +53,40 @@ int scale_args(char **argv, int n, ae_inputs *in);
 int scale_feed(const scale_opts *o, ae_inputs *in, int64_t max_bytes, ae_wds_feed **feed);
 void scale_source(ae_scorer_params *sp, ae_wds_feed *feed);
 
-/* `--out DIR`: scores this task's part of in shard by shard into DIR (skipping the shards
- * whose manifest says they are complete for these inputs, model and head, unless --force).
+/* What a run folder is written for: the rows' file and what the rows are. */
+typedef enum {
+    SCALE_SCORE, /* score, rank: scores/S.jsonl, written as each batch finishes */
+    SCALE_EMBED, /* embed: no rows' file (the failed inputs are listed in the manifest) */
+    SCALE_CULL   /* cull: cull/S.jsonl, the groups within the shard, once it is all read */
+} scale_kind;
+
+typedef struct scale_job {
+    scale_kind kind;
+    const char *cmd;      /* for messages */
+    const char *options;  /* NULL, or more options that change the rows (cull's), for the
+                             manifest */
+    /* SCALE_CULL: writes the rows of a finished shard to f from its n inputs' results
+     * (facts: one per input); 0, or -1 after the error (printed) */
+    int (*finish)(void *ctx, FILE *f, const scorer *s, const ae_scored *rows, const float *embeds,
+                  const ae_photo_facts *facts, int32_t n);
+    void *ctx;
+} scale_job;
+
+/* `--out DIR`: embeds (and scores or culls) this task's part of in shard by shard into DIR
+ * (skipping the shards whose manifest says they are complete for these inputs, model, head
+ * and options, unless --force). A shard written by another kind of command is refused.
  * Returns the exit status. */
-int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const char *cmd);
+int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const scale_job *job);
+
+/* The fast decode's side when photo facts are gathered too (cull): at least the quality
+ * measures' working resolution (AE_QUALITY_SIDE), else the model's resize edge; the side as
+ * it is without fast decoding. */
+int scale_facts_side(const ae_scorer_params *sp, const ae_model_info *mi);
+
+/* A scorer without a head or a cache, for `embed`: the model's vision tower (o->model,
+ * o->precision) and a session of o->threads. Prints the error and returns non-zero on
+ * failure (close with scorer_close either way). */
+int scale_open_embedder(scorer *s, const score_opts *o);
 
 /* `--stream`: paths or URLs one per line on stdin, one JSON line per input on stdout, in
  * order, flushed per line. Returns the exit status. */
