@@ -20,7 +20,8 @@
  *   3 hostile: Content-Length 10^15 (413), multipart without boundary / truncated (400), a
  *     PNG and a JPEG declaring 50000 x 50000 and 65000 x 65000 pixels (413, the pixel cap), a
  *     chunk size of FFFFFFFFFFFFFFFF (411), a 100 kB URI (414), a 100 kB header (431);
- *   1 flood: 32 pipelined GET /healthz on one connection, or 48 connections opened at once.
+ *   1 flood: 32 pipelined GET /healthz on one connection (all answered: closing it after an
+ *     answer is unexpected), or 48 connections opened at once.
  * Fast kinds must be answered (or refused by closing) within 5 s. In a sanitizer build the
  * deadlines are 4 times longer and the RSS bound is reported, not checked.
  *
@@ -83,7 +84,7 @@
 #define PER_CONN_KIB 256
 
 /* pseudo-statuses */
-enum { ST_CLOSED = 600, ST_NOCONN, ST_LATE, ST_N };
+enum { ST_CLOSED = 600, ST_NOCONN, ST_LATE, ST_DROPPED, ST_N }; /* ST_DROPPED: closed after an answer */
 
 enum {
     K_SCORE_PNG, K_SCORE_JPEG, K_RANK, K_EMBED, K_HEALTH, /* well-formed */
@@ -372,7 +373,9 @@ static void flood_pipeline(void)
         record(K_FLOOD_PIPELINE, status, body, blen, now() - t0);
         off += used;
     }
-    for (; got < N; got++) record(K_FLOOD_PIPELINE, eof ? ST_CLOSED : ST_LATE, NULL, 0, now() - t0);
+    /* closed before any answer: the connection limit; after one: keep-alive broken */
+    int rest = !eof ? ST_LATE : got ? ST_DROPPED : ST_CLOSED;
+    for (; got < N; got++) record(K_FLOOD_PIPELINE, rest, NULL, 0, now() - t0);
     free(out.p);
     free(in.p);
 }
@@ -607,6 +610,7 @@ static const char *status_name(int st, char *tmp)
     if (st == ST_CLOSED) return "closed";
     if (st == ST_NOCONN) return "no connection";
     if (st == ST_LATE) return "no answer in time";
+    if (st == ST_DROPPED) return "closed after an earlier answer";
     sprintf(tmp, "%d", st);
     return tmp;
 }
