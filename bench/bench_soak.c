@@ -20,8 +20,10 @@
  *   3 hostile: Content-Length 10^15 (413), multipart without boundary / truncated (400), a
  *     PNG and a JPEG declaring 50000 x 50000 and 65000 x 65000 pixels (413, the pixel cap), a
  *     chunk size of FFFFFFFFFFFFFFFF (411), a 100 kB URI (414), a 100 kB header (431);
- *   1 flood: 32 pipelined GET /healthz on one connection, or 48 connections opened at once.
- * Fast kinds must be answered (or refused by closing) within 5 s.
+ *   1 flood: 32 pipelined GET /healthz on one connection (all answered: closing it after an
+ *     answer is unexpected), or 48 connections opened at once.
+ * Fast kinds must be answered (or refused by closing) within 5 s. In a sanitizer build the
+ * deadlines are 4 times longer and the RSS bound is reported, not checked.
  *
  * At the end: the server must be alive, answer GET /healthz and exit 0 on SIGTERM. The RSS
  * bound: the baseline (VmRSS after the reference answers, 2 s after start-up) plus what the
@@ -69,11 +71,20 @@
 #define MAX_UPLOAD_MB 1
 #define MAX_PIXELS 4000000
 #define TIMEOUT_S 2
-#define FAST_WAIT_S 5.0 /* a fast kind's answer (or refusal) within this */
+#if defined(__SANITIZE_ADDRESS__)
+/* a sanitizer build (CI runs test_soak in one): 4 times slower, and its quarantine and shadow
+   memory are no part of the server's, so the RSS bound is reported but not checked */
+#define SLOWER 4.0
+#define CHECK_RSS 0
+#else
+#define SLOWER 1.0
+#define CHECK_RSS 1
+#endif
+#define FAST_WAIT_S (5.0 * SLOWER) /* a fast kind's answer (or refusal) within this */
 #define PER_CONN_KIB 256
 
 /* pseudo-statuses */
-enum { ST_CLOSED = 600, ST_NOCONN, ST_LATE, ST_N };
+enum { ST_CLOSED = 600, ST_NOCONN, ST_LATE, ST_DROPPED, ST_N }; /* ST_DROPPED: closed after an answer */
 
 enum {
     K_SCORE_PNG, K_SCORE_JPEG, K_RANK, K_EMBED, K_HEALTH, /* well-formed */
@@ -300,7 +311,7 @@ static void one_shot(int k)
 /* Slowloris headers or a slow body; counts ST_CLOSED when the server cut it off in time. */
 static void slow(int k)
 {
-    double t0 = now(), limit = TIMEOUT_S + 5.0;
+    double t0 = now(), limit = TIMEOUT_S + 5.0 * SLOWER;
     int fd = connect_server();
     if (fd < 0) {
         record(k, ST_NOCONN, NULL, 0, 0);
@@ -362,7 +373,9 @@ static void flood_pipeline(void)
         record(K_FLOOD_PIPELINE, status, body, blen, now() - t0);
         off += used;
     }
-    for (; got < N; got++) record(K_FLOOD_PIPELINE, eof ? ST_CLOSED : ST_LATE, NULL, 0, now() - t0);
+    /* closed before any answer: the connection limit; after one: keep-alive broken */
+    int rest = !eof ? ST_LATE : got ? ST_DROPPED : ST_CLOSED;
+    for (; got < N; got++) record(K_FLOOD_PIPELINE, rest, NULL, 0, now() - t0);
     free(out.p);
     free(in.p);
 }
@@ -597,6 +610,7 @@ static const char *status_name(int st, char *tmp)
     if (st == ST_CLOSED) return "closed";
     if (st == ST_NOCONN) return "no connection";
     if (st == ST_LATE) return "no answer in time";
+    if (st == ST_DROPPED) return "closed after an earlier answer";
     sprintf(tmp, "%d", st);
     return tmp;
 }
@@ -742,8 +756,9 @@ int main(int argc, char **argv)
     printf("rss_baseline\t%.1f\tMiB\nrss_max\t%.1f\tMiB\nvm_hwm\t%.1f\tMiB\nrss_bound\t%.1f\tMiB\n", base_kib / 1024.0,
            max_mib, hwm_kib / 1024.0, bound_mib);
     printf("server_alive\t%d\t\nserver_exit\t%d\t\n", alive && !died, exit_status);
-    int pass = !died && alive && exit_status == 0 && !wrong && !unexpected && ok_answers && max_mib <= bound_mib &&
-               hwm_kib / 1024.0 <= bound_mib;
+    int pass = !died && alive && exit_status == 0 && !wrong && !unexpected && ok_answers &&
+               (!CHECK_RSS || (max_mib <= bound_mib && hwm_kib / 1024.0 <= bound_mib));
+    if (!CHECK_RSS) printf("the RSS bound is not checked in a sanitizer build\n");
     if (first_problem[0]) printf("first problem: %s\n", first_problem);
     if (!ok_answers) printf("a kind got no request through, or a well-formed kind no 200\n");
 
@@ -766,5 +781,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_soak: %s\n", ae_last_error()), pass = 0;
     }
     printf("%s\n", pass ? "PASS" : "FAIL");
+    for (int k = 0; k < NK; k++) free(requests[k].p);
+    for (int k = 0; k < N_WELL; k++) json_decref(reference[k]);
+    free(ts), free(rss);
+    unlink(log), rmdir(test_tmpdir());
     return pass ? 0 : 1;
 }
