@@ -9,9 +9,13 @@
  * miss, computed again and replaced, never a result.
  *
  * A cache never stops scoring: a damaged file (not SQLite, or SQLite reporting corruption) is
- * moved aside as <path>.corrupt-<time> and a new one started; a full disk, a read-only file or
- * a lock held too long stop the writes for the rest of the run; each is noted once, for the
- * caller to warn (ae_cache_warning). WAL mode lets readers go on while one process writes;
+ * moved aside as <path>.corrupt-<time> and a new one started; a full disk or a lock held too
+ * long stop the writes for the rest of the run; a read-only file or folder is opened read-only
+ * (its rows used, nothing stored); a lookup that waited out the busy timeout (another process
+ * holds the database exclusively) stops the lookups too, so a run waits for a lock at most
+ * once on reading and once on writing; each is noted once, for the caller to warn
+ * (ae_cache_warning). Opening writes nothing to a database that is set up already, so a
+ * read-only or locked file opens at once. WAL mode lets readers go on while one process writes;
  * synchronous=NORMAL keeps every committed transaction across a process crash (only a power
  * loss may drop the last ones, never corrupting the file). Writers take the lock up front
  * (BEGIN IMMEDIATE) so two processes never deadlock upgrading read locks, and wait for each
@@ -33,6 +37,7 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "hash.h"
 
 #define BUSY_MS 30000
@@ -43,8 +48,9 @@ struct ae_cache {
     sqlite3_stmt *get, *put;
     char *path;
     int64_t hits, misses, bad_rows;
-    int no_writes; /* a write failed: the rest of the run computes without storing */
-    int broken;    /* SQLite reported corruption: no more reads or writes; moved aside at close */
+    int no_writes; /* a write failed, or read-only: the rest of the run computes without storing */
+    int off;       /* a lookup failed: no more reads or writes */
+    int broken;    /* SQLite reported corruption: off, and moved aside at close */
     char warning[1024];
 };
 
@@ -114,25 +120,6 @@ int ae_cache_default_path(char *path, size_t cap)
     return AE_OK;
 }
 
-/* mkdir -p of the folder part of path. */
-static int make_parents(const char *path)
-{
-    char *p = strdup(path);
-    if (!p) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            int rc = ae_fail(AE_ERR_IO, "%s: cannot create folder %s: %s", path, p, strerror(errno));
-            free(p);
-            return rc;
-        }
-        *s = '/';
-    }
-    free(p);
-    return AE_OK;
-}
-
 /* The message for an SQLite failure on the database file. */
 static int db_fail(ae_cache *c, const char *what)
 {
@@ -167,12 +154,12 @@ static int exec(ae_cache *c, const char *sql)
     return rc == SQLITE_OK ? AE_OK : db_fail(c, sql);
 }
 
+static void disconnect(ae_cache *c);
+
 void ae_cache_close(ae_cache *c)
 {
     if (!c) return;
-    sqlite3_finalize(c->get);
-    sqlite3_finalize(c->put);
-    sqlite3_close(c->db);
+    disconnect(c);
     if (c->broken) { /* found damaged while in use: the next run starts a new one */
         char aside[4300];
         move_aside(c->path, aside, sizeof aside);
@@ -212,45 +199,137 @@ int ae_cache_open(const char *path, ae_cache **out)
     return rc;
 }
 
+/* An integer from a one-value query, or -1. */
+static int64_t query_int(ae_cache *c, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Sets up the database: WAL, the table, the version; each written only when missing, so
+ * that a database set up already is not written to (read-only or locked, it opens at once). */
+static int set_up(ae_cache *c)
+{
+    int rc;
+    sqlite3_stmt *q = NULL;
+    const char *mode = NULL;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) { /* unreadable, or locked past the busy timeout */
+        rc = db_fail(c, "reading");
+        sqlite3_finalize(q);
+        return rc;
+    }
+    int wal = (mode = (const char *)sqlite3_column_text(q, 0)) && !strcmp(mode, "wal");
+    sqlite3_finalize(q);
+    if (!wal && (rc = exec(c, "PRAGMA journal_mode=WAL"))) return rc;
+    if ((rc = exec(c, "PRAGMA synchronous=NORMAL"))) return rc; /* per connection: no write */
+    if (query_int(c, "SELECT count(*) FROM sqlite_schema WHERE name='embeddings'") != 1 &&
+        (rc = exec(c, "CREATE TABLE IF NOT EXISTS embeddings("
+                      "key TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL, "
+                      "created INTEGER NOT NULL, PRIMARY KEY(key, dim)) WITHOUT ROWID")))
+        return rc;
+    if (query_int(c, "PRAGMA user_version") != 2 && (rc = exec(c, "PRAGMA user_version=2"))) return rc;
+    return AE_OK;
+}
+
+/* Opens path with flags and prepares the statements (the put only when writable); immutable:
+ * read-only through a file: URI with immutable=1 (no -shm, no locks: for a WAL database in a
+ * folder where its -shm cannot be made). */
+static int connect(ae_cache *c, int flags, int immutable)
+{
+    int rc;
+    char *uri = NULL;
+    if (immutable) {
+        size_t n = strlen(c->path);
+        if (!(uri = malloc(3 * n + 32))) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);
+        char *u = uri + sprintf(uri, "file:");
+        for (const unsigned char *p = (const unsigned char *)c->path; *p; p++)
+            u += strchr("?#%", *p) || *p < 0x20 || *p >= 0x7f ? sprintf(u, "%%%02X", *p) : sprintf(u, "%c", *p);
+        sprintf(u, "?immutable=1");
+        flags |= SQLITE_OPEN_URI;
+    }
+    int opened = sqlite3_open_v2(uri ? uri : c->path, &c->db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
+    free(uri);
+    if (opened != SQLITE_OK)
+        return c->db ? ae_fail(AE_ERR_IO, "%s: cannot open the embedding cache: %s", c->path,
+                               sqlite3_errmsg(c->db))
+                     : ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);
+    sqlite3_busy_timeout(c->db, BUSY_MS);
+    sqlite3_extended_result_codes(c->db, 1);
+    if (flags & SQLITE_OPEN_READONLY) {
+        if (query_int(c, "SELECT count(*) FROM sqlite_schema WHERE name='embeddings'") != 1)
+            return db_fail(c, "reading");
+    } else if ((rc = set_up(c))) {
+        return rc;
+    }
+    if (sqlite3_prepare_v3(c->db, "SELECT vec FROM embeddings WHERE key=?1 AND dim=?2", -1,
+                           SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK ||
+        (!(flags & SQLITE_OPEN_READONLY) &&
+         sqlite3_prepare_v3(c->db,
+                            "INSERT OR REPLACE INTO embeddings(key, dim, vec, created) "
+                            "VALUES(?1, ?2, ?3, ?4)",
+                            -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL) != SQLITE_OK))
+        return db_fail(c, "preparing statements");
+    return AE_OK;
+}
+
+static void disconnect(ae_cache *c)
+{
+    sqlite3_finalize(c->get);
+    sqlite3_finalize(c->put);
+    sqlite3_close(c->db);
+    c->get = c->put = NULL;
+    c->db = NULL;
+}
+
 static int open_db(const char *path, ae_cache **out)
 {
     *out = NULL;
     int rc;
-    if ((rc = make_parents(path))) return rc;
+    if ((rc = ae_mkdirs_for(path))) return rc;
     ae_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path))) {
         free(c);
         return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-        rc = c->db ? ae_fail(AE_ERR_IO, "%s: cannot open the embedding cache: %s", path,
-                             sqlite3_errmsg(c->db))
-                   : ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
+    rc = connect(c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0);
+    /* a database we may not write (a read-only file, folder or mount): its rows are still
+     * good; opened read-only, it serves lookups and stores nothing (not for a lock: that
+     * waited out the busy timeout once already) */
+    int code = c->db ? sqlite3_extended_errcode(c->db) & 0xff : 0;
+    if (rc == AE_ERR_IO && access(path, F_OK) == 0 &&
+        (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM)) {
+        char why[1200];
+        snprintf(why, sizeof why, "%s", ae_last_error());
+        disconnect(c);
+        int ro = connect(c, SQLITE_OPEN_READONLY, 0);
+        if (ro != AE_OK && ro != AE_ERR_NOMEM) disconnect(c), ro = connect(c, SQLITE_OPEN_READONLY, 1);
+        if (ro == AE_OK) {
+            char msg[2600], cause[1300], *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+            if (slash) slash == dir ? (void)(slash[1] = 0) : (void)(*slash = 0);
+            if (access(path, W_OK) != 0) snprintf(cause, sizeof cause, "%s", strerror(errno));
+            else if (dir && access(slash ? dir : ".", W_OK) != 0) snprintf(cause, sizeof cause, "its folder: %s", strerror(errno));
+            else snprintf(cause, sizeof cause, "%s", strncmp(why, path, strlen(path)) ? why : why + strlen(path) + 2);
+            free(dir);
+            snprintf(msg, sizeof msg, "%s: the embedding cache is read-only here (%s); its embeddings are used, new ones are not kept",
+                     path, cause);
+            note(c, msg);
+            c->no_writes = 1;
+            rc = AE_OK;
+        } else {
+            ae_fail(AE_ERR_IO, "%s", why); /* the first failure says more */
+        }
     }
-    sqlite3_busy_timeout(c->db, BUSY_MS);
-    sqlite3_extended_result_codes(c->db, 1);
-    if ((rc = exec(c, "PRAGMA journal_mode=WAL")) || (rc = exec(c, "PRAGMA synchronous=NORMAL")) ||
-        (rc = exec(c, "CREATE TABLE IF NOT EXISTS embeddings("
-                      "key TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL, "
-                      "created INTEGER NOT NULL, PRIMARY KEY(key, dim)) WITHOUT ROWID")) ||
-        (rc = exec(c, "PRAGMA user_version=2")))
-        goto fail;
-    if (sqlite3_prepare_v3(c->db, "SELECT vec FROM embeddings WHERE key=?1 AND dim=?2", -1,
-                           SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(c->db,
-                           "INSERT OR REPLACE INTO embeddings(key, dim, vec, created) "
-                           "VALUES(?1, ?2, ?3, ?4)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &c->put, NULL) != SQLITE_OK) {
-        rc = db_fail(c, "preparing statements");
-        goto fail;
+    if (rc) {
+        ae_cache_close(c);
+        return rc;
     }
     *out = c;
     return AE_OK;
-fail:
-    ae_cache_close(c);
-    return rc;
 }
 
 void ae_cache_key_from_hash(const char content_sha256[65], const char *fingerprint,
@@ -316,8 +395,12 @@ static int use_failed(ae_cache *c, const char *what)
     int rc = db_fail(c, what);
     char msg[1200];
     if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
-        c->broken = 1;
+        c->broken = c->off = 1;
         snprintf(msg, sizeof msg, "%s: the embedding cache is damaged (%s); not used for the rest of this run, moved aside at its end",
+                 c->path, sqlite3_errmsg(c->db));
+    } else if (!strcmp(what, "reading")) { /* e.g. locked past the busy timeout */
+        c->off = 1;
+        snprintf(msg, sizeof msg, "%s: cannot read the embedding cache (%s); not used for the rest of this run",
                  c->path, sqlite3_errmsg(c->db));
     } else {
         c->no_writes = 1;
@@ -328,10 +411,21 @@ static int use_failed(ae_cache *c, const char *what)
     return rc;
 }
 
+/* A row that does not check out: counted, noted once. */
+static void bad_row(ae_cache *c)
+{
+    char msg[1200];
+    if (c->bad_rows++ == 0) {
+        snprintf(msg, sizeof msg, "%s: a stored embedding failed its check (edited, damaged, or from another file); "
+                                  "computed again, never used", c->path);
+        note(c, msg);
+    }
+}
+
 int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim)
 {
     if (!c || !key || !out || dim <= 0 || dim > MAX_DIM) return ae_fail(AE_ERR_INVALID, "cache: invalid lookup");
-    if (c->broken) return c->misses++, 0;
+    if (c->off) return c->misses++, 0;
     sqlite3_stmt *st = c->get;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, dim);
@@ -348,10 +442,10 @@ int ae_cache_get(ae_cache *c, const char *key, float *out, int32_t dim)
                 from_le(out, blob, (size_t)dim);
                 hit = 1;
             } else {
-                c->bad_rows++;
+                bad_row(c);
             }
-        } else if (blob) {
-            c->bad_rows += len != dim * 4; /* a version-1 row is merely old */
+        } else if (blob && len != dim * 4) { /* a version-1 row is merely old */
+            bad_row(c);
         }
     } else if (rc != SQLITE_DONE) {
         int r = use_failed(c, "reading");
@@ -370,7 +464,7 @@ int ae_cache_put_many(ae_cache *c, const char *const *keys, const float *vecs, i
 {
     if (!c || n < 0 || dim <= 0 || dim > MAX_DIM || (n > 0 && (!keys || !vecs)))
         return ae_fail(AE_ERR_INVALID, "cache: invalid store");
-    if (n == 0 || c->broken || c->no_writes) return AE_OK; /* noted once already */
+    if (n == 0 || c->off || c->no_writes) return AE_OK; /* noted once already */
     size_t bytes = (size_t)dim * 4 + SUM_BYTES;
     uint8_t *blob = malloc(bytes);
     if (!blob) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", c->path);

@@ -20,6 +20,7 @@
 
 #include "csv.h"
 #include "error.h"
+#include "fileio.h"
 
 ae_classlist_params ae_classlist_default_params(void)
 {
@@ -198,47 +199,10 @@ int ae_classlist_load(const char *path, const ae_classlist_params *params, ae_cl
     out->column[0] = 0;
     if (!path || !*path) return ae_fail(AE_ERR_INVALID, "ae_classlist_load: no path");
     ae_classlist_params p = resolve_params(params);
-    errno = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ae_fail(errno == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path,
-                       strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        int rc = ae_fail(AE_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "is a directory");
-        close(fd);
-        return rc;
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > p.max_bytes) {
-        close(fd);
-        return ae_fail(AE_ERR_TOO_LARGE, "%s: %lld bytes, larger than the limit of %zu bytes",
-                       path, (long long)st.st_size, p.max_bytes);
-    }
-    /* regular files: their size; pipes: grow, but never past max_bytes + 1 */
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
-    char *buf = malloc(cap);
-    int rc = AE_OK;
-    if (!buf) { close(fd); return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path); }
-    for (;;) {
-        if (n == cap) {
-            if (cap > p.max_bytes) {
-                rc = ae_fail(AE_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes", path,
-                             p.max_bytes);
-                break;
-            }
-            size_t nc = cap * 2 > p.max_bytes + 1 ? p.max_bytes + 1 : cap * 2;
-            char *t = realloc(buf, nc);
-            if (!t) { rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path); break; }
-            buf = t;
-            cap = nc;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { rc = ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno)); break; }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
-    close(fd);
+    /* fileio.h's bounded reader: a FIFO without a writer reads as empty, never blocks */
+    char *buf;
+    size_t n;
+    int rc = ae_file_read(path, p.max_bytes, &buf, &n);
     if (!rc) rc = ae_classlist_parse(buf, n, path, &p, out);
     free(buf);
     return rc;

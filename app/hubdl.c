@@ -36,6 +36,7 @@
 #include "error.h"
 #include "hub.h"
 #include "fetch.h"
+#include "fileio.h"
 #include "hash.h"
 
 #define PATH_CAP 4096
@@ -99,22 +100,6 @@ int ae_hubdl_cache_dir(char *dir, size_t cap)
     if (!ok) return ae_fail(AE_ERR_INVALID, "hub cache: path too long");
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/') dir[--n] = 0;
-    return AE_OK;
-}
-
-static int mkdirs(const char *path)
-{
-    char p[PATH_CAP];
-    if (!fmt(p, sizeof p, "%s", path)) return ae_fail(AE_ERR_INVALID, "%s: path too long", path);
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s) continue;
-        char c = *s;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return ae_fail(AE_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
-        if (!c) break;
-        *s = c;
-    }
     return AE_OK;
 }
 
@@ -496,7 +481,7 @@ static int link_file(struct job *j, const char *file, const char *etag)
         !fmt(target, sizeof target, "../../blobs/%s", etag) ||
         !fmt(tmp, sizeof tmp, "%s.tmp%ld", dst, (long)getpid()))
         return ae_fail(AE_ERR_INVALID, "%s: cache path too long", file);
-    int rc = mkdirs(dir);
+    int rc = ae_mkdirs(dir);
     if (rc) return rc;
     /* a fresh link renamed over the old one: readers never see the name missing */
     unlink(tmp);
@@ -516,7 +501,7 @@ static int write_ref(struct job *j)
         !fmt(ref, sizeof ref, "%s/%s", dir, j->revision) ||
         !fmt(tmp, sizeof tmp, "%s.tmp%ld", ref, (long)getpid()))
         return ae_fail(AE_ERR_INVALID, "refs: cache path too long");
-    int rc = mkdirs(dir);
+    int rc = ae_mkdirs(dir);
     if (rc) return rc;
     FILE *f = fopen(tmp, "wb");
     if (!f) return ae_fail(AE_ERR_IO, "%s: %s", tmp, strerror(errno));
@@ -594,7 +579,7 @@ int ae_hub_download(const char *spec, const ae_hubdl_params *params, char *snaps
         return ae_fail(AE_ERR_INVALID, "%s: cache path too long", cache);
     char blobs[PATH_CAP + 8];
     fmt(blobs, sizeof blobs, "%s/blobs", j.repo);
-    if ((rc = mkdirs(blobs)) || (rc = mkdirs(j.locks))) return rc;
+    if ((rc = ae_mkdirs(blobs)) || (rc = ae_mkdirs(j.locks))) return rc;
 
     const char *token = p->token ? p->token : getenv("HF_TOKEN");
     char auth[1024];

@@ -17,6 +17,7 @@
 
 #include "cache.h"
 #include "error.h"
+#include "fileio.h"
 #include "hash.h"
 #include "recipe.h"
 
@@ -117,15 +118,7 @@ static int bank_dir(const char *cache_path, char *dir, size_t cap, int create)
     if (slash) *slash = 0;
     else snprintf(db, sizeof db, "."); /* --cache NAME: the banks go beside it, here */
     if ((size_t)snprintf(dir, cap, "%s/banks", db) >= cap) return ae_fail(AE_ERR_INVALID, "%s/banks: path too long", db);
-    if (!create) return AE_OK;
-    for (char *c = dir + 1; *c; c++) /* mkdir -p: the cache folder may not exist yet */
-        if (*c == '/') {
-            *c = 0;
-            mkdir(dir, 0755);
-            *c = '/';
-        }
-    mkdir(dir, 0755);
-    return AE_OK;
+    return create ? ae_mkdirs(dir) : AE_OK; /* the cache folder may not exist yet */
 }
 
 int ae_recipe_bank_dir(const char *cache_path, char *dir, size_t cap) { return bank_dir(cache_path, dir, cap, 1); }

@@ -28,7 +28,7 @@ ae_label(unit test_cache test_classlist test_clip test_config test_cull test_hea
 ae_label(golden test_b32 test_clip test_config test_image test_model test_tokenizer
   test_score test_head test_pickle test_cli test_fidelity)
 ae_label(kernels test_nn test_tiles test_quant test_photo test_fidelity)
-ae_label(cli test_cli test_cull_cli test_rank test_train test_verify test_usability)
+ae_label(cli test_cli test_cull_cli test_rank test_train test_verify test_usability test_faults)
 ae_label(pipeline test_pipeline test_towers test_shard_parquet)
 ae_label(unit test_shard)
 ae_label(cluster test_shard_cli test_shard_embed test_shard_cull test_shard_out test_shard_stream test_shard_wds test_shard_slurm)

@@ -111,44 +111,11 @@ static int load_json(const char *text, size_t len, const char *label, json_t **o
     return AE_OK;
 }
 
+/* config.json / preprocessor_config.json: a few kB; read whole through fileio.h's bounded
+ * reader, capped at 64 MiB as before. */
 static int read_text(const char *path, char **text, size_t *len)
 {
-    *text = NULL;
-    FILE *f = ae_file_fopen(path);
-    if (!f) {
-        int e = errno;
-        return ae_fail(e == ENOENT ? AE_ERR_NOT_FOUND : AE_ERR_IO, "%s: %s", path, strerror(e));
-    }
-    size_t cap = 1 << 14, n = 0, r;
-    char *p = malloc(cap);
-    while (p && (r = fread(p + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            if (cap >= (64u << 20)) { /* configs are a few kB */
-                fclose(f);
-                free(p);
-                return ae_fail(AE_ERR_TOO_LARGE, "%s: larger than 64 MiB", path);
-            }
-            char *q = realloc(p, cap * 2);
-            if (!q) {
-                free(p);
-                p = NULL;
-                break;
-            }
-            p = q;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!p) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    if (err) {
-        free(p);
-        return ae_fail(AE_ERR_IO, "%s: read error", path);
-    }
-    *text = p;
-    *len = n;
-    return AE_OK;
+    return ae_file_read(path, (size_t)64 << 20, text, len);
 }
 
 /* ---- config.json ------------------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
  * fileio.c — opening files named from outside without ever blocking on a FIFO, reading one
- * whole under a cap, and writing files through a temporary file and a rename (fileio.h).
+ * whole under a cap, making folders (mkdir -p), and writing files through a temporary file and a rename (fileio.h).
  */
 #define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
@@ -39,6 +39,53 @@ FILE *ae_file_fopen(const char *path)
         errno = e;
     }
     return f;
+}
+
+/* mkdir -p of the first n bytes of path. */
+static int mkdirs_n(const char *path, size_t n)
+{
+    while (n > 1 && path[n - 1] == '/') n--; /* trailing slashes */
+    if (n == 0 || (n == 1 && path[0] == '/')) return AE_OK;
+    char *p = malloc(n + 1);
+    if (!p) {
+        errno = ENOMEM;
+        return ae_fail(AE_ERR_NOMEM, "%.*s: out of memory", (int)n, path);
+    }
+    memcpy(p, path, n);
+    p[n] = 0;
+    int rc = AE_OK;
+    for (size_t i = 1; i <= n && rc == AE_OK; i++) {
+        if (i < n && (p[i] != '/' || p[i - 1] == '/')) continue; /* each folder once */
+        p[i] = 0;
+        struct stat st;
+        if (mkdir(p, 0777) != 0) {
+            int e = errno;
+            /* there already (EEXIST, or EACCES/EROFS on a folder we may not write) is fine;
+             * a file in the way is not */
+            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                if (e == EEXIST) e = ENOTDIR;
+                if (i == n) rc = ae_fail(AE_ERR_IO, "%s: cannot create folder: %s", p, strerror(e));
+                else rc = ae_fail(AE_ERR_IO, "%.*s: cannot create folder %s: %s", (int)n, path, p, strerror(e));
+                errno = e;
+            }
+        }
+        if (i < n) p[i] = '/';
+    }
+    free(p);
+    return rc;
+}
+
+int ae_mkdirs(const char *dir)
+{
+    if (!dir) return ae_fail(AE_ERR_INVALID, "ae_mkdirs: no folder");
+    return mkdirs_n(dir, strlen(dir));
+}
+
+int ae_mkdirs_for(const char *path)
+{
+    if (!path) return ae_fail(AE_ERR_INVALID, "ae_mkdirs_for: no path");
+    const char *slash = strrchr(path, '/');
+    return slash ? mkdirs_n(path, slash == path ? 1 : (size_t)(slash - path)) : AE_OK;
 }
 
 int ae_file_atomic_open(const char *path, ae_atomic_file *af)

@@ -9,6 +9,9 @@
  * in a program that starts others. ae_file_read reads a whole file into memory under a cap,
  * for the parsers of small text inputs (rating and label lists).
  *
+ * Folders (ae_mkdirs): mkdir -p, for every place that makes the folders of a path it writes
+ * (the cache, the kept banks, the hub cache, the CLI's moves).
+ *
  * Writing (ae_file_atomic_*): a temporary file beside the target ("<path>.tmp.XXXXXX", same
  * folder so the rename stays on one file system) is written through af.fp, then flushed,
  * synced and renamed over the target, so a reader sees the old file or the new one, never half
@@ -36,6 +39,16 @@ FILE *ae_file_fopen(const char *path);
  * folder), AE_ERR_TOO_LARGE or AE_ERR_NOMEM, with ae_last_error() "PATH: cause"; on failure
  * *data is NULL and *size 0. */
 int ae_file_read(const char *path, size_t max_bytes, char **data, size_t *size);
+
+/* Creates the folder dir and those above it that are missing (mode 0777 less the umask, as
+ * mkdir -p); folders that exist are fine, trailing and doubled slashes too, "" and "/" are
+ * nothing to do. Returns AE_OK, AE_ERR_IO with errno set and ae_last_error() "DIR: cannot
+ * create folder: <cause>" (or "DIR: cannot create folder PART: <cause>" when a folder above it
+ * failed, e.g. a file in the way: "Not a directory"), or AE_ERR_NOMEM. */
+int ae_mkdirs(const char *dir);
+/* The same for the folder that holds the file path (its part before the last '/'; nothing to
+ * do for a bare name). */
+int ae_mkdirs_for(const char *path);
 
 typedef struct ae_atomic_file {
     FILE *fp;   /* write the content here ("wb") */

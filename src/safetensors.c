@@ -636,32 +636,22 @@ int st_write(const char *path, const st_out_tensor *ts, int32_t n, const char *c
 {
     if (!path || n < 0 || (n > 0 && !ts) || n_meta < 0 || (n_meta > 0 && (!meta_keys || !meta_vals)))
         return ae_fail(AE_ERR_INVALID, "st_write: invalid arguments");
-    char *hdr = NULL, *tmp = NULL;
+    char *hdr = NULL;
     size_t *sizes = calloc((size_t)n + 1, sizeof *sizes);
-    FILE *fp = NULL;
-    int fd = -1, rc;
+    int rc;
     if (!sizes) return ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    if ((rc = build_header(path, ts, n, meta_keys, meta_vals, n_meta, &hdr, sizes)) != AE_OK)
-        goto fail;
-
+    if ((rc = build_header(path, ts, n, meta_keys, meta_vals, n_meta, &hdr, sizes)) != AE_OK) {
+        free(sizes);
+        return rc;
+    }
+    /* written whole or not at all: a temporary file beside path, synced and renamed over it */
+    ae_atomic_file af;
+    if ((rc = ae_file_atomic_open(path, &af)) != AE_OK) {
+        free(hdr), free(sizes);
+        return rc;
+    }
+    FILE *fp = af.fp;
     size_t hlen = strlen(hdr), padded = (hlen + 7) & ~(size_t)7;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-        tmp = NULL;
-        rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        rc = ae_fail(AE_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto fail;
-    }
-    (void)fchmod(fd, 0644);
-    if (!(fp = fdopen(fd, "wb"))) {
-        rc = ae_fail(AE_ERR_IO, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        goto fail;
-    }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     int ok = write_all(fp, len8, 8) && write_all(fp, hdr, hlen);
@@ -676,32 +666,10 @@ int st_write(const char *path, const st_out_tensor *ts, int32_t n, const char *c
                  fputc(p[j + 1], fp) != EOF && fputc(p[j], fp) != EOF;
 #endif
     }
-    if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
     int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    fp = NULL;
-    if (!ok) {
-        rc = ae_fail(AE_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = ae_fail(AE_ERR_IO, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    free(hdr);
-    free(sizes);
-    return AE_OK;
-
-fail:
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(hdr);
-    free(sizes);
-    return rc;
+    free(hdr), free(sizes);
+    errno = e;
+    /* a failed write leaves the stream in error: commit reports it ("path: cannot
+     * write: No space left on device") and removes the temporary file */
+    return ae_file_atomic_commit(&af);
 }

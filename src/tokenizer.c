@@ -124,39 +124,15 @@ static size_t utf8_put(uint32_t c, uint8_t *out)
     return 4;
 }
 
+/* vocab.json (~1.6 MB for CLIP) and merges.txt (~0.5 MB), read whole through fileio.h's
+ * bounded reader: 64 MiB is far above any tokenizer of the CLIP family. */
+#define TOKENIZER_FILE_MAX ((size_t)64 << 20)
+
 static char *read_all(const char *path, size_t *size, int *rc)
 {
-    FILE *f = ae_file_fopen(path);
-    if (!f) {
-        *rc = ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 20, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *q = cap <= SIZE_MAX / 4 ? realloc(buf, cap * 2 + 1) : NULL;
-            if (!q) { free(buf); buf = NULL; break; }
-            buf = q;
-            cap *= 2;
-        }
-    }
-    if (!buf) {
-        fclose(f);
-        *rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (ferror(f)) {
-        fclose(f);
-        free(buf);
-        *rc = ae_fail(AE_ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *size = n;
-    return buf;
+    char *buf;
+    *rc = ae_file_read(path, TOKENIZER_FILE_MAX, &buf, size);
+    return *rc == AE_OK ? buf : NULL;
 }
 
 /* vocab[key] as an id, or -1 if absent. Values were range-checked by load_vocab. */

@@ -1,10 +1,12 @@
 /*
  * test_cache.c — app/cache.c: round trips, keys, stats, clear, persistence, two processes
  * writing at once (fork), a writer killed with SIGKILL mid-run (every committed batch
- * survives, the file stays consistent), and corrupt files.
+ * survives, the file stays consistent), corrupt files, read-only files, and ae_mkdirs (the one
+ * mkdir -p of the cache, the kept banks, the hub cache and the CLI).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 
 #include "cache.h"
 #include "error.h"
+#include "fileio.h"
 #include "run.h"
 #include "test.h"
 
@@ -351,7 +354,7 @@ static void test_row_checks(void)
     /* a put replaces the bad row with a good one */
     CHECK_EQ_INT(ae_cache_put(c, "edited", v, DIM), AE_OK);
     CHECK_EQ_INT(ae_cache_get(c, "edited", out, DIM), 1);
-    CHECK(ae_cache_warning(c) == NULL);
+    CHECK_STR_CONTAINS(ae_cache_warning(c), "rows.sqlite3: a stored embedding failed its check (edited, damaged, or from another file); computed again, never used");
     ae_cache_close(c);
 }
 
@@ -443,8 +446,110 @@ static void test_full_disk(void)
     free(keys), free(kp), free(vs);
 }
 
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ae_mkdirs: folders made, existing ones fine, slashes, a file in the way, a folder that may
+ * not be written, a full disk (a tmpfs without inodes) */
+static void test_mkdirs(void)
+{
+    char d[4096], p[4200];
+    snprintf(d, sizeof d, "%s/mk/a/b/c", test_tmpdir());
+    CHECK_EQ_INT(ae_mkdirs(d), AE_OK);
+    CHECK(is_dir(d));
+    CHECK_EQ_INT(ae_mkdirs(d), AE_OK); /* there already */
+    snprintf(p, sizeof p, "%s/mk//x///y//", test_tmpdir());
+    CHECK_EQ_INT(ae_mkdirs(p), AE_OK);
+    snprintf(p, sizeof p, "%s/mk/x/y", test_tmpdir());
+    CHECK(is_dir(p));
+    CHECK_EQ_INT(ae_mkdirs(""), AE_OK);
+    CHECK_EQ_INT(ae_mkdirs("/"), AE_OK);
+    CHECK_EQ_INT(ae_mkdirs("///"), AE_OK);
+    CHECK_EQ_INT(ae_mkdirs(NULL), AE_ERR_INVALID);
+    /* the folder of a file */
+    snprintf(p, sizeof p, "%s/mk/f/g/file.bank", test_tmpdir());
+    CHECK_EQ_INT(ae_mkdirs_for(p), AE_OK);
+    snprintf(p, sizeof p, "%s/mk/f/g", test_tmpdir());
+    CHECK(is_dir(p));
+    snprintf(p, sizeof p, "%s/mk/f/g/file.bank", test_tmpdir());
+    CHECK(access(p, F_OK) != 0); /* the file itself is not made */
+    CHECK_EQ_INT(ae_mkdirs_for("bare-name"), AE_OK);
+    CHECK(access("bare-name", F_OK) != 0);
+    /* a file in the way: the folder itself, then one above it */
+    snprintf(p, sizeof p, "%s/mk/plain", test_tmpdir());
+    FILE *f = fopen(p, "w");
+    if (f) fclose(f);
+    CHECK_EQ_INT(ae_mkdirs(p), AE_ERR_IO);
+    CHECK_EQ_INT(errno, ENOTDIR);
+    char want[4400];
+    snprintf(want, sizeof want, "%s: cannot create folder: Not a directory", p);
+    CHECK_STR_CONTAINS(ae_last_error(), want);
+    snprintf(d, sizeof d, "%s/mk/plain/sub/dir/", test_tmpdir());
+    CHECK_EQ_INT(ae_mkdirs(d), AE_ERR_IO);
+    snprintf(want, sizeof want, "%s/mk/plain/sub/dir: cannot create folder %s/mk/plain: Not a directory",
+             test_tmpdir(), test_tmpdir());
+    CHECK_STR_CONTAINS(ae_last_error(), want);
+    CHECK(strchr(ae_last_error(), '\n') == NULL);
+    /* the cache's open says the same */
+    snprintf(p, sizeof p, "%s/mk/plain/emb.sqlite3", test_tmpdir());
+    ae_cache *c = NULL;
+    CHECK_EQ_INT(ae_cache_open(p, &c), AE_ERR_IO);
+    CHECK_STR_CONTAINS(ae_last_error(), "mk/plain: cannot create folder: Not a directory");
+    /* a folder we may not write, as another user (root writes anywhere) */
+    snprintf(d, sizeof d, "%s/mk/locked", test_tmpdir());
+    mkdir(d, 0555);
+    if (geteuid() == 0) {
+        int rc = run_sh("chmod 755 '%s' && setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "
+                        "\"mkdir '%s/inner' 2>/dev/null; test \\$? -ne 0\" 2>/dev/null",
+                        test_tmpdir(), d);
+        if (rc == 0) {
+            pid_t pid = fork();
+            if (pid == 0) { /* the child, as nobody, calls ae_mkdirs */
+                if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+                snprintf(p, sizeof p, "%s/inner/deeper", d);
+                int r = ae_mkdirs(p);
+                char w[9000];
+                snprintf(w, sizeof w, "%s/inner/deeper: cannot create folder %s/inner: Permission denied", d, d);
+                _exit(r == AE_ERR_IO && errno == EACCES && strstr(ae_last_error(), w) ? 0 : 4);
+            }
+            int st = -1;
+            waitpid(pid, &st, 0);
+            CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "permission: child status %d", st);
+        } else {
+            printf("mkdirs: permission case skipped (setpriv to nobody failed)\n");
+        }
+    } else {
+        snprintf(p, sizeof p, "%s/inner", d);
+        CHECK_EQ_INT(ae_mkdirs(p), AE_ERR_IO);
+        CHECK_STR_CONTAINS(ae_last_error(), "cannot create folder: Permission denied");
+    }
+    /* an existing folder on a read-only or full file system is fine; a new one is not */
+    snprintf(d, sizeof d, "%s/mk/noinodes", test_tmpdir());
+    mkdir(d, 0755);
+    if (geteuid() == 0 && run_sh("mount -t tmpfs -o size=64k,nr_inodes=2 tmpfs '%s' 2>/dev/null", d) == 0) {
+        snprintf(p, sizeof p, "%s/a", d);
+        int made = 0;
+        for (int i = 0; i < 8 && ae_mkdirs(p) == AE_OK; i++) /* until the inodes run out */
+            made++, snprintf(p + strlen(p), sizeof p - strlen(p), "/a");
+        CHECK(made < 8);
+        CHECK_EQ_INT(errno, ENOSPC);
+        CHECK_STR_CONTAINS(ae_last_error(), "cannot create folder");
+        CHECK_STR_CONTAINS(ae_last_error(), "No space left on device");
+        snprintf(p, sizeof p, "%s/a", d);
+        CHECK_EQ_INT(ae_mkdirs(p), AE_OK); /* made before: fine */
+        printf("mkdirs: full: %s\n", ae_last_error());
+        run_sh("umount '%s'", d);
+    } else {
+        printf("mkdirs: full disk skipped (needs root to mount a tmpfs)\n");
+    }
+}
+
 int main(void)
 {
+    test_mkdirs();
     test_keys();
     test_round_trip();
     test_concurrent();

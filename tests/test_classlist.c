@@ -374,7 +374,7 @@ static void test_limits(void)
 
     snprintf(want, sizeof want, "%s: No such file or directory", test_tmp("missing.csv"));
     CHECK_ERR(ae_classlist_load(test_tmp("missing.csv"), NULL, &cl), AE_ERR_NOT_FOUND, want);
-    snprintf(want, sizeof want, "%s: is a directory", test_tmpdir());
+    snprintf(want, sizeof want, "%s: Is a directory", test_tmpdir());
     CHECK_ERR(ae_classlist_load(test_tmpdir(), NULL, &cl), AE_ERR_IO, want);
     CHECK_ERR(ae_classlist_parse(NULL, 3, "x.txt", NULL, &cl), AE_ERR_INVALID, "x.txt: data is NULL");
 }

@@ -328,7 +328,7 @@ static void test_load_errors(void)
     char vocab[4096], merges[4096], missing[4096];
     snprintf(missing, sizeof missing, "%s/nothing.json", dir);
     ae_tokenizer *t = (ae_tokenizer *)1;
-    CHECK_EQ_INT(tok_load(missing, fixture("tokenizer/merges.txt"), &t), AE_ERR_IO);
+    CHECK_EQ_INT(tok_load(missing, fixture("tokenizer/merges.txt"), &t), AE_ERR_NOT_FOUND); /* ae_file_read: a missing file is NOT_FOUND */
     CHECK_STR_CONTAINS(ae_last_error(), "nothing.json");
     CHECK(t == NULL);
 

@@ -106,7 +106,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_cull(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
-/* Creates the folders of path's parent (mkdir -p of its dirname); 0, or -1 with errno. */
+/* Creates the folders of path's parent (ae_mkdirs_for); 0, or -1 with errno and ae_last_error(). */
 int cli_mkdirs(const char *path);
 /* Copies src to dst without ever replacing dst: to a temporary name beside dst, synced, then
  * linked to dst (EEXIST if dst exists) and the temporary removed; 0, or -1 with errno. */

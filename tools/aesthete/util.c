@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "utf8.h"
 
 /* s with control characters written as \n, \r, \t or \xHH: one line, safe on a terminal */
@@ -161,18 +162,7 @@ ae_model *cli_load_model_params(const char *spec, const ae_model_params *mp)
     return m;
 }
 
-int cli_mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *s = '/';
-    }
-    return 0;
-}
+int cli_mkdirs(const char *path) { return ae_mkdirs_for(path) == AE_OK ? 0 : -1; }
 
 int cli_copy_noreplace(const char *src, const char *dst)
 {
