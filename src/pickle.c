@@ -1226,27 +1226,11 @@ int pk_numpy_load_mem(const void *data, size_t size, const char *label, pk_tenso
 int pk_numpy_load(const char *path, pk_tensor *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = ae_file_fopen(path);
-    if (!f) return ae_fail(AE_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t n = 0, cap = 1 << 16;
-    uint8_t *buf = malloc(cap);
-    int rc = AE_OK;
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= PK_MAX_NUMPY) {
-            rc = ae_fail(AE_ERR_TOO_LARGE, "%s: more than %u bytes", path, PK_MAX_NUMPY);
-            break;
-        }
-        uint8_t *q = realloc(buf, cap * 2);
-        if (!q) { free(buf); buf = NULL; break; }
-        buf = q;
-        cap *= 2;
-    }
-    if (!buf) rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
-    else if (!rc && ferror(f)) rc = ae_fail(AE_ERR_IO, "%s: read error", path);
-    fclose(f);
-    if (!rc) rc = pk_numpy_load_mem(buf, n, path, out);
+    char *buf;
+    size_t n;
+    int rc = ae_file_read(path, PK_MAX_NUMPY, &buf, &n);
+    if (rc != AE_OK) return rc;
+    rc = pk_numpy_load_mem((const uint8_t *)buf, n, path, out);
     free(buf);
     return rc;
 }

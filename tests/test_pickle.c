@@ -250,7 +250,7 @@ static void test_hotel(void)
         pk_tensor_free(&t);
     }
     pk_tensor t;
-    expect(pk_numpy_load("/nonexistent/x.pkl", &t), AE_ERR_IO, "/nonexistent/x.pkl",
+    expect(pk_numpy_load("/nonexistent/x.pkl", &t), AE_ERR_NOT_FOUND, "/nonexistent/x.pkl",
            "No such file");
 }
 

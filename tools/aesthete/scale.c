@@ -194,20 +194,6 @@ static void npy_header(FILE *f, int64_t rows, int32_t dim)
 
 /* ---- the run folder ---- */
 
-static int mkdirs(const char *dir)
-{
-    char p[4400];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *c = p + 1; *c; c++)
-        if (*c == '/') {
-            *c = 0;
-            mkdir(p, 0755);
-            *c = '/';
-        }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return cli_error("%s: %s", dir, strerror(errno)), -1;
-    return 0;
-}
-
 static void jstr(FILE *f, const char *s) { put_json_string(f, s, strlen(s)); }
 
 /* the name fields of a row: image_path, or __key__ and __url__ of a sample (a row of a
@@ -461,14 +447,24 @@ static int64_t run_shard(const scale_opts *so, const score_opts *o, const scale_
         goto done;
     }
     fseek(out.emb.fp, 0, SEEK_END);
-    int w1 = rdir ? ae_file_atomic_commit(&out.rows) : AE_OK, w2 = ae_file_atomic_commit(&out.emb),
-        w3 = ae_file_atomic_commit(&out.meta);
-    if (w1 || w2 || w3) {
-        cli_error("%s", ae_last_error());
+    /* A redone shard's old manifest goes first, so that from here until the new one is
+     * written the shard is never complete, whatever mix of old and new files a failure
+     * leaves; then the files one at a time, the rest dropped after a failure (a full disk) */
+    char rel[3][300], path[4200];
+    snprintf(path, sizeof path, "%s/manifest/%s.json", dir, name);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        cli_error("%s: cannot remove: %s", path, strerror(errno));
+        abort_all(&out);
         goto done;
     }
+    ae_atomic_file *files[3] = {rdir ? &out.rows : NULL, &out.emb, &out.meta};
+    for (int k = 0; k < 3; k++)
+        if (files[k] && ae_file_atomic_commit(files[k]) != AE_OK) {
+            cli_error("%s", ae_last_error());
+            abort_all(&out);
+            goto done;
+        }
     /* the manifest, last */
-    char rel[3][300], path[4200];
     int nrel = 0;
     if (rdir) snprintf(rel[nrel++], sizeof rel[0], "%s/%s.jsonl", rdir, name);
     snprintf(rel[nrel++], sizeof rel[0], "img_emb/img_emb_%s.npy", name);
@@ -537,7 +533,7 @@ int scale_run(const scale_opts *so, const score_opts *o, ae_inputs *in, const sc
     char path[4096];
     for (int k = 0; k < 4 && subs[k]; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, subs[k]);
-        if (mkdirs(path)) return EXIT_USAGE;
+        if (ae_mkdirs(path) != AE_OK) return cli_error("%s", ae_last_error()), EXIT_USAGE;
     }
     scorer s;
     int r = job->kind == SCALE_EMBED ? scale_open_embedder(&s, o) : scorer_open(&s, o, cmd, 1);
