@@ -240,9 +240,12 @@ int cmd_rank(int argc, char **argv)
         cli_error("%s", ae_last_error());
     } else {
         int32_t n_ok = 0;
+        /* compared as floats, as scores are: a score printed (9 digits, which round-trip a
+         * float) and given back as a bound keeps its image, whatever its last bits */
+        const float lo = (float)min_score, hi = (float)max_score;
         for (int32_t i = 0; i < in.n; i++) {
             float v = rows[i].score.score;
-            if (rows[i].rc == AE_OK && (!has_min || v >= min_score) && (!has_max || v <= max_score)) order[n_ok++] = i;
+            if (rows[i].rc == AE_OK && (!has_min || v >= lo) && (!has_max || v <= hi)) order[n_ok++] = i;
         }
         sort_rows = rows;
         qsort(order, (size_t)n_ok, sizeof *order, by_score);
