@@ -147,15 +147,7 @@ err_case "--keep garbled" "aesthete embed: --keep: 'a/b' is not a list of up to 
 Try 'aesthete embed --help'." 2 emb --keep a/b data-00000.tar
 err_case "unbalanced braces" "aesthete: data-{00000..00002.tar: a '{' without its '}'" 2 emb 'data-{00000..00002.tar'
 # the bad shards: a row per problem, the rest of the shard embedded
-mkdir bad d1 d2 d3
-cp s/000000.jpg d1/ && cp s/000000.jpg d2/
-tar cf bad/dup.tar -C d1 000000.jpg -C "$tmp/s" 000001.jpg -C "$tmp/d2" 000000.jpg
-cp s/000000.jpg d3/photo.2021.jpg && cp s/000001.jpg d3/photo.2022.jpg
-tar cf bad/dots.tar -C d3 photo.2021.jpg photo.2022.jpg -C "$tmp/s" 000002.jpg
-tar cf bad/order.tar -C s 000000.jpg 000001.jpg 000000.json
-tar cf bad/noimage.tar -C s 000000.json 000000.txt 000001.jpg
-head -c 2000 s/000000.jpg >d1/000009.jpg
-tar cf bad/corrupt.tar -C d1 000009.jpg -C "$tmp/s" 000001.jpg
+make_bad_shards
 tar cf bad/empty.tar -T /dev/null
 echo "hello, not a tar" >bad/text.tar
 emb --out bruns --verbose bad/dup.tar bad/dots.tar bad/order.tar bad/noimage.tar bad/corrupt.tar bad/empty.tar bad/text.tar nowhere.tar 2>berr

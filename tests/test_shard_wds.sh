@@ -31,15 +31,7 @@ got="$(run score --format jsonl --shard 1/2 'data-{00000..00002}.tar' | grep -o 
 expect_eq "--shard 1/2 of 3 tars: the last two, whole" "$got" '"input": "data-00001.tar "input": "data-00002.tar '
 
 # ---- bad shards ----
-mkdir bad d1 d2 d3
-cp s/000000.jpg d1/ && cp s/000000.jpg d2/
-tar cf bad/dup.tar -C d1 000000.jpg -C "$tmp/s" 000001.jpg -C "$tmp/d2" 000000.jpg
-cp s/000000.jpg d3/photo.2021.jpg && cp s/000001.jpg d3/photo.2022.jpg
-tar cf bad/dots.tar -C d3 photo.2021.jpg photo.2022.jpg -C "$tmp/s" 000002.jpg
-tar cf bad/order.tar -C s 000000.jpg 000001.jpg 000000.json
-tar cf bad/noimage.tar -C s 000000.json 000000.txt 000001.jpg
-head -c 2000 s/000000.jpg >d1/000009.jpg
-tar cf bad/corrupt.tar -C d1 000009.jpg -C "$tmp/s" 000001.jpg
+make_bad_shards
 tar cf full.tar -C s 000000.jpg 000001.jpg 000002.jpg
 head -c $(($(stat -c %s full.tar) - 80000)) full.tar >bad/truncated.tar
 tar cf bad/empty.tar -T /dev/null

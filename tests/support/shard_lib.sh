@@ -48,3 +48,19 @@ make_tar() {
 }
 
 run() { "$cli" "$@" --model "$model" --no-cache; }
+
+# make_bad_shards: in the current folder (that of make_samples' s/, $tmp), bad/ with the
+# shards of issue 11's bad input: dup.tar (a key twice), dots.tar (keys with dots),
+# order.tar (a key's members apart), noimage.tar (a sample without an image), corrupt.tar (a
+# truncated JPEG member); d1..d3 are left as scratch
+make_bad_shards() {
+  mkdir bad d1 d2 d3
+  cp s/000000.jpg d1/ && cp s/000000.jpg d2/
+  tar cf bad/dup.tar -C d1 000000.jpg -C "$tmp/s" 000001.jpg -C "$tmp/d2" 000000.jpg
+  cp s/000000.jpg d3/photo.2021.jpg && cp s/000001.jpg d3/photo.2022.jpg
+  tar cf bad/dots.tar -C d3 photo.2021.jpg photo.2022.jpg -C "$tmp/s" 000002.jpg
+  tar cf bad/order.tar -C s 000000.jpg 000001.jpg 000000.json
+  tar cf bad/noimage.tar -C s 000000.json 000000.txt 000001.jpg
+  head -c 2000 s/000000.jpg >d1/000009.jpg
+  tar cf bad/corrupt.tar -C d1 000009.jpg -C "$tmp/s" 000001.jpg
+}
