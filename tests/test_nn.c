@@ -216,8 +216,8 @@ static void test_linear_blocked(const char *kern, nn_pool *pool, int nth)
     nn_caches c = nn_cpu_caches();
     for (int32_t K = 64; K <= 4096; K *= 4) {
         nn_blocking bl = nn_gemm_blocking(k, K, nth);
-        CHECK_MSG(bl.kc >= 32 && bl.kc % 16 == 0 && (int64_t)bl.kc * k->nr * 4 <= c.l2 / 2,
-                  "%s: kc %d: a slice fits half of L2 (%lld)", kern, (int)bl.kc, (long long)c.l2);
+        CHECK_MSG(bl.kc >= 32 && bl.kc % 16 == 0 && (int64_t)bl.kc * k->nr * 4 <= c.l1d,
+                  "%s: kc %d fits L1 (%lld)", kern, (int)bl.kc, (long long)c.l1d);
         CHECK_MSG(bl.mc >= 4 * k->mr_max && bl.mc % k->mr_max == 0, "%s: mc %d", kern, (int)bl.mc);
         CHECK_MSG(bl.nc >= 8 * NN_NR && bl.nc % NN_NR == 0, "%s: nc %d", kern, (int)bl.nc);
     }
@@ -244,32 +244,6 @@ static void test_act_grid(const char *kern, nn_pool *pool)
         printf("%-10s %-6s: max err / |x| %.3g over [-12, 12)\n", act_name[act], kern, worst);
         CHECK_MSG(worst < 3e-7, "%s %s: err %.3g", act_name[act], kern, worst);
     }
-    /* the ends of the range, where the vector exps clamp their argument: infinities and NaN
-     * as the spec's, everything else within 3e-7 |x| of it (a 1 x 1 layer of weight 1, so no
-     * inf meets a zero weight: one value a row) */
-    static const float ends[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 1e4f, -1e4f, 200.0f,
-                                 -200.0f, 88.0f, -88.0f, 75.0f, -75.0f, 60.0f, -60.0f, 52.0f,
-                                 -52.0f, 51.0f, -51.0f, 40.0f, -40.0f, 20.0f, -20.0f, 1e-30f,
-                                 -1e-30f, 0.0f, -0.0f, 1e-3f, -1e-3f, 13.0f, -13.0f, 0.5f};
-    const float one = 1.0f;
-    nn_linear l1;
-    CHECK_EQ_INT(nn_linear_init(&l1, 1, 1, &one, NULL), AE_OK);
-    for (int32_t i = 0; i < m; i++) x[i] = ends[i % 32];
-    for (int act = 1; act < 3; act++) {
-        nn_linear_forward(&l1, x, m, y, (nn_act)act, NULL, pool);
-        int off = 0;
-        for (int32_t i = 0; i < m; i++) {
-            double want = nn_test_act((nn_act)act, x[i]);
-            /* (quick_gelu(-inf) is -inf / inf in the spec, NaN; a kernel may give -inf) */
-            int ok = isnan(want) ? !isfinite(y[i])
-                     : isinf(want) ? y[i] == want
-                                   : fabs(y[i] - want) <= 3e-7 * fabs(x[i]);
-            if (!ok && off++ < 3)
-                printf("  %s %s(%g) = %g, spec %g\n", kern, act_name[act], x[i], y[i], want);
-        }
-        CHECK_MSG(off == 0, "%s %s: %d of the extreme inputs off the spec", act_name[act], kern, off);
-    }
-    nn_linear_free(&l1);
     nn_linear_free(&l);
     free(w);
     free(x);

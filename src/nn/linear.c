@@ -10,9 +10,8 @@
  *     k blocks of kc -> column slices -> row tiles
  * The row block's A[:, k0:k0+kc] (mc x kc, read in place, or copied to a padded stride when
  * rows of x fall 4 KiB apart) stays in L2; each slice of
- * a weight panel (kc x the set's nr floats) is loaded once from L3 or memory into L2 and
- * streamed from there by every row tile of the block while those tiles prefetch the next
- * slice between them; the
+ * a weight panel (kc x the set's nr floats) is loaded once from L3 or memory into L1 and used
+ * by every row tile of the block while those tiles prefetch the next slice between them; the
  * unit's block of C (mc x nc) stays in L2 across the k blocks. The three sizes follow from the
  * caches of the machine (nn_gemm_blocking) and the kernel set's tile, so a CPU with a 32 KiB
  * L1 and 512 KiB L2 gets other blocks than one with 48 KiB and 2 MiB. At batch 1 (m = 50) there
@@ -128,13 +127,9 @@ nn_blocking nn_gemm_blocking(const nn_kernels *k, int32_t n_in, int32_t n_thread
     const int64_t F = (int64_t)sizeof(float), K = n_in > 0 ? n_in : 1;
     const int32_t nth = n_threads > 0 ? n_threads : 1, min_rows = 4 * k->mr_max;
     nn_blocking b;
-    /* kc: a slice of a weight panel, kc rows of nr floats, fills at most half of L2, so the
-     * row tiles of a block read it from there (as a sequential stream the prefetchers keep
-     * ahead of). In practice one k block for every CLIP shape: each k block costs every tile
-     * a load and store of its C and a call, and the fused epilogue waits for the last one.
-     * Measured on Zen 5 (1 MiB L2) at M = 1600, one thread: kc = K beat the slice sized to
-     * half of L1 (kc = 192) by 4-10 % with the avx512 set and 0-3 % with avx2. */
-    b.kc = forced[0] ? forced[0] : clamp_down(c.l2 / 2 / (k->nr * F), 32, 4096, 16);
+    /* kc: a slice of a weight panel, kc rows of nr floats, fills half of L1 (the A rows of
+     * the tile stream past it) */
+    b.kc = forced[0] ? forced[0] : clamp_down(c.l1d / 2 / (k->nr * F), 32, 512, 16);
     /* nc: the weights of a column block (K x nc) fit in half the threads' L3, so the row
      * blocks after the first read them from there, not from memory; and the block of C of
      * a row block (mc x nc) a quarter of L2 with the smallest row block, so it is still in

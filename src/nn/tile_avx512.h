@@ -73,27 +73,24 @@ static inline __attribute__((always_inline)) void tile_rows(const nn_tile *t, co
         }
     }
 
-    /* The epilogue row by row, each accumulator stored as soon as it is final: all 28 are
-     * live after the loop, and activating them all before storing any spilled most of them
-     * (the activation's constants need registers too). */
-    if (t->last && (t->act != NN_ACT_NONE || t->res_final)) {
-        const nn_act act = t->act;
+    if (t->last && t->act != NN_ACT_NONE) {
 #pragma GCC unroll 14
         for (int r = 0; r < R; r++) {
-            __m512 v0 = act512(act, c0[r]), v1 = act512(act, c1[r]);
-            if (t->res_final) {
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, t->res + r * ldr));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, t->res + r * ldr + 16));
-            }
-            _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+            c0[r] = act512(t->act, c0[r]);
+            c1[r] = act512(t->act, c1[r]);
         }
-    } else {
+    }
+    if (t->last && t->res_final) {
 #pragma GCC unroll 14
         for (int r = 0; r < R; r++) {
-            _mm512_mask_storeu_ps(c + r * ldc, m0, c0[r]);
-            _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c1[r]);
+            c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, t->res + r * ldr));
+            c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, t->res + r * ldr + 16));
         }
+    }
+#pragma GCC unroll 14
+    for (int r = 0; r < R; r++) {
+        _mm512_mask_storeu_ps(c + r * ldc, m0, c0[r]);
+        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c1[r]);
     }
 }
 

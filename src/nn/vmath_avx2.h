@@ -32,24 +32,9 @@ static inline __m256 exp256(__m256 x)
 static inline __m256 act256(nn_act act, __m256 x)
 {
     if (act == NN_ACT_QUICK_GELU) {
-        /* x / (1 + 2^t), t = -1.702 log2(e) x, as quick_gelu512 (vmath_avx512.h): 2^(t -
-         * round(t)) by the degree-5 polynomial, 2^round(t) added to its exponent bits (t is
-         * kept in [-125, 126], where that stays a normal float; past it the quotient is x or
-         * under 2^-125 |x| either way), the division as a 12-bit reciprocal and one Newton
-         * step (within an ulp or two) */
-        __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(-2.4554669595930157f));
-        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-125.0f)), _mm256_set1_ps(126.0f));
-        __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m256 f = _mm256_sub_ps(t, n);
-        __m256 p = _mm256_set1_ps(0.0013276471979286704f);
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.009675541334209831f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.05550713273543075f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.2402211972384865f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.693146967064733f));
-        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000716546822f));
-        __m256i e = _mm256_add_epi32(_mm256_castps_si256(p),
-                                     _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23));
-        __m256 d = _mm256_add_ps(_mm256_castsi256_ps(e), _mm256_set1_ps(1.0f)), r = _mm256_rcp_ps(d);
+        /* x / (1 + e): a 12-bit reciprocal and one Newton step (within an ulp or two) */
+        __m256 e = exp256(_mm256_mul_ps(x, _mm256_set1_ps(-1.702f)));
+        __m256 d = _mm256_add_ps(e, _mm256_set1_ps(1.0f)), r = _mm256_rcp_ps(d);
         r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
         return _mm256_mul_ps(x, r);
     }
