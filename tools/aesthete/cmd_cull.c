@@ -568,7 +568,7 @@ int cmd_cull(int argc, char **argv)
         return r ? r : failed_args ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     }
     ae_wds_feed *feed = NULL; /* the samples of tar shards */
-    if ((r = scale_select(&so, &in, "cull")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+    if ((r = scale_select(&so, &in, "cull")) || (r = scale_feed(&so, &in, ae_scorer_default_params().max_file_bytes, &feed))) {
         ae_inputs_free(&in);
         return r;
     }

@@ -224,7 +224,7 @@ int cmd_embed(int argc, char **argv)
     ae_wds_feed *feed = NULL;
     if ((r = scale_args(argv + optind, n, &in)) || so.out_dir) {
         if (!r) r = scale_run(&so, &o, &in, &(scale_job){SCALE_EMBED, "embed", NULL, NULL, NULL});
-    } else if (!(r = scale_select(&so, &in, "embed")) && !(r = scale_feed(&so, &in, (int64_t)1 << 30, &feed)) && in.n)
+    } else if (!(r = scale_select(&so, &in, "embed")) && !(r = scale_feed(&so, &in, ae_scorer_default_params().max_file_bytes, &feed)) && in.n)
         r = embed_images(&o, &in, feed);
     ae_inputs_free(&in);
     ae_wds_feed_free(feed);

@@ -202,7 +202,7 @@ int cmd_rank(int argc, char **argv)
         return r ? r : failed_args ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     }
     ae_wds_feed *feed = NULL; /* the samples of tar shards */
-    if ((r = scale_select(&so, &in, "rank")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+    if ((r = scale_select(&so, &in, "rank")) || (r = scale_feed(&so, &in, ae_scorer_default_params().max_file_bytes, &feed))) {
         for (int32_t i = 0; i < failed_args; i++) free(arg_errors[i]);
         free(arg_errors), free(bad_args);
         ae_inputs_free(&in);

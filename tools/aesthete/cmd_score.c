@@ -119,7 +119,7 @@ int cmd_score(int argc, char **argv)
         ae_inputs_free(&in);
         return r;
     }
-    if ((r = scale_select(&so, &in, "score")) || (r = scale_feed(&so, &in, (int64_t)1 << 30, &feed))) {
+    if ((r = scale_select(&so, &in, "score")) || (r = scale_feed(&so, &in, ae_scorer_default_params().max_file_bytes, &feed))) {
         ae_inputs_free(&in);
         return r;
     }
