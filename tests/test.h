@@ -8,6 +8,7 @@
 #define AE_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,5 +63,8 @@ const char *test_tmpdir(void);
 /* <test_tmpdir()>/<rel> in one of 64 static buffers used in turn (valid for 63 more calls). */
 char *test_tmp(const char *rel);
 int test_summary(void);
+/* A valid-looking PNG whose IHDR claims w x h with a small IDAT of zeros (a decompression
+ * bomb's header) into out (at least 320 bytes); returns its size. */
+size_t bomb_png(uint8_t *out, uint32_t w, uint32_t h);
 
 #endif

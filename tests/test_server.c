@@ -347,30 +347,6 @@ static size_t read_for(int fd, char *buf, size_t cap, double secs, int *closed)
 
 /* ---- fixtures built here ---- */
 
-static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = (uint8_t)v; }
-
-/* A valid-looking PNG whose IHDR claims w x h (a decompression bomb's header). */
-static size_t bomb_png(uint8_t *out, uint32_t w, uint32_t h)
-{
-    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    size_t n = 0;
-    memcpy(out, sig, 8), n = 8;
-    put32(out + n, 13), memcpy(out + n + 4, "IHDR", 4);
-    put32(out + n + 8, w), put32(out + n + 12, h);
-    out[n + 16] = 8, out[n + 17] = 2, out[n + 18] = 0, out[n + 19] = 0, out[n + 20] = 0; /* 8-bit RGB */
-    put32(out + n + 21, (uint32_t)crc32(0, out + n + 4, 17));
-    n += 25;
-    /* a small IDAT of zlib-compressed zeros (what a bomb would expand) */
-    uint8_t raw[4096] = {0}, z[256];
-    uLongf zl = sizeof z;
-    compress(z, &zl, raw, sizeof raw);
-    put32(out + n, (uint32_t)zl), memcpy(out + n + 4, "IDAT", 4), memcpy(out + n + 8, z, zl);
-    put32(out + n + 8 + zl, (uint32_t)crc32(0, out + n + 4, (uInt)(4 + zl)));
-    n += 12 + zl;
-    put32(out + n, 0), memcpy(out + n + 4, "IEND", 4), put32(out + n + 8, (uint32_t)crc32(0, out + n + 4, 4));
-    return n + 12;
-}
-
 /* ---- tests ---- */
 
 static void test_pages(const server *s)
