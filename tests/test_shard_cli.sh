@@ -37,7 +37,7 @@ got="$(SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=8 run
 expect_eq "--shard wins over the Slurm variables" "$got" "$want"
 
 # errors: one line, exit 2, nothing on stdout
-err_case() { # WHAT EXPECTED-MESSAGE command...
+usage_case() { # WHAT EXPECTED-MESSAGE command... (exit 2, the message alone on stderr)
   local what="$1" msg="$2"
   shift 2
   local out err code
@@ -48,19 +48,19 @@ err_case() { # WHAT EXPECTED-MESSAGE command...
   expect_eq "$what: message" "$err" "$msg"
   expect_eq "$what: stdout" "$out" ""
 }
-err_case "--shard 5/4" "aesthete: rank: --shard: index 5 is not below the count 4 (indices are 0 to 3)" \
+usage_case "--shard 5/4" "aesthete: rank: --shard: index 5 is not below the count 4 (indices are 0 to 3)" \
   run rank --shard 5/4 "$tmp/folder"
-err_case "--shard x" "aesthete: score: --shard: 'x' is not I/N (task I of N, 0 <= I < N)" \
+usage_case "--shard x" "aesthete: score: --shard: 'x' is not I/N (task I of N, 0 <= I < N)" \
   run score --shard x "$tmp/folder/000000.jpg"
-err_case "contradiction" "aesthete: rank: --shard 1/4 contradicts --shard-count 3" \
+usage_case "contradiction" "aesthete: rank: --shard 1/4 contradicts --shard-count 3" \
   run rank --shard 1/4 --shard-count 3 "$tmp/folder"
-err_case "garbled Slurm" "aesthete: rank: SLURM_ARRAY_TASK_ID='1a' is not a whole number (0 or more)" \
+usage_case "garbled Slurm" "aesthete: rank: SLURM_ARRAY_TASK_ID='1a' is not a whole number (0 or more)" \
   env SLURM_ARRAY_TASK_ID=1a SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_MIN=0 "$cli" rank --model "$model" --no-cache "$tmp/folder"
-err_case "Slurm without count" "aesthete: embed: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (give --shard I/N)" \
+usage_case "Slurm without count" "aesthete: embed: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (give --shard I/N)" \
   env SLURM_ARRAY_TASK_ID=1 "$cli" embed --model "$model" "$tmp/folder/000000.jpg"
-err_case "Slurm count contradicts" "aesthete: cull: --shard-count 3 contradicts SLURM_ARRAY_TASK_COUNT=4" \
+usage_case "Slurm count contradicts" "aesthete: cull: --shard-count 3 contradicts SLURM_ARRAY_TASK_COUNT=4" \
   env SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_MIN=0 "$cli" cull --model "$model" --no-cache --shard-count 3 "$tmp/folder"
-err_case "k8s without count" "aesthete: score: JOB_COMPLETION_INDEX=1 needs --shard-count N (the Job's completions)" \
+usage_case "k8s without count" "aesthete: score: JOB_COMPLETION_INDEX=1 needs --shard-count N (the Job's completions)" \
   env JOB_COMPLETION_INDEX=1 "$cli" score --model "$model" --no-cache "$tmp/folder/000000.jpg"
 
 # score and embed take parts of their arguments; cull of its folder

@@ -100,13 +100,6 @@ cx --out iall f 2>/dev/null
 expect_eq "images, one task: both copies grouped" "$(grep -o '"input": "f/00010[01].jpg", "group": [12], "kind": "exact", "role": "reject"' iall/cull/0.jsonl | wc -l)" 2
 
 # ---- bad input ----
-err_case() {
-  local what="$1" want="$2" code="$3" out c
-  shift 3
-  out="$("$@" 2>&1)"
-  c=$?
-  expect_eq "$what" "$out|$c" "$want|$code"
-}
 err_case "--out with --write-xmp" "aesthete cull: --out writes every shard's rows as JSON Lines into DIR/cull/: drop --write-xmp, --move-rejects, --rejects, --summary and --format
 Try 'aesthete cull --help'." 2 cx --out x --write-xmp t0.tar
 err_case "--out with --format" "aesthete cull: --out writes every shard's rows as JSON Lines into DIR/cull/: drop --write-xmp, --move-rejects, --rejects, --summary and --format

@@ -11,9 +11,7 @@ emb() { "$cli" embed --model "$model" "$@"; }
 
 make_samples "$tmp/s"
 cd "$tmp" || exit 1
-make_tar data-00000.tar s 000000 000001 000002
-make_tar data-00001.tar s 000003 000004 000005
-make_tar data-00002.tar s 000006 000007
+make_data_shards
 tar cf bad.tar -C s 000000.json # no image: an error row
 
 # ---- JSON Lines: tar samples = the files, vector for vector ----
@@ -117,14 +115,6 @@ expect_eq "its rows: the last 3 of the 5, by image_path" "$(grep -o '"image_path
   '"image_path": "imgs/000002.jpg" "image_path": "imgs/000003.jpg" "image_path": "imgs/000006.jpg" '
 
 # ---- bad input ----
-# err_case WHAT EXPECTED-OUTPUT EXPECTED-STATUS COMMAND...: stdout+stderr and the status
-err_case() {
-  local what="$1" want="$2" code="$3" out c
-  shift 3
-  out="$("$@" 2>&1)"
-  c=$?
-  expect_eq "$what" "$out|$c" "$want|$code"
-}
 run score --out sruns data-00000.tar 2>/dev/null
 err_case "embed --out over score's run folder" \
   "aesthete: embed: sruns/manifest/0.json: shard 0 was written by \`aesthete score\`: give \`embed --out\` a run folder of its own" 2 \

@@ -8,9 +8,7 @@ command -v python3 >/dev/null || { echo "test_shard_out: SKIPPED: python3 is not
 
 make_samples "$tmp/s"
 cd "$tmp" || exit 1
-make_tar data-00000.tar s 000000 000001 000002
-make_tar data-00001.tar s 000003 000004 000005
-make_tar data-00002.tar s 000006 000007
+make_data_shards
 tar cf bad.tar -C s 000000.json # no image: an error row
 
 # two tasks of a Slurm array, four tars

@@ -8,9 +8,7 @@ source "$(dirname "$0")/support/shard_lib.sh"
 
 make_samples "$tmp/s"
 cd "$tmp" || exit 1
-make_tar data-00000.tar s 000000 000001 000002
-make_tar data-00001.tar s 000003 000004 000005
-make_tar data-00002.tar s 000006 000007
+make_data_shards
 # key -> score from the image files themselves
 scores_of() { sed -n 's/.*"input": "\([^"]*\)", "score": \([^,]*\),.*/\1 \2/p'; }
 files="$(run score --format jsonl s/*.jpg s/*.png s/*.gif | scores_of | sed 's|^s/\([0-9]*\)\.[a-z]* |\1 |' | sort)"

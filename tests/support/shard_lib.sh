@@ -49,6 +49,23 @@ make_tar() {
 
 run() { "$cli" "$@" --model "$model" --no-cache; }
 
+# make_data_shards: data-00000.tar .. data-00002.tar in the current folder from make_samples'
+# s/ (keys 000000-000002, 000003-000005, 000006-000007)
+make_data_shards() {
+  make_tar data-00000.tar s 000000 000001 000002
+  make_tar data-00001.tar s 000003 000004 000005
+  make_tar data-00002.tar s 000006 000007
+}
+
+# err_case WHAT EXPECTED-OUTPUT EXPECTED-STATUS COMMAND...: stdout+stderr and the status
+err_case() {
+  local what="$1" want="$2" code="$3" out c
+  shift 3
+  out="$("$@" 2>&1)"
+  c=$?
+  expect_eq "$what" "$out|$c" "$want|$code"
+}
+
 # make_bad_shards: in the current folder (that of make_samples' s/, $tmp), bad/ with the
 # shards of issue 11's bad input: dup.tar (a key twice), dots.tar (keys with dots),
 # order.tar (a key's members apart), noimage.tar (a sample without an image), corrupt.tar (a
