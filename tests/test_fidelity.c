@@ -17,8 +17,7 @@
  * The same figures with the text tower at P too (`--text-precision P`) are printed beside
  * them, not gated (the reason texts default to fp32); only their image embeddings are held to
  * those of the gated run, which has the same image tower. All are printed as README rows.
- * A gate this build misses is listed in known_misses, asserted as the near tie it is, and
- * fails the test once it passes (so the list, and the README, stay true).
+ * At each reduced precision one photo is also embedded alone: the same bits as in the batch.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -312,47 +311,6 @@ static void swapped_pairs(const fid_run *ref, const fid_run *red, int m, char **
         }
 }
 
-/* The gates this build is known to miss (issue 8's closing note and the README say so). Each
- * is asserted as what it is: the top 3 differ by one photo whose fp32 score is within
- * `max_gap` (×1000 scale) of the one it replaces, i.e. a near tie, and everything else
- * passes. A known miss that starts to pass fails the test too, so the list stays true. */
-static const struct known_miss {
-    const char *model, *prec;
-    int method;     /* 0 fixed, 1 ensemble */
-    double max_gap; /* of the swapped photos' fp32 scores */
-} known_misses[] = {
-    {"stress", "int8", 0, 0.1}, /* photo_astronaut.bmp / photo_landscape.jpg, 0.053 apart */
-};
-
-static const struct known_miss *known_miss(const char *model, const char *prec, int m)
-{
-    for (size_t i = 0; i < sizeof known_misses / sizeof *known_misses; i++)
-        if (!strcmp(known_misses[i].model, model) && !strcmp(known_misses[i].prec, prec) &&
-            known_misses[i].method == m)
-            return &known_misses[i];
-    return NULL;
-}
-
-/* The fp32 score gap between the photos that enter and leave the top 3 (the largest, if
- * several): how close a tie the miss is. */
-static double top3_gap(const fid_figures *f, const fid_run *ref, int m)
-{
-    double gap = 0.0;
-    for (int i = 0; i < FID_TOP; i++) {
-        int in_red = 0;
-        for (int j = 0; j < FID_TOP; j++) in_red |= f->top_ref[m][i] == f->top_red[m][j];
-        if (in_red) continue;
-        for (int j = 0; j < FID_TOP; j++) {
-            int in_ref = 0;
-            for (int k = 0; k < FID_TOP; k++) in_ref |= f->top_red[m][j] == f->top_ref[m][k];
-            if (in_ref) continue;
-            double g = fabs(ref->score[m][f->top_ref[m][i]] - ref->score[m][f->top_red[m][j]]);
-            gap = g > gap ? g : gap;
-        }
-    }
-    return gap;
-}
-
 typedef struct row {
     const char *model, *prec, *text_prec;
     int gated; /* the default pipeline (texts fp32): the gates asserted */
@@ -429,6 +387,16 @@ int main(void)
                     continue;
                 }
                 gi = nrows - 1;
+                /* an image's embedding is its own: the same bits alone as among the 16 */
+                fid_run one;
+                if (!fid_encode(models[mi], p, tp, (const char *const *)photos + 1, 1, &one)) {
+                    CHECK_MSG(!memcmp(one.emb, red.emb + red.dim, (size_t)red.dim * sizeof *one.emb),
+                              "%s %s: %s embedded alone differs from the batch's", labels[mi],
+                              ae_precision_name(p), strrchr(photos[1], '/') + 1);
+                    fid_run_free(&one);
+                } else {
+                    CHECK_MSG(0, "%s: images %s alone: run failed", labels[mi], ae_precision_name(p));
+                }
                 printf("  %s images %s, texts fp32: cosine min %.6f (%s), mean %.6f\n", r->model, r->prec, f->cos_min,
                        strrchr(photos[f->worst], '/') + 1, f->cos_mean);
                 CHECK_MSG(f->cos_min >= GATE_COS_HARD, "%s %s: cosine min %.6f < %g", r->model, r->prec,
@@ -442,20 +410,7 @@ int main(void)
                     if (f->spearman[m] < GATE_SPEARMAN || !f->top_same[m]) swapped_pairs(&ref, &red, m, photos);
                     CHECK_MSG(f->spearman[m] >= GATE_SPEARMAN, "%s %s %s: Spearman %.4f < %g", r->model,
                               r->prec, method_names[m], f->spearman[m], GATE_SPEARMAN);
-                    const struct known_miss *km = known_miss(r->model, r->prec, m);
-                    if (!km) {
-                        CHECK_MSG(f->top_same[m], "%s %s %s: top 3 differ", r->model, r->prec, method_names[m]);
-                    } else {
-                        double gap = f->top_same[m] ? 0.0 : top3_gap(f, &ref, m);
-                        printf("    %-8s known miss of the top-3 gate: %s (fp32 gap %.3f, at most %.3f "
-                               "allowed for a near tie)\n", method_names[m],
-                               f->top_same[m] ? "NOW PASSES" : "still missed", gap, km->max_gap);
-                        CHECK_MSG(!f->top_same[m], "%s %s %s: the known top-3 miss now passes: drop it "
-                                  "from known_misses", r->model, r->prec, method_names[m]);
-                        CHECK_MSG(gap <= km->max_gap, "%s %s %s: top 3 differ by a fp32 gap of %.3f, "
-                                  "more than the known near tie (%.3f)", r->model, r->prec,
-                                  method_names[m], gap, km->max_gap);
-                    }
+                    CHECK_MSG(f->top_same[m], "%s %s %s: top 3 differ", r->model, r->prec, method_names[m]);
                 }
                 fid_run_free(&red);
             }

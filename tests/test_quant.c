@@ -4,8 +4,9 @@
  *   - int8 tiles against the plain-C reference tile, bit for bit (the int32 sums and the
  *     float epilogue without activation), signed and unsigned activations alike;
  *   - int8 layers against this file's own double-precision model of the quantization (weights
- *     per output channel, activations per row, outlier columns in float32): the layer must
- *     compute exactly that model, to float rounding;
+ *     per output channel, activations per row, each row's outliers in float32): the layer must
+ *     compute exactly that model, to float rounding, and each row's result must be the same
+ *     bits alone as among the call's other rows (a score never depends on the batch);
  *   - int8 layers against float32: output rows at cosine >= 0.9999 on random data, with a
  *     few input columns 100x the rest (CLIP's outliers), with a heavy weight tail and with
  *     weak weight columns reading massive inputs (the stress model's pathologies), where plain
@@ -136,10 +137,10 @@ typedef struct model_out {
  *   (sparse) unless more than 1 in 16 are; the scale is the absmax of the rest. Input columns
  *   with 15/16 of their quantized weights in [-2, 2] (n >= 64, the median column at most a
  *   quarter) are exact (at most 16, the weakest);
- *   activations: the exact columns and, among the others, those whose maximum over all rows
- *   exceeds 6x the mean of the others' maxima (the 32 largest at most) are computed in
+ *   activations, each row on its own: the exact columns, and among the others the row's values
+ *   beyond 6x the RMS of its values within 4 RMS (the 32 largest at most), are computed in
  *   float32 (exact columns with the weights, the others with the dequantized weights); the
- *   rest per row.
+ *   rest are quantized per row.
  * with_exact 0 quantizes every weight and column and finds no outliers (plain int8). */
 static model_out int8_model(const float *x, const float *w, const float *bias, const float *res,
                             int32_t m, int32_t n, int32_t k, nn_act act, int with_exact)
@@ -149,7 +150,7 @@ static model_out int8_model(const float *x, const float *w, const float *bias, c
     int32_t *qw = malloc((size_t)n * k * sizeof *qw), *qx = malloc((size_t)m * k * sizeof *qx);
     uint8_t *sparse = calloc((size_t)n * k, 1); /* 1: the weight is exact */
     float *sx = malloc((size_t)m * sizeof *sx);
-    uint8_t *out = calloc((size_t)k, 1), *exact_col = calloc((size_t)k, 1);
+    uint8_t *exact_col = calloc((size_t)k, 1);
     int32_t *colsmall = calloc((size_t)k, sizeof *colsmall);
     for (int32_t j = 0; j < n; j++) {
         const float *row = w + (size_t)j * k;
@@ -192,36 +193,48 @@ static model_out int8_model(const float *x, const float *w, const float *bias, c
                 for (int32_t p = 0; p < k; p++)
                     if (!exact_col[p] && colsmall[p] >= n - n / 16 && (best < 0 || colsmall[p] > colsmall[best])) best = p;
                 if (best < 0) break;
-                exact_col[best] = out[best] = 1;
+                exact_col[best] = 1;
             }
     }
-    if (with_exact) {
-        float *cm = calloc((size_t)k, sizeof *cm);
-        double sum = 0;
-        int32_t n_rest = 0;
-        for (int32_t p = 0; p < k; p++) {
-            for (int32_t i = 0; i < m; i++) cm[p] = fabsf(x[(size_t)i * k + p]) > cm[p] ? fabsf(x[(size_t)i * k + p]) : cm[p];
-            if (!exact_col[p]) sum += cm[p], n_rest++;
-        }
-        float thr = n_rest ? (float)(6.0 * sum / n_rest) : INFINITY;
-        for (int32_t c = 0; c < 32; c++) { /* the largest above the threshold, one at a time */
-            int32_t best = -1;
-            for (int32_t p = 0; p < k; p++)
-                if (!out[p] && cm[p] > thr && (best < 0 || cm[p] > cm[best])) best = p;
-            if (best < 0) break;
-            out[best] = 1;
-            o.n_outliers++;
-        }
-        free(cm);
-    }
+    uint8_t *out_row = calloc((size_t)k, 1), *any_out = calloc((size_t)k, 1); /* this row's, any row's */
+    double *xo = calloc((size_t)m * k, sizeof *xo); /* x where a row's outlier is, else 0 */
     for (int32_t i = 0; i < m; i++) {
+        const float *xr = x + (size_t)i * k;
+        memset(out_row, 0, (size_t)k);
+        if (with_exact) {
+            double s2 = 0, t2 = 0;
+            int32_t n_rest = 0, nt = 0;
+            for (int32_t p = 0; p < k; p++)
+                if (!exact_col[p]) s2 += (double)xr[p] * xr[p], n_rest++;
+            double rms = n_rest ? sqrt(s2 / n_rest) : 0;
+            for (int32_t p = 0; p < k; p++)
+                if (!exact_col[p] && fabs(xr[p]) <= 4 * rms) t2 += (double)xr[p] * xr[p], nt++;
+            double thr = 6.0 * (nt ? sqrt(t2 / nt) : 0);
+            for (int c = 0; c < 32; c++) { /* the largest beyond the threshold, one at a time */
+                int32_t best = -1;
+                for (int32_t p = 0; p < k; p++)
+                    if (!exact_col[p] && !out_row[p] && fabs(xr[p]) > thr &&
+                        (best < 0 || fabs(xr[p]) > fabs(xr[best])))
+                        best = p;
+                if (best < 0) break;
+                out_row[best] = 1;
+                o.n_outliers += !any_out[best];
+                any_out[best] = 1;
+            }
+        }
         float amax = 0;
         for (int32_t p = 0; p < k; p++)
-            if (!out[p]) amax = fabsf(x[(size_t)i * k + p]) > amax ? fabsf(x[(size_t)i * k + p]) : amax;
+            if (!exact_col[p] && !out_row[p]) amax = fabsf(xr[p]) > amax ? fabsf(xr[p]) : amax;
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
         sx[i] = inv > 0 ? amax / 127.0f : 0.0f;
-        for (int32_t p = 0; p < k; p++) qx[(size_t)i * k + p] = out[p] ? 0 : q8_model(x[(size_t)i * k + p] * inv);
+        for (int32_t p = 0; p < k; p++) {
+            int ex = exact_col[p] || out_row[p];
+            qx[(size_t)i * k + p] = ex ? 0 : q8_model(xr[p] * inv);
+            xo[(size_t)i * k + p] = out_row[p] ? xr[p] : 0;
+        }
     }
+    free(out_row);
+    free(any_out);
     for (int32_t i = 0; i < m; i++)
         for (int32_t j = 0; j < n; j++) {
             double acc = 0, mag = 0, fl = 0;
@@ -230,7 +243,7 @@ static model_out int8_model(const float *x, const float *w, const float *bias, c
                 acc += (double)qx[(size_t)i * k + p] * qw[wi];
                 double t = 0;
                 if (sparse[wi] || exact_col[p]) t = (double)x[(size_t)i * k + p] * w[wi];
-                else if (out[p]) t = (double)x[(size_t)i * k + p] * ((double)qw[wi] * sw[j]);
+                else if (xo[(size_t)i * k + p] != 0) t = xo[(size_t)i * k + p] * ((double)qw[wi] * sw[j]);
                 fl += t;
                 mag += fabs(t);
             }
@@ -249,7 +262,7 @@ static model_out int8_model(const float *x, const float *w, const float *bias, c
     free(qw);
     free(qx);
     free(sx);
-    free(out);
+    free(xo);
     free(sparse);
     free(exact_col);
     free(colsmall);
@@ -343,6 +356,16 @@ static void check_i8(const char *set, int nth, nn_pool *pool, i8_case c, double 
               "the quantization model", set, nth, (int)c.m, (int)c.n, (int)c.k, (int)c.act, c.res,
               c.outliers, e);
     *worst_model = e > *worst_model ? e : *worst_model;
+    /* a row's result is its own: the same bits when it is computed alone (the first rows, the
+     * last) as among the call's other rows */
+    float *y1 = malloc((size_t)c.n * sizeof *y1);
+    for (int32_t i = 0; i < c.m; i = i < 3 || i == c.m - 1 ? i + 1 : c.m - 1) {
+        nn_linear_forward(&l, x + (size_t)i * c.k, 1, y1, c.act, res_copy ? res_copy + (size_t)i * c.n : NULL, pool);
+        CHECK_MSG(!memcmp(y1, y + (size_t)i * c.n, (size_t)c.n * sizeof *y1), "%s, %d threads: int8 m=%d n=%d "
+                  "k=%d outliers=%d: row %d alone differs from row %d of the call", set, nth, (int)c.m,
+                  (int)c.n, (int)c.k, c.outliers, (int)i, (int)i);
+    }
+    free(y1);
     /* fidelity to float32 (rows of at least 64 outputs: a short row's cosine says little) */
     if (c.n >= 64 && c.k >= 64) {
         double *yf = fp_model(x, w, bias, res_copy, c.m, c.n, c.k, c.act);

@@ -9,16 +9,17 @@
  * Activations: per row, symmetric, at each call: q[r][k] = round(x[r][k] / a[r]) with
  * a[r] = max_k |x[r][k]| / 127. One large value in a row would leave the others a few levels
  * (CLIP's residual stream has a few channels 20-100x the rest, and LayerNorm passes them on),
- * so first the columns whose largest magnitude over the call's rows exceeds OUTLIER_RATIO times
- * the mean of those maxima (at most MAX_OUTLIERS, the largest) are taken out of the int8
- * product — quantized as 0 and left out of a[r] — and their exact float32 contribution,
- * x[:, O] · (s Wq)[:, O]ᵀ, is added to the sums before the activation (the decomposition of
- * LLM.int8(), Dettmers et al. 2022). Without such columns that costs one pass over x.
+ * so first the row's values beyond ROW_OUTLIER_RATIO times its tail-free RMS (the RMS of the
+ * values within 4 RMS, the weights' rule below; at most MAX_ROW_OUTLIERS, the largest) are
+ * taken out of the int8 product — quantized as 0 and left out of a[r] — and their exact
+ * float32 contribution, x[r][k] · (s Wq)[:, k], is added to the row's sums before the
+ * activation (the decomposition of LLM.int8(), Dettmers et al. 2022, made per row). Each row
+ * is decided on its own values alone, so a row's result never depends on the other rows of
+ * the call: an image scores the same alone, in a batch of 32 or beside any other images.
  *
- * A call: (1) column maxima of x, per thread, and row maxima, then the outlier columns; (2)
- * each row's scale and quantized bytes (as s8, or as u8 = s8 + 128 for kernels that multiply
- * unsigned by signed: the sums are then corrected by 128 Σk Wq[n][k], kept per channel); (3) the outlier
- * correction, if any; (4) the tiles: work units of a row block x a column block from a shared
+ * A call: (1) each row's outliers, scale and quantized bytes (as s8, or as u8 = s8 + 128 for
+ * kernels that multiply unsigned by signed: the sums are then corrected by 128 Σk Wq[n][k],
+ * kept per channel); (2) the outlier correction, if any; (3) the tiles: work units of a row block x a column block from a shared
  * counter, column-block major, as in linear.c. A unit runs each column slice of its block over
  * all its row tiles, each tile over all of K (the int32 sums stay in registers; a slice of
  * K x 32 bytes fits L1 for K = 768 and L2 for 3072), so there are no k blocks.
@@ -32,8 +33,8 @@
 #include "error.h"
 #include "nn/nn_internal.h"
 
-#define MAX_OUTLIERS 32    /* activation outlier columns per call */
-#define OUTLIER_RATIO 6.0f  /* ... over this many times the mean column maximum */
+#define MAX_ROW_OUTLIERS 32    /* activations kept out of a row's int8 product, at most, */
+#define ROW_OUTLIER_RATIO 6.0f /* ... beyond this many tail-free RMS of the row */
 #define SPARSE_SIGMAS 6.0   /* weights beyond this many (tail-free) RMS of their row are exact */
 #define SPARSE_MAX_SHARE 16 /* ... unless more than 1 in this many of the row's are */
 #define COL_MIN_LEVELS 2    /* input columns with 15/16 of their weights within this many int8
@@ -82,33 +83,37 @@ static inline float bits_float(int32_t u)
 #define AE_CLONES
 #endif
 
-/* cm[k] = max(cm[k], abs_bits(x[r][k])) over rows [r0, r1), and rm[r] = the row's largest
- * abs_bits */
+/* The largest abs_bits of x[0..K) and, in *ss, Σ x[k]² (vectorised by the simd pragma: the
+ * sum's order is the vector lanes', so its last bits differ between kernel sets) */
 AE_CLONES
-static void colmax_rows(const float *x, int32_t r0, int32_t r1, int32_t K, int32_t *cm, int32_t *rm)
+static int32_t row_stats(const float *x, int32_t K, float *ss)
 {
-    for (int32_t r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * K;
-        int32_t ub = 0;
-        for (int32_t k = 0; k < K; k++) {
-            int32_t u = abs_bits(xr[k]);
-            cm[k] = cm[k] > u ? cm[k] : u;
-            ub = ub > u ? ub : u;
-        }
-        rm[r] = ub;
-    }
-}
-
-/* The largest abs_bits of x[0..K) but in columns with skip[k] != 0 */
-AE_CLONES
-static int32_t row_absmax(const float *x, int32_t K, const uint8_t *skip)
-{
+    float s = 0.0f;
     int32_t ub = 0;
+#pragma omp simd reduction(+ : s) reduction(max : ub)
     for (int32_t k = 0; k < K; k++) {
-        int32_t u = skip[k] ? 0 : abs_bits(x[k]);
+        const int32_t u = abs_bits(x[k]);
+        s += x[k] * x[k];
         ub = ub > u ? ub : u;
     }
+    *ss = s;
     return ub;
+}
+
+/* Σ x[k]² over the x[k] with |x[k]| <= lim, and in *n how many they are */
+AE_CLONES
+static float row_sumsq_within(const float *x, int32_t K, float lim, int32_t *n)
+{
+    float s = 0.0f;
+    int32_t c = 0;
+#pragma omp simd reduction(+ : s, c)
+    for (int32_t k = 0; k < K; k++) {
+        const int in = fabsf(x[k]) <= lim;
+        s += in ? x[k] * x[k] : 0.0f;
+        c += in;
+    }
+    *n = c;
+    return s;
 }
 
 /* q[k] = q8(x[k] * inv) as a byte, xor flip */
@@ -118,15 +123,11 @@ static void quant_row(const float *x, int32_t K, float inv, uint8_t flip, uint8_
     for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)q8(x[k] * inv) ^ flip);
 }
 
-/* c[n] = Σi xo[i] · wo[i][n] (a row of the outlier columns' product) */
+/* c[n] += a · w[n] */
 AE_CLONES
-static void outlier_row(const float *xo, const float *wo, int32_t n_o, int32_t N, float *c)
+static void axpy_row(float a, const float *w, int32_t N, float *c)
 {
-    for (int32_t n = 0; n < N; n++) c[n] = 0.0f;
-    for (int32_t i = 0; i < n_o; i++) {
-        const float a = xo[i], *w = wo + (size_t)i * N;
-        for (int32_t n = 0; n < N; n++) c[n] += a * w[n];
-    }
+    for (int32_t n = 0; n < N; n++) c[n] += a * w[n];
 }
 
 void nn_i8_exact_free(nn_i8_exact *e)
@@ -350,13 +351,17 @@ typedef struct i8_task {
     uint8_t *qa;              /* [m][lda] quantized rows */
     ptrdiff_t lda;
     float *a_scale;           /* [m] */
-    int32_t *colmax;          /* [nth][K] column maxima per thread (pass 1), as abs_bits */
-    int32_t *rowmax;          /* [m] row maxima (pass 1), as abs_bits */
-    uint8_t *is_out;          /* [K] 1 for an outlier column */
-    int32_t n_o, out_cols[NN_I8_MAX_COLS + MAX_OUTLIERS]; /* the exact columns, then outliers */
-    float *xo;                /* [m][n_o] the outlier columns of x */
-    float *wo;                /* [n_o][N] their weights: exact ones, then dequantized ones */
-    float *corr;              /* [m][N] x[:, O] · woᵀ + the sparse weights' part, or NULL */
+    int32_t n_s;              /* the layer's exact columns (l->exact->cols) */
+    float *tmp;               /* [nth][K] per thread: a row with its exact columns and outliers 0 */
+    float *xs;                /* [m][n_s] the exact columns of x */
+    int32_t *ro_n;            /* [m] each row's outliers: how many, */
+    int32_t *ro_k;            /* [m][MAX_ROW_OUTLIERS] their columns, */
+    float *ro_v;              /* [m][MAX_ROW_OUTLIERS] their values */
+    int32_t n_u, *u_slot;     /* [K] the union of the rows' outlier columns: a column's slot or -1 */
+    int32_t *u_cols;          /* [K] the slots' columns */
+    float *wu;                /* [n_u][N] their dequantized weights, s[n] Wq[n][k] */
+    float *corr;              /* [m][N] the exact and outlier parts of the sums, or NULL */
+    uint8_t *tile_corr;       /* [m_tiles] 1: corr holds the tile's rows (else they have none) */
     float *y;
     const float *res;
     nn_act act;
@@ -365,88 +370,105 @@ typedef struct i8_task {
     atomic_int next_unit;
 } i8_task;
 
-static void colmax_run(void *arg, int ith, int nth)
-{
-    i8_task *f = arg;
-    int32_t r0, r1;
-    nn_split(f->m, nth, ith, &r0, &r1);
-    int32_t *cm = f->colmax + (size_t)ith * f->K;
-    memset(cm, 0, (size_t)(uint32_t)f->K * sizeof *cm);
-    colmax_rows(f->x, r0, r1, f->K, cm, f->rowmax);
-}
+/* The first row of row tile ti (the rows are split evenly among the m_tiles tiles) */
+static inline int32_t tile_row(const i8_task *f, int32_t ti) { return (int32_t)((int64_t)f->m * ti / f->m_tiles); }
 
-/* The outlier columns from the threads' column maxima (the file comment's rule). */
-static void find_outliers(i8_task *f)
+/* The values of x beyond thr: at most MAX_ROW_OUTLIERS, the largest (a full list swaps its
+ * smallest for a larger one), into col/val; returns how many. */
+static int32_t row_outliers(const float *x, int32_t K, float thr, int32_t *col, float *val)
 {
-    const int32_t K = f->K;
-    int32_t *cmb = f->colmax;
-    for (int t = 1; t < f->nth; t++)
-        for (int32_t k = 0; k < K; k++) {
-            int32_t u = cmb[(size_t)t * K + k];
-            cmb[k] = cmb[k] > u ? cmb[k] : u;
-        }
-    float *cm = (float *)cmb; /* the maxima as floats, in place */
-    for (int32_t k = 0; k < K; k++) cm[k] = bits_float(cmb[k]);
-    /* the layer's exact columns first, always; then this call's outliers among the others */
-    const nn_i8_exact *e = f->l->exact;
-    const int32_t n_s = e ? e->n_cols : 0;
-    memset(f->is_out, 0, (size_t)(uint32_t)K);
-    for (int32_t i = 0; i < n_s; i++) f->is_out[f->out_cols[i] = e->cols[i]] = 1;
-    f->n_o = n_s;
-    double sum = 0.0;
-    for (int32_t k = 0; k < K; k++) sum += f->is_out[k] ? 0.0 : cm[k];
-    const float thr = K > n_s ? (float)(OUTLIER_RATIO * sum / (K - n_s)) : INFINITY;
+    int32_t n = 0;
     for (int32_t k = 0; k < K; k++) {
-        if (f->is_out[k] || !(cm[k] > thr) || !isfinite(cm[k])) continue;
-        if (f->n_o < n_s + MAX_OUTLIERS) {
-            f->out_cols[f->n_o++] = k;
+        if (!(fabsf(x[k]) > thr)) continue;
+        if (n < MAX_ROW_OUTLIERS) {
+            col[n] = k;
+            val[n++] = x[k];
             continue;
         }
-        int32_t lo = n_s; /* full: replace the smallest kept one if this one is larger */
-        for (int32_t i = n_s + 1; i < f->n_o; i++)
-            if (cm[f->out_cols[i]] < cm[f->out_cols[lo]]) lo = i;
-        if (cm[k] > cm[f->out_cols[lo]]) f->out_cols[lo] = k;
+        int32_t lo = 0;
+        for (int32_t i = 1; i < n; i++)
+            if (fabsf(val[i]) < fabsf(val[lo])) lo = i;
+        if (fabsf(x[k]) > fabsf(val[lo])) col[lo] = k, val[lo] = x[k];
     }
-    for (int32_t i = n_s; i < f->n_o; i++) f->is_out[f->out_cols[i]] = 1;
+    return n;
 }
 
+/* Each row on its own (the file comment's rule): its outliers, its scale, its bytes. The exact
+ * columns and the outliers are made 0 in a copy of the row, which is then quantized. */
 static void quant_run(void *arg, int ith, int nth)
 {
     i8_task *f = arg;
     int32_t r0, r1;
     nn_split(f->m, nth, ith, &r0, &r1);
-    const int32_t K = f->K;
+    const int32_t K = f->K, n_s = f->n_s, n_rest = K - n_s;
+    const int32_t *ecols = n_s ? f->l->exact->cols : NULL;
     const uint8_t flip = f->kern->i8_unsigned ? 0x80 : 0;
+    float *tmp = f->tmp + (size_t)ith * K;
     for (int32_t r = r0; r < r1; r++) {
         const float *x = f->x + (size_t)r * K;
         uint8_t *q = f->qa + r * f->lda;
-        const float amax = bits_float(f->n_o ? row_absmax(x, K, f->is_out) : f->rowmax[r]);
-        for (int32_t i = 0; i < f->n_o; i++) f->xo[(size_t)r * f->n_o + i] = x[f->out_cols[i]];
+        int32_t *oc = f->ro_k + (size_t)r * MAX_ROW_OUTLIERS, no = 0;
+        float *ov = f->ro_v + (size_t)r * MAX_ROW_OUTLIERS, ss;
+        if (n_s) {
+            memcpy(tmp, x, (size_t)K * sizeof *tmp);
+            for (int32_t i = 0; i < n_s; i++) {
+                f->xs[(size_t)r * n_s + i] = x[ecols[i]];
+                tmp[ecols[i]] = 0.0f;
+            }
+            x = tmp;
+        }
+        float amax = bits_float(row_stats(x, K, &ss));
+        if (n_rest > 0 && isfinite(amax) && isfinite(ss)) {
+            const float rms = sqrtf(ss / (float)n_rest);
+            float tf = rms; /* the tail-free RMS: of the values within 4 RMS (the zeros of the
+                               exact columns are not values of the row) */
+            if (amax > 4.0f * rms) {
+                int32_t c;
+                const float t2 = row_sumsq_within(x, K, 4.0f * rms, &c);
+                tf = c > n_s ? sqrtf(t2 / (float)(c - n_s)) : 0.0f;
+            }
+            const float thr = ROW_OUTLIER_RATIO * tf;
+            if (amax > thr && (no = row_outliers(x, K, thr, oc, ov))) {
+                if (x != tmp) x = memcpy(tmp, x, (size_t)K * sizeof *tmp);
+                for (int32_t i = 0; i < no; i++) tmp[oc[i]] = 0.0f;
+                amax = bits_float(row_stats(x, K, &ss));
+            }
+        }
+        f->ro_n[r] = no;
         const float inv = amax > 0.0f && isfinite(amax) ? 127.0f / amax : 0.0f;
         f->a_scale[r] = inv > 0.0f ? amax / 127.0f : 0.0f;
         quant_row(x, K, inv, flip, q);
-        for (int32_t i = 0; i < f->n_o; i++) q[f->out_cols[i]] = flip;
         if (f->lda > K) memset(q + K, flip, (size_t)(f->lda - K));
     }
 }
 
+/* corr[r] = x[r, exact] · W[:, exact]ᵀ + x[r, outliers] · (s Wq)[:, outliers]ᵀ + the sparse
+ * weights' part, each row in an order of its own (never the call's) */
 static void corr_run(void *arg, int ith, int nth)
 {
     i8_task *f = arg;
-    int32_t r0, r1;
-    nn_split(f->m, nth, ith, &r0, &r1);
-    const int32_t N = f->N;
+    int32_t t0, t1;
+    nn_split(f->m_tiles, nth, ith, &t0, &t1);
+    const int32_t N = f->N, n_s = f->n_s;
     const nn_i8_exact *e = f->l->exact;
-    for (int32_t r = r0; r < r1; r++) {
-        float *c = f->corr + (size_t)r * N;
-        outlier_row(f->xo + (size_t)r * f->n_o, f->wo, f->n_o, N, c);
-        if (e && e->n_sparse) {
-            const float *x = f->x + (size_t)r * f->K;
-            for (int32_t n = 0; n < N; n++) {
-                float v = 0.0f;
-                for (int32_t i = e->sp_start[n]; i < e->sp_start[n + 1]; i++)
-                    v += x[e->sp_col[i]] * e->sp_val[i];
-                c[n] += v;
+    for (int32_t ti = t0; ti < t1; ti++) {
+        if (!f->tile_corr[ti]) continue;
+        const int32_t r0 = tile_row(f, ti), r1 = tile_row(f, ti + 1);
+        for (int32_t r = r0; r < r1; r++) {
+            float *c = f->corr + (size_t)r * N;
+            memset(c, 0, (size_t)(uint32_t)N * sizeof *c);
+            for (int32_t i = 0; i < n_s; i++) axpy_row(f->xs[(size_t)r * n_s + i], e->col_w + (size_t)i * N, N, c);
+            const int32_t *oc = f->ro_k + (size_t)r * MAX_ROW_OUTLIERS;
+            const float *ov = f->ro_v + (size_t)r * MAX_ROW_OUTLIERS;
+            for (int32_t i = 0; i < f->ro_n[r]; i++) axpy_row(ov[i], f->wu + (size_t)f->u_slot[oc[i]] * N, N, c);
+            if (e && e->n_sparse) {
+                const float *x = f->x + (size_t)r * f->K;
+                for (int32_t n = 0; n < N; n++) {
+                    float v = 0.0f;
+                    for (int32_t i = e->sp_start[n]; i < e->sp_start[n + 1]; i++)
+                        v += x[e->sp_col[i]] * e->sp_val[i];
+                    c[n] += v;
+                }
             }
         }
     }
@@ -478,12 +500,11 @@ static void i8_unit(const i8_task *f, nn_tile_i8 *t, int32_t b0, int32_t b1, int
         t->bias = l->bias ? l->bias + c0 : NULL;
         t->pf_step = line * nt;
         for (int32_t i = 0; i < nt; i++) {
-            const int32_t r0 = (int32_t)((int64_t)f->m * (b0 + i) / f->m_tiles);
-            const int32_t r1 = (int32_t)((int64_t)f->m * (b0 + i + 1) / f->m_tiles);
+            const int32_t r0 = tile_row(f, b0 + i), r1 = tile_row(f, b0 + i + 1);
             t->mr = r1 - r0;
             t->a = f->qa + r0 * f->lda;
             t->a_scale = f->a_scale + r0;
-            t->add = f->corr ? f->corr + (size_t)r0 * N + c0 : NULL;
+            t->add = f->corr && f->tile_corr[b0 + i] ? f->corr + (size_t)r0 * N + c0 : NULL;
             t->res = f->res ? f->res + (size_t)r0 * N + c0 : NULL;
             t->c = f->y + (size_t)r0 * N + c0;
             t->pf = next ? next + (size_t)line * i : NULL;
@@ -532,15 +553,21 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     f.y = y;
     f.res = residual;
     f.act = act;
-    /* one buffer: quantized rows, row scales, column maxima, the outlier mask, and room for
-     * the outlier columns, their weights and the correction */
-    const size_t qa_b = (size_t)m * f.lda, as_b = (size_t)m * sizeof(float);
-    const size_t cm_b = (size_t)f.nth * f.K * sizeof(float), om_b = (size_t)f.K;
-    const size_t max_o = NN_I8_MAX_COLS + MAX_OUTLIERS, xo_b = (size_t)m * max_o * sizeof(float);
-    const size_t wo_b = max_o * f.N * sizeof(float), co_b = (size_t)m * f.N * sizeof(float);
-    size_t off[8], total = 0;
-    const size_t parts[8] = {qa_b, as_b, cm_b, om_b, xo_b, wo_b, co_b, as_b};
-    for (int i = 0; i < 8; i++) {
+    const nn_i8_exact *e = l->exact;
+    f.n_s = e ? e->n_cols : 0;
+    f.mr = f.kern->i8_mr;
+    f.nrs = f.kern->i8_nr;
+    f.m_tiles = (m + f.mr - 1) / f.mr;
+    /* one buffer: quantized rows, row scales, the threads' row copies, the exact columns'
+     * values, the rows' outliers, the union's slots and columns, the correction and which
+     * tiles have one */
+    const size_t K = (size_t)(uint32_t)f.K, N = (size_t)(uint32_t)f.N, M = (size_t)m;
+    const size_t parts[10] = {M * f.lda, M * sizeof(float), (size_t)f.nth * K * sizeof(float),
+                              M * f.n_s * sizeof(float), M * sizeof(int32_t),
+                              M * MAX_ROW_OUTLIERS * sizeof(int32_t), M * MAX_ROW_OUTLIERS * sizeof(float),
+                              2 * K * sizeof(int32_t), M * N * sizeof(float), (size_t)f.m_tiles};
+    size_t off[10], total = 0;
+    for (int i = 0; i < 10; i++) {
         off[i] = total;
         total += (parts[i] + 63) / 64 * 64;
     }
@@ -549,39 +576,54 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     if (!buf) return; /* out of memory: y is left as it was (the caller's buffers are fine) */
     f.qa = buf + off[0];
     f.a_scale = (float *)(buf + off[1]);
-    f.colmax = (int32_t *)(buf + off[2]);
-    f.is_out = buf + off[3];
-    f.xo = (float *)(buf + off[4]);
-    f.wo = (float *)(buf + off[5]);
-    f.rowmax = (int32_t *)(buf + off[7]);
+    f.tmp = (float *)(buf + off[2]);
+    f.xs = (float *)(buf + off[3]);
+    f.ro_n = (int32_t *)(buf + off[4]);
+    f.ro_k = (int32_t *)(buf + off[5]);
+    f.ro_v = (float *)(buf + off[6]);
+    f.u_slot = (int32_t *)(buf + off[7]);
+    f.u_cols = f.u_slot + K;
 
-    nn_pool_run(pool, colmax_run, &f);
-    find_outliers(&f);
     nn_pool_run(pool, quant_run, &f);
-    const nn_i8_exact *e = l->exact;
-    if (f.n_o || (e && e->n_sparse)) {
+    /* the union of the rows' outlier columns, and their dequantized weights */
+    memset(f.u_slot, 0xff, K * sizeof(int32_t));
+    for (int32_t r = 0; r < m; r++)
+        for (int32_t i = 0; i < f.ro_n[r]; i++) {
+            const int32_t k = f.ro_k[(size_t)r * MAX_ROW_OUTLIERS + i];
+            if (f.u_slot[k] < 0) f.u_cols[f.u_slot[k] = f.n_u++] = k;
+        }
+    void *own_wu = NULL;
+    if (f.n_u) {
+        if (!(f.wu = own_wu = nn_alloc64((size_t)f.n_u * N * sizeof(float)))) {
+            free(own);
+            return; /* out of memory, as above */
+        }
         const int8_t *w = l->w;
         const size_t kg = (size_t)kgroups(f.K);
-        const int32_t n_s = e ? e->n_cols : 0;
-        for (int32_t i = 0; i < n_s; i++)
-            memcpy(f.wo + (size_t)i * f.N, e->col_w + (size_t)i * f.N, (size_t)f.N * sizeof(float));
-        for (int32_t i = n_s; i < f.n_o; i++) {
-            const int32_t k = f.out_cols[i];
-            for (int32_t n = 0; n < f.N; n++) {
-                int8_t q = w[(size_t)(n / NN_NR) * kg * NN_NR * 4 + ((size_t)(k / 4) * NN_NR + n % NN_NR) * 4 + k % 4];
-                f.wo[(size_t)i * f.N + n] = (float)q * l->w_scale[n];
+        for (int32_t i = 0; i < f.n_u; i++) {
+            const int32_t k = f.u_cols[i];
+            for (size_t n = 0; n < N; n++) {
+                int8_t q = w[(n / NN_NR) * kg * NN_NR * 4 + ((size_t)(k / 4) * NN_NR + n % NN_NR) * 4 + k % 4];
+                f.wu[i * N + n] = (float)q * l->w_scale[n];
             }
         }
-        f.corr = (float *)(buf + off[6]);
+    }
+    if (f.n_s || f.n_u || (e && e->n_sparse)) {
+        /* every tile has a correction when the layer has exact parts, else those with outliers */
+        const int all = f.n_s || (e && e->n_sparse);
+        f.tile_corr = buf + off[9];
+        for (int32_t ti = 0; ti < f.m_tiles; ti++) {
+            int any = all;
+            for (int32_t r = tile_row(&f, ti); !any && r < tile_row(&f, ti + 1); r++) any = f.ro_n[r] > 0;
+            f.tile_corr[ti] = (uint8_t)any;
+        }
+        f.corr = (float *)(buf + off[8]);
         nn_pool_run(pool, corr_run, &f);
     }
 
     /* blocking: a row block's quantized rows take a quarter of L2; a column block's weights
      * half the threads' share of L3; at least 4 units a thread when there are threads */
     const nn_caches c = nn_cpu_caches();
-    f.mr = f.kern->i8_mr;
-    f.nrs = f.kern->i8_nr;
-    f.m_tiles = (m + f.mr - 1) / f.mr;
     int64_t rb_rows = c.l2 / 4 / f.lda;
     int32_t tiles_per_rb = (int32_t)(rb_rows / f.mr);
     if (tiles_per_rb < 4) tiles_per_rb = 4;
@@ -598,5 +640,6 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     f.n_cb = (f.n_panels + f.cb_panels - 1) / f.cb_panels;
     atomic_init(&f.next_unit, 0);
     nn_pool_run(pool, gemm_run, &f);
+    free(own_wu);
     free(own);
 }
