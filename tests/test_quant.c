@@ -1,6 +1,7 @@
 /*
  * test_quant.c — the reduced-precision linear layers (int8, bf16) for every kernel set the CPU
  * supports, with 1, 2 and 3 threads, on odd sizes:
+ *   - the activation quantizer against its plain-C reference, bit for bit;
  *   - int8 tiles against the plain-C reference tile, bit for bit (the int32 sums and the
  *     float epilogue without activation), signed and unsigned activations alike;
  *   - int8 layers against this file's own double-precision model of the quantization (weights
@@ -563,6 +564,42 @@ static void test_bf16_tiles(const char *set)
     free(b);
 }
 
+/* The set's activation quantizer against the reference, bit for bit: odd lengths (the
+ * tails), values on the rounding halves and the ±127 edges, beyond them, ±0, infinities and
+ * NaN, both flips. */
+static void test_i8_quant(const char *set)
+{
+    const nn_kernels *k = nn_kernels_get();
+    static const float special[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.0f, 127.49f, 127.5f,
+                                    128.0f, -126.5f, -127.5f, -128.0f, 1e30f, -1e30f, 0.0f, -0.0f};
+    const int32_t lens[] = {1, 7, 15, 16, 17, 31, 32, 33, 63, 100, 257, 768, 3072};
+    int64_t tested = 0, differ = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+        const int32_t n = lens[li];
+        float *x = nn_test_rand_vec((size_t)n, 3.0f);
+        for (int32_t i = 0; i < n; i++) {
+            if (i % 5 == 1) x[i] = special[(size_t)i % (sizeof special / sizeof *special)] / 42.0f;
+            if (i % 97 == 3) x[i] = INFINITY * (i & 1 ? -1.0f : 1.0f);
+            if (i % 89 == 5) x[i] = NAN;
+        }
+        uint8_t *a = malloc((size_t)n + 1), *b = malloc((size_t)n + 1);
+        for (int flip = 0; flip < 2; flip++) {
+            const uint8_t fl = flip ? 0x80 : 0;
+            a[n] = b[n] = 0x5a; /* nothing written past n */
+            k->quant_i8(x, n, 42.0f, fl, a);
+            nn_quant_i8_ref(x, n, 42.0f, fl, b);
+            for (int32_t i = 0; i <= n; i++) differ += a[i] != b[i];
+            tested += n + 1;
+        }
+        free(a);
+        free(b);
+        free(x);
+    }
+    CHECK_MSG(differ == 0, "%s: int8 quantizer: %lld of %lld bytes differ from the reference", set,
+              (long long)differ, (long long)tested);
+    printf("int8 quant %-10s: %lld bytes, %lld differ\n", set, (long long)tested, (long long)differ);
+}
+
 int main(void)
 {
     nn_test_seed(0x2545F4914F6CDD1Dull);
@@ -574,6 +611,7 @@ int main(void)
             continue;
         }
         test_i8_tiles(sets[s]);
+        test_i8_quant(sets[s]);
         test_bf16_tiles(sets[s]);
         for (int nth = 1; nth <= 3; nth++) {
             nn_pool *pool = nth == 1 ? NULL : nn_pool_new(nth);

@@ -28,28 +28,33 @@ const nn_kernels nn_kernels_scalar = {
     .name = "scalar", .mr_max = 4, .nr = NN_NR, .tile = nn_tile_generic,
     .softmax = nn_softmax_scalar, .layernorm_rows = nn_layernorm_rows_scalar,
     .tile_i8 = nn_tile_i8_ref, .i8_mr = 4, .i8_nr = NN_NR, .i8_unsigned = 0,
+    .quant_i8 = nn_quant_i8_ref,
 };
 #ifdef NN_HAVE_X86
 const nn_kernels nn_kernels_avx2 = {
     .name = "avx2", .mr_max = 6, .nr = NN_NR / 2, .tile = nn_tile_f32_avx2,
     .softmax = nn_softmax_avx2, .layernorm_rows = nn_layernorm_rows_scalar,
     .tile_i8 = nn_tile_i8_avx2, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+    .quant_i8 = nn_quant_i8_avx2,
 };
 const nn_kernels nn_kernels_avxvnni = {
     .name = "avxvnni", .mr_max = 6, .nr = NN_NR / 2, .tile = nn_tile_f32_avx2,
     .softmax = nn_softmax_avx2, .layernorm_rows = nn_layernorm_rows_scalar,
     .tile_i8 = nn_tile_i8_avxvnni, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 1,
+    .quant_i8 = nn_quant_i8_avx2,
 };
 const nn_kernels nn_kernels_avx512 = {
     .name = "avx512", .mr_max = 14, .nr = NN_NR, .tile = nn_tile_f32_avx512,
     .softmax = nn_softmax_avx512, .layernorm_rows = nn_layernorm_rows_avx512,
     .tile_i8 = nn_tile_i8_avx2, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+    .quant_i8 = nn_quant_i8_avx512,
     .tile_bf16 = nn_tile_bf16_avx512bf16,
 };
 const nn_kernels nn_kernels_avx512vnni = {
     .name = "avx512vnni", .mr_max = 14, .nr = NN_NR, .tile = nn_tile_f32_avx512,
     .softmax = nn_softmax_avx512, .layernorm_rows = nn_layernorm_rows_avx512,
     .tile_i8 = nn_tile_i8_avx512vnni, .i8_mr = 14, .i8_nr = NN_NR, .i8_unsigned = 1,
+    .quant_i8 = nn_quant_i8_avx512,
     .tile_bf16 = nn_tile_bf16_avx512bf16,
 };
 #endif
@@ -58,11 +63,13 @@ const nn_kernels nn_kernels_neon = {
     .name = "neon", .mr_max = 5, .nr = NN_NR / 2, .tile = nn_tile_f32_neon,
     .softmax = nn_softmax_neon, .layernorm_rows = nn_layernorm_rows_neon,
     .tile_i8 = nn_tile_i8_neon, .i8_mr = 4, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+    .quant_i8 = nn_quant_i8_ref,
 };
 const nn_kernels nn_kernels_neondot = {
     .name = "neondot", .mr_max = 5, .nr = NN_NR / 2, .tile = nn_tile_f32_neon,
     .softmax = nn_softmax_neon, .layernorm_rows = nn_layernorm_rows_neon,
     .tile_i8 = nn_tile_i8_neondot, .i8_mr = 5, .i8_nr = NN_NR / 2, .i8_unsigned = 0,
+    .quant_i8 = nn_quant_i8_ref,
 };
 
 /* SDOT (FEAT_DotProd, "asimddp" in /proc/cpuinfo), as the kernel reports it */

@@ -47,16 +47,7 @@ static inline int32_t kgroups(int32_t k) { return (k + 3) / 4; }
  * never fall 4 KiB apart. */
 static inline ptrdiff_t qa_ld(int32_t k) { return ((ptrdiff_t)kgroups(k) * 4 + 63) / 64 * 64 + 64; }
 
-/* round(v) (to nearest even) clamped to [-127, 127]; NaN -> 0. Written so that -O3
- * vectorises the loops that call it (selects instead of branches, rounding by adding and
- * subtracting 1.5 * 2^23, exact for |v| <= 2^22). */
-static inline int32_t q8(float v)
-{
-    v = v > 127.0f ? 127.0f : v;
-    v = v < -127.0f ? -127.0f : v;
-    v = v == v ? v : 0.0f;
-    return (int32_t)((v + 12582912.0f) - 12582912.0f);
-}
+
 
 /* |x| as the bits of a non-negative float: their integer order is the floats' order (NaN
  * above infinity), and integer maxima vectorise where float ones may not. */
@@ -116,11 +107,11 @@ static float row_sumsq_within(const float *x, int32_t K, float lim, int32_t *n)
     return s;
 }
 
-/* q[k] = q8(x[k] * inv) as a byte, xor flip */
+/* q[k] = nn_q8(x[k] * inv) as a byte, xor flip: the spec of the kernel sets' quant_i8 */
 AE_CLONES
-static void quant_row(const float *x, int32_t K, float inv, uint8_t flip, uint8_t *q)
+void nn_quant_i8_ref(const float *x, int32_t K, float inv, uint8_t flip, uint8_t *q)
 {
-    for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)q8(x[k] * inv) ^ flip);
+    for (int32_t k = 0; k < K; k++) q[k] = (uint8_t)((uint8_t)nn_q8(x[k] * inv) ^ flip);
 }
 
 /* c[n] += a · w[n] */
@@ -234,7 +225,7 @@ int nn_linear_init_i8(nn_linear *l, int32_t n_out, int32_t n_in, const float *w,
         int8_t *dst = pw + (size_t)(n / NN_NR) * kg * NN_NR * 4 + (size_t)(n % NN_NR) * 4;
         int32_t sum = 0;
         for (int32_t k = 0; k < n_in; k++) {
-            int32_t q = sparse && fabsf(row[k]) > thr ? 0 : q8(row[k] * inv);
+            int32_t q = sparse && fabsf(row[k]) > thr ? 0 : nn_q8(row[k] * inv);
             dst[(size_t)(k / 4) * NN_NR * 4 + k % 4] = (int8_t)q;
             sum += q;
             colsmall[k] += q >= -COL_MIN_LEVELS && q <= COL_MIN_LEVELS;
@@ -437,7 +428,7 @@ static void quant_run(void *arg, int ith, int nth)
         f->ro_n[r] = no;
         const float inv = amax > 0.0f && isfinite(amax) ? 127.0f / amax : 0.0f;
         f->a_scale[r] = inv > 0.0f ? amax / 127.0f : 0.0f;
-        quant_row(x, K, inv, flip, q);
+        f->kern->quant_i8(x, K, inv, flip, q);
         if (f->lda > K) memset(q + K, flip, (size_t)(f->lda - K));
     }
 }

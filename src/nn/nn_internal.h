@@ -97,6 +97,9 @@ typedef struct nn_kernels {
      * (NN_NR or NN_NR / 2), and whether it takes activations as u8 = s8 + 128 */
     void (*tile_i8)(const nn_tile_i8 *t);
     int32_t i8_mr, i8_nr, i8_unsigned;
+    /* q[k] = nn_q8(x[k] * inv) as a byte, xor flip, for k < n: an activation row quantized
+     * (nn_quant_i8_ref is the spec) */
+    void (*quant_i8)(const float *x, int32_t n, float inv, uint8_t flip, uint8_t *q);
     /* bf16 tile (the nn_tile contract on bf16 pairs), NULL if the set has none; see
      * nn_bf16_kernel */
     void (*tile_bf16)(const nn_tile *t);
@@ -127,6 +130,8 @@ void nn_softmax_avx512(float *s, int32_t n, float scale);
 void nn_layernorm_rows_avx512(const float *x, int32_t r0, int32_t r1, int32_t d, const float *w,
                               const float *b, float eps, float *y);
 void nn_tile_i8_avx512vnni(const nn_tile_i8 *t); /* i8_avx512vnni.c: 14 x 32, u8 */
+void nn_quant_i8_avx2(const float *x, int32_t n, float inv, uint8_t flip, uint8_t *q);   /* quant_avx2.c */
+void nn_quant_i8_avx512(const float *x, int32_t n, float inv, uint8_t flip, uint8_t *q); /* quant_avx512.c */
 void nn_tile_bf16_avx512bf16(const nn_tile *t);  /* bf16_avx512bf16.c: 14 x 32 */
 #endif
 #ifdef NN_HAVE_NEON
@@ -158,6 +163,20 @@ static inline int32_t nn_i8_group(const uint8_t *p)
 
 /* int8 reference tile (plain C; the spec of every tile_i8) */
 void nn_tile_i8_ref(const nn_tile_i8 *t);
+
+/* round(v) (to nearest even) clamped to [-127, 127]; NaN -> 0: the int8 rule for weights and
+ * activations. Written so that -O3 vectorises the loops that call it (selects instead of
+ * branches, rounding by adding and subtracting 1.5 * 2^23, exact for |v| <= 2^22). */
+static inline int32_t nn_q8(float v)
+{
+    v = v > 127.0f ? 127.0f : v;
+    v = v < -127.0f ? -127.0f : v;
+    v = v == v ? v : 0.0f;
+    return (int32_t)((v + 12582912.0f) - 12582912.0f);
+}
+
+/* the activation quantizers (the quant_i8 of the kernel sets) */
+void nn_quant_i8_ref(const float *x, int32_t n, float inv, uint8_t flip, uint8_t *q);
 /* bf16 reference tile (plain C), and the bf16 tile to use with kernel set k: its own where
  * the CPU has AVX512_BF16, else the reference */
 void nn_tile_bf16_ref(const nn_tile *t);
