@@ -173,6 +173,37 @@ static void file_fingerprint(const char *path, char out[17])
 
 /* ---- the tiny fixture models -------------------------------------------------------------- */
 
+/* The whole token embedding [vocab, D] of a loaded text tower, read back from its file by
+ * clip_token_rows (all ids: one run, one read); NULL after a failed CHECK. */
+static float *token_table(const clip_tower *t)
+{
+    size_t V = (size_t)t->cfg.vocab, D = (size_t)t->cfg.hidden;
+    int32_t *ids = malloc(V * sizeof *ids);
+    float *rows = malloc(V * D * sizeof *rows);
+    for (size_t i = 0; i < V; i++) ids[i] = (int32_t)i;
+    int rc = clip_token_rows(t, ids, (int32_t)V, rows);
+    CHECK_MSG(rc == AE_OK, "clip_token_rows: %s", ae_last_error());
+    free(ids);
+    if (rc == AE_OK) return rows;
+    free(rows);
+    return NULL;
+}
+
+/* Scattered ids (runs and single rows, the first and the last) read as the same rows of the
+ * whole table. */
+static void check_token_rows(const clip_tower *t, const float *table)
+{
+    const int32_t ids[] = {0, 1, 2, 7, 320, 321, 1125, 49405, 49406, 49407};
+    enum { N = sizeof ids / sizeof ids[0] };
+    size_t D = (size_t)t->cfg.hidden;
+    float *rows = malloc(N * D * sizeof *rows);
+    CHECK_EQ_INT(clip_token_rows(t, ids, N, rows), AE_OK);
+    for (int i = 0; i < N && table; i++)
+        CHECK_MSG(memcmp(rows + i * D, table + (size_t)ids[i] * D, D * sizeof *rows) == 0,
+                  "token row %d differs", (int)ids[i]);
+    free(rows);
+}
+
 static void check_plain(const float *got, const st_file *st, const char *name, size_t n)
 {
     const st_tensor *t = st_get(st, name);
@@ -237,8 +268,13 @@ static void test_tiny(const char *name, int f16)
     st_file st;
     CHECK_EQ_INT(st_open(&st, fixture(rel)), AE_OK);
     int32_t Dt = m->cfg.text.hidden, Dv = m->cfg.vision.hidden;
-    check_plain(m->text.token_embedding, &st, "text_model.embeddings.token_embedding.weight",
+    /* the token embedding stays in the file: its rows read back bit for bit, in the dtype's
+     * widening (F16 here for tiny-gelu) */
+    float *table = token_table(&m->text);
+    check_plain(table, &st, "text_model.embeddings.token_embedding.weight",
                 (size_t)49408 * (size_t)Dt);
+    check_token_rows(&m->text, table);
+    CHECK(m->text.token_file.dtype == (f16 ? ST_F16 : ST_F32));
     check_plain(m->text.position_embedding, &st, "text_model.embeddings.position_embedding.weight",
                 (size_t)77 * (size_t)Dt);
     check_plain(m->vision.class_embedding, &st, "vision_model.embeddings.class_embedding", (size_t)Dv);
@@ -259,9 +295,10 @@ static void test_tiny(const char *name, int f16)
         st_tensor t0 = *te;
         t0.numel = Dt;
         st_to_f32(&t0, row0);
-        CHECK(memcmp(m->text.token_embedding, row0, sizeof(float) * (size_t)Dt) == 0);
+        CHECK(table && memcmp(table, row0, sizeof(float) * (size_t)Dt) == 0);
         CHECK(row0[0] != 0);
     }
+    free(table);
     /* block pointers are 64-byte aligned */
     CHECK(((uintptr_t)m->vision.class_embedding & 63) == 0);
     CHECK(((uintptr_t)m->text.layers[0].ln1_w & 63) == 0);
@@ -299,7 +336,7 @@ static void test_tiny(const char *name, int f16)
     ae_model_get_info(m2, &i2);
     CHECK(strcmp(i2.fingerprint, info.fingerprint) == 0);
     CHECK(i2.text.loaded == 0 && i2.vision.loaded == 1 && i2.text.hidden_size == info.text.hidden_size);
-    CHECK(m2->tok == NULL && m2->text.layers == NULL && m2->text.token_embedding == NULL);
+    CHECK(m2->tok == NULL && m2->text.layers == NULL && m2->text.token_file.path == NULL);
     ae_model_free(m2);
     ae_model_free(m);
 }
@@ -479,8 +516,10 @@ static void micro_write_raw(const micro *mc, const char *dir, const char *dt16, 
 /* Every parameter of a loaded micro model against the generator. */
 static void micro_check_all(const ae_model *m, const micro *mc, const char *dir)
 {
+    float *table = token_table(&m->text);
+    check_token_rows(&m->text, table);
     struct { const char *name; const float *got; } plain[] = {
-        {"text_model.embeddings.token_embedding.weight", m->text.token_embedding},
+        {"text_model.embeddings.token_embedding.weight", table},
         {"text_model.embeddings.position_embedding.weight", m->text.position_embedding},
         {"text_model.final_layer_norm.weight", m->text.final_ln_w},
         {"text_model.final_layer_norm.bias", m->text.final_ln_b},
@@ -537,6 +576,7 @@ static void micro_check_all(const ae_model *m, const micro *mc, const char *dir)
     printf("micro model: every linear layer, max rel diff %.3g\n", md);
     CHECK(md < 1e-5);
     st_close(&st);
+    free(table);
 }
 
 static void test_micro(void)
