@@ -2,7 +2,9 @@
  * test_model.c — loading model directories: the two tiny fixture models (info fields against
  * their configs, converted values against the raw tensors, linear layers through
  * nn_linear_forward), a generated micro model whose every parameter is checked, F32 / BF16 /
- * mixed files with I64 position_ids buffers, the fingerprint (recomputed here from its
+ * mixed files with I64 position_ids buffers, the token embedding read from the file by rows
+ * (F32, F16, BF16: the text pass's input rows and text embeddings bit for bit those of the
+ * values in memory), the fingerprint (recomputed here from its
  * documented algorithm, and changed by one flipped byte), and broken directories, each of
  * which must fail with the exact message.
  */
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip_debug.h"
 #include "config.h"
 #include "error.h"
 #include "model.h"
@@ -579,6 +582,76 @@ static void micro_check_all(const ae_model *m, const micro *mc, const char *dir)
     free(table);
 }
 
+/* The text pass's input rows (token + position embedding) as the debug hook sees them. */
+typedef struct seen_rows {
+    float v[16 * 8];
+    int32_t rows;
+} seen_rows;
+
+static void embeddings_hook(void *arg, const char *name, const float *data, int32_t rows,
+                            int32_t cols, int32_t ld)
+{
+    seen_rows *s = arg;
+    if (strcmp(name, "text.embeddings") != 0) return;
+    CHECK(cols == 8 && rows <= 16);
+    if (cols != 8 || rows > 16) return;
+    for (int32_t r = 0; r < rows; r++) memcpy(s->v + r * 8, data + (size_t)r * ld, 8 * sizeof(float));
+    s->rows = rows;
+}
+
+/* The micro model's text tower from each of dirs (the same values stored as F32, F16 or
+ * BF16): every input row of the text pass is the generator's token row + position row, bit
+ * for bit, and the text embeddings (a batch with a shared prefix, one without) are the same
+ * in every file. Ids repeat, adjoin (one read) and lie at both ends of the vocabulary. */
+static void check_micro_text(const micro *mc, const char *const *dirs, const st_dtype *dts,
+                             int n_dirs)
+{
+    static const int32_t a[] = {49406, 320, 321, 5, 49407}, b[] = {49406, 320, 321, 0, 0, 49407},
+                         c[] = {49406, 7, 49405, 49407, 49407};
+    const int32_t *ids[] = {a, b, c}, n_ids[] = {5, 6, 5};
+    const float *tok = mc->data[micro_find(mc, "text_model.embeddings.token_embedding.weight")];
+    const float *pos = mc->data[micro_find(mc, "text_model.embeddings.position_embedding.weight")];
+    float ref[2][3 * 4], got[2][3 * 4];
+    for (int k = 0; k < n_dirs; k++) {
+        ae_model *m = NULL;
+        ae_session *s = NULL;
+        ae_session_params sp = ae_session_default_params();
+        sp.n_threads = 1;
+        CHECK_MSG(load(dirs[k], 1, 0, &m) == AE_OK, "%s: %s", dirs[k], ae_last_error());
+        if (!m || ae_session_new(m, &sp, &s) != AE_OK) {
+            CHECK(0);
+            ae_model_free(m);
+            continue;
+        }
+        CHECK(m->text.token_file.dtype == dts[k]);
+        for (int i = 0; i < 3; i++) { /* one sequence at a time, as the hook wants */
+            seen_rows sr = {.rows = 0};
+            clip_debug_ctx = &sr;
+            clip_debug_fn = embeddings_hook;
+            CHECK_EQ_INT(ae_encode_tokens(s, &ids[i], &n_ids[i], 1, got[0]), AE_OK);
+            clip_debug_fn = NULL;
+            clip_debug_ctx = NULL;
+            CHECK_EQ_INT(sr.rows, n_ids[i]);
+            for (int32_t j = 0; j < sr.rows; j++)
+                for (int d = 0; d < 8; d++) {
+                    float want = tok[(size_t)ids[i][j] * 8 + d] + pos[j * 8 + d];
+                    CHECK_MSG(memcmp(&sr.v[j * 8 + d], &want, sizeof want) == 0,
+                              "%s: sequence %d, row %d, column %d: %.9g, expected %.9g", dirs[k],
+                              i, (int)j, d, sr.v[j * 8 + d], want);
+                }
+        }
+        CHECK_EQ_INT(ae_encode_tokens(s, ids, n_ids, 2, got[0]), AE_OK); /* prefix shared */
+        CHECK_EQ_INT(ae_encode_tokens(s, ids + 2, n_ids + 2, 1, got[0] + 8), AE_OK);
+        CHECK_EQ_INT(ae_encode_tokens(s, ids, n_ids, 3, got[1]), AE_OK);
+        if (k == 0) memcpy(ref, got, sizeof ref);
+        CHECK_MSG(memcmp(got, ref, sizeof ref) == 0, "%s: text embeddings differ from %s's",
+                  dirs[k], dirs[0]);
+        CHECK(got[0][0] != 0 && memcmp(got[0], got[0] + 4, 4 * sizeof(float)) != 0);
+        ae_session_free(s);
+        ae_model_free(m);
+    }
+}
+
 static void test_micro(void)
 {
     micro mc;
@@ -646,6 +719,11 @@ static void test_micro(void)
         micro_check_all(m, &mc, mdir);
         ae_model_free(m);
     }
+    /* the token embedding read by rows from F32, F16 (it alone) and BF16 (all) files */
+    const char *hdir = model_dir("micro-f16-tokens", MICRO_CONFIG);
+    micro_write_raw(&mc, hdir, "F16", "token_embedding", 0);
+    check_micro_text(&mc, (const char *const[]){dir, hdir, bdir},
+                     (const st_dtype[]){ST_F32, ST_F16, ST_BF16}, 3);
 
     /* one flipped byte in the weights changes the fingerprint */
     char fa[17], fb[17];
