@@ -133,8 +133,8 @@ int ae_model_resolve(const char *spec, char *dir, size_t cap);
  * towers loaded (ViT-B/32: vision ~352 MB, text ~152 MB) and nothing of the file. The text
  * tower's token embedding (49408 rows, 101 MB as float32 for ViT-B/32) is not among them: it
  * stays in the file, which the text tower keeps open (a file renamed over it later is not
- * read), and each text batch reads the rows of its tokens (a prompt bank needs a few
- * thousand). */
+ * read), and each text batch reads the rows of its tokens (the 2000 ImageNet prompts of a
+ * bank use 1,501 distinct ids). */
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out);
 void ae_model_free(ae_model *model);
 
