@@ -130,7 +130,11 @@ int ae_model_resolve(const char *spec, char *dir, size_t cap);
  * once in small chunks for the fingerprint (unless no_fingerprint), and each tensor is read
  * into a temporary buffer of at most one layer (F16/BF16 widened to float32 there, once),
  * then packed for the kernels, so the weights are held once: the packed float32 of the
- * towers loaded (ViT-B/32: vision ~352 MB, text ~253 MB) and nothing of the file. */
+ * towers loaded (ViT-B/32: vision ~352 MB, text ~152 MB) and nothing of the file. The text
+ * tower's token embedding (49408 rows, 101 MB as float32 for ViT-B/32) is not among them: it
+ * stays in the file, which the text tower keeps open (a file renamed over it later is not
+ * read), and each text batch reads the rows of its tokens (the 2000 ImageNet prompts of a
+ * bank use 1,501 distinct ids). */
 int ae_model_load(const char *spec, const ae_model_params *params, ae_model **out);
 void ae_model_free(ae_model *model);
 
@@ -140,6 +144,7 @@ void ae_model_free(ae_model *model);
  * Typical use: load the vision tower alone, and add the text tower only when a prompt bank
  * must be built (then drop it again). The file must be the one the model was loaded from:
  * AE_ERR_MODEL if it was replaced or modified since (its fingerprint would no longer hold).
+ * Freeing the text tower closes the model's descriptor of model.safetensors.
  * A failed load leaves that tower absent and the rest as it was. This changes the model: no
  * other thread may use it, or a session of it, during the call. Sessions made before adapt
  * at their next call (a tower's scratch is allocated then). */
@@ -151,7 +156,8 @@ typedef struct ae_tower_info {
     float layer_norm_eps;
     int32_t loaded;          /* 0 if the tower was not loaded */
     int64_t n_params;        /* its parameters in model.safetensors (text_model.* and
-                                text_projection, or vision_model.* and visual_projection) */
+                                text_projection, or vision_model.* and visual_projection);
+                                a loaded text tower holds all but the token embedding's */
 } ae_tower_info;
 
 typedef struct ae_model_info {
@@ -263,11 +269,14 @@ void ae_session_free(ae_session *s);
 int ae_encode_images(ae_session *s, const float *pixels, int32_t n, float *embeds);
 
 /* Encodes n token id sequences (each BOS ... EOS, at most the context length) into
- * n * embed_dim floats (text_embeds, pooled at the first EOS). */
+ * n * embed_dim floats (text_embeds, pooled at the first EOS). The token embedding's rows are
+ * read from model.safetensors (see ae_model_load): AE_ERR_IO, naming the file and the cause,
+ * if they cannot be (the file was truncated since the model was loaded). */
 int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_ids, int32_t n,
                      float *embeds);
 
-/* Tokenizes (with truncation) and encodes n NUL-terminated UTF-8 strings. */
+/* Tokenizes (with truncation) and encodes n NUL-terminated UTF-8 strings (errors as
+ * ae_encode_tokens). */
 int ae_encode_texts(ae_session *s, const char *const *texts, int32_t n, float *embeds);
 
 /* Reads, decodes and preprocesses n image files in parallel on the session's threads.

@@ -26,8 +26,14 @@
  * longest common prefix, kept shorter than every sequence and not past any pooled row, so the
  * pooled rows are all suffix rows. The debug hook sees the unshared pass.
  *
+ * The token embedding is not in memory (model.c): a text pass first reads the rows of its
+ * distinct token ids, sorted (so runs of ids are read at once), into `big`, which is free until
+ * the first layer, and builds every input row from them, the suffixes' too (they wait in `h`
+ * behind the prefix's rows while the prefix runs). A failed read is the pass's error.
+ *
  * All memory comes from the caller's scratch (clip_*_scratch_floats); nothing is allocated.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "clip_debug.h"
@@ -318,12 +324,48 @@ void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, floa
 
 /* ---- text ------------------------------------------------------------------------------ */
 
-/* row [D] = token_embedding[id] + position_embedding[j] */
-static void embed_token(const clip_tower *t, int32_t id, int32_t j, float *row)
+/* The token rows of one text pass: the distinct ids of its sequences, increasing, and their
+ * embedding rows [n, D]. */
+typedef struct token_rows {
+    const int32_t *id;
+    const float *row;
+    int32_t n;
+} token_rows;
+
+static int cmp_id(const void *a, const void *b)
 {
-    int32_t D = t->cfg.hidden;
-    AE_ASSERT(id >= 0 && id < t->cfg.vocab);
-    const float *e = t->token_embedding + (size_t)id * D;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads the rows of the ids of `rows` tokens into big (rows * big_cols floats, which hold the
+ * rows * D floats and rows ids needed). */
+static int read_token_rows(const clip_tower *t, const int32_t *const *ids, const int32_t *n_ids,
+                           int32_t n, size_t rows, float *big, token_rows *tr)
+{
+    size_t D = (size_t)t->cfg.hidden, k = 0, u = 0;
+    int32_t *id = (int32_t *)(big + rows * D);
+    for (int32_t s = 0; s < n; s++)
+        for (int32_t j = 0; j < n_ids[s]; j++) id[k++] = ids[s][j];
+    qsort(id, k, sizeof *id, cmp_id);
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || id[i] != id[u - 1]) id[u++] = id[i];
+    *tr = (token_rows){id, big, (int32_t)u};
+    return clip_token_rows(t, id, (int32_t)u, big);
+}
+
+/* row [D] = token_embedding[id] + position_embedding[j] */
+static void embed_token(const clip_tower *t, const token_rows *tr, int32_t id, int32_t j,
+                        float *row)
+{
+    int32_t D = t->cfg.hidden, lo = 0, hi = tr->n - 1;
+    while (lo < hi) { /* the row of id */
+        int32_t mid = lo + (hi - lo) / 2;
+        if (tr->id[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    AE_ASSERT(tr->n > 0 && tr->id[lo] == id);
+    const float *e = tr->row + (size_t)lo * D;
     const float *q = t->position_embedding + (size_t)j * D;
     for (int32_t d = 0; d < D; d++) row[d] = e[d] + q[d];
 }
@@ -354,8 +396,8 @@ static int32_t shared_prefix(const int32_t *const *ids, const int32_t *n_ids, in
     return Lp;
 }
 
-void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
-                       int32_t n, float *embeds, float *scratch, nn_pool *pool)
+int clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
+                      int32_t n, float *embeds, float *scratch, nn_pool *pool)
 {
     const clip_tower *t = &m->text;
     const clip_tower_config *c = &t->cfg;
@@ -370,6 +412,9 @@ void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32
     pass p = {.t = t, .tower = "text", .act = act_of(c->act), .pool = pool,
               .n_seq = n, .L = 0, .lens = n_ids, .kv_mode = KV_NONE, .Lp = 0};
     layout(c, rows, 0, ctx, kv_floats(c), pool, scratch, &p.b);
+    token_rows tr;
+    int rc = read_token_rows(t, ids, n_ids, n, rows, p.b.big, &tr);
+    if (rc) return rc;
 
     /* prow [n]: the pooled position in each sequence, made a row number below */
     for (int32_t s = 0; s < n; s++) p.b.prow[s] = pooled_at(c->eos_id, ids[s], n_ids[s]);
@@ -380,37 +425,44 @@ void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32
         size_t off = 0;
         for (int32_t s = 0; s < n; s++) {
             for (int32_t j = 0; j < n_ids[s]; j++)
-                embed_token(t, ids[s][j], j, p.b.h + (off + j) * D);
+                embed_token(t, &tr, ids[s][j], j, p.b.h + (off + j) * D);
             p.b.prow[s] += (int32_t)off;
             off += (size_t)n_ids[s];
         }
         if (clip_debug_fn) dbg("text", "embeddings", p.b.h, n_ids[0], D, D);
         encode(&p, (int32_t)rows, embeds);
-        return;
+        return AE_OK;
     }
 
-    /* the prefix: one sequence of Lp tokens through every layer, keeping its keys, values */
+    /* h: the prefix's Lp rows, then the suffixes' sum(slen) rows (tokens Lp.. of each sequence
+     * at their positions), all made while the token rows are in big (Lp + sum(slen) <= rows) */
+    for (int32_t j = 0; j < Lp; j++) embed_token(t, &tr, ids[0][j], j, p.b.h + (size_t)j * D);
+    size_t off = Lp;
+    for (int32_t s = 0; s < n; s++) {
+        int32_t L = n_ids[s];
+        p.b.slen[s] = L - Lp;
+        for (int32_t j = Lp; j < L; j++)
+            embed_token(t, &tr, ids[s][j], j, p.b.h + (off + j - Lp) * D);
+        p.b.prow[s] += (int32_t)off - 2 * Lp; /* its row once the suffixes are moved */
+        off += (size_t)(L - Lp);
+    }
+
+    /* the prefix: one sequence of Lp tokens through every layer (rows [0, Lp) of h only),
+     * keeping its keys and values */
     pass pre = p;
     pre.n_seq = 1;
     pre.lens = &Lp;
     pre.kv_mode = KV_SAVE;
     pre.Lp = Lp;
-    for (int32_t j = 0; j < Lp; j++) embed_token(t, ids[0][j], j, p.b.h + (size_t)j * D);
     int32_t prows = Lp;
     for (int32_t li = 0; li < c->layers; li++) layer(&pre, li, &prows, 0);
 
-    /* the suffixes: h [sum(slen), D], tokens Lp.. of each sequence at their positions */
-    size_t off = 0;
-    for (int32_t s = 0; s < n; s++) {
-        int32_t L = n_ids[s];
-        p.b.slen[s] = L - Lp;
-        for (int32_t j = Lp; j < L; j++)
-            embed_token(t, ids[s][j], j, p.b.h + (off + j - Lp) * D);
-        p.b.prow[s] += (int32_t)off - Lp;
-        off += (size_t)(L - Lp);
-    }
+    /* the suffixes, moved to the front of h */
+    off -= (size_t)Lp;
+    memmove(p.b.h, p.b.h + (size_t)Lp * D, off * D * sizeof *p.b.h);
     p.lens = p.b.slen;
     p.kv_mode = KV_USE;
     p.Lp = Lp;
     encode(&p, (int32_t)off, embeds);
+    return AE_OK;
 }

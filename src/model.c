@@ -17,7 +17,13 @@
  *     convolution [D, C, P, P] is the linear layer [D, C*P*P] over patches flattened in
  *     (c, y, x) order.
  * So the weights are held once, packed, and no page of the file stays resident: reading
- * with pread leaves the file in the page cache, not in this process. The same code walks a
+ * with pread leaves the file in the page cache, not in this process.
+ * The text tower's token embedding (ViT-B/32: 49408 x 512, 96.5 MiB as float32) is not held:
+ * it is checked like the others, and the tower keeps a descriptor of the file (a dup of the
+ * one loaded from, so a file renamed over model.safetensors later is never read), the
+ * tensor's offset and dtype; each text batch reads the rows of its distinct ids
+ * (clip_token_rows, converted by st_read_f32_at as at load), a few thousand rows for a whole
+ * prompt bank. The same code walks a
  * tower's tensors twice: a checking pass (errors before any large allocation, and the size
  * of `block`), then the converting pass. Towers can be loaded and freed later
  * (ae_model_set_towers), from the same file, checked by device, inode, size and mtime.
@@ -212,6 +218,43 @@ static int plain(loader *L, const char *name, int64_t d0, int64_t d1, const floa
     return AE_OK;
 }
 
+/* The token embedding [d0, d1], checked and left in the file: the tower keeps where it is
+ * (clip_token_rows reads its rows) and a descriptor of its own of the file. */
+static int in_file(loader *L, const char *name, int64_t d0, int64_t d1, clip_tower *tw)
+{
+    int64_t shape[2] = {d0, d1};
+    const st_tensor *t;
+    int rc = need(L, name, 2, shape, &t);
+    if (rc || !L->convert) return rc;
+    int fd = fcntl(L->st->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return ae_fail(AE_ERR_IO, "%s: %s", L->label, strerror(errno));
+    if (!(tw->token_file.path = strdup(L->label))) {
+        close(fd);
+        return ae_fail(AE_ERR_NOMEM, "%s: out of memory", L->label);
+    }
+    tw->token_file.fd = fd;
+    tw->token_file.dtype = t->dtype;
+    tw->token_file.offset = t->offset;
+    return AE_OK;
+}
+
+int clip_token_rows(const clip_tower *t, const int32_t *ids, int32_t n, float *rows)
+{
+    size_t D = (size_t)t->cfg.hidden, esz = st_dtype_size(t->token_file.dtype);
+    AE_ASSERT(t->token_file.path);
+    for (int32_t i = 0, j; i < n; i = j) {
+        AE_ASSERT(ids[i] >= 0 && ids[i] < t->cfg.vocab && (i == 0 || ids[i] > ids[i - 1]));
+        j = i + 1;
+        while (j < n && ids[j] == ids[j - 1] + 1) j++; /* a run of ids: one read */
+        int rc = st_read_f32_at(t->token_file.fd, t->token_file.path, t->token_file.dtype,
+                                t->token_file.offset + (uint64_t)ids[i] * D * esz,
+                                (size_t)(j - i) * D, rows + (size_t)i * D,
+                                "tensor text_model.embeddings.token_embedding.weight");
+        if (rc) return rc;
+    }
+    return AE_OK;
+}
+
 /* A linear layer made of n_parts weights [n_out, n_in] stacked along n_out (q, k, v), each
  * with its bias [n_out] if has_bias. names[i] is the weight's prefix ("...q_proj"); the
  * weight tensor is "<prefix>.weight" with the shape given by w_ndim/w_shape (the patch
@@ -284,8 +327,7 @@ static int tower(loader *L, clip_tower *tw, int text, int64_t proj)
     char nm[192];
     int rc;
     if (text) {
-        if ((rc = plain(L, "text_model.embeddings.token_embedding.weight", c->vocab, D,
-                        &tw->token_embedding)))
+        if ((rc = in_file(L, "text_model.embeddings.token_embedding.weight", c->vocab, D, tw)))
             return rc;
     } else {
         int64_t P = c->patch_size, ws[4] = {D, c->channels, P, P};
@@ -337,6 +379,10 @@ static void tower_free(clip_tower *tw)
     lin_free(&tw->proj);
     lin_free(&tw->patch);
     free(tw->block);
+    if (tw->token_file.path) {
+        close(tw->token_file.fd);
+        free(tw->token_file.path);
+    }
     memset(tw, 0, sizeof *tw);
     tw->cfg = cfg; /* still described by ae_model_get_info */
 }

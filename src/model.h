@@ -3,7 +3,9 @@
  * points used by sessions.
  *
  * All parameters are float32: linear layers in nn_linear (packed for the kernels), the rest
- * (embeddings, LayerNorm) in one allocation per tower, `block`. Tensors carry shape comments.
+ * (embeddings, LayerNorm) in one allocation per tower, `block`, except the text tower's token
+ * embedding, which stays in model.safetensors: a batch reads the rows it needs
+ * (clip_token_rows). Tensors carry shape comments.
  * A tower may be absent (has_text / has_vision 0: its pointers NULL, its config still
  * known); ae_model_set_towers loads or frees one later.
  */
@@ -16,6 +18,7 @@
 #include "aesthete.h"
 #include "config.h"
 #include "nn/nn.h"
+#include "safetensors.h"
 #include "tokenizer.h"
 
 typedef struct clip_layer {
@@ -33,8 +36,15 @@ typedef struct clip_tower {
     const float *final_ln_w, *final_ln_b; /* [D] text final_layer_norm / vision post_layernorm */
     nn_linear proj;                   /* [proj_dim, D], no bias */
     const float *position_embedding;  /* [positions, D] */
-    /* text only */
-    const float *token_embedding;     /* [vocab, D] */
+    /* text only: the token embedding [vocab, D], where it lies in model.safetensors. fd is a
+     * descriptor of the file loaded (so a file replaced since, by rename, is not read), open
+     * and owned while path is not NULL; path names it in messages. */
+    struct {
+        int fd;
+        char *path;
+        st_dtype dtype;               /* F32, F16 or BF16 */
+        uint64_t offset;              /* of row 0 */
+    } token_file;
     /* vision only */
     nn_linear patch;                  /* [D, C*P*P]: the stride-P conv, patches flattened (c, y, x) */
     const float *class_embedding;     /* [D] */
@@ -64,6 +74,12 @@ struct ae_model {
     ae_precision text_precision;      /* of the text tower's */
 };
 
+/* Rows ids[0, n) (increasing) of the text tower's token embedding into rows [n, D], widened
+ * to float32 as the tensor's other values are at load; consecutive ids are read together, with
+ * pread (thread-safe, the model is not changed). AE_ERR_IO naming the file and the cause if
+ * the read fails or comes up short (the file was truncated since it was loaded). */
+int clip_token_rows(const clip_tower *t, const int32_t *ids, int32_t n, float *rows);
+
 /* Encoder forward passes (clip.c). scratch: clip_scratch_floats(...) floats, 64-byte
  * aligned; the size depends on the pool (per-thread attention scratch).
  * Vision: pixels [n, C, S, S] -> embeds [n, proj]. Text: n sequences -> embeds [n, proj];
@@ -72,7 +88,9 @@ size_t clip_vision_scratch_floats(const ae_model *m, int32_t n, const nn_pool *p
 size_t clip_text_scratch_floats(const ae_model *m, int32_t n, const nn_pool *pool);
 void clip_vision_forward(const ae_model *m, const float *pixels, int32_t n, float *embeds,
                          float *scratch, nn_pool *pool);
-void clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
-                       int32_t n, float *embeds, float *scratch, nn_pool *pool);
+/* The text pass reads its token rows first (clip_token_rows): its error, if any, is returned
+ * and embeds is not written. */
+int clip_text_forward(const ae_model *m, const int32_t *const *ids, const int32_t *n_ids,
+                      int32_t n, float *embeds, float *scratch, nn_pool *pool);
 
 #endif

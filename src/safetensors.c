@@ -45,6 +45,8 @@ const char *st_dtype_name(st_dtype dt)
     return (unsigned)dt < (unsigned)N_DTYPES ? dtype_names[dt] : "?";
 }
 
+size_t st_dtype_size(st_dtype dt) { return (unsigned)dt < (unsigned)N_DTYPES ? dtype_sizes[dt] : 0; }
+
 /* ---- reading ------------------------------------------------------------------------------ */
 
 static uint64_t le64(const uint8_t *p)
@@ -333,8 +335,9 @@ static int open_regular(st_file *f, const char *path, int *fd_out)
     return AE_OK;
 }
 
-/* pread of exactly n bytes at off, or AE_ERR_IO naming what was read. */
-static int read_at(const st_file *f, int fd, void *dst, size_t n, uint64_t off, const char *what)
+/* pread of exactly n bytes at off of fd (the file `label`), or AE_ERR_IO naming what was
+ * read. */
+static int read_at(const char *label, int fd, void *dst, size_t n, uint64_t off, const char *what)
 {
     uint8_t *p = dst;
     while (n > 0) {
@@ -342,7 +345,7 @@ static int read_at(const st_file *f, int fd, void *dst, size_t n, uint64_t off, 
         ssize_t r = pread(fd, p, chunk, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
-            return ae_fail(AE_ERR_IO, "%s: %s: %s", f->label, what,
+            return ae_fail(AE_ERR_IO, "%s: %s: %s", label, what,
                            r < 0 ? strerror(errno) : "unexpected end of file (did it change?)");
         p += r;
         off += (uint64_t)r;
@@ -361,13 +364,13 @@ int st_open_header(st_file *f, const char *path)
     uint8_t first8[8];
     uint64_t hlen = 0;
     char *hdr = NULL;
-    if (f->size >= 8 && (rc = read_at(f, fd, first8, 8, 0, "header"))) goto done;
+    if (f->size >= 8 && (rc = read_at(f->label, fd, first8, 8, 0, "header"))) goto done;
     if ((rc = check_length(f, f->size >= 8 ? first8 : NULL, &hlen))) goto done;
     if (!(hdr = malloc(hlen ? (size_t)hlen : 1))) {
         rc = ae_fail(AE_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    if ((rc = read_at(f, fd, hdr, (size_t)hlen, 8, "header"))) goto done;
+    if ((rc = read_at(f->label, fd, hdr, (size_t)hlen, 8, "header"))) goto done;
     rc = parse(f, hdr, hlen, NULL);
 done:
     free(hdr);
@@ -521,13 +524,19 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst)
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
         return ae_fail(AE_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s cannot be read as float32",
                        f->label, t->name, st_dtype_name(t->dtype));
-    size_t n = (size_t)t->numel;
-    if (n == 0) return AE_OK;
     char what[300];
     snprintf(what, sizeof what, "tensor %.256s", t->name);
+    return st_read_f32_at(f->fd, f->label, t->dtype, t->offset, (size_t)t->numel, dst, what);
+}
+
+int st_read_f32_at(int fd, const char *label, st_dtype dt, uint64_t off, size_t n, float *dst,
+                   const char *what)
+{
+    AE_ASSERT(dt == ST_F32 || dt == ST_F16 || dt == ST_BF16);
+    if (n == 0) return AE_OK;
     uint8_t *bytes = (uint8_t *)dst;
-    if (t->dtype == ST_F32) {
-        int rc = read_at(f, f->fd, bytes, n * 4, t->offset, what);
+    if (dt == ST_F32) {
+        int rc = read_at(label, fd, bytes, n * 4, off, what);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
         for (size_t i = 0; rc == AE_OK && i < n; i++) {
             uint8_t *b = bytes + 4 * i, x = b[0], y = b[1];
@@ -539,11 +548,11 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst)
     /* the 2-byte values into the upper half; widening element i writes bytes [4i, 4i + 4),
      * below the first value not yet read (2n + 2i + 2 > 4i + 3 for every i < n) */
     const uint8_t *src = bytes + 2 * n;
-    int rc = read_at(f, f->fd, bytes + 2 * n, n * 2, t->offset, what);
+    int rc = read_at(label, fd, bytes + 2 * n, n * 2, off, what);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-        uint32_t b = t->dtype == ST_F16 ? f16_bits_to_f32(h) : (uint32_t)h << 16;
+        uint32_t b = dt == ST_F16 ? f16_bits_to_f32(h) : (uint32_t)h << 16;
         memcpy(&dst[i], &b, 4);
     }
     return AE_OK;

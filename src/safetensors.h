@@ -67,6 +67,7 @@ void st_close(st_file *f);
 const st_tensor *st_get(const st_file *f, const char *name); /* NULL if absent */
 const char *st_meta(const st_file *f, const char *key);      /* NULL if absent */
 const char *st_dtype_name(st_dtype dt);
+size_t st_dtype_size(st_dtype dt);                           /* bytes per element */
 /* "[4, 4]" into buf (cap bytes, cut short if needed), for messages; returns buf. */
 const char *st_shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape);
 /* Converts t's numel elements to float32 (exactly for F16/BF16; other types by value). */
@@ -77,6 +78,12 @@ void st_to_f32(const st_tensor *t, float *dst);
  * upper half of dst and widened from the front. AE_ERR_IO if the file is shorter than its
  * header said (it changed since it was opened). */
 int st_read_f32(const st_file *f, const st_tensor *t, float *dst);
+/* The same for n elements of dtype dt (F32, F16 or BF16) at byte offset off of the open file
+ * fd, with pread (no file position is used, so threads may share fd): how st_read_f32 reads,
+ * and how a part of a tensor is read later from a file kept open (the text tower's token
+ * rows, model.c). A short or failed read is AE_ERR_IO "<label>: <what>: <cause>". */
+int st_read_f32_at(int fd, const char *label, st_dtype dt, uint64_t off, size_t n, float *dst,
+                   const char *what);
 
 /* Writer: float32 tensors and string metadata, written to path atomically
  * (temporary file + rename). */

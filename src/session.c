@@ -8,7 +8,8 @@
  * split their input into such chunks, so the forward passes never allocate. A tower loaded
  * into the model after the session was made (ae_model_set_towers) gets its scratch at the
  * next encoding call (fit()). Inputs are validated in full before anything is computed; a
- * failing call leaves embeds unspecified.
+ * failing call leaves embeds unspecified (a text chunk reads its token rows from the model's
+ * file, and that read can fail: clip_text_forward's error ends the call).
  *
  * The text encoder runs the leading tokens that all sequences of a chunk share only once, so
  * the sequences are ordered by their ids before chunking (prompts made from a few templates
@@ -191,8 +192,9 @@ static int32_t common(const int32_t *a, const int32_t *b, int32_t n)
  * text_tokens tokens and TEXT_MAX_SEQS sequences each. A chunk that holds PREFIX_SPLIT_SEQS
  * ends early where its common prefix would shrink by enough to add a quarter to its rows
  * (the prompts of one template stay together; a class name's first token does not split).
- * embeds[r[i].idx] gets sequence i. */
-static void encode_chunks(ae_session *s, const seq_ref *r, int32_t n, float *embeds)
+ * embeds[r[i].idx] gets sequence i. The error of a chunk's pass (its token rows could not be
+ * read) stops it. */
+static int encode_chunks(ae_session *s, const seq_ref *r, int32_t n, float *embeds)
 {
     size_t E = (size_t)s->model->cfg.proj_dim;
     for (int32_t i = 0; i < n;) {
@@ -206,12 +208,14 @@ static void encode_chunks(ae_session *s, const seq_ref *r, int32_t n, float *emb
             s->len[j - i] = r[j].len;
             tokens += (size_t)r[j++].len;
         }
-        clip_text_forward(s->model, s->seq, s->len, j - i, s->emb, s->scratch, s->pool);
+        int rc = clip_text_forward(s->model, s->seq, s->len, j - i, s->emb, s->scratch, s->pool);
+        if (rc) return rc;
         for (int32_t k = i; k < j; k++)
             memcpy(embeds + (size_t)r[k].idx * E, s->emb + (size_t)(k - i) * E,
                    E * sizeof *embeds);
         i = j;
     }
+    return AE_OK;
 }
 
 int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_ids, int32_t n,
@@ -239,9 +243,9 @@ int ae_encode_tokens(ae_session *s, const int32_t *const *ids, const int32_t *n_
     if (!r) return ae_fail(AE_ERR_NOMEM, "ae_encode_tokens: out of memory (%d texts)", (int)n);
     for (int32_t i = 0; i < n; i++) r[i] = (seq_ref){ids[i], n_ids[i], i};
     qsort(r, (size_t)n, sizeof *r, cmp_seq);
-    encode_chunks(s, r, n, embeds);
+    rc = encode_chunks(s, r, n, embeds);
     free(r);
-    return AE_OK;
+    return rc;
 }
 
 /* Grows *buf (int32 ids, *cap of them) to hold need. */
@@ -298,8 +302,7 @@ int ae_encode_texts(ae_session *s, const char *const *texts, int32_t n, float *e
     }
     for (int32_t i = 0; i < n; i++) r[i].ids = all + (uintptr_t)r[i].ids;
     qsort(r, (size_t)n, sizeof *r, cmp_seq);
-    encode_chunks(s, r, n, embeds);
-    rc = AE_OK;
+    rc = encode_chunks(s, r, n, embeds);
     goto done;
 nomem:
     rc = ae_fail(AE_ERR_NOMEM, "ae_encode_texts: out of memory (%d texts)", (int)n);

@@ -543,7 +543,7 @@ static void forward_lines(const char *what, const ae_model *m, const corpus *c, 
             n_ids[i] = c->n_ids[lines[i]];
             memcpy(r + (size_t)i * E, ref + (size_t)lines[i] * E, (size_t)E * sizeof *r);
         }
-        clip_text_forward(m, ids, n_ids, n, out, scratch, pool);
+        CHECK_EQ_INT(clip_text_forward(m, ids, n_ids, n, out, scratch, pool), AE_OK);
         compare(what, out, r, (size_t)n * E, 1e-5, 1e-4);
     }
     nn_pool_free(pool);

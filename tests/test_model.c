@@ -2,7 +2,9 @@
  * test_model.c — loading model directories: the two tiny fixture models (info fields against
  * their configs, converted values against the raw tensors, linear layers through
  * nn_linear_forward), a generated micro model whose every parameter is checked, F32 / BF16 /
- * mixed files with I64 position_ids buffers, the fingerprint (recomputed here from its
+ * mixed files with I64 position_ids buffers, the token embedding read from the file by rows
+ * (F32, F16, BF16: the text pass's input rows and text embeddings bit for bit those of the
+ * values in memory), the fingerprint (recomputed here from its
  * documented algorithm, and changed by one flipped byte), and broken directories, each of
  * which must fail with the exact message.
  */
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip_debug.h"
 #include "config.h"
 #include "error.h"
 #include "model.h"
@@ -173,6 +176,37 @@ static void file_fingerprint(const char *path, char out[17])
 
 /* ---- the tiny fixture models -------------------------------------------------------------- */
 
+/* The whole token embedding [vocab, D] of a loaded text tower, read back from its file by
+ * clip_token_rows (all ids: one run, one read); NULL after a failed CHECK. */
+static float *token_table(const clip_tower *t)
+{
+    size_t V = (size_t)t->cfg.vocab, D = (size_t)t->cfg.hidden;
+    int32_t *ids = malloc(V * sizeof *ids);
+    float *rows = malloc(V * D * sizeof *rows);
+    for (size_t i = 0; i < V; i++) ids[i] = (int32_t)i;
+    int rc = clip_token_rows(t, ids, (int32_t)V, rows);
+    CHECK_MSG(rc == AE_OK, "clip_token_rows: %s", ae_last_error());
+    free(ids);
+    if (rc == AE_OK) return rows;
+    free(rows);
+    return NULL;
+}
+
+/* Scattered ids (runs and single rows, the first and the last) read as the same rows of the
+ * whole table. */
+static void check_token_rows(const clip_tower *t, const float *table)
+{
+    const int32_t ids[] = {0, 1, 2, 7, 320, 321, 1125, 49405, 49406, 49407};
+    enum { N = sizeof ids / sizeof ids[0] };
+    size_t D = (size_t)t->cfg.hidden;
+    float *rows = malloc(N * D * sizeof *rows);
+    CHECK_EQ_INT(clip_token_rows(t, ids, N, rows), AE_OK);
+    for (int i = 0; i < N && table; i++)
+        CHECK_MSG(memcmp(rows + i * D, table + (size_t)ids[i] * D, D * sizeof *rows) == 0,
+                  "token row %d differs", (int)ids[i]);
+    free(rows);
+}
+
 static void check_plain(const float *got, const st_file *st, const char *name, size_t n)
 {
     const st_tensor *t = st_get(st, name);
@@ -237,8 +271,13 @@ static void test_tiny(const char *name, int f16)
     st_file st;
     CHECK_EQ_INT(st_open(&st, fixture(rel)), AE_OK);
     int32_t Dt = m->cfg.text.hidden, Dv = m->cfg.vision.hidden;
-    check_plain(m->text.token_embedding, &st, "text_model.embeddings.token_embedding.weight",
+    /* the token embedding stays in the file: its rows read back bit for bit, in the dtype's
+     * widening (F16 here for tiny-gelu) */
+    float *table = token_table(&m->text);
+    check_plain(table, &st, "text_model.embeddings.token_embedding.weight",
                 (size_t)49408 * (size_t)Dt);
+    check_token_rows(&m->text, table);
+    CHECK(m->text.token_file.dtype == (f16 ? ST_F16 : ST_F32));
     check_plain(m->text.position_embedding, &st, "text_model.embeddings.position_embedding.weight",
                 (size_t)77 * (size_t)Dt);
     check_plain(m->vision.class_embedding, &st, "vision_model.embeddings.class_embedding", (size_t)Dv);
@@ -259,9 +298,10 @@ static void test_tiny(const char *name, int f16)
         st_tensor t0 = *te;
         t0.numel = Dt;
         st_to_f32(&t0, row0);
-        CHECK(memcmp(m->text.token_embedding, row0, sizeof(float) * (size_t)Dt) == 0);
+        CHECK(table && memcmp(table, row0, sizeof(float) * (size_t)Dt) == 0);
         CHECK(row0[0] != 0);
     }
+    free(table);
     /* block pointers are 64-byte aligned */
     CHECK(((uintptr_t)m->vision.class_embedding & 63) == 0);
     CHECK(((uintptr_t)m->text.layers[0].ln1_w & 63) == 0);
@@ -299,7 +339,7 @@ static void test_tiny(const char *name, int f16)
     ae_model_get_info(m2, &i2);
     CHECK(strcmp(i2.fingerprint, info.fingerprint) == 0);
     CHECK(i2.text.loaded == 0 && i2.vision.loaded == 1 && i2.text.hidden_size == info.text.hidden_size);
-    CHECK(m2->tok == NULL && m2->text.layers == NULL && m2->text.token_embedding == NULL);
+    CHECK(m2->tok == NULL && m2->text.layers == NULL && m2->text.token_file.path == NULL);
     ae_model_free(m2);
     ae_model_free(m);
 }
@@ -479,8 +519,10 @@ static void micro_write_raw(const micro *mc, const char *dir, const char *dt16, 
 /* Every parameter of a loaded micro model against the generator. */
 static void micro_check_all(const ae_model *m, const micro *mc, const char *dir)
 {
+    float *table = token_table(&m->text);
+    check_token_rows(&m->text, table);
     struct { const char *name; const float *got; } plain[] = {
-        {"text_model.embeddings.token_embedding.weight", m->text.token_embedding},
+        {"text_model.embeddings.token_embedding.weight", table},
         {"text_model.embeddings.position_embedding.weight", m->text.position_embedding},
         {"text_model.final_layer_norm.weight", m->text.final_ln_w},
         {"text_model.final_layer_norm.bias", m->text.final_ln_b},
@@ -537,6 +579,77 @@ static void micro_check_all(const ae_model *m, const micro *mc, const char *dir)
     printf("micro model: every linear layer, max rel diff %.3g\n", md);
     CHECK(md < 1e-5);
     st_close(&st);
+    free(table);
+}
+
+/* The text pass's input rows (token + position embedding) as the debug hook sees them. */
+typedef struct seen_rows {
+    float v[16 * 8];
+    int32_t rows;
+} seen_rows;
+
+static void embeddings_hook(void *arg, const char *name, const float *data, int32_t rows,
+                            int32_t cols, int32_t ld)
+{
+    seen_rows *s = arg;
+    if (strcmp(name, "text.embeddings") != 0) return;
+    CHECK(cols == 8 && rows <= 16);
+    if (cols != 8 || rows > 16) return;
+    for (int32_t r = 0; r < rows; r++) memcpy(s->v + r * 8, data + (size_t)r * ld, 8 * sizeof(float));
+    s->rows = rows;
+}
+
+/* The micro model's text tower from each of dirs (the same values stored as F32, F16 or
+ * BF16): every input row of the text pass is the generator's token row + position row, bit
+ * for bit, and the text embeddings (a batch with a shared prefix, one without) are the same
+ * in every file. Ids repeat, adjoin (one read) and lie at both ends of the vocabulary. */
+static void check_micro_text(const micro *mc, const char *const *dirs, const st_dtype *dts,
+                             int n_dirs)
+{
+    static const int32_t a[] = {49406, 320, 321, 5, 49407}, b[] = {49406, 320, 321, 0, 0, 49407},
+                         c[] = {49406, 7, 49405, 49407, 49407};
+    const int32_t *ids[] = {a, b, c}, n_ids[] = {5, 6, 5};
+    const float *tok = mc->data[micro_find(mc, "text_model.embeddings.token_embedding.weight")];
+    const float *pos = mc->data[micro_find(mc, "text_model.embeddings.position_embedding.weight")];
+    float ref[2][3 * 4], got[2][3 * 4];
+    for (int k = 0; k < n_dirs; k++) {
+        ae_model *m = NULL;
+        ae_session *s = NULL;
+        ae_session_params sp = ae_session_default_params();
+        sp.n_threads = 1;
+        CHECK_MSG(load(dirs[k], 1, 0, &m) == AE_OK, "%s: %s", dirs[k], ae_last_error());
+        if (!m || ae_session_new(m, &sp, &s) != AE_OK) {
+            CHECK(0);
+            ae_model_free(m);
+            continue;
+        }
+        CHECK(m->text.token_file.dtype == dts[k]);
+        for (int i = 0; i < 3; i++) { /* one sequence at a time, as the hook wants */
+            seen_rows sr = {.rows = 0};
+            clip_debug_ctx = &sr;
+            clip_debug_fn = embeddings_hook;
+            CHECK_EQ_INT(ae_encode_tokens(s, &ids[i], &n_ids[i], 1, got[0]), AE_OK);
+            clip_debug_fn = NULL;
+            clip_debug_ctx = NULL;
+            CHECK_EQ_INT(sr.rows, n_ids[i]);
+            for (int32_t j = 0; j < sr.rows; j++)
+                for (int d = 0; d < 8; d++) {
+                    float want = tok[(size_t)ids[i][j] * 8 + d] + pos[j * 8 + d];
+                    CHECK_MSG(memcmp(&sr.v[j * 8 + d], &want, sizeof want) == 0,
+                              "%s: sequence %d, row %d, column %d: %.9g, expected %.9g", dirs[k],
+                              i, (int)j, d, sr.v[j * 8 + d], want);
+                }
+        }
+        CHECK_EQ_INT(ae_encode_tokens(s, ids, n_ids, 2, got[0]), AE_OK); /* prefix shared */
+        CHECK_EQ_INT(ae_encode_tokens(s, ids + 2, n_ids + 2, 1, got[0] + 8), AE_OK);
+        CHECK_EQ_INT(ae_encode_tokens(s, ids, n_ids, 3, got[1]), AE_OK);
+        if (k == 0) memcpy(ref, got, sizeof ref);
+        CHECK_MSG(memcmp(got, ref, sizeof ref) == 0, "%s: text embeddings differ from %s's",
+                  dirs[k], dirs[0]);
+        CHECK(got[0][0] != 0 && memcmp(got[0], got[0] + 4, 4 * sizeof(float)) != 0);
+        ae_session_free(s);
+        ae_model_free(m);
+    }
 }
 
 static void test_micro(void)
@@ -606,6 +719,11 @@ static void test_micro(void)
         micro_check_all(m, &mc, mdir);
         ae_model_free(m);
     }
+    /* the token embedding read by rows from F32, F16 (it alone) and BF16 (all) files */
+    const char *hdir = model_dir("micro-f16-tokens", MICRO_CONFIG);
+    micro_write_raw(&mc, hdir, "F16", "token_embedding", 0);
+    check_micro_text(&mc, (const char *const[]){dir, hdir, bdir},
+                     (const st_dtype[]){ST_F32, ST_F16, ST_BF16}, 3);
 
     /* one flipped byte in the weights changes the fingerprint */
     char fa[17], fb[17];

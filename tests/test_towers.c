@@ -10,12 +10,18 @@
  *     vision-only model, with a session made before, gives exactly the text embeddings of a
  *     full load; a dropped tower is refused with a clear error; a file changed since the
  *     load is refused;
+ *   - the text tower holds no token embedding (resident memory of a load); it reads the rows
+ *     from the file it was loaded from: a file truncated under it fails the encoding with one
+ *     line naming the file, a file renamed over it is not read (the same embeddings), and
+ *     its descriptor is closed when the tower is dropped or the model freed;
  *   - st_open_header / st_read_f32 read the same values as the mapped reader (F32, F16);
  *   - `aesthete tokenize` and `aesthete info` on the sparse model, and what info says it read.
  * The RSS checks come first: ru_maxrss is the peak of the whole process.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -176,6 +182,40 @@ static void test_memory(void)
     run_free(&r);
 }
 
+/* The process's resident memory now (not the peak), in KiB. */
+static long rss_kib(void)
+{
+    long pages = 0, resident = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    if (f) fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The text tower without its token embedding: loading it holds what loading the tokenizer
+ * alone holds and the tower's other weights (0.3 MB), not the table's 14 MB (49408 x 72
+ * floats), which it used to copy. Resident memory after each load, with what was freed given
+ * back (the loads' transient buffers, memory freed earlier in the process). */
+static void test_text_resident(void)
+{
+    malloc_trim(0);
+    long r0 = rss_kib();
+    ae_model *tok = load(fixture(TINY), 0, 0, 1, 0);
+    malloc_trim(0);
+    long r1 = rss_kib();
+    ae_model *text = load(fixture(TINY), 1, 0, 0, 0);
+    malloc_trim(0);
+    long r2 = rss_kib();
+    long table = 49408L * 72 * 4 / 1024;
+    printf("resident: tokenizer alone +%ld KiB, text tower +%ld KiB (its token table: %ld KiB)\n",
+           r1 - r0, r2 - r1, table);
+    CHECK(r0 > 0 && tok && text);
+    CHECK_MSG((r2 - r1) - (r1 - r0) < table / 4, "the text tower holds %ld KiB more than the "
+              "tokenizer", (r2 - r1) - (r1 - r0));
+    ae_model_free(text);
+    ae_model_free(tok);
+}
+
 /* ---- the fingerprint ------------------------------------------------------------------- */
 
 static void test_fingerprint(void)
@@ -307,6 +347,115 @@ static void test_changed_file(void)
     ae_model_free(m);
 }
 
+/* ---- the token embedding, read from the file loaded ---------------------------------------- */
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* opendir's own */
+}
+
+static void test_token_file(void)
+{
+    int32_t E = 40;
+    float want[NP * 40], got[NP * 40];
+    ae_session_params sp = ae_session_default_params();
+    sp.n_threads = 2;
+    char path[4200];
+
+    /* truncated under the loaded model: the rows past the end cannot be read */
+    const char *dir = copy_model(TINY, "tokens-truncated", 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ae_model *m = load(dir, 1, 0, 0, 0);
+    ae_session *s = NULL;
+    if (!m || ae_session_new(m, &sp, &s) != AE_OK) {
+        CHECK(0);
+        ae_model_free(m);
+        return;
+    }
+    CHECK_EQ_INT(ae_model_embed_dim(m), E);
+    CHECK_EQ_INT(ae_encode_texts(s, prompts, NP, want), AE_OK);
+    st_file st;
+    CHECK_EQ_INT(st_open_header(&st, path), AE_OK);
+    const st_tensor *t = st_get(&st, "text_model.embeddings.token_embedding.weight");
+    CHECK(t != NULL && t->dtype == ST_F32);
+    off_t cut = t ? (off_t)t->offset + 1000 * 72 * 4 : 0; /* rows 0..999 stay */
+    st_close(&st);
+    CHECK(truncate(path, cut) == 0);
+    char msg[4400];
+    snprintf(msg, sizeof msg, "%s: tensor text_model.embeddings.token_embedding.weight: "
+             "unexpected end of file (did it change?)", path);
+    ae_clear_error();
+    CHECK_EQ_INT(ae_encode_texts(s, prompts, NP, got), AE_ERR_IO);
+    CHECK_MSG(strcmp(ae_last_error(), msg) == 0, "ae_encode_texts: %s", ae_last_error());
+    const int32_t ids[] = {49406, 320, 49407}, n_ids = 3, low[] = {0, 5, 999}; /* 49406: past it */
+    const int32_t *idp = ids, *lowp = low;
+    ae_clear_error();
+    CHECK_EQ_INT(ae_encode_tokens(s, &idp, &n_ids, 1, got), AE_ERR_IO);
+    CHECK_MSG(strcmp(ae_last_error(), msg) == 0, "ae_encode_tokens: %s", ae_last_error());
+    CHECK(strchr(ae_last_error(), '\n') == NULL);
+    CHECK_EQ_INT(ae_encode_tokens(s, &lowp, &n_ids, 1, got), AE_OK); /* rows still there */
+    ae_session_free(s);
+    ae_model_free(m);
+
+    /* another model renamed over the file: the loaded model reads the file it was loaded from */
+    dir = copy_model(TINY, "tokens-renamed", 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    m = load(dir, 1, 0, 0, 0);
+    s = NULL;
+    if (!m || ae_session_new(m, &sp, &s) != AE_OK) {
+        CHECK(0);
+        ae_model_free(m);
+        return;
+    }
+    size_t n;
+    uint8_t *raw = read_file(path, &n);
+    CHECK_EQ_INT(st_open_header(&st, path), AE_OK);
+    t = st_get(&st, "text_model.embeddings.token_embedding.weight");
+    if (raw && t)
+        for (size_t k = 3; k < t->nbytes; k += 4) raw[t->offset + k] ^= 0x80; /* rows negated */
+    st_close(&st);
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "wb");
+    CHECK(f && raw && fwrite(raw, 1, n, f) == n);
+    if (f) fclose(f);
+    free(raw);
+    CHECK(rename(tmp, path) == 0);
+    CHECK_EQ_INT(ae_encode_texts(s, prompts, NP, got), AE_OK);
+    CHECK_MSG(memcmp(got, want, sizeof got) == 0, "embeddings changed with the renamed file");
+    ae_model *m2 = load(dir, 1, 0, 0, 0); /* the new file does give other embeddings */
+    ae_session *s2 = NULL;
+    if (m2 && ae_session_new(m2, &sp, &s2) == AE_OK) {
+        CHECK_EQ_INT(ae_encode_texts(s2, prompts, NP, got), AE_OK);
+        CHECK(memcmp(got, want, sizeof got) != 0);
+    }
+    ae_session_free(s2);
+    ae_model_free(m2);
+    ae_session_free(s);
+    ae_model_free(m);
+
+    /* the descriptor: held by the text tower, closed when it is dropped or the model freed */
+    int n0 = count_fds();
+    m = load(fixture(TINY), 1, 1, 0, 0);
+    CHECK_EQ_INT(count_fds(), n0 + 1);
+    CHECK_EQ_INT(ae_model_set_towers(m, 1, 0), AE_OK);
+    CHECK_EQ_INT(count_fds(), n0 + 1);
+    CHECK_EQ_INT(ae_model_set_towers(m, 0, 1), AE_OK);
+    CHECK_EQ_INT(count_fds(), n0);
+    CHECK_EQ_INT(ae_model_set_towers(m, 1, 1), AE_OK);
+    CHECK_EQ_INT(count_fds(), n0 + 1);
+    ae_model_free(m);
+    CHECK_EQ_INT(count_fds(), n0);
+    m = load(fixture(TINY), 0, 1, 0, 0);
+    CHECK_EQ_INT(count_fds(), n0);
+    ae_model_free(m);
+}
+
 /* ---- the header reader -------------------------------------------------------------------- */
 
 static void test_header_reader(const char *rel, const char *cut_name)
@@ -370,6 +519,8 @@ int main(void)
     test_lazy(TINY);
     test_lazy(TINY_F16);
     test_changed_file();
+    test_text_resident();
+    test_token_file();
     test_header_reader(TINY, "cut.safetensors");
     test_header_reader(TINY_F16, "cut-f16.safetensors");
     return test_summary();
