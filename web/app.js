@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const state = { items: [], nextId: 1, maxBytes: 20 * 1024 * 1024, busy: 0, generation: 0, training: false, trained: false,
   // what /api/info says: the default adjectives, and what each bank is (by id, for the words
   // shown), the class lists uploaded here (to build a bank again that the server forgot)
-  defaults: { positive: 'outstanding', negative: 'horrible' }, banks: new Map(), lists: new Map(), rebuilding: new Map(),
+  defaults: { positive: 'outstanding', negative: 'horrible' }, banks: new Map(), lists: new Map(), rebuilding: new Map(), rebuilds: new Map(),
   defaultBank: null, polling: null };
 // the cull view: its images (File objects, kept to cull again), the last answer, the request
 // in flight and the scoring the answer was made with
@@ -395,12 +395,18 @@ async function postList(list) {
 
 // A bank made here from a class list that the server no longer has (restarted, or evicted
 // from its list of banks): built again from the same file, once for all the waiting images.
-function rebuild(id) {
+// `sentAt` is the number of rebuilds of that bank done when the failing request was sent: an
+// "unknown bank" answer to a request sent before the last rebuild finished is stale, and the
+// request is only sent again (a slow server answers the other images' requests after it).
+function rebuild(id, sentAt) {
   const list = state.lists.get(id);
   if (!list) return Promise.resolve(false);
+  const done = state.rebuilds.get(id) || 0;
+  if (done > sentAt) return Promise.resolve(true);
   if (!state.rebuilding.has(id)) {
     state.rebuilding.set(id, postList(list).then(({ status, j }) => status === 200 && j.id === id).catch(() => false)
-      .finally(() => setTimeout(() => state.rebuilding.delete(id), 0)));
+      .then((ok) => { if (ok) state.rebuilds.set(id, done + 1); return ok; })
+      .finally(() => state.rebuilding.delete(id)));
   }
   return state.rebuilding.get(id);
 }
@@ -417,6 +423,7 @@ async function scoreOne(it, generation) {
     const body = new FormData();
     body.append('file', it.file, it.file.name);
     let r, j;
+    const sentAt = state.rebuilds.get(params.get('bank')) || 0;
     try {
       r = await api('/api/score?' + params.toString(), { method: 'POST', body });
       j = await r.json();
@@ -431,7 +438,7 @@ async function scoreOne(it, generation) {
     }
     if (r.status === 400 && !rebuilt && params.has('bank') && /^unknown bank/.test(j.error || '')) {
       rebuilt = true;
-      if (await rebuild(params.get('bank'))) continue;
+      if (await rebuild(params.get('bank'), sentAt)) continue;
       if (generation !== state.generation) return;
     }
     if (r.status === 200) {

@@ -467,10 +467,27 @@ try {
   // card while the images stay
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.click('#tab-rank');
+  // The other images' requests, sent before the list was built again, are answered (with the
+  // server's "unknown bank") only after it was: those stale answers must not build it again.
+  // Only those are held: route.fetch() sends a File body as empty (the server checks the bank
+  // first, so its answer to them is still "unknown bank"); the requests sent after go on as
+  // they are, body and all.
   const bankPosts = [];
+  let bankBuilt;
+  const built = new Promise((res) => { bankBuilt = res; });
   page.on('request', (req) => { if (req.url() === `${base}/api/bank`) bankPosts.push(req); });
+  page.on('requestfinished', (req) => { if (req.url() === `${base}/api/bank`) setTimeout(bankBuilt, 200); });
+  let scoreAnswers = 0;
+  const holdStale = async (route) => {
+    if (bankPosts.length > 0) return route.continue();
+    const response = await route.fetch();
+    if (scoreAnswers++ > 0) await built;
+    return route.fulfill({ response });
+  };
+  await page.route('**/api/score?*', holdStale);
   await page.selectOption('#method', bankValue);
   await page.waitForFunction(() => [...document.querySelectorAll('#results dd[data-field="scored by"]')].filter((d) => d.textContent.includes('rooms.tsv')).length === 4, null, { timeout: 30000 });
+  await page.unroute('**/api/score?*', holdStale);
   check(bankPosts.length === 1, `the forgotten list's bank is built again from the kept file (${bankPosts.length} POST /api/bank)`);
   check(await page.$$eval('#results li.card.failed', (els) => els.length) === 0, 'and the images are scored with it');
   await page.selectOption('#method', headValue);
