@@ -144,6 +144,12 @@ static void check_report(json_t *j, const fid_figures *f, const char *const *pat
     }
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "ensemble"), "classes")), 1000);
     CHECK_EQ_INT(json_array_size(json_object_get(j, "per_image")), n);
+    /* what the precision buys: both rates measured, the speedup their ratio */
+    json_t *sp = json_object_get(j, "speed");
+    const double r32 = json_number_value(json_object_get(sp, "fp32_images_per_s")),
+                 rred = json_number_value(json_object_get(sp, "reduced_images_per_s"));
+    CHECK(r32 > 0 && rred > 0);
+    CHECK_NEAR(json_number_value(json_object_get(sp, "speedup")), rred / r32, 1e-4 * rred / r32);
     CHECK(!strcmp(json_string_value(json_object_get(j, "verdict")) ?: "", gate[verdict]));
     CHECK_EQ_INT(code, verdict == 2 ? 1 : 0);
     printf("  images %s, texts %s: cosine min %.6f mean %.6f, Spearman fixed %.4f ensemble %.4f, verdict %s "
@@ -230,6 +236,16 @@ static void test_report(void)
         CHECK_STR_CONTAINS(r.out, want);
         CHECK_STR_CONTAINS(r.out, photos[fg.worst]);
         CHECK_STR_CONTAINS(r.out, "ensemble (1000 classes): Spearman");
+        /* the speed line: fp32 A images/s, P B images/s: Cx fp32, C = B / A; the note exactly
+         * when the reduced side was slower */
+        const char *sl = r.out ? strstr(r.out, "warm-up included): fp32 ") : NULL;
+        double ra = 0, rb = 0, ratio = 0;
+        char pn[8] = "";
+        CHECK(sl && sscanf(sl, "warm-up included): fp32 %lf images/s, %7s %lf images/s: %lfx fp32", &ra, pn, &rb,
+                           &ratio) == 4);
+        CHECK(!strcmp(pn, ae_precision_name(p)) && ra > 0 && rb > 0);
+        CHECK_NEAR(ratio, rb / ra, 0.006 + 0.06 * rb / ra); /* printed rounded to 0.1 and 0.01 */
+        CHECK_EQ_INT(r.out && strstr(r.out, "ran slower than fp32 on this CPU") != NULL, ratio < 0.995);
         CHECK_STR_CONTAINS(r.out, "verdict: ");
         CHECK_STR_CONTAINS(r.out, r.code ? "verdict: FAIL" : "verdict: ");
         run_free(&r);

@@ -63,6 +63,8 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_precision(const char *cmd, const char *opt, const char *s);
 /* A finite number into *out: 0, or -1 after a usage error "OPT: 'S' is not a number". */
 int cli_parse_number(const char *cmd, const char *opt, const char *s, double *out);
+/* Seconds on the monotonic clock (for rates and elapsed times). */
+double cli_now(void);
 /* The file name of path without its folder and last extension ("a/taste.head" -> "taste"),
  * into buf; returns buf. */
 const char *cli_base_name(const char *path, char *buf, size_t cap);

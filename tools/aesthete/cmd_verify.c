@@ -14,6 +14,11 @@
  *   the verdict is the worst of the three. Exit status 0 PASS or WARN, 1 FAIL, 2 usage or
  *   fatal error (fewer than 2 readable images included: a rank correlation needs two).
  *
+ * It also prints what the precision buys on this CPU: each side's images/s over the same
+ * batches (a rough figure, the first batch's warm-up included; bench_encode gives a steady
+ * one), and a note when the reduced side was not faster (bf16 on a CPU whose vdpbf16ps runs
+ * at a fraction of its FMAs' rate, as on Xeons without AMX).
+ *
  * Images that cannot be read are reported on stderr (one line each, as `score` does) and
  * left out; they do not change the exit status.
  */
@@ -50,7 +55,9 @@ static void help(void)
            "banks at it (the ensemble: 2 prompts per class), and the scores' figures include\n"
            "the text side.\n\n"
            "Gates: cosine min >= %g PASS, >= %g WARN, below FAIL; per method Spearman >= %g and\n"
-           "the same top %d PASS, else FAIL. The verdict is the worst of the three.\n\n"
+           "the same top %d PASS, else FAIL. The verdict is the worst of the three.\n"
+           "It also prints both sides' speed on these images (images/s, image tower only):\n"
+           "a reduced precision that is not faster than fp32 on this CPU is worth nothing.\n\n"
            "  --precision P        the image tower's: int8 or bf16 (default: $AESTHETE_PRECISION\n"
            "                       when it is one of them, else required; bf16 needs a CPU with\n"
            "                       AVX512_BF16)\n"
@@ -291,6 +298,7 @@ int cmd_verify(int argc, char **argv)
     float *pix = NULL, *emb[2] = {NULL, NULL};
     double *score[2][2] = {{NULL, NULL}, {NULL, NULL}}, *cos = NULL; /* [method][side] */
     int32_t *ok_idx = NULL, n_ok = 0, status[CHUNK];
+    double secs[2] = {0, 0}; /* encoding time of each side */
     char **err = calloc((size_t)n, sizeof *err);
     enum { MSG = 512 };
     char *msgs = malloc((size_t)CHUNK * MSG);
@@ -324,10 +332,13 @@ int cmd_verify(int argc, char **argv)
             ok_idx[n_ok + k++] = base + i;
         }
         if (!k) continue;
-        if (ae_encode_images(ref.session, pix, k, emb[0] + (size_t)n_ok * E) != AE_OK ||
-            ae_encode_images(red.session, pix, k, emb[1] + (size_t)n_ok * E) != AE_OK) {
-            cli_error("%s", ae_last_error());
-            goto done;
+        for (int s = 0; s < 2; s++) {
+            const double t0 = cli_now();
+            if (ae_encode_images(s ? red.session : ref.session, pix, k, emb[s] + (size_t)n_ok * E) != AE_OK) {
+                cli_error("%s", ae_last_error());
+                goto done;
+            }
+            secs[s] += cli_now() - t0;
         }
         n_ok += k;
     }
@@ -379,6 +390,9 @@ int cmd_verify(int argc, char **argv)
     ae_head_info bi;
     ae_head_get_info(ref.bank[1], &bi);
     const char *pname = ae_precision_name((ae_precision)prec), *tname = ae_precision_name((ae_precision)tprec);
+    double rate[2]; /* images/s; a clock that did not move counts as infinitely fast */
+    for (int s = 0; s < 2; s++) rate[s] = secs[s] > 0 ? n_ok / secs[s] : INFINITY;
+    const double speedup = secs[1] > 0 ? secs[0] / secs[1] : 1;
     /* what was reduced, in the words of the report: "int8", "int8 images and texts",
      * "int8 images, bf16 texts" */
     char what[64];
@@ -411,6 +425,8 @@ int cmd_verify(int argc, char **argv)
             if (methods[m] == AE_METHOD_ENSEMBLE) printf("\"classes\": %d, ", (int)bi.n_classes);
             printf("\"gate\": \"%s\"}", gate_name[mr[m].gate]);
         }
+        printf(", \"speed\": {\"fp32_images_per_s\": %.6g, \"reduced_images_per_s\": %.6g, \"speedup\": %.6g}",
+               rate[0], rate[1], speedup);
         printf(", \"per_image\": [");
         for (int32_t i = 0; i < n_ok; i++) {
             printf(i ? ",\n  {\"input\": " : "\n  {\"input\": ");
@@ -446,6 +462,11 @@ int cmd_verify(int argc, char **argv)
             text_top(mr[m].top_red, mr[m].k, names);
             printf("\n");
         }
+        printf("\nspeed (the image tower on these images, batches of up to %d, warm-up included): fp32 %.1f "
+               "images/s, %s %.1f images/s: %.2fx fp32\n", CHUNK, rate[0], pname, rate[1], speedup);
+        if (speedup < 0.995) /* as printed: below 1.00 */
+            printf("note: %s ran slower than fp32 on this CPU (kernels %s): fp32 is faster here, and exact\n",
+                   pname, ae_kernels());
         printf("\nverdict: %s", gate_name[verdict]);
         if (verdict == PASS) printf(" (%s keeps these images' embeddings and rankings)\n", what);
         else if (verdict == WARN) printf(" (rankings kept, embeddings moved: check the scores you rely on)\n");

@@ -521,13 +521,6 @@ void writer_end(writer *w)
 
 /* ---- progress bar ---- */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static volatile sig_atomic_t bar_shown; /* a bar is on the terminal: wipe it on a signal */
 
 static void wipe_and_die(int sig)
@@ -540,7 +533,7 @@ static void wipe_and_die(int sig)
 /* Draws the bar (p->mu held): at most 10 times a second unless forced. */
 static void draw(progress *p, int force)
 {
-    double t = now();
+    double t = cli_now();
     if (!force && t - p->drawn < 0.1) return;
     p->drawn = t;
     int64_t read = atomic_load(&p->read), done = p->done;
@@ -566,7 +559,7 @@ void progress_begin(progress *p, int64_t total, const char *what)
     p->total = total;
     p->done = 0;
     atomic_store(&p->read, 0);
-    p->t0 = now();
+    p->t0 = cli_now();
     p->drawn = 0;
     p->what = what;
     pthread_mutex_init(&p->mu, NULL);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -107,6 +108,13 @@ int cli_parse_number(const char *cmd, const char *opt, const char *s, double *ou
     }
     *out = v;
     return 0;
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 const char *cli_base_name(const char *path, char *buf, size_t cap)
