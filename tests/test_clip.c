@@ -632,8 +632,58 @@ static void test_prefix(const char *name, ae_model *m, const corpus *c)
     free(ref);
 }
 
+/* int8 passes hold as many images as keep their activations in the threads' L3 share (1 MiB
+ * a core here, set in main: 1 image of this model a pass on one thread, 3 on two, 4 on
+ * three): 30 distinct images in one call come out with the same bits as one at a time, in
+ * their places, whatever the passes. */
+static void test_int8_passes(const char *name)
+{
+    printf("%s: int8 images in passes\n", name);
+    char rel[128];
+    snprintf(rel, sizeof rel, "models/%s", name);
+    ae_model_params mp = ae_model_default_params();
+    mp.load_text = 0;
+    mp.precision = AE_PRECISION_INT8;
+    ae_model *m = NULL;
+    CHECK_MSG(ae_model_load(fixture(rel), &mp, &m) == AE_OK, "load %s int8: %s", name, ae_last_error());
+    images im;
+    if (!m || images_load(&im, name, 224)) {
+        ae_model_free(m);
+        return;
+    }
+    enum { N = 30 };
+    const size_t px = (size_t)3 * 224 * 224;
+    const int32_t E = ae_model_embed_dim(m);
+    float *pix = malloc(N * px * sizeof *pix), *batch = malloc((size_t)N * E * sizeof *batch);
+    float *one = malloc((size_t)E * sizeof *one);
+    for (int j = 0; j < N; j++) /* image j: fixture j % n, brightened by j / 100 */
+        for (size_t i = 0; i < px; i++) pix[j * px + i] = im.pixels[(j % im.n) * px + i] + 0.01f * j;
+    for (int t = 1; t <= 3; t++) {
+        ae_session *s = new_session(m, t);
+        if (!s) break;
+        CHECK_EQ_INT(ae_encode_images(s, pix, N, batch), AE_OK);
+        int same = 0;
+        for (int j = 0; j < N; j++) {
+            CHECK_EQ_INT(ae_encode_images(s, pix + j * px, 1, one), AE_OK);
+            same += !memcmp(one, batch + (size_t)j * E, (size_t)E * sizeof *one);
+        }
+        printf("  %d threads: %d of %d images the same bits alone as in one call\n", t, same, N);
+        CHECK_EQ_INT(same, N);
+        CHECK(memcmp(batch, batch + E, (size_t)E * sizeof *one) != 0);
+        ae_session_free(s);
+    }
+    free(pix);
+    free(batch);
+    free(one);
+    free(im.pixels);
+    ae_model_free(m);
+}
+
 int main(void)
 {
+    /* caches as a small CPU's (before anything reads them): several int8 passes a call */
+    setenv("AE_CACHES", "48K,2M,1M", 1);
+    test_int8_passes("tiny-quickgelu");
     corpus c;
     if (corpus_load(&c) == 0) {
         static const struct { const char *name; int S; } models[] = {{"tiny-quickgelu", 224},

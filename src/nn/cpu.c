@@ -141,3 +141,8 @@ nn_caches nn_cpu_caches(void)
     pthread_once(&once, detect);
     return cached;
 }
+
+size_t nn_pool_cache(const nn_pool *pool)
+{
+    return (size_t)nn_cpu_caches().l3 * (size_t)nn_pool_size(pool);
+}

@@ -613,22 +613,19 @@ void nn_linear_forward_i8(const nn_linear *l, const float *x, int32_t m, float *
     }
 
     /* blocking: a row block's quantized rows take a quarter of L2; a column block's weights
-     * half the threads' share of L3; at least 4 units a thread when there are threads */
+     * half the threads' share of L3 (nn_gemm_units makes the units) */
     const nn_caches c = nn_cpu_caches();
     int64_t rb_rows = c.l2 / 4 / f.lda;
     int32_t tiles_per_rb = (int32_t)(rb_rows / f.mr);
     if (tiles_per_rb < 4) tiles_per_rb = 4;
-    f.n_rb = (f.m_tiles + tiles_per_rb - 1) / tiles_per_rb;
     f.n_panels = (f.N + NN_NR - 1) / NN_NR;
     int64_t panel_b = (int64_t)kgroups(f.K) * NN_NR * 4;
     int64_t nc_panels = c.l3 * f.nth / 2 / panel_b;
-    if (nc_panels < 1) nc_panels = 1;
-    f.n_cb = (int32_t)((f.n_panels + nc_panels - 1) / nc_panels);
-    int32_t want = f.nth == 1 ? 1 : 4 * f.nth;
-    if (f.n_rb * f.n_cb < want) f.n_cb = (want + f.n_rb - 1) / f.n_rb;
-    if (f.n_cb > f.n_panels) f.n_cb = f.n_panels;
-    f.cb_panels = (f.n_panels + f.n_cb - 1) / f.n_cb;
-    f.n_cb = (f.n_panels + f.cb_panels - 1) / f.cb_panels;
+    if (nc_panels > f.n_panels) nc_panels = f.n_panels;
+    nn_units u = nn_gemm_units(f.m_tiles, tiles_per_rb, f.n_panels, (int32_t)nc_panels, f.nth);
+    f.n_rb = u.n_rb;
+    f.n_cb = u.n_cb;
+    f.cb_panels = u.cb_panels;
     atomic_init(&f.next_unit, 0);
     nn_pool_run(pool, gemm_run, &f);
     free(own_wu);

@@ -25,6 +25,8 @@ int nn_pool_size(const nn_pool *pool);
  * has started when the caller is done with its own runs on the caller, so fn must not tie
  * ith to an OS thread (no thread-locals). One caller at a time per pool. */
 void nn_pool_run(nn_pool *pool, nn_task fn, void *arg);
+/* Bytes of last-level cache the pool's threads can count on: their share of L3 (cpu.c). */
+size_t nn_pool_cache(const nn_pool *pool);
 
 /* ---- linear layers ---------------------------------------------------------------------- */
 

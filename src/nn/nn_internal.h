@@ -150,6 +150,16 @@ static inline void nn_split(int32_t n, int32_t parts, int32_t i, int32_t *lo, in
     *hi = (int32_t)((int64_t)n * (i + 1) / parts);
 }
 
+/* The work units of a GEMM driver (linear.c, linear_i8.c): n_rb row blocks of the m_tiles
+ * row tiles x n_cb column blocks of cb_panels of the n_panels panels, from blocks of about
+ * rb_tiles tiles and cb_panels panels: more column blocks when the nth threads need units
+ * (at least 4 a thread), and few units made whole rounds of the threads. */
+typedef struct nn_units {
+    int32_t n_rb, n_cb, cb_panels;
+} nn_units;
+nn_units nn_gemm_units(int32_t m_tiles, int32_t rb_tiles, int32_t n_panels, int32_t cb_panels,
+                       int nth);
+
 /* bytes (rounded up to whole lines) 64-byte aligned, free() to release; NULL when out of memory */
 void *nn_alloc64(size_t bytes);
 
