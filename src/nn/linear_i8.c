@@ -91,6 +91,24 @@ static int32_t row_stats(const float *x, int32_t K, float *ss)
     return ub;
 }
 
+/* The first block of 64 at or after k0 (a multiple of 64) of x[0..K) with an abs_bits above
+ * tb, or K */
+AE_CLONES
+static int32_t block_above(const float *x, int32_t k0, int32_t K, int32_t tb)
+{
+    for (; k0 < K; k0 += 64) {
+        const int32_t n = K - k0 < 64 ? K - k0 : 64;
+        int32_t ub = 0;
+#pragma omp simd reduction(max : ub)
+        for (int32_t k = 0; k < n; k++) {
+            const int32_t u = abs_bits(x[k0 + k]);
+            ub = ub > u ? ub : u;
+        }
+        if (ub > tb) return k0;
+    }
+    return K;
+}
+
 /* Σ x[k]² over the x[k] with |x[k]| <= lim, and in *n how many they are */
 AE_CLONES
 static float row_sumsq_within(const float *x, int32_t K, float lim, int32_t *n)
@@ -364,22 +382,28 @@ typedef struct i8_task {
 /* The first row of row tile ti (the rows are split evenly among the m_tiles tiles) */
 static inline int32_t tile_row(const i8_task *f, int32_t ti) { return (int32_t)((int64_t)f->m * ti / f->m_tiles); }
 
-/* The values of x beyond thr: at most MAX_ROW_OUTLIERS, the largest (a full list swaps its
- * smallest for a larger one), into col/val; returns how many. */
+/* The values of x beyond thr (>= 0): at most MAX_ROW_OUTLIERS, the largest (a full list swaps
+ * its smallest for a larger one), into col/val; returns how many. They are few, so the row
+ * is scanned a vector pass per block of 64 and only blocks with one are looked into (the
+ * scalar scan alone was 1.4 % of an int8 ViT-B/32 forward). */
 static int32_t row_outliers(const float *x, int32_t K, float thr, int32_t *col, float *val)
 {
     int32_t n = 0;
-    for (int32_t k = 0; k < K; k++) {
-        if (!(fabsf(x[k]) > thr)) continue;
-        if (n < MAX_ROW_OUTLIERS) {
-            col[n] = k;
-            val[n++] = x[k];
-            continue;
+    const int32_t tb = abs_bits(thr);
+    for (int32_t k0 = block_above(x, 0, K, tb); k0 < K; k0 = block_above(x, k0 + 64, K, tb)) {
+        const int32_t k1 = K - k0 < 64 ? K : k0 + 64;
+        for (int32_t k = k0; k < k1; k++) {
+            if (!(fabsf(x[k]) > thr)) continue;
+            if (n < MAX_ROW_OUTLIERS) {
+                col[n] = k;
+                val[n++] = x[k];
+                continue;
+            }
+            int32_t lo = 0;
+            for (int32_t i = 1; i < n; i++)
+                if (fabsf(val[i]) < fabsf(val[lo])) lo = i;
+            if (fabsf(x[k]) > fabsf(val[lo])) col[lo] = k, val[lo] = x[k];
         }
-        int32_t lo = 0;
-        for (int32_t i = 1; i < n; i++)
-            if (fabsf(val[i]) < fabsf(val[lo])) lo = i;
-        if (fabsf(x[k]) > fabsf(val[lo])) col[lo] = k, val[lo] = x[k];
     }
     return n;
 }
