@@ -375,11 +375,12 @@ static double check_attention(int32_t batch, int32_t L, int32_t D, int32_t heads
 static void test_attention_set(const char *kern, nn_pool *pool, int nth)
 {
     static const int32_t Ls[] = {1, 5, 50, 77};
-    /* (D, heads): dh = 64, 16, 12, 80 (two chunks of head dimensions), 8 */
-    static const int32_t dims[][2] = {{128, 2}, {96, 6}, {72, 6}, {160, 2}, {8, 1}};
+    /* (D, heads): dh = 64, 16, 12, 80 (two chunks of head dimensions), 8, 15 and 67 (dims
+     * past the key packing's blocks of 4) */
+    static const int32_t dims[][2] = {{128, 2}, {96, 6}, {72, 6}, {160, 2}, {8, 1}, {90, 6}, {134, 2}};
     double worst = 0;
     for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 5; b++)
+        for (int b = 0; b < 7; b++)
             for (int causal = 0; causal < 2; causal++) {
                 int32_t batch = 1 + (a + b + causal) % 3;
                 double e = check_attention(batch, Ls[a], dims[b][0], dims[b][1], causal, pool);

@@ -75,6 +75,50 @@ size_t nn_attention_scratch(int32_t L, const nn_pool *pool)
     return (size_t)nn_pool_size(pool) * lp * (lp + DCHUNK);
 }
 
+/* Keys j < L of dims [d0, d0 + dc) (rows of stride ld from k) transposed into panels:
+ * pk[p][dd][jj] = k[(p NR + jj) ld + d0 + dd], 0 for L <= j < lp. In blocks of 4 keys x 4
+ * dims through the compiler's portable vector shuffles (SSE or NEON): a float at a time, this
+ * copy was 1.6 % of an int8 ViT-B/32 forward, more than the softmax. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+static void pack_keys(const float *k, ptrdiff_t ld, int32_t L, int32_t lp, int32_t d0, int32_t dc,
+                      float *pk)
+{
+    const int32_t dv = dc / 4 * 4; /* dims in blocks of 4 where 4 keys are there */
+    for (int32_t j0 = 0; j0 < lp; j0 += 4) {
+        float *dst = pk + (size_t)(j0 / NN_NR) * dc * NN_NR + j0 % NN_NR;
+        const float *r = k + (j0 < L ? j0 : 0) * ld + d0; /* (rows past L are not read) */
+        int32_t dd = 0;
+        if (j0 + 4 <= L)
+            for (; dd < dv; dd += 4) {
+                const v4f a0 = load4(r + dd), a1 = load4(r + ld + dd);
+                const v4f a2 = load4(r + 2 * ld + dd), a3 = load4(r + 3 * ld + dd);
+                const v4f t0 = __builtin_shuffle(a0, a1, (v4i){0, 4, 1, 5});
+                const v4f t1 = __builtin_shuffle(a0, a1, (v4i){2, 6, 3, 7});
+                const v4f t2 = __builtin_shuffle(a2, a3, (v4i){0, 4, 1, 5});
+                const v4f t3 = __builtin_shuffle(a2, a3, (v4i){2, 6, 3, 7});
+                store4(dst + (size_t)dd * NN_NR, __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5}));
+                store4(dst + (size_t)(dd + 1) * NN_NR, __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7}));
+                store4(dst + (size_t)(dd + 2) * NN_NR, __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5}));
+                store4(dst + (size_t)(dd + 3) * NN_NR, __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7}));
+            }
+        else if (j0 >= L)
+            for (; dd < dc; dd++) store4(dst + (size_t)dd * NN_NR, (v4f){0, 0, 0, 0});
+        for (; dd < dc; dd++)
+            for (int32_t i = 0; i < 4; i++) dst[(size_t)dd * NN_NR + i] = j0 + i < L ? r[i * ld + dd] : 0.0f;
+    }
+}
+
 /* One head: q, k, v rows of dh floats with stride ld; out rows with stride ldo. */
 static void attn_head(const nn_kernels *kern, const float *q, const float *k, const float *v,
                       ptrdiff_t ld, int32_t L, int32_t dh, int32_t causal, float *out,
@@ -91,15 +135,7 @@ static void attn_head(const nn_kernels *kern, const float *q, const float *k, co
     /* S = Q·Kᵀ, accumulated over chunks of DCHUNK head dimensions */
     for (int32_t d0 = 0; d0 < dh; d0 += DCHUNK) {
         int32_t dc = dh - d0 < DCHUNK ? dh - d0 : DCHUNK;
-        for (int32_t p = 0; p < lp / NN_NR; p++)
-            for (int32_t jj = 0; jj < NN_NR; jj++) {
-                int32_t j = p * NN_NR + jj;
-                float *dst = pk + (size_t)p * dc * NN_NR + jj;
-                if (j < L)
-                    for (int32_t dd = 0; dd < dc; dd++) dst[dd * NN_NR] = k[j * ld + d0 + dd];
-                else
-                    for (int32_t dd = 0; dd < dc; dd++) dst[dd * NN_NR] = 0.0f;
-            }
+        pack_keys(k, ld, L, lp, d0, dc, pk);
         t.kc = dc;
         t.lda = ld;
         t.ldc = lp;
