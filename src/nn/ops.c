@@ -80,7 +80,6 @@ size_t nn_attention_scratch(int32_t L, const nn_pool *pool)
  * dims through the compiler's portable vector shuffles (SSE or NEON): a float at a time, this
  * copy was 1.6 % of an int8 ViT-B/32 forward, more than the softmax. */
 typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
 
 static inline v4f load4(const float *p)
 {
@@ -103,14 +102,14 @@ static void pack_keys(const float *k, ptrdiff_t ld, int32_t L, int32_t lp, int32
             for (; dd < dv; dd += 4) {
                 const v4f a0 = load4(r + dd), a1 = load4(r + ld + dd);
                 const v4f a2 = load4(r + 2 * ld + dd), a3 = load4(r + 3 * ld + dd);
-                const v4f t0 = __builtin_shuffle(a0, a1, (v4i){0, 4, 1, 5});
-                const v4f t1 = __builtin_shuffle(a0, a1, (v4i){2, 6, 3, 7});
-                const v4f t2 = __builtin_shuffle(a2, a3, (v4i){0, 4, 1, 5});
-                const v4f t3 = __builtin_shuffle(a2, a3, (v4i){2, 6, 3, 7});
-                store4(dst + (size_t)dd * NN_NR, __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5}));
-                store4(dst + (size_t)(dd + 1) * NN_NR, __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7}));
-                store4(dst + (size_t)(dd + 2) * NN_NR, __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5}));
-                store4(dst + (size_t)(dd + 3) * NN_NR, __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7}));
+                const v4f t0 = __builtin_shufflevector(a0, a1, 0, 4, 1, 5);
+                const v4f t1 = __builtin_shufflevector(a0, a1, 2, 6, 3, 7);
+                const v4f t2 = __builtin_shufflevector(a2, a3, 0, 4, 1, 5);
+                const v4f t3 = __builtin_shufflevector(a2, a3, 2, 6, 3, 7);
+                store4(dst + (size_t)dd * NN_NR, __builtin_shufflevector(t0, t2, 0, 1, 4, 5));
+                store4(dst + (size_t)(dd + 1) * NN_NR, __builtin_shufflevector(t0, t2, 2, 3, 6, 7));
+                store4(dst + (size_t)(dd + 2) * NN_NR, __builtin_shufflevector(t1, t3, 0, 1, 4, 5));
+                store4(dst + (size_t)(dd + 3) * NN_NR, __builtin_shufflevector(t1, t3, 2, 3, 6, 7));
             }
         else if (j0 >= L)
             for (; dd < dc; dd++) store4(dst + (size_t)dd * NN_NR, (v4f){0, 0, 0, 0});
