@@ -357,10 +357,12 @@ void nn_gemm_run(const float *w, const float *bias, int32_t n_out, int32_t units
      * rows as many as leave its block of C a quarter of L2 (fc2 of ViT-B/32 at batch 32 on
      * one thread: 154 instead of 145 GFLOP/s on an Emerald Rapids Xeon, where it had 3 column
      * blocks of 320) */
-    const int64_t c_rows = nn_cpu_caches().l2 / 4 / ((int64_t)f.n_panels * NN_NR * sizeof(float));
-    if (f.copy && !forced[1] && !forced[2] && c_rows >= 4 * MR) {
-        nc_panels = f.n_panels;
-        if (mc > c_rows) mc = (int32_t)c_rows;
+    if (f.copy && !forced[1] && !forced[2]) {
+        const int64_t c_rows = nn_cpu_caches().l2 / 4 / ((int64_t)f.n_panels * NN_NR * sizeof(float));
+        if (c_rows >= 4 * MR) {
+            nc_panels = f.n_panels;
+            if (mc > c_rows) mc = (int32_t)c_rows;
+        }
     }
     /* row blocks of about mc rows, in whole tiles; column blocks of about nc columns, units
      * column block major (the row blocks of a column block share its weights in L3) */
